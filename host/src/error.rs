@@ -1,0 +1,216 @@
+//! The crate's error type: one enum whose variants a caller can match on.
+//!
+//! Every variant names the plugin it concerns, so a message read in a log says which plugin failed
+//! and why without further context.
+
+use std::path::PathBuf;
+
+/// A `Result` whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while loading, inspecting or calling a plugin.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The plugin's file could not be read.
+    #[error("plugin '{plugin}': cannot read {}: {source}", path.display())]
+    Read {
+        /// The plugin's name.
+        plugin: String,
+        /// The path that was read.
+        path: PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The bytes are not WebAssembly at all.
+    #[error("plugin '{plugin}': not a WebAssembly file ({detail})")]
+    NotWasm {
+        /// The plugin's name.
+        plugin: String,
+        /// What was found instead.
+        detail: String,
+    },
+
+    /// The bytes are a core WebAssembly module, not a component.
+    #[error(
+        "plugin '{plugin}': this is a core WebAssembly module, not a component; \
+         build it for wasm32-wasip2, or componentize it with \
+         `wasm-tools component new MODULE.wasm --adapt wasi_snapshot_preview1.reactor.wasm -o plugin.wasm`"
+    )]
+    CoreModule {
+        /// The plugin's name.
+        plugin: String,
+    },
+
+    /// The bytes start like WebAssembly but are truncated or malformed.
+    #[error("plugin '{plugin}': invalid WebAssembly: {reason}")]
+    Invalid {
+        /// The plugin's name.
+        plugin: String,
+        /// The decoder's or validator's explanation.
+        reason: String,
+    },
+
+    /// The component is valid but the engine refused to compile it (for example it uses a proposal
+    /// this engine does not enable).
+    #[error("plugin '{plugin}': the component was rejected by the engine: {reason}")]
+    Rejected {
+        /// The plugin's name.
+        plugin: String,
+        /// The engine's explanation.
+        reason: String,
+    },
+
+    /// The component imports something the host does not provide.
+    #[error(
+        "plugin '{plugin}': imports `{import}`, which this host does not provide ({reason}); \
+         grant the interface to the plugin or remove the import"
+    )]
+    MissingImport {
+        /// The plugin's name.
+        plugin: String,
+        /// The import, as named in the component (`pkg:name/iface@version`).
+        import: String,
+        /// The linker's explanation.
+        reason: String,
+    },
+
+    /// The component does not fit the world the host expects (missing export, other signature).
+    #[error("plugin '{plugin}': incompatible with the host's world: {reason}")]
+    Incompatible {
+        /// The plugin's name.
+        plugin: String,
+        /// What does not match.
+        reason: String,
+    },
+
+    /// No export of the plugin has the requested name.
+    #[error("plugin '{plugin}': no exported function `{name}`; it exports: {available}")]
+    ExportNotFound {
+        /// The plugin's name.
+        plugin: String,
+        /// The name that was asked for.
+        name: String,
+        /// The functions the plugin does export, comma-separated.
+        available: String,
+    },
+
+    /// The arguments of a dynamic call do not fit the function's parameters.
+    #[error("plugin '{plugin}': bad arguments for `{function}`: {reason}")]
+    BadArguments {
+        /// The plugin's name.
+        plugin: String,
+        /// The function that was called.
+        function: String,
+        /// What is wrong with them.
+        reason: String,
+    },
+
+    /// The plugin trapped: a panic, `unreachable`, an out-of-bounds access, a stack overflow, or a
+    /// host function that failed.
+    #[error("plugin '{plugin}' trapped in `{function}`: {message}")]
+    Trap {
+        /// The plugin's name.
+        plugin: String,
+        /// The export that was running.
+        function: String,
+        /// The trap code, when wasmtime reported one.
+        code: Option<wasmtime::Trap>,
+        /// The trap's description.
+        message: String,
+        /// The wasm backtrace (function names where the component has them), if captured.
+        backtrace: Option<String>,
+    },
+
+    /// A command plugin (`wasi:cli/run`) ended with a failure status.
+    #[error("plugin '{plugin}' exited with status {status}")]
+    Exit {
+        /// The plugin's name.
+        plugin: String,
+        /// The exit status; `run` returning an error is status 1.
+        status: i32,
+    },
+
+    /// Something unexpected inside the host (I/O on the compilation cache, engine setup).
+    #[error("plugin '{plugin}': {message}")]
+    Host {
+        /// The plugin's name, or `-` when no plugin is involved.
+        plugin: String,
+        /// What went wrong.
+        message: String,
+    },
+
+    /// The engine could not be configured.
+    #[error("engine configuration: {0}")]
+    Engine(String),
+}
+
+impl Error {
+    /// The name of the plugin this error concerns, if any.
+    pub fn plugin(&self) -> Option<&str> {
+        match self {
+            Error::Read { plugin, .. }
+            | Error::NotWasm { plugin, .. }
+            | Error::CoreModule { plugin }
+            | Error::Invalid { plugin, .. }
+            | Error::Rejected { plugin, .. }
+            | Error::MissingImport { plugin, .. }
+            | Error::Incompatible { plugin, .. }
+            | Error::ExportNotFound { plugin, .. }
+            | Error::BadArguments { plugin, .. }
+            | Error::Trap { plugin, .. }
+            | Error::Exit { plugin, .. }
+            | Error::Host { plugin, .. } => Some(plugin),
+            Error::Engine(_) => None,
+        }
+    }
+
+    /// True for errors that mean the plugin could not be loaded at all (bad file, not a component,
+    /// rejected by the engine, incompatible with the host).
+    pub fn is_load_error(&self) -> bool {
+        matches!(
+            self,
+            Error::Read { .. }
+                | Error::NotWasm { .. }
+                | Error::CoreModule { .. }
+                | Error::Invalid { .. }
+                | Error::Rejected { .. }
+                | Error::Incompatible { .. }
+        )
+    }
+}
+
+/// Maps an error that came out of running a plugin's code (instantiation or a call) into the
+/// crate's error, once, here.
+pub(crate) fn from_guest(plugin: &str, function: &str, error: wasmtime::Error) -> Error {
+    if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        return Error::Exit {
+            plugin: plugin.to_owned(),
+            status: exit.0,
+        };
+    }
+    let code = error.downcast_ref::<wasmtime::Trap>().copied();
+    let backtrace = error
+        .downcast_ref::<wasmtime::WasmBacktrace>()
+        .map(|bt| bt.to_string())
+        .filter(|bt| !bt.trim().is_empty());
+    let message = match code {
+        // The trap's own text; the backtrace is kept apart so one-line messages stay one line.
+        Some(trap) => trap.to_string(),
+        None => error
+            .chain()
+            .map(|cause| cause.to_string())
+            .filter(|cause| Some(cause) != backtrace.as_ref())
+            .collect::<Vec<_>>()
+            .join(": "),
+    };
+    Error::Trap {
+        plugin: plugin.to_owned(),
+        function: function.to_owned(),
+        code,
+        message,
+        backtrace,
+    }
+}

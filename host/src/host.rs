@@ -1,0 +1,172 @@
+//! The host: an engine, the linker every plugin is instantiated against, and how to make each
+//! plugin instance's application state. Plugins are loaded through it.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use wasmtime::component::Linker;
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::grants::Grants;
+use crate::plugin::Plugin;
+use crate::state::PluginState;
+
+type StateFactory<T> = dyn Fn(&str) -> T + Send + Sync;
+
+/// Loads plugins and gives them the host functions the application links.
+///
+/// `T` is the application's state of one plugin instance, made fresh for every instance by the
+/// factory given to [`Host::builder`]. Cheap to clone.
+pub struct Host<T: 'static> {
+    pub(crate) engine: Engine,
+    pub(crate) linker: Arc<Linker<PluginState<T>>>,
+    pub(crate) new_state: Arc<StateFactory<T>>,
+}
+
+impl<T> Clone for Host<T> {
+    fn clone(&self) -> Self {
+        Self {
+            engine: self.engine.clone(),
+            linker: self.linker.clone(),
+            new_state: self.new_state.clone(),
+        }
+    }
+}
+
+impl<T: Send + Default + 'static> Host<T> {
+    /// A host whose instances start with `T::default()` and which links WASI only.
+    pub fn new(engine: &Engine) -> Result<Self> {
+        Ok(Self::builder(engine, |_| T::default())?.build())
+    }
+}
+
+impl<T: Send + 'static> Host<T> {
+    /// Starts building a host; `new_state` makes the application state of each new plugin
+    /// instance and receives the plugin's name.
+    pub fn builder(
+        engine: &Engine,
+        new_state: impl Fn(&str) -> T + Send + Sync + 'static,
+    ) -> Result<HostBuilder<T>> {
+        let mut linker = Linker::new(engine.wasmtime());
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| Error::Engine(format!("cannot link WASI: {e:#}")))?;
+        Ok(HostBuilder {
+            engine: engine.clone(),
+            linker,
+            new_state: Arc::new(new_state),
+        })
+    }
+
+    /// The engine this host compiles plugins with.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Loads the component at `path`, named after the file, with no grants.
+    pub fn load_file(&self, path: impl AsRef<Path>) -> Result<Plugin<T>> {
+        self.load_file_with(path, PluginOptions::default())
+    }
+
+    /// Loads the component at `path` with `options`.
+    pub fn load_file_with(
+        &self,
+        path: impl AsRef<Path>,
+        options: PluginOptions,
+    ) -> Result<Plugin<T>> {
+        let path = path.as_ref();
+        let name = options.name.clone().unwrap_or_else(|| name_from_path(path));
+        let bytes = crate::loader::read(&name, path)?;
+        Plugin::load(self, name, &bytes, options.grants)
+    }
+
+    /// Loads a component from bytes (binary, or the WebAssembly text format) under `name`.
+    pub fn load_bytes(
+        &self,
+        name: impl Into<String>,
+        bytes: &[u8],
+        grants: Grants,
+    ) -> Result<Plugin<T>> {
+        Plugin::load(self, name.into(), bytes, grants)
+    }
+}
+
+/// The plugin name a file gets when none is given: its file name without the extension.
+fn name_from_path(path: &Path) -> String {
+    path.file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+/// Configuration of a [`Host`]: what it links besides WASI.
+pub struct HostBuilder<T: 'static> {
+    engine: Engine,
+    linker: Linker<PluginState<T>>,
+    new_state: Arc<StateFactory<T>>,
+}
+
+impl<T: Send + 'static> HostBuilder<T> {
+    /// Adds the application's host functions, typically with the `add_to_linker` that
+    /// [`bindgen!`](crate::bindgen) generates for a world's imports:
+    ///
+    /// ```ignore
+    /// builder.link(|linker| Greeter::add_to_linker::<_, HasSelf<App>>(linker, PluginState::data_mut))?
+    /// ```
+    pub fn link(
+        mut self,
+        add: impl FnOnce(&mut Linker<PluginState<T>>) -> wasmtime::Result<()>,
+    ) -> Result<Self> {
+        add(&mut self.linker)
+            .map_err(|e| Error::Engine(format!("cannot link host functions: {e:#}")))?;
+        Ok(self)
+    }
+
+    /// Finishes the host.
+    pub fn build(self) -> Host<T> {
+        Host {
+            engine: self.engine,
+            linker: Arc::new(self.linker),
+            new_state: self.new_state,
+        }
+    }
+}
+
+/// How to load one plugin: its name and its grants.
+#[derive(Debug, Clone, Default)]
+pub struct PluginOptions {
+    name: Option<String>,
+    grants: Grants,
+}
+
+impl PluginOptions {
+    /// Options with every default: the name from the file, no grants.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The plugin's name in errors and logs. Defaults to the file name without its extension.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The plugin's capabilities. Defaults to [`Grants::none`].
+    pub fn grants(mut self, grants: Grants) -> Self {
+        self.grants = grants;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugin_name_is_the_file_stem() {
+        assert_eq!(
+            name_from_path(Path::new("/a/b/hello-rust.wasm")),
+            "hello-rust"
+        );
+        assert_eq!(name_from_path(Path::new("plain")), "plain");
+    }
+}

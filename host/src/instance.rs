@@ -1,0 +1,115 @@
+//! A live plugin instance: a store and an instantiated component, kept for several calls.
+
+use wasmtime::Store;
+use wasmtime::component::wasm_wave::untyped::UntypedFuncCall;
+use wasmtime::component::{Instance, Val};
+
+use crate::error::{self, Error, Result};
+use crate::exports::ExportedFunc;
+use crate::plugin::Plugin;
+use crate::state::PluginState;
+
+/// One instance of a plugin. State the plugin keeps in its memory survives from call to call.
+///
+/// After a call returns an error the instance may be inconsistent; drop it and instantiate anew
+/// (the plugin handle's own calls always use fresh instances).
+pub struct PluginInstance<T: 'static> {
+    plugin: Plugin<T>,
+    store: Store<PluginState<T>>,
+    instance: Instance,
+}
+
+impl<T: Send + 'static> PluginInstance<T> {
+    pub(crate) fn new(plugin: Plugin<T>, store: Store<PluginState<T>>, instance: Instance) -> Self {
+        Self {
+            plugin,
+            store,
+            instance,
+        }
+    }
+
+    /// The plugin this is an instance of.
+    pub fn plugin(&self) -> &Plugin<T> {
+        &self.plugin
+    }
+
+    /// The instance's store, whose data holds the application's state for it.
+    pub fn store(&mut self) -> &mut Store<PluginState<T>> {
+        &mut self.store
+    }
+
+    /// The wasmtime instance, for typed bindings made with [`bindgen!`](crate::bindgen).
+    pub fn wasmtime_instance(&self) -> &Instance {
+        &self.instance
+    }
+
+    /// Calls the export `name` (`func`, `iface#func` or `pkg:name/iface@version#func`) with
+    /// dynamically typed arguments and returns its results.
+    pub fn call(&mut self, name: &str, args: &[Val]) -> Result<Vec<Val>> {
+        let export = self.plugin.find_func(name)?;
+        self.call_export(&export, args)
+    }
+
+    fn call_export(&mut self, export: &ExportedFunc, args: &[Val]) -> Result<Vec<Val>> {
+        let params = export.ty.params().len();
+        if params != args.len() {
+            return Err(Error::BadArguments {
+                plugin: self.plugin.name().to_owned(),
+                function: export.name.clone(),
+                reason: format!(
+                    "expected {params} argument(s), got {}; the signature is {}",
+                    args.len(),
+                    export.signature()
+                ),
+            });
+        }
+        let func = self
+            .instance
+            .get_func(&mut self.store, &export.index)
+            .ok_or_else(|| Error::ExportNotFound {
+                plugin: self.plugin.name().to_owned(),
+                name: export.name.clone(),
+                available: "(the instance lacks an export its component declares)".to_owned(),
+            })?;
+        let mut results = vec![Val::Bool(false); export.ty.results().len()];
+        func.call(&mut self.store, args, &mut results)
+            .map_err(|e| {
+                let mapped = error::from_guest(self.plugin.name(), &export.name, e);
+                // A value of the wrong type is refused by wasmtime before the guest runs.
+                match mapped {
+                    Error::Trap {
+                        code: None,
+                        message,
+                        ..
+                    } if message.contains("type mismatch") => Error::BadArguments {
+                        plugin: self.plugin.name().to_owned(),
+                        function: export.name.clone(),
+                        reason: format!("{message}; the signature is {}", export.signature()),
+                    },
+                    other => other,
+                }
+            })?;
+        Ok(results)
+    }
+
+    /// Calls a function written as a WAVE call expression, `name(arg, ...)`, and returns its
+    /// results.
+    pub fn invoke(&mut self, call: &str) -> Result<Vec<Val>> {
+        let parsed = UntypedFuncCall::parse(call).map_err(|e| Error::BadArguments {
+            plugin: self.plugin.name().to_owned(),
+            function: call.to_owned(),
+            reason: format!("not a WAVE call expression `name(arg, ...)`: {e}"),
+        })?;
+        let export = self.plugin.find_func(parsed.name())?;
+        let types: Vec<_> = export.ty.params().map(|(_, ty)| ty).collect();
+        let args: Vec<Val> =
+            parsed
+                .to_wasm_params(types.iter())
+                .map_err(|e| Error::BadArguments {
+                    plugin: self.plugin.name().to_owned(),
+                    function: export.name.clone(),
+                    reason: format!("{e}; the signature is {}", export.signature()),
+                })?;
+        self.call_export(&export, &args)
+    }
+}

@@ -1,0 +1,74 @@
+//! Componentry hosts plugins built as WebAssembly components.
+//!
+//! An application describes what a plugin must export and what the host offers as a WIT world,
+//! loads plugins written in any language that compiles to a component, and calls them with Rust
+//! types ([`Typed`]) or dynamically ([`Plugin::call`], [`Plugin::invoke`]). Plugins get no
+//! capability unless it is granted ([`Grants`]).
+//!
+//! The path of a plugin through the crate, one module per step: bytes ([`loader`](crate::Host::load_file))
+//! -> hash -> compiled-artifact cache or compile -> component -> linker and pre-instance
+//! ([`Plugin`]) -> per call a store with its [`PluginState`] -> instance -> call -> result, or an
+//! [`Error`] mapped once.
+//!
+//! ```no_run
+//! use componentry::{Engine, Host};
+//!
+//! let engine = Engine::new()?;
+//! let host: Host<()> = Host::new(&engine)?;
+//! let plugin = host.load_file("hello-rust.wasm")?;
+//! let results = plugin.invoke(r#"greet("world")"#)?;
+//! println!("{}", componentry::to_wave(&results));
+//! # Ok::<(), componentry::Error>(())
+//! ```
+#![deny(missing_docs)]
+
+mod cache;
+mod command;
+mod engine;
+mod error;
+mod exports;
+mod grants;
+mod host;
+mod inspect;
+mod instance;
+mod loader;
+mod plugin;
+mod state;
+mod wave;
+mod wit_type;
+mod world;
+
+pub use engine::{Engine, EngineBuilder};
+pub use error::{Error, Result};
+pub use grants::{Grants, Output};
+pub use host::{Host, HostBuilder, PluginOptions};
+pub use inspect::ComponentWorld;
+pub use instance::PluginInstance;
+pub use plugin::Plugin;
+pub use state::PluginState;
+pub use wave::to_wave;
+pub use world::{Typed, TypedInstance, TypedWorld};
+
+/// The wasmtime this crate is built on, for code that needs its types.
+pub use wasmtime;
+/// Marks a host-state type as the data that `add_to_linker` functions hand to host functions.
+pub use wasmtime::component::HasSelf;
+/// Dynamically typed component values, as [`Plugin::call`] takes and returns them.
+pub use wasmtime::component::Val;
+
+/// Generates typed host bindings for a WIT world: wasmtime's `bindgen!`, pointed at the wasmtime
+/// this crate re-exports so that applications need no direct dependency on it.
+///
+/// ```ignore
+/// componentry::bindgen!({ path: "wit", world: "greeter" });
+/// componentry::typed_world!(Greeter, GreeterPre);
+/// ```
+#[macro_export]
+macro_rules! bindgen {
+    ({ $($option:tt)* }) => {
+        $crate::wasmtime::component::bindgen!({
+            wasmtime_crate: $crate::wasmtime,
+            $($option)*
+        });
+    };
+}

@@ -1,0 +1,167 @@
+//! A loaded plugin: a cheap, thread-safe handle to one compiled and pre-instantiated component.
+
+use std::sync::Arc;
+
+use wasmtime::Store;
+use wasmtime::component::{Component, InstancePre, Val};
+
+use crate::error::{self, Error, Result};
+use crate::exports::{self, ExportedFunc};
+use crate::grants::Grants;
+use crate::host::Host;
+use crate::instance::PluginInstance;
+use crate::loader;
+use crate::state::PluginState;
+
+/// A loaded plugin. Clone it freely: clones share the compiled component, and it is `Send + Sync`.
+///
+/// Each call through the plugin itself ([`call`](Self::call), [`invoke`](Self::invoke)) runs
+/// on a fresh instance, so no state leaks from one call into the next and a trap never poisons a
+/// later call. To keep state across calls, [`instantiate`](Self::instantiate) once and call the
+/// [`PluginInstance`].
+pub struct Plugin<T: 'static> {
+    inner: Arc<PluginInner<T>>,
+}
+
+impl<T> Clone for Plugin<T> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+struct PluginInner<T: 'static> {
+    name: Arc<str>,
+    host: Host<T>,
+    grants: Grants,
+    version: PluginVersion<T>,
+}
+
+/// One compiled version of a plugin's component, ready to instantiate.
+pub(crate) struct PluginVersion<T: 'static> {
+    pub(crate) component: Component,
+    pub(crate) pre: InstancePre<PluginState<T>>,
+    pub(crate) sha256: [u8; 32],
+}
+
+impl<T: Send + 'static> Plugin<T> {
+    pub(crate) fn load(host: &Host<T>, name: String, bytes: &[u8], grants: Grants) -> Result<Self> {
+        let compiled = loader::compile(&host.engine, &name, bytes)?;
+        let pre = host
+            .linker
+            .instantiate_pre(&compiled.component)
+            .map_err(|e| missing_import(&name, e))?;
+        tracing::debug!(plugin = %name, sha256 = %hex::encode(compiled.sha256), "plugin loaded");
+        Ok(Self {
+            inner: Arc::new(PluginInner {
+                name: name.into(),
+                host: host.clone(),
+                grants,
+                version: PluginVersion {
+                    component: compiled.component,
+                    pre,
+                    sha256: compiled.sha256,
+                },
+            }),
+        })
+    }
+
+    /// The plugin's name, as used in errors and logs.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The SHA-256 of the component's bytes.
+    pub fn sha256(&self) -> [u8; 32] {
+        self.inner.version.sha256
+    }
+
+    /// The compiled component, for code that needs wasmtime directly.
+    pub fn component(&self) -> &Component {
+        &self.inner.version.component
+    }
+
+    pub(crate) fn version(&self) -> &PluginVersion<T> {
+        &self.inner.version
+    }
+
+    /// The functions the plugin exports, named as [`call`](Self::call) accepts them
+    /// (`func`, or `pkg:name/iface@version#func`), with their WIT signatures.
+    pub fn exported_functions(&self) -> Vec<(String, String)> {
+        exports::list(self.inner.host.engine.wasmtime(), self.component())
+            .into_iter()
+            .map(|f| {
+                let signature = f.signature();
+                (f.name, signature)
+            })
+            .collect()
+    }
+
+    /// A fresh store with the plugin's grants and a new application state.
+    pub(crate) fn new_store(&self) -> Store<PluginState<T>> {
+        let data = (self.inner.host.new_state)(&self.inner.name);
+        let state = PluginState::new(self.inner.name.clone(), self.inner.grants.wasi_ctx(), data);
+        Store::new(self.inner.host.engine.wasmtime(), state)
+    }
+
+    /// Creates an instance, which keeps its state across calls.
+    pub fn instantiate(&self) -> Result<PluginInstance<T>> {
+        let mut store = self.new_store();
+        let instance = self
+            .inner
+            .version
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| error::from_guest(self.name(), "<instantiate>", e))?;
+        Ok(PluginInstance::new(self.clone(), store, instance))
+    }
+
+    /// Looks up an exported function by name: `func`, `iface#func` or `pkg:name/iface@version#func`.
+    pub(crate) fn find_func(&self, name: &str) -> Result<ExportedFunc> {
+        exports::find(
+            self.inner.host.engine.wasmtime(),
+            self.component(),
+            self.name(),
+            name,
+        )
+    }
+
+    /// Calls the export `name` with dynamically typed arguments on a fresh instance.
+    pub fn call(&self, name: &str, args: &[Val]) -> Result<Vec<Val>> {
+        self.instantiate()?.call(name, args)
+    }
+
+    /// Calls a function written as a WAVE call expression, `name(arg, ...)`, on a fresh instance,
+    /// and returns its results.
+    pub fn invoke(&self, call: &str) -> Result<Vec<Val>> {
+        self.instantiate()?.invoke(call)
+    }
+}
+
+/// Names the import that the linker could not satisfy.
+fn missing_import(plugin: &str, error: wasmtime::Error) -> Error {
+    let reason = format!("{error:#}");
+    // wasmtime names the unsatisfied import between backquotes; keep the whole text otherwise.
+    let import = reason
+        .split('`')
+        .nth(1)
+        .map(str::to_owned)
+        .unwrap_or_else(|| "?".to_owned());
+    Error::MissingImport {
+        plugin: plugin.to_owned(),
+        import,
+        reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    fn assert_send_sync<X: Send + Sync>() {}
+
+    #[test]
+    fn plugin_handle_is_send_and_sync() {
+        assert_send_sync::<super::Plugin<()>>();
+        assert_send_sync::<super::Plugin<std::sync::Mutex<Vec<String>>>>();
+    }
+}

@@ -1,0 +1,58 @@
+//! What each plugin instance's store holds: its WASI context, its resource table and the
+//! application's own per-plugin state.
+
+use std::sync::Arc;
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+/// The data of one plugin instance's `Store`.
+///
+/// Host functions the application links (see [`HostBuilder::link`](crate::HostBuilder::link))
+/// receive `&mut PluginState<T>` and reach the application's state through [`data_mut`](Self::data_mut).
+pub struct PluginState<T> {
+    plugin: Arc<str>,
+    wasi: WasiCtx,
+    table: ResourceTable,
+    data: T,
+}
+
+impl<T> PluginState<T> {
+    pub(crate) fn new(plugin: Arc<str>, wasi: WasiCtx, data: T) -> Self {
+        Self {
+            plugin,
+            wasi,
+            table: ResourceTable::new(),
+            data,
+        }
+    }
+
+    /// The name of the plugin this instance belongs to.
+    pub fn plugin_name(&self) -> &str {
+        &self.plugin
+    }
+
+    /// The application's state for this instance.
+    pub fn data(&self) -> &T {
+        &self.data
+    }
+
+    /// The application's state for this instance, mutably.
+    pub fn data_mut(&mut self) -> &mut T {
+        &mut self.data
+    }
+
+    /// The resource table, for host functions that hand resources to the plugin.
+    pub fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
+    }
+}
+
+impl<T: Send> WasiView for PluginState<T> {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
