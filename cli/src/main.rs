@@ -1,1 +1,157 @@
-fn main() {}
+//! `componentry`: inspect, run and call WebAssembly component plugins.
+//!
+//! Exit codes are a contract (see `docs/cli.md`): 0 success; 1 any other error; 2 usage error;
+//! 3 the plugin could not be loaded; 4 a required capability was not granted; 5 the plugin
+//! trapped; 6 fuel exhausted; 7 deadline exceeded; 8 memory limit hit. A command plugin's own
+//! exit status is passed through.
+
+mod exit;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use componentry::{ComponentWorld, Engine, Grants, Host, Output, PluginOptions};
+
+#[derive(Parser)]
+#[command(
+    name = "componentry",
+    version,
+    about = "Inspect, run and call WebAssembly component plugins"
+)]
+struct Cli {
+    /// Say more: the cause chain and wasm backtrace of errors, and the host's log at info level.
+    #[arg(long, short, global = true)]
+    verbose: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print a component's world as WIT: what it imports and exports, with package versions.
+    Inspect {
+        /// The component.
+        plugin: PathBuf,
+        /// Also print the packages of the interfaces the world uses.
+        #[arg(long)]
+        full: bool,
+    },
+    /// Call an export (`--invoke`), or run a `wasi:cli/command` component.
+    Run(RunArgs),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// The component.
+    plugin: PathBuf,
+
+    /// Call this export, written as a WAVE call: `name(arg, ...)`, where name is `func`,
+    /// `iface#func` or `pkg:name/iface@version#func`. The result is printed as WAVE.
+    #[arg(long, value_name = "CALL")]
+    invoke: Option<String>,
+
+    /// Compile without the compiled-artifact cache.
+    #[arg(long)]
+    no_cache: bool,
+
+    /// Arguments for a command component (after `--`); argv[0] is the plugin's name.
+    #[arg(last = true)]
+    args: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    match dispatch(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            failure.report(cli.verbose);
+            failure.exit_code()
+        }
+    }
+}
+
+fn init_logging(verbose: bool) {
+    let default = if verbose { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("COMPONENTRY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn dispatch(command: Command) -> Result<(), exit::Failure> {
+    match command {
+        Command::Inspect { plugin, full } => inspect(&plugin, full),
+        Command::Run(args) => run(args),
+    }
+}
+
+fn inspect(path: &Path, full: bool) -> Result<(), exit::Failure> {
+    let name = plugin_name(path);
+    let bytes = std::fs::read(path).map_err(|source| componentry::Error::Read {
+        plugin: name.clone(),
+        path: path.to_owned(),
+        source,
+    })?;
+    let world = ComponentWorld::decode(&name, &bytes)?;
+    print!("{}", world.to_wit(full)?);
+    Ok(())
+}
+
+fn run(args: RunArgs) -> Result<(), exit::Failure> {
+    let engine = engine(args.no_cache)?;
+    let host: Host<()> = Host::new(&engine)?;
+    let name = plugin_name(&args.plugin);
+    let mut argv = vec![name.clone()];
+    argv.extend(args.args.iter().cloned());
+    let grants = Grants::none()
+        .args(argv)
+        .stdout(Output::Inherit)
+        .stderr(Output::Inherit);
+    let plugin =
+        host.load_file_with(&args.plugin, PluginOptions::new().name(name).grants(grants))?;
+    match args.invoke {
+        Some(call) => {
+            if !args.args.is_empty() {
+                return Err(exit::Failure::usage(
+                    "arguments after `--` are for commands; with --invoke, pass values in the call",
+                ));
+            }
+            let results = plugin.invoke(&call)?;
+            if !results.is_empty() {
+                println!("{}", componentry::to_wave(&results));
+            }
+            Ok(())
+        }
+        None => Ok(plugin.run_command()?),
+    }
+}
+
+/// The engine, caching compiled components under the user's cache directory unless told not to.
+fn engine(no_cache: bool) -> Result<Engine, exit::Failure> {
+    let mut builder = Engine::builder();
+    if !no_cache && let Some(dir) = cache_dir() {
+        builder = builder.cache_dir(dir);
+    }
+    Ok(builder.build()?)
+}
+
+fn cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("COMPONENTRY_CACHE_DIR") {
+        return Some(dir.into());
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    Some(base.join("componentry"))
+}
+
+fn plugin_name(path: &Path) -> String {
+    path.file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}

@@ -42,14 +42,14 @@ impl ArtifactCache {
     /// Returns the cached artifact for `sha256`, if there is a usable one.
     pub(crate) fn get(&self, engine: &wasmtime::Engine, sha256: &[u8; 32]) -> Option<Component> {
         let path = self.path_for(sha256);
-        if !path.exists() {
-            return None;
-        }
+        // Read into memory rather than mapping the file: a file changed under a mapping would
+        // fault the host, whoever changed it.
+        let bytes = std::fs::read(&path).ok()?;
         // SAFETY: the cache directory is the application's own (see `EngineBuilder::cache_dir`),
         // and files are written whole by `put` (rename into place), so what is read was produced
         // by `Component::serialize` of an engine with the same compatibility hash. wasmtime also
-        // checks the artifact's header against the engine.
-        match unsafe { Component::deserialize_file(engine, &path) } {
+        // checks the artifact's header against the engine before using it.
+        match unsafe { Component::deserialize(engine, &bytes) } {
             Ok(component) => Some(component),
             Err(e) => {
                 tracing::warn!(path = %path.display(), "ignoring unusable cached artifact: {e:#}");
@@ -72,8 +72,10 @@ fn write_atomically(path: &Path, component: &Component) -> anyhow::Result<()> {
     let bytes = component
         .serialize()
         .map_err(|e| anyhow::anyhow!("{e:#}"))?;
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    // A temporary file of its own for every writer, so that concurrent writers never share one.
+    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut file, &bytes)?;
+    file.persist(path)?;
     Ok(())
 }

@@ -35,7 +35,8 @@ impl<T> Clone for Host<T> {
 }
 
 impl<T: Send + Default + 'static> Host<T> {
-    /// A host whose instances start with `T::default()` and which links WASI only.
+    /// A host whose instances start with `T::default()` and which links WASI and the framework's
+    /// own interfaces only.
     pub fn new(engine: &Engine) -> Result<Self> {
         Ok(Self::builder(engine, |_| T::default())?.build())
     }
@@ -51,6 +52,8 @@ impl<T: Send + 'static> Host<T> {
         let mut linker = Linker::new(engine.wasmtime());
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| Error::Engine(format!("cannot link WASI: {e:#}")))?;
+        crate::framework::add_to_linker(&mut linker)
+            .map_err(|e| Error::Engine(format!("cannot link the framework's interfaces: {e:#}")))?;
         Ok(HostBuilder {
             engine: engine.clone(),
             linker,

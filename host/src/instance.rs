@@ -95,12 +95,21 @@ impl<T: Send + 'static> PluginInstance<T> {
     /// Calls a function written as a WAVE call expression, `name(arg, ...)`, and returns its
     /// results.
     pub fn invoke(&mut self, call: &str) -> Result<Vec<Val>> {
-        let parsed = UntypedFuncCall::parse(call).map_err(|e| Error::BadArguments {
+        let bad_call = |reason: String| Error::BadArguments {
             plugin: self.plugin.name().to_owned(),
             function: call.to_owned(),
-            reason: format!("not a WAVE call expression `name(arg, ...)`: {e}"),
-        })?;
-        let export = self.plugin.find_func(parsed.name())?;
+            reason,
+        };
+        // WAVE's own name syntax has no `iface#func`, so the name is split off here and the
+        // arguments are parsed as the call of a placeholder.
+        let Some((name, arguments)) = call.split_once('(') else {
+            return Err(bad_call("not a call: write `name(arg, ...)`".to_owned()));
+        };
+        let name = name.trim();
+        let placeholder = format!("f({arguments}");
+        let parsed = UntypedFuncCall::parse(&placeholder)
+            .map_err(|e| bad_call(format!("the arguments are not valid WAVE: {e}")))?;
+        let export = self.plugin.find_func(name)?;
         let types: Vec<_> = export.ty.params().map(|(_, ty)| ty).collect();
         let args: Vec<Val> =
             parsed

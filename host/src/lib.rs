@@ -27,6 +27,7 @@ mod command;
 mod engine;
 mod error;
 mod exports;
+mod framework;
 mod grants;
 mod host;
 mod inspect;
@@ -40,6 +41,7 @@ mod world;
 
 pub use engine::{Engine, EngineBuilder};
 pub use error::{Error, Result};
+pub use framework::LOG_TARGET;
 pub use grants::{Grants, Output};
 pub use host::{Host, HostBuilder, PluginOptions};
 pub use inspect::ComponentWorld;
@@ -57,7 +59,9 @@ pub use wasmtime::component::HasSelf;
 pub use wasmtime::component::Val;
 
 /// Generates typed host bindings for a WIT world: wasmtime's `bindgen!`, pointed at the wasmtime
-/// this crate re-exports so that applications need no direct dependency on it.
+/// this crate re-exports so that applications need no direct dependency on it. (The path is
+/// spelled `::componentry::wasmtime`, since `bindgen!` cannot read `$crate`: depend on this crate
+/// under its own name to use the macro.)
 ///
 /// ```ignore
 /// componentry::bindgen!({ path: "wit", world: "greeter" });
@@ -67,7 +71,7 @@ pub use wasmtime::component::Val;
 macro_rules! bindgen {
     ({ $($option:tt)* }) => {
         $crate::wasmtime::component::bindgen!({
-            wasmtime_crate: $crate::wasmtime,
+            wasmtime_crate: ::componentry::wasmtime,
             $($option)*
         });
     };

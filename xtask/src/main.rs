@@ -1,1 +1,111 @@
-fn main() {}
+//! Build and test automation: `cargo xtask <command>`.
+//!
+//! - `guests`: build every Rust guest in the repository to a `wasm32-wasip2` component.
+//! - `test`: everything the project checks (fmt, clippy, guests, tests).
+//! - `demo`: build the example plugins and run the example host application.
+
+mod guests;
+mod step;
+mod toolchain;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "Componentry's build and test automation"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build every Rust guest (example plugins and test guests) to wasm32-wasip2 components in
+    /// target/guests/.
+    Guests,
+    /// Run every check the project makes: fmt, clippy (warnings denied), guest builds, tests.
+    Test,
+    /// Build the example plugins and run the example host application.
+    Demo,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let root = workspace_root();
+    let outcome = match cli.command {
+        Command::Guests => guests::build_all(&root).map(|_| ()),
+        Command::Test => test(&root),
+        Command::Demo => demo(&root),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The repository root: the parent of this crate's directory.
+fn workspace_root() -> PathBuf {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir.parent().unwrap_or(manifest_dir).to_path_buf()
+}
+
+fn test(root: &Path) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let cargo = step::cargo();
+    step::run(
+        "format check",
+        step::command(&cargo, root).args(["fmt", "--all", "--", "--check"]),
+    )?;
+    for workspace in guests::WORKSPACES {
+        let manifest = root.join(workspace).join("Cargo.toml");
+        step::run(
+            &format!("format check of {workspace}"),
+            step::command(&cargo, root)
+                .args(["fmt", "--all", "--manifest-path"])
+                .arg(&manifest)
+                .args(["--", "--check"]),
+        )?;
+    }
+    step::run(
+        "clippy",
+        step::command(&cargo, root).args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    let guest_dir = guests::build_all(root)?;
+    step::run(
+        "workspace tests",
+        step::command(&cargo, root)
+            .args(["test", "--workspace"])
+            .env("COMPONENTRY_GUESTS", &guest_dir),
+    )?;
+    println!(
+        "xtask test: everything passed in {}",
+        step::elapsed(started)
+    );
+    Ok(())
+}
+
+fn demo(root: &Path) -> anyhow::Result<()> {
+    let guest_dir = guests::build_all(root)?;
+    let plugin = guest_dir.join("hello-rust.wasm");
+    step::run(
+        "example host (examples/hello-host)",
+        step::command(&step::cargo(), root)
+            .args(["run", "--quiet", "-p", "hello-host", "--"])
+            .arg(&plugin),
+    )
+}

@@ -1,0 +1,83 @@
+//! How an error ends the process: one line on stderr (more with `--verbose`) and the exit code
+//! the CLI documents for its kind.
+
+use std::process::ExitCode;
+
+use componentry::Error;
+
+/// Exit code: any error without a code of its own.
+pub const OTHER: u8 = 1;
+/// Exit code: the command line was wrong (clap uses it for its own errors too).
+pub const USAGE: u8 = 2;
+/// Exit code: the plugin could not be loaded (bad file, not a component, incompatible).
+pub const LOAD: u8 = 3;
+/// Exit code: the plugin needs a capability that was not granted.
+pub const NOT_GRANTED: u8 = 4;
+/// Exit code: the plugin trapped.
+pub const TRAP: u8 = 5;
+
+/// Why the CLI stops with a failure.
+pub enum Failure {
+    /// A wrong command line that clap could not catch.
+    Usage(String),
+    /// An error from the library.
+    Plugin(Error),
+}
+
+impl Failure {
+    pub fn usage(message: &str) -> Self {
+        Failure::Usage(message.to_owned())
+    }
+
+    pub fn exit_code(&self) -> ExitCode {
+        ExitCode::from(match self {
+            Failure::Usage(_) => USAGE,
+            Failure::Plugin(error) => code_for(error),
+        })
+    }
+
+    pub fn report(&self, verbose: bool) {
+        match self {
+            Failure::Usage(message) => eprintln!("componentry: usage error: {message}"),
+            Failure::Plugin(error) => {
+                eprintln!("componentry: error: {error}");
+                if verbose {
+                    report_details(error);
+                }
+            }
+        }
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        Failure::Plugin(error)
+    }
+}
+
+/// The documented exit code for each kind of error.
+fn code_for(error: &Error) -> u8 {
+    match error {
+        Error::Exit { status, .. } => u8::try_from(*status).unwrap_or(OTHER),
+        Error::MissingImport { .. } => NOT_GRANTED,
+        Error::Trap { .. } => TRAP,
+        Error::ExportNotFound { .. } | Error::BadArguments { .. } => USAGE,
+        e if e.is_load_error() => LOAD,
+        _ => OTHER,
+    }
+}
+
+fn report_details(error: &Error) {
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        eprintln!("  caused by: {cause}");
+        source = cause.source();
+    }
+    if let Error::Trap {
+        backtrace: Some(backtrace),
+        ..
+    } = error
+    {
+        eprintln!("wasm backtrace:\n{backtrace}");
+    }
+}

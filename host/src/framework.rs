@@ -1,0 +1,38 @@
+//! The framework's own host interfaces (`wit/`), linked into every host: `componentry:plugin/log`,
+//! whose messages go to the host's `tracing` log tagged with the plugin's name.
+
+use wasmtime::component::{HasSelf, Linker};
+
+use crate::state::PluginState;
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "componentry:plugin/framework",
+    });
+}
+
+use bindings::componentry::plugin::log::{self, Level};
+
+/// The `tracing` target of messages plugins log.
+pub const LOG_TARGET: &str = "componentry::plugin";
+
+impl<T: Send> log::Host for PluginState<T> {
+    fn log(&mut self, level: Level, message: String) {
+        let plugin = self.plugin_name();
+        match level {
+            Level::Trace => tracing::trace!(target: LOG_TARGET, plugin, "{message}"),
+            Level::Debug => tracing::debug!(target: LOG_TARGET, plugin, "{message}"),
+            Level::Info => tracing::info!(target: LOG_TARGET, plugin, "{message}"),
+            Level::Warn => tracing::warn!(target: LOG_TARGET, plugin, "{message}"),
+            Level::Error => tracing::error!(target: LOG_TARGET, plugin, "{message}"),
+        }
+    }
+}
+
+/// Adds the framework's interfaces to `linker`.
+pub(crate) fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<PluginState<T>>,
+) -> wasmtime::Result<()> {
+    log::add_to_linker::<_, HasSelf<PluginState<T>>>(linker, |state| state)
+}

@@ -1,0 +1,162 @@
+//! Loading: every kind of bad input is a typed error naming the plugin; good input loads, also
+//! from the compiled-artifact cache.
+
+use componentry::{Engine, Error, Grants, Host};
+
+use crate::{guest, host};
+
+fn load_error(bytes: &[u8]) -> Error {
+    match host().load_bytes("bad-plugin", bytes, Grants::none()) {
+        Ok(_) => panic!("loading {} bytes should fail", bytes.len()),
+        Err(e) => {
+            assert_eq!(e.plugin(), Some("bad-plugin"), "{e}");
+            assert!(
+                e.to_string().contains("bad-plugin"),
+                "the message names the plugin: {e}"
+            );
+            e
+        }
+    }
+}
+
+#[test]
+fn a_missing_file_names_the_path() {
+    let err = host()
+        .load_file("/no/such/dir/ghost.wasm")
+        .err()
+        .expect("must fail");
+    assert!(
+        matches!(err, Error::Read { ref plugin, .. } if plugin == "ghost"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("/no/such/dir/ghost.wasm"), "{err}");
+    assert!(err.is_load_error());
+}
+
+#[test]
+fn bytes_that_are_not_wasm_are_refused() {
+    assert!(matches!(load_error(b""), Error::NotWasm { .. }));
+    assert!(matches!(load_error(b"hello world"), Error::NotWasm { .. }));
+    assert!(matches!(
+        load_error(&[0x7f, b'E', b'L', b'F', 2, 1, 1, 0]),
+        Error::NotWasm { .. }
+    ));
+}
+
+#[test]
+fn a_core_module_is_named_as_such_with_the_way_out() {
+    let core = wat::parse_str("(module (func (export \"f\")))").expect("wat");
+    let err = load_error(&core);
+    assert!(matches!(err, Error::CoreModule { .. }), "{err}");
+    assert!(
+        err.to_string().contains("wasm-tools component new"),
+        "{err}"
+    );
+    assert!(matches!(load_error(b"(module)"), Error::CoreModule { .. }));
+}
+
+#[test]
+fn truncated_components_are_invalid() {
+    let bytes = std::fs::read(guest("hello-rust")).expect("guest");
+    for len in [6, 9, 100, bytes.len() / 2, bytes.len() - 1] {
+        let err = load_error(&bytes[..len]);
+        assert!(
+            matches!(err, Error::Invalid { .. }),
+            "truncated to {len}: {err}"
+        );
+    }
+}
+
+#[test]
+fn corrupted_components_are_invalid() {
+    let mut bytes = std::fs::read(guest("hello-rust")).expect("guest");
+    let middle = bytes.len() / 2;
+    for b in &mut bytes[middle..middle + 64] {
+        *b = 0xff;
+    }
+    let err = load_error(&bytes);
+    assert!(matches!(err, Error::Invalid { .. }), "{err}");
+}
+
+#[test]
+fn malformed_text_is_invalid() {
+    let err = load_error(b"(component (core module (func (result i32))))");
+    assert!(matches!(err, Error::Invalid { .. }), "{err}");
+}
+
+#[test]
+fn a_component_the_engine_does_not_support_is_rejected() {
+    // Custom page sizes are valid WebAssembly that this engine does not enable.
+    let err = load_error(b"(component (core module (memory 1 (pagesize 1))))");
+    assert!(matches!(err, Error::Rejected { .. }), "{err}");
+}
+
+#[test]
+fn an_import_the_host_lacks_is_named() {
+    let wat = r#"(component
+        (import "acme:missing/thing@1.0.0" (instance (export "f" (func))))
+    )"#;
+    let err = load_error(wat.as_bytes());
+    match &err {
+        Error::MissingImport { import, .. } => {
+            assert!(import.contains("acme:missing/thing@1.0.0"), "{err}")
+        }
+        other => panic!("expected MissingImport, got {other}"),
+    }
+}
+
+#[test]
+fn a_valid_component_loads_from_file_and_from_bytes() {
+    let path = guest("hello-rust");
+    let plugin = host().load_file(&path).expect("load");
+    assert_eq!(plugin.name(), "hello-rust");
+    let bytes = std::fs::read(&path).expect("read");
+    let again = host()
+        .load_bytes("renamed", &bytes, Grants::none())
+        .expect("load bytes");
+    assert_eq!(again.name(), "renamed");
+    assert_eq!(plugin.sha256(), again.sha256());
+}
+
+#[test]
+fn the_artifact_cache_is_used_and_survives_corruption() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cached_engine = Engine::builder()
+        .cache_dir(dir.path())
+        .build()
+        .expect("engine");
+    let host: Host<()> = Host::new(&cached_engine).expect("host");
+    let path = guest("hello-rust");
+
+    let first = host.load_file(&path).expect("compile and store");
+    let artifacts: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("cache dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(artifacts.len(), 1, "{artifacts:?}");
+    let artifact = &artifacts[0];
+    assert!(
+        artifact.to_string_lossy().contains(&hex(&first.sha256())),
+        "artifact named by the component's hash: {}",
+        artifact.display()
+    );
+
+    let cached = host.load_file(&path).expect("load from cache");
+    assert_eq!(
+        crate::dynamic::wave(&cached.invoke(r#"greet("cache")"#).expect("call")),
+        r#""Hello, cache!""#
+    );
+
+    std::fs::write(artifact, b"not an artifact").expect("corrupt");
+    let recompiled = host
+        .load_file(&path)
+        .expect("recompile past a corrupt artifact");
+    assert_eq!(
+        crate::dynamic::wave(&recompiled.invoke(r#"greet("again")"#).expect("call")),
+        r#""Hello, again!""#
+    );
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,44 @@
+//! Integration tests: real components built from `examples/` and `host/tests/guests/`, one file per
+//! feature. Build the guests first with `cargo xtask guests` (`cargo xtask test` does).
+
+mod command;
+mod dynamic;
+mod load;
+mod traps;
+mod typed;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use componentry::{Engine, Host};
+
+/// The path of the built guest `name` (`target/guests/NAME.wasm`).
+pub fn guest(name: &str) -> PathBuf {
+    let dir = std::env::var_os("COMPONENTRY_GUESTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/guests"));
+    let path = dir.join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "guest {} is missing: run `cargo xtask guests` first",
+        path.display()
+    );
+    path
+}
+
+/// One engine for the whole test binary, caching compiled guests between runs.
+pub fn engine() -> Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE
+        .get_or_init(|| {
+            let cache =
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/componentry-test-cache");
+            Engine::builder().cache_dir(cache).build().expect("engine")
+        })
+        .clone()
+}
+
+/// A host with no application state.
+pub fn host() -> Host<()> {
+    Host::new(&engine()).expect("host")
+}

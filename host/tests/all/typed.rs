@@ -1,0 +1,90 @@
+//! Typed calls: a world's bindings from `bindgen!`, attached to a plugin.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use componentry::Error;
+
+use crate::{guest, host};
+
+mod bindings {
+    ::componentry::bindgen!({ path: "../wit", world: "componentry:plugin/greeter" });
+    ::componentry::typed_world!(Greeter, GreeterPre);
+}
+
+use bindings::Greeter;
+
+#[test]
+fn a_typed_call_takes_and_returns_rust_types() {
+    let plugin = host().load_file(guest("hello-rust")).expect("load");
+    let greeter = plugin.typed::<Greeter>().expect("hello-rust is a greeter");
+    let greeting = greeter
+        .call(|g, store| g.call_greet(store, "typed world"))
+        .expect("call");
+    assert_eq!(greeting, "Hello, typed world!");
+}
+
+#[test]
+fn a_typed_instance_serves_several_calls() {
+    let plugin = host().load_file(guest("hello-rust")).expect("load");
+    let mut instance = plugin
+        .typed::<Greeter>()
+        .expect("greeter")
+        .instantiate()
+        .expect("instance");
+    for name in ["a", "b"] {
+        let greeting = instance
+            .call(|g, store| g.call_greet(store, name))
+            .expect("call");
+        assert_eq!(greeting, format!("Hello, {name}!"));
+    }
+}
+
+#[test]
+fn a_plugin_of_another_world_is_incompatible() {
+    let plugin = host().load_file(guest("types-echo")).expect("load");
+    match plugin.typed::<Greeter>() {
+        Err(Error::Incompatible { plugin, reason }) => {
+            assert_eq!(plugin, "types-echo");
+            assert!(reason.contains("greet"), "{reason}");
+        }
+        Err(other) => panic!("expected Incompatible, got {other}"),
+        Ok(_) => panic!("types-echo does not export greet"),
+    }
+}
+
+/// Collects formatted log output in memory.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn the_plugins_log_lands_in_the_hosts_log_with_its_name() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    let plugin = host().load_file(guest("hello-rust")).expect("load");
+    tracing::subscriber::with_default(subscriber, || {
+        let greeter = plugin.typed::<Greeter>().expect("greeter");
+        greeter
+            .call(|g, store| g.call_greet(store, "logger"))
+            .expect("call");
+    });
+    let log = String::from_utf8(captured.0.lock().expect("log buffer").clone()).expect("utf-8");
+    assert!(log.contains("greeting logger"), "{log}");
+    assert!(log.contains("plugin=\"hello-rust\""), "{log}");
+    assert!(log.contains(componentry::LOG_TARGET), "{log}");
+}
