@@ -8,12 +8,17 @@ fn guest(name: &str) -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/guests"));
     let path = dir.join(format!("{name}.wasm"));
-    assert!(path.is_file(), "guest {} is missing: run `cargo xtask guests` first", path.display());
+    assert!(
+        path.is_file(),
+        "guest {} is missing: run `cargo xtask guests` first",
+        path.display()
+    );
     path
 }
 
 fn componentry(args: &[&str]) -> Output {
-    let cache = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/componentry-test-cache-cli");
+    let cache =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/componentry-test-cache-cli");
     Command::new(env!("CARGO_BIN_EXE_componentry"))
         .args(args)
         .env("COMPONENTRY_CACHE_DIR", cache)
@@ -51,8 +56,14 @@ fn inspect_prints_the_world_as_wit_with_versions() {
     let plugin = path_arg(&guest("hello-rust"));
     let out = stdout(&expect_code(&["inspect", &plugin], 0));
     assert!(out.contains("world root {"), "{out}");
-    assert!(out.contains("import componentry:plugin/log@0.1.0;"), "{out}");
-    assert!(out.contains("export greet: func(name: string) -> string;"), "{out}");
+    assert!(
+        out.contains("import componentry:plugin/log@0.1.0;"),
+        "{out}"
+    );
+    assert!(
+        out.contains("export greet: func(name: string) -> string;"),
+        "{out}"
+    );
 
     let types = path_arg(&guest("types-echo"));
     let out = stdout(&expect_code(&["inspect", &types], 0));
@@ -60,16 +71,25 @@ fn inspect_prints_the_world_as_wit_with_versions() {
 
     let full = stdout(&expect_code(&["inspect", "--full", &types], 0));
     assert!(full.contains("package componentry:test@0.1.0 {"), "{full}");
-    assert!(full.contains("echo-record: func(v: point) -> point;"), "{full}");
+    assert!(
+        full.contains("echo-record: func(v: point) -> point;"),
+        "{full}"
+    );
 }
 
 #[test]
 fn invoke_round_trips_every_wit_type() {
     let plugin = path_arg(&guest("types-echo"));
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../host/tests/guests/round-trips.txt"))
-        .expect("round-trips.txt");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../host/tests/guests/round-trips.txt"
+    ))
+    .expect("round-trips.txt");
     let mut checked = 0;
-    for line in text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
+    for line in text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+    {
         let (function, value) = line.split_once(' ').expect("FUNCTION VALUE");
         let call = format!("componentry:test/echo@0.1.0#{function}({value})");
         let out = expect_code(&["run", &plugin, "--invoke", &call], 0);
@@ -82,11 +102,23 @@ fn invoke_round_trips_every_wit_type() {
 #[test]
 fn invoke_calls_top_level_and_short_interface_names() {
     let plugin = path_arg(&guest("types-echo"));
-    assert_eq!(stdout(&expect_code(&["run", &plugin, "--invoke", "add(40, 2)"], 0)), "42\n");
-    assert_eq!(stdout(&expect_code(&["run", &plugin, "--invoke", "echo#echo-u8(7)"], 0)), "7\n");
+    assert_eq!(
+        stdout(&expect_code(&["run", &plugin, "--invoke", "add(40, 2)"], 0)),
+        "42\n"
+    );
+    assert_eq!(
+        stdout(&expect_code(
+            &["run", &plugin, "--invoke", "echo#echo-u8(7)"],
+            0
+        )),
+        "7\n"
+    );
     let hello = path_arg(&guest("hello-rust"));
     assert_eq!(
-        stdout(&expect_code(&["run", &hello, "--invoke", r#"greet("cli")"#], 0)),
+        stdout(&expect_code(
+            &["run", &hello, "--invoke", r#"greet("cli")"#],
+            0
+        )),
         "\"Hello, cli!\"\n"
     );
 }
@@ -96,7 +128,11 @@ fn a_command_gets_its_arguments_and_forwards_its_output() {
     let plugin = path_arg(&guest("command-echo"));
     let out = expect_code(&["run", &plugin, "--", "one", "two words"], 0);
     assert_eq!(stdout(&out), "command-echo\none\ntwo words\n");
-    assert!(stderr(&out).contains("command-echo: 3 argument(s)"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("command-echo: 3 argument(s)"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -113,9 +149,17 @@ fn usage_errors_exit_2() {
     expect_code(&["run"], 2);
     expect_code(&["frobnicate"], 2);
     let out = expect_code(&["run", &plugin, "--invoke", "nope()"], 2);
-    assert!(stderr(&out).contains("no exported function `nope`"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no exported function `nope`"),
+        "{}",
+        stderr(&out)
+    );
     let out = expect_code(&["run", &plugin, "--invoke", r#"add("x", 1)"#], 2);
-    assert!(stderr(&out).contains("func(a: s32, b: s32) -> s32"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("func(a: s32, b: s32) -> s32"),
+        "{}",
+        stderr(&out)
+    );
     expect_code(&["run", &plugin, "--invoke", "add(1, 2)", "--", "extra"], 2);
 }
 
@@ -128,7 +172,10 @@ fn load_failures_exit_3_with_one_line_naming_the_plugin() {
     std::fs::write(&core, b"\0asm\x01\0\0\0").expect("write");
     let missing = dir.path().join("missing.wasm");
     for (path, name) in [(&text, "notes"), (&core, "core"), (&missing, "missing")] {
-        for args in [vec!["run", path.to_str().expect("utf-8"), "--invoke", "f()"], vec!["inspect", path.to_str().expect("utf-8")]] {
+        for args in [
+            vec!["run", path.to_str().expect("utf-8"), "--invoke", "f()"],
+            vec!["inspect", path.to_str().expect("utf-8")],
+        ] {
             let out = expect_code(&args, 3);
             let err = stderr(&out);
             assert_eq!(err.lines().count(), 1, "one line: {err}");
@@ -146,15 +193,29 @@ fn an_import_the_host_lacks_exits_4() {
         r#"(component (import "acme:secret/vault@1.0.0" (instance (export "open" (func)))))"#,
     )
     .expect("write");
-    let out = expect_code(&["run", path.to_str().expect("utf-8"), "--invoke", "f()"], 4);
-    assert!(stderr(&out).contains("acme:secret/vault@1.0.0"), "{}", stderr(&out));
+    let out = expect_code(
+        &["run", path.to_str().expect("utf-8"), "--invoke", "f()"],
+        4,
+    );
+    assert!(
+        stderr(&out).contains("acme:secret/vault@1.0.0"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn a_trap_exits_5_and_verbose_shows_the_backtrace() {
     let plugin = path_arg(&guest("faults"));
     let out = expect_code(&["run", &plugin, "--invoke", "divide(1, 0)"], 5);
-    assert!(stderr(&out).contains("plugin 'faults' trapped in `divide`"), "{}", stderr(&out));
-    let out = expect_code(&["--verbose", "run", &plugin, "--invoke", "divide(1, 0)"], 5);
+    assert!(
+        stderr(&out).contains("plugin 'faults' trapped in `divide`"),
+        "{}",
+        stderr(&out)
+    );
+    let out = expect_code(
+        &["--verbose", "run", &plugin, "--invoke", "divide(1, 0)"],
+        5,
+    );
     assert!(stderr(&out).contains("wasm backtrace"), "{}", stderr(&out));
 }

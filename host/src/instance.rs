@@ -65,7 +65,7 @@ impl<T: Send + 'static> PluginInstance<T> {
         }
         let func = self
             .instance
-            .get_func(&mut self.store, &export.index)
+            .get_func(&mut self.store, export.index)
             .ok_or_else(|| Error::ExportNotFound {
                 plugin: self.plugin.name().to_owned(),
                 name: export.name.clone(),

@@ -104,7 +104,7 @@ fn demo(root: &Path) -> anyhow::Result<()> {
     let plugin = guest_dir.join("hello-rust.wasm");
     step::run(
         "example host (examples/hello-host)",
-        step::command(&step::cargo(), root)
+        step::command(step::cargo(), root)
             .args(["run", "--quiet", "-p", "hello-host", "--"])
             .arg(&plugin),
     )

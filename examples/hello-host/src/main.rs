@@ -23,7 +23,9 @@ fn main() -> anyhow::Result<()> {
     let path = std::env::args_os()
         .nth(1)
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/guests/hello-rust.wasm"));
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/guests/hello-rust.wasm")
+        });
 
     let engine = Engine::new()?;
     let host: Host<()> = Host::new(&engine)?;
@@ -40,6 +42,9 @@ fn main() -> anyhow::Result<()> {
 
     // Dynamic: any export by name, arguments and result as WAVE text.
     let results = plugin.invoke(r#"greet("dynamic world")"#)?;
-    println!("dynamic call: greet(\"dynamic world\") -> {}", componentry::to_wave(&results));
+    println!(
+        "dynamic call: greet(\"dynamic world\") -> {}",
+        componentry::to_wave(&results)
+    );
     Ok(())
 }
