@@ -59,9 +59,12 @@ impl From<Error> for Failure {
 fn code_for(error: &Error) -> u8 {
     match error {
         Error::Exit { status, .. } => u8::try_from(*status).unwrap_or(OTHER),
-        Error::MissingImport { .. } => NOT_GRANTED,
+        e if e.is_capability_error() => NOT_GRANTED,
         Error::Trap { .. } => TRAP,
-        Error::ExportNotFound { .. } | Error::BadArguments { .. } => USAGE,
+        Error::ExportNotFound { .. }
+        | Error::BadArguments { .. }
+        | Error::Config { .. }
+        | Error::Grant { .. } => USAGE,
         e if e.is_load_error() => LOAD,
         _ => OTHER,
     }

@@ -6,6 +6,7 @@
 //! exit status is passed through.
 
 mod exit;
+mod grant_flags;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -31,12 +32,17 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Print a component's world as WIT: what it imports and exports, with package versions.
+    ///
+    /// After the WIT, one line per capability the imports ask for, set against the grants given
+    /// with the same flags as `run` (`imports wasi:filesystem - granted: /data (read-only)`).
     Inspect {
         /// The component.
         plugin: PathBuf,
         /// Also print the packages of the interfaces the world uses.
         #[arg(long)]
         full: bool,
+        #[command(flatten)]
+        grants: grant_flags::GrantFlags,
     },
     /// Call an export (`--invoke`), or run a `wasi:cli/command` component.
     Run(RunArgs),
@@ -55,6 +61,9 @@ struct RunArgs {
     /// Compile without the compiled-artifact cache.
     #[arg(long)]
     no_cache: bool,
+
+    #[command(flatten)]
+    grants: grant_flags::GrantFlags,
 
     /// Arguments for a command component (after `--`); argv[0] is the plugin's name.
     #[arg(last = true)]
@@ -85,12 +94,17 @@ fn init_logging(verbose: bool) {
 
 fn dispatch(command: Command) -> Result<(), exit::Failure> {
     match command {
-        Command::Inspect { plugin, full } => inspect(&plugin, full),
+        Command::Inspect {
+            plugin,
+            full,
+            grants,
+        } => inspect(&plugin, full, &grants),
         Command::Run(args) => run(args),
     }
 }
 
-fn inspect(path: &Path, full: bool) -> Result<(), exit::Failure> {
+fn inspect(path: &Path, full: bool, flags: &grant_flags::GrantFlags) -> Result<(), exit::Failure> {
+    let grants = flags.to_grants()?;
     let name = plugin_name(path);
     let bytes = std::fs::read(path).map_err(|source| componentry::Error::Read {
         plugin: name.clone(),
@@ -99,6 +113,13 @@ fn inspect(path: &Path, full: bool) -> Result<(), exit::Failure> {
     })?;
     let world = ComponentWorld::decode(&name, &bytes)?;
     print!("{}", world.to_wit(full)?);
+    let uses = componentry::capabilities(&world, &grants);
+    if !uses.is_empty() {
+        println!();
+        for capability in uses {
+            println!("{capability}");
+        }
+    }
     Ok(())
 }
 
@@ -108,10 +129,12 @@ fn run(args: RunArgs) -> Result<(), exit::Failure> {
     let name = plugin_name(&args.plugin);
     let mut argv = vec![name.clone()];
     argv.extend(args.args.iter().cloned());
+    // `run` forwards the plugin's stdio, as `wasmtime run` does; the grants may say otherwise.
     let grants = Grants::none()
-        .args(argv)
         .stdout(Output::Inherit)
-        .stderr(Output::Inherit);
+        .stderr(Output::Inherit)
+        .merge(args.grants.to_grants()?)
+        .args(argv);
     let plugin =
         host.load_file_with(&args.plugin, PluginOptions::new().name(name).grants(grants))?;
     match args.invoke {

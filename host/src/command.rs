@@ -16,7 +16,7 @@ impl<T: Send + 'static> Plugin<T> {
             plugin: self.name().to_owned(),
             reason: format!("not a command (it does not export wasi:cli/run): {e:#}"),
         })?;
-        let mut store = self.new_store();
+        let mut store = self.new_store()?;
         let outcome = pre
             .instantiate(&mut store)
             .and_then(|command| command.wasi_cli_run().call_run(&mut store));

@@ -77,6 +77,36 @@ pub enum Error {
         reason: String,
     },
 
+    /// The component imports an application host interface that this plugin was not granted.
+    #[error(
+        "plugin '{plugin}': imports `{import}`, which it was not granted; grant it with \
+         `Grants::interface(\"{import}\")` (grants TOML: interfaces = [\"{import}\"])"
+    )]
+    NotGranted {
+        /// The plugin's name.
+        plugin: String,
+        /// The import, as named in the component.
+        import: String,
+    },
+
+    /// A grant cannot be given as written (for example a granted directory does not exist).
+    #[error("plugin '{plugin}': bad grant: {reason}")]
+    Grant {
+        /// The plugin's name.
+        plugin: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A configuration file (grants, manifest, policy) is unreadable or malformed.
+    #[error("{}: {reason}", path.display())]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with line and key where known.
+        reason: String,
+    },
+
     /// The component does not fit the world the host expects (missing export, other signature).
     #[error("plugin '{plugin}': incompatible with the host's world: {reason}")]
     Incompatible {
@@ -157,14 +187,21 @@ impl Error {
             | Error::Invalid { plugin, .. }
             | Error::Rejected { plugin, .. }
             | Error::MissingImport { plugin, .. }
+            | Error::NotGranted { plugin, .. }
+            | Error::Grant { plugin, .. }
             | Error::Incompatible { plugin, .. }
             | Error::ExportNotFound { plugin, .. }
             | Error::BadArguments { plugin, .. }
             | Error::Trap { plugin, .. }
             | Error::Exit { plugin, .. }
             | Error::Host { plugin, .. } => Some(plugin),
-            Error::Engine(_) => None,
+            Error::Engine(_) | Error::Config { .. } => None,
         }
+    }
+
+    /// True for errors that mean the plugin needs a capability it was not given.
+    pub fn is_capability_error(&self) -> bool {
+        matches!(self, Error::MissingImport { .. } | Error::NotGranted { .. })
     }
 
     /// True for errors that mean the plugin could not be loaded at all (bad file, not a component,

@@ -13,6 +13,13 @@ use crate::plugin::Plugin;
 use crate::state::PluginState;
 
 type StateFactory<T> = dyn Fn(&str) -> T + Send + Sync;
+type LinkFn<T> = dyn Fn(&mut Linker<PluginState<T>>) -> wasmtime::Result<()> + Send + Sync;
+
+/// An application host interface, linked only into plugins granted it.
+pub(crate) struct HostInterface<T: 'static> {
+    pub(crate) name: String,
+    pub(crate) link: Arc<LinkFn<T>>,
+}
 
 /// Loads plugins and gives them the host functions the application links.
 ///
@@ -21,7 +28,9 @@ type StateFactory<T> = dyn Fn(&str) -> T + Send + Sync;
 pub struct Host<T: 'static> {
     pub(crate) engine: Engine,
     pub(crate) linker: Arc<Linker<PluginState<T>>>,
+    pub(crate) interfaces: Arc<Vec<HostInterface<T>>>,
     pub(crate) new_state: Arc<StateFactory<T>>,
+    pub(crate) stub_unknown_imports: bool,
 }
 
 impl<T> Clone for Host<T> {
@@ -29,7 +38,9 @@ impl<T> Clone for Host<T> {
         Self {
             engine: self.engine.clone(),
             linker: self.linker.clone(),
+            interfaces: self.interfaces.clone(),
             new_state: self.new_state.clone(),
+            stub_unknown_imports: self.stub_unknown_imports,
         }
     }
 }
@@ -57,7 +68,9 @@ impl<T: Send + 'static> Host<T> {
         Ok(HostBuilder {
             engine: engine.clone(),
             linker,
+            interfaces: Vec::new(),
             new_state: Arc::new(new_state),
+            stub_unknown_imports: false,
         })
     }
 
@@ -105,11 +118,41 @@ fn name_from_path(path: &Path) -> String {
 pub struct HostBuilder<T: 'static> {
     engine: Engine,
     linker: Linker<PluginState<T>>,
+    interfaces: Vec<HostInterface<T>>,
     new_state: Arc<StateFactory<T>>,
+    stub_unknown_imports: bool,
 }
 
 impl<T: Send + 'static> HostBuilder<T> {
-    /// Adds the application's host functions, typically with the `add_to_linker` that
+    /// Registers the application host interface `name` (`pkg:name/iface@version`), linked by
+    /// `link` into the plugins granted it ([`Grants::interface`]) and into no other. A plugin that
+    /// imports it without the grant fails to load with [`Error::NotGranted`].
+    ///
+    /// `link` typically calls the `add_to_linker` that [`bindgen!`](crate::bindgen) generates for
+    /// the interface; its host functions receive `&mut PluginState<T>`, and through it the
+    /// application's per-plugin state.
+    pub fn interface(
+        mut self,
+        name: impl Into<String>,
+        link: impl Fn(&mut Linker<PluginState<T>>) -> wasmtime::Result<()> + Send + Sync + 'static,
+    ) -> Self {
+        self.interfaces.push(HostInterface {
+            name: name.into(),
+            link: Arc::new(link),
+        });
+        self
+    }
+
+    /// Lets plugins that import something the host does not provide (and that was not denied by
+    /// a grant) load anyway, with each such function trapping when called. Defaults to `false`:
+    /// such plugins fail to load with [`Error::MissingImport`].
+    pub fn stub_unknown_imports(mut self, stub: bool) -> Self {
+        self.stub_unknown_imports = stub;
+        self
+    }
+
+    /// Adds host functions for every plugin, granted or not (use [`interface`](Self::interface)
+    /// for per-plugin grants), typically with the `add_to_linker` that
     /// [`bindgen!`](crate::bindgen) generates for a world's imports:
     ///
     /// ```ignore
@@ -129,7 +172,9 @@ impl<T: Send + 'static> HostBuilder<T> {
         Host {
             engine: self.engine,
             linker: Arc::new(self.linker),
+            interfaces: Arc::new(self.interfaces),
             new_state: self.new_state,
+            stub_unknown_imports: self.stub_unknown_imports,
         }
     }
 }

@@ -23,6 +23,7 @@
 #![deny(missing_docs)]
 
 mod cache;
+mod capabilities;
 mod command;
 mod engine;
 mod error;
@@ -32,6 +33,7 @@ mod grants;
 mod host;
 mod inspect;
 mod instance;
+mod linking;
 mod loader;
 mod plugin;
 mod state;
@@ -39,10 +41,14 @@ mod wave;
 mod wit_type;
 mod world;
 
+pub use capabilities::{CapabilityUse, capabilities};
 pub use engine::{Engine, EngineBuilder};
 pub use error::{Error, Result};
 pub use framework::LOG_TARGET;
-pub use grants::{Grants, Output};
+pub use grants::{
+    DEFAULT_LOG_CAP, DEFAULT_SEED, DirGrant, Grants, NetPattern, Output, VIRTUAL_EPOCH_SECS,
+    VIRTUAL_TICK_NANOS,
+};
 pub use host::{Host, HostBuilder, PluginOptions};
 pub use inspect::ComponentWorld;
 pub use instance::PluginInstance;

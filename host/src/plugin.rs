@@ -5,13 +5,13 @@ use std::sync::Arc;
 use wasmtime::Store;
 use wasmtime::component::{Component, InstancePre, Val};
 
-use crate::error::{self, Error, Result};
+use crate::error::{self, Result};
 use crate::exports::{self, ExportedFunc};
 use crate::grants::Grants;
 use crate::host::Host;
 use crate::instance::PluginInstance;
-use crate::loader;
 use crate::state::PluginState;
+use crate::{linking, loader};
 
 /// A loaded plugin. Clone it freely: clones share the compiled component, and it is `Send + Sync`.
 ///
@@ -47,15 +47,15 @@ pub(crate) struct PluginVersion<T: 'static> {
 
 impl<T: Send + 'static> Plugin<T> {
     pub(crate) fn load(host: &Host<T>, name: String, bytes: &[u8], grants: Grants) -> Result<Self> {
+        let name: Arc<str> = name.into();
+        // Opening granted directories now reports a bad grant at load, not at the first call.
+        grants.wasi_ctx(&name)?;
         let compiled = loader::compile(&host.engine, &name, bytes)?;
-        let pre = host
-            .linker
-            .instantiate_pre(&compiled.component)
-            .map_err(|e| missing_import(&name, e))?;
+        let pre = linking::instantiate_pre(host, &name, &grants, &compiled.component)?;
         tracing::debug!(plugin = %name, sha256 = %hex::encode(compiled.sha256), "plugin loaded");
         Ok(Self {
             inner: Arc::new(PluginInner {
-                name: name.into(),
+                name,
                 host: host.clone(),
                 grants,
                 version: PluginVersion {
@@ -98,16 +98,22 @@ impl<T: Send + 'static> Plugin<T> {
             .collect()
     }
 
+    /// The plugin's grants.
+    pub fn grants(&self) -> &Grants {
+        &self.inner.grants
+    }
+
     /// A fresh store with the plugin's grants and a new application state.
-    pub(crate) fn new_store(&self) -> Store<PluginState<T>> {
+    pub(crate) fn new_store(&self) -> Result<Store<PluginState<T>>> {
+        let wasi = self.inner.grants.wasi_ctx(&self.inner.name)?;
         let data = (self.inner.host.new_state)(&self.inner.name);
-        let state = PluginState::new(self.inner.name.clone(), self.inner.grants.wasi_ctx(), data);
-        Store::new(self.inner.host.engine.wasmtime(), state)
+        let state = PluginState::new(self.inner.name.clone(), wasi, data);
+        Ok(Store::new(self.inner.host.engine.wasmtime(), state))
     }
 
     /// Creates an instance, which keeps its state across calls.
     pub fn instantiate(&self) -> Result<PluginInstance<T>> {
-        let mut store = self.new_store();
+        let mut store = self.new_store()?;
         let instance = self
             .inner
             .version
@@ -136,22 +142,6 @@ impl<T: Send + 'static> Plugin<T> {
     /// and returns its results.
     pub fn invoke(&self, call: &str) -> Result<Vec<Val>> {
         self.instantiate()?.invoke(call)
-    }
-}
-
-/// Names the import that the linker could not satisfy.
-fn missing_import(plugin: &str, error: wasmtime::Error) -> Error {
-    let reason = format!("{error:#}");
-    // wasmtime names the unsatisfied import between backquotes; keep the whole text otherwise.
-    let import = reason
-        .split('`')
-        .nth(1)
-        .map(str::to_owned)
-        .unwrap_or_else(|| "?".to_owned());
-    Error::MissingImport {
-        plugin: plugin.to_owned(),
-        import,
-        reason,
     }
 }
 

@@ -96,7 +96,7 @@ impl<T: Send + 'static, W: TypedWorld<T>> Typed<T, W> {
 
     /// Creates an instance that keeps its state across calls.
     pub fn instantiate(&self) -> Result<TypedInstance<T, W>> {
-        let mut store = self.plugin.new_store();
+        let mut store = self.plugin.new_store()?;
         let bindings = W::instantiate(&self.pre, &mut store)
             .map_err(|e| error::from_guest(self.plugin.name(), "<instantiate>", e))?;
         Ok(TypedInstance {

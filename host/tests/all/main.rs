@@ -4,6 +4,8 @@
 mod command;
 mod dynamic;
 mod load;
+mod logs;
+mod sandbox;
 mod traps;
 mod typed;
 

@@ -1,10 +1,8 @@
 //! Typed calls: a world's bindings from `bindgen!`, attached to a plugin.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use componentry::Error;
 
+use crate::logs::capture_logs;
 use crate::{guest, host};
 
 mod bindings {
@@ -53,37 +51,15 @@ fn a_plugin_of_another_world_is_incompatible() {
     }
 }
 
-/// Collects formatted log output in memory.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log buffer").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn the_plugins_log_lands_in_the_hosts_log_with_its_name() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .finish();
     let plugin = host().load_file(guest("hello-rust")).expect("load");
-    tracing::subscriber::with_default(subscriber, || {
+    let (log, _) = capture_logs(|| {
         let greeter = plugin.typed::<Greeter>().expect("greeter");
         greeter
             .call(|g, store| g.call_greet(store, "logger"))
             .expect("call");
     });
-    let log = String::from_utf8(captured.0.lock().expect("log buffer").clone()).expect("utf-8");
     assert!(log.contains("greeting logger"), "{log}");
     assert!(log.contains("plugin=\"hello-rust\""), "{log}");
     assert!(log.contains(componentry::LOG_TARGET), "{log}");
