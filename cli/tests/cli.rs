@@ -219,3 +219,263 @@ fn a_trap_exits_5_and_verbose_shows_the_backtrace() {
     );
     assert!(stderr(&out).contains("wasm backtrace"), "{}", stderr(&out));
 }
+
+fn wave_str(text: &str) -> String {
+    format!("{text:?}")
+}
+
+#[test]
+fn run_grants_directories_and_environment_from_flags() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("note.txt"), "from the host").expect("write");
+    let plugin = path_arg(&guest("prober"));
+    let grant = format!("{}::/data", dir.path().display());
+    let out = expect_code(
+        &[
+            "run",
+            &plugin,
+            "--dir",
+            &grant,
+            "--invoke",
+            r#"probe#read-at("/data", "note.txt")"#,
+        ],
+        0,
+    );
+    assert_eq!(stdout(&out), "ok(\"from the host\")\n");
+    let out = expect_code(
+        &[
+            "run",
+            &plugin,
+            "--invoke",
+            r#"probe#read-at("/data", "note.txt")"#,
+        ],
+        0,
+    );
+    assert!(
+        stdout(&out).starts_with("err("),
+        "no grant, no file: {}",
+        stdout(&out)
+    );
+
+    let out = expect_code(
+        &[
+            "run",
+            &plugin,
+            "--dir",
+            &grant,
+            "--invoke",
+            r#"probe#write-at("/data", "x", "y")"#,
+        ],
+        0,
+    );
+    assert!(
+        stdout(&out).starts_with("err("),
+        "--dir is read-only: {}",
+        stdout(&out)
+    );
+    let out = expect_code(
+        &[
+            "run",
+            &plugin,
+            "--dir-rw",
+            &grant,
+            "--invoke",
+            r#"probe#write-at("/data", "x", "y")"#,
+        ],
+        0,
+    );
+    assert_eq!(stdout(&out), "ok\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("x")).expect("written"),
+        "y"
+    );
+
+    let out = expect_code(
+        &[
+            "run",
+            &plugin,
+            "--env",
+            "MODE=fast",
+            "--invoke",
+            r#"probe#get-env("MODE")"#,
+        ],
+        0,
+    );
+    assert_eq!(stdout(&out), "some(\"fast\")\n");
+    let out = expect_code(&["run", &plugin, "--invoke", r#"probe#get-env("PATH")"#], 0);
+    assert_eq!(stdout(&out), "none\n");
+    let out = expect_code(
+        &[
+            "run",
+            &plugin,
+            "--env",
+            "PATH",
+            "--invoke",
+            r#"probe#get-env("PATH")"#,
+        ],
+        0,
+    );
+    assert!(stdout(&out).starts_with("some("), "{}", stdout(&out));
+}
+
+#[test]
+fn run_grants_network_from_flags() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let addr = format!("127.0.0.1:{}", listener.local_addr().expect("addr").port());
+    let plugin = path_arg(&guest("prober"));
+    let call = format!("probe#connect({})", wave_str(&addr));
+    let out = expect_code(&["run", &plugin, "--invoke", &call], 0);
+    assert!(stdout(&out).contains("access-denied"), "{}", stdout(&out));
+    let out = expect_code(
+        &["run", &plugin, "--allow-net", &addr, "--invoke", &call],
+        0,
+    );
+    assert_eq!(stdout(&out), "ok\n");
+    let out = expect_code(
+        &[
+            "run",
+            &plugin,
+            "--allow-net",
+            "127.0.0.1:1",
+            "--invoke",
+            &call,
+        ],
+        0,
+    );
+    assert!(
+        stderr(&out).contains(&format!("--allow-net {addr}")),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_grants_file_says_the_same_as_the_flags() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("note.txt"), "via toml").expect("write");
+    let toml = dir.path().join("grants.toml");
+    std::fs::write(
+        &toml,
+        format!(
+            "dir = [\"{}::/data\"]\nenv = [\"MODE=toml\"]\n",
+            dir.path().display()
+        ),
+    )
+    .expect("write");
+    let plugin = path_arg(&guest("prober"));
+    let grants = path_arg(&toml);
+    let out = expect_code(
+        &[
+            "run",
+            &plugin,
+            "--grants",
+            &grants,
+            "--invoke",
+            r#"probe#read-at("/data", "note.txt")"#,
+        ],
+        0,
+    );
+    assert_eq!(stdout(&out), "ok(\"via toml\")\n");
+    let out = expect_code(
+        &[
+            "run",
+            &plugin,
+            "--grants",
+            &grants,
+            "--invoke",
+            r#"probe#get-env("MODE")"#,
+        ],
+        0,
+    );
+    assert_eq!(stdout(&out), "some(\"toml\")\n");
+
+    std::fs::write(&toml, "dir = [\"/tmp\"]\nallow-nett = [\"x:1\"]\n").expect("write");
+    let out = expect_code(
+        &[
+            "run",
+            &plugin,
+            "--grants",
+            &grants,
+            "--invoke",
+            "probe#env-count()",
+        ],
+        2,
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("grants.toml") && err.contains("line 2") && err.contains("allow-nett"),
+        "{err}"
+    );
+}
+
+#[test]
+fn deterministic_runs_repeat() {
+    let plugin = path_arg(&guest("prober"));
+    let run = |seed: &str| {
+        stdout(&expect_code(
+            &[
+                "run",
+                &plugin,
+                "--deterministic",
+                "--seed",
+                seed,
+                "--invoke",
+                "probe#entropy()",
+            ],
+            0,
+        ))
+    };
+    assert_eq!(run("3"), run("3"));
+    assert_ne!(run("3"), run("4"));
+}
+
+#[test]
+fn inspect_sets_capabilities_against_the_grants() {
+    let plugin = path_arg(&guest("prober"));
+    let out = stdout(&expect_code(&["inspect", &plugin], 0));
+    assert!(
+        out.contains("imports wasi:filesystem - not granted"),
+        "{out}"
+    );
+    assert!(out.contains("imports wasi:sockets - not granted"), "{out}");
+    let out = stdout(&expect_code(
+        &[
+            "inspect",
+            &plugin,
+            "--dir",
+            "/tmp::/data",
+            "--allow-net",
+            "127.0.0.1:80",
+            "--env",
+            "HOME",
+        ],
+        0,
+    ));
+    assert!(
+        out.contains("imports wasi:filesystem - granted: /tmp -> /data (read-only)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("imports wasi:sockets - granted: 127.0.0.1:80"),
+        "{out}"
+    );
+    assert!(
+        out.contains("imports wasi:cli/environment - granted: HOME"),
+        "{out}"
+    );
+}
+
+#[test]
+fn bad_grant_flags_are_usage_errors() {
+    let plugin = path_arg(&guest("prober"));
+    for flags in [
+        ["--allow-net", "nowhere"],
+        ["--env", "=x"],
+        ["--dir", "::/x"],
+    ] {
+        let mut args = vec!["run", &plugin];
+        args.extend(flags);
+        args.extend(["--invoke", "probe#env-count()"]);
+        expect_code(&args, 2);
+    }
+}
