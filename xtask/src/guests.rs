@@ -37,6 +37,7 @@ pub fn build_all(root: &Path) -> anyhow::Result<PathBuf> {
             copy_if_changed(&built, &out_dir.join(format!("{}.wasm", guest.package)))?;
         }
     }
+    crate::c_guests::build_all(root, &target_dir.join("c"), &out_dir)?;
     println!(
         "<== guests: {} ready in {}",
         out_dir.display(),
@@ -140,11 +141,15 @@ fn list_guests(manifest: &Path) -> anyhow::Result<Vec<Guest>> {
     Ok(guests)
 }
 
-/// Copies `from` to `to` unless `to` already has the same bytes, so unchanged guests keep their
-/// timestamps.
+/// Copies `from` to `to` unless `to` already has the same bytes.
 fn copy_if_changed(from: &Path, to: &Path) -> anyhow::Result<()> {
     let bytes = std::fs::read(from)
         .with_context(|| format!("reading the built guest {}", from.display()))?;
+    write_if_changed(to, &bytes)
+}
+
+/// Writes `bytes` to `to` unless it already holds them, so unchanged guests keep their timestamps.
+pub fn write_if_changed(to: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     if std::fs::read(to).is_ok_and(|existing| existing == bytes) {
         return Ok(());
     }

@@ -4,6 +4,7 @@
 //! - `test`: everything the project checks (fmt, clippy, guests, tests).
 //! - `demo`: build the example plugins and run the example host application.
 
+mod c_guests;
 mod guests;
 mod step;
 mod toolchain;

@@ -56,14 +56,14 @@ impl Route {
             );
         };
         if !debian_route_ready() {
-            if !is_root() || !Path::new("/usr/bin/apt-get").exists() {
+            if !can_install() {
                 bail!(
                     "no toolchain builds {TARGET} components here; run `rustup target add {TARGET}` \
                      (or, offline on Debian, as root: `apt-get install -y {}`)",
                     DEBIAN_PACKAGES.join(" ")
                 );
             }
-            install_debian_packages()?;
+            apt_install(DEBIAN_PACKAGES)?;
             if !debian_route_ready() {
                 bail!(
                     "the Debian packages were installed but the offline route is still incomplete"
@@ -190,12 +190,18 @@ fn debian_route_ready() -> bool {
     .all(|p| Path::new(p).exists())
 }
 
-fn is_root() -> bool {
-    step::output(Command::new("id").arg("-u")).is_some_and(|uid| uid.trim() == "0")
+/// Whether xtask may install Debian packages itself: it runs as root where apt-get exists.
+pub fn can_install() -> bool {
+    Path::new("/usr/bin/apt-get").exists()
+        && step::output(Command::new("id").arg("-u")).is_some_and(|uid| uid.trim() == "0")
 }
 
-fn install_debian_packages() -> anyhow::Result<()> {
-    println!("xtask: installing the offline wasm toolchain from Debian's packages");
+/// Installs Debian packages.
+pub fn apt_install(packages: &[&str]) -> anyhow::Result<()> {
+    println!(
+        "xtask: installing from Debian's packages: {}",
+        packages.join(" ")
+    );
     step::run(
         "apt-get update",
         Command::new("apt-get")
@@ -206,7 +212,7 @@ fn install_debian_packages() -> anyhow::Result<()> {
         "apt-get install",
         Command::new("apt-get")
             .args(["install", "-y", "-q", "--no-install-recommends"])
-            .args(DEBIAN_PACKAGES)
+            .args(packages)
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )
 }

@@ -427,3 +427,73 @@ fn the_host_is_unharmed_after_every_attack() {
         "top secret"
     );
 }
+
+/// Runs the C prober as a command with `args`; returns its log and whether it succeeded.
+fn c_prober(grants: Grants, args: &[&str]) -> (String, bool) {
+    let mut argv = vec!["c-prober"];
+    argv.extend(args);
+    let plugin = host()
+        .load_file_with(
+            guest("c-prober"),
+            PluginOptions::new().grants(grants.args(argv)),
+        )
+        .expect("load c-prober");
+    let (logs, outcome) = capture_logs(|| plugin.run_command());
+    match outcome {
+        Ok(()) => (logs, true),
+        Err(Error::Exit { status: 1, .. }) => (logs, false),
+        Err(other) => panic!("c-prober {args:?}: {other}"),
+    }
+}
+
+#[test]
+fn c_guest_cannot_leave_a_read_only_grant() {
+    let f = fixture();
+    let grants = || Grants::none().dir(&f.data, "/data");
+    let secret = f.secret.to_string_lossy().into_owned();
+    for path in [
+        "/data/../secret.txt",
+        "/data/secret-link",
+        "/data/escape/secret.txt",
+        secret.as_str(),
+        "/etc/passwd",
+    ] {
+        let (logs, ok) = c_prober(grants(), &["read", path]);
+        assert!(!ok, "reading {path} must fail: {logs}");
+        assert!(
+            logs.contains("denied") && !logs.contains("top secret"),
+            "{logs}"
+        );
+    }
+    let (logs, ok) = c_prober(grants(), &["write", "/data/new.txt", "pwned"]);
+    assert!(!ok, "{logs}");
+    assert!(!f.data.join("new.txt").exists());
+    let (logs, ok) = c_prober(grants(), &["getenv", "PATH"]);
+    assert!(!ok, "{logs}");
+}
+
+#[test]
+fn c_guest_uses_what_it_is_granted() {
+    let f = fixture();
+    let (logs, ok) = c_prober(
+        Grants::none().dir(&f.data, "/data"),
+        &["read", "/data/inside.txt"],
+    );
+    assert!(ok && logs.contains("ok: inside"), "{logs}");
+    let (logs, ok) = c_prober(Grants::none().dir(&f.data, "/data"), &["list", "/data"]);
+    assert!(ok && logs.contains("inside.txt"), "{logs}");
+    let (logs, ok) = c_prober(
+        Grants::none().dir_rw(&f.data, "/data"),
+        &["write", "/data/new.txt", "made in C"],
+    );
+    assert!(ok, "{logs}");
+    assert_eq!(
+        std::fs::read_to_string(f.data.join("new.txt")).expect("read"),
+        "made in C"
+    );
+    let (logs, ok) = c_prober(
+        Grants::none().env("GREETING", "hi"),
+        &["getenv", "GREETING"],
+    );
+    assert!(ok && logs.contains("ok: hi"), "{logs}");
+}
