@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use componentry::{DEFAULT_SEED, DirGrant, Grants, NetPattern};
+use componentry::{DEFAULT_SEED, DirGrant, Grants, HttpPattern, NetPattern};
 
 use crate::exit::Failure;
 
@@ -25,6 +25,10 @@ pub struct GrantFlags {
     /// Allow connecting to (or binding) HOST:PORT; `*` wildcards, port ranges A-B.
     #[arg(long = "allow-net", value_name = "HOST:PORT")]
     allow_net: Vec<String>,
+
+    /// Allow outbound HTTP (wasi:http) to [SCHEME://]HOST[:PORT]; `*` wildcards in HOST.
+    #[arg(long = "allow-http", value_name = "HOST")]
+    allow_http: Vec<String>,
 
     /// Allow name lookup (wasi:sockets/ip-name-lookup).
     #[arg(long)]
@@ -80,6 +84,11 @@ impl GrantFlags {
             let pattern =
                 NetPattern::parse(spec).map_err(|e| Failure::Usage(format!("--allow-net: {e}")))?;
             grants = grants.allow_net(pattern);
+        }
+        for spec in &self.allow_http {
+            let pattern = HttpPattern::parse(spec)
+                .map_err(|e| Failure::Usage(format!("--allow-http: {e}")))?;
+            grants = grants.allow_http(pattern);
         }
         if self.allow_name_lookup {
             grants = grants.allow_name_lookup(true);

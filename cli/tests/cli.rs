@@ -479,3 +479,44 @@ fn bad_grant_flags_are_usage_errors() {
         expect_code(&args, 2);
     }
 }
+
+#[test]
+fn run_grants_http_from_flags() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let authority = format!("127.0.0.1:{}", listener.local_addr().expect("addr").port());
+    let server = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut stream, _) = listener.accept().expect("accept");
+        let mut request = [0u8; 4096];
+        let _ = stream.read(&mut request);
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nhi")
+            .expect("respond");
+    });
+    let plugin = path_arg(&guest("prober"));
+    let call = format!("probe#http-get(\"http\", {}, \"/\")", wave_str(&authority));
+    let out = expect_code(&["run", &plugin, "--invoke", &call], 0);
+    assert!(
+        stdout(&out).contains("HttpRequestDenied"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).contains("--allow-http 127.0.0.1"),
+        "{}",
+        stderr(&out)
+    );
+    let out = expect_code(
+        &[
+            "run",
+            &plugin,
+            "--allow-http",
+            &authority,
+            "--invoke",
+            &call,
+        ],
+        0,
+    );
+    assert_eq!(stdout(&out), "ok((200, \"hi\"))\n");
+    server.join().expect("server");
+}

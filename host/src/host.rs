@@ -63,6 +63,8 @@ impl<T: Send + 'static> Host<T> {
         let mut linker = Linker::new(engine.wasmtime());
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| Error::Engine(format!("cannot link WASI: {e:#}")))?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)
+            .map_err(|e| Error::Engine(format!("cannot link wasi:http: {e:#}")))?;
         crate::framework::add_to_linker(&mut linker)
             .map_err(|e| Error::Engine(format!("cannot link the framework's interfaces: {e:#}")))?;
         Ok(HostBuilder {

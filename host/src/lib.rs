@@ -46,8 +46,8 @@ pub use engine::{Engine, EngineBuilder};
 pub use error::{Error, Result};
 pub use framework::LOG_TARGET;
 pub use grants::{
-    DEFAULT_LOG_CAP, DEFAULT_SEED, DirGrant, Grants, NetPattern, Output, VIRTUAL_EPOCH_SECS,
-    VIRTUAL_TICK_NANOS,
+    DEFAULT_LOG_CAP, DEFAULT_SEED, DirGrant, Grants, HttpPattern, NetPattern, Output,
+    VIRTUAL_EPOCH_SECS, VIRTUAL_TICK_NANOS,
 };
 pub use host::{Host, HostBuilder, PluginOptions};
 pub use inspect::ComponentWorld;

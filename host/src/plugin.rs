@@ -107,7 +107,8 @@ impl<T: Send + 'static> Plugin<T> {
     pub(crate) fn new_store(&self) -> Result<Store<PluginState<T>>> {
         let wasi = self.inner.grants.wasi_ctx(&self.inner.name)?;
         let data = (self.inner.host.new_state)(&self.inner.name);
-        let state = PluginState::new(self.inner.name.clone(), wasi, data);
+        let http = self.inner.grants.http_hooks(&self.inner.name);
+        let state = PluginState::new(self.inner.name.clone(), wasi, http, data);
         Ok(Store::new(self.inner.host.engine.wasmtime(), state))
     }
 

@@ -5,6 +5,9 @@ use std::sync::Arc;
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use crate::grants::HttpHooks;
 
 /// The data of one plugin instance's `Store`.
 ///
@@ -13,15 +16,19 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 pub struct PluginState<T> {
     plugin: Arc<str>,
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    http_hooks: HttpHooks,
     table: ResourceTable,
     data: T,
 }
 
 impl<T> PluginState<T> {
-    pub(crate) fn new(plugin: Arc<str>, wasi: WasiCtx, data: T) -> Self {
+    pub(crate) fn new(plugin: Arc<str>, wasi: WasiCtx, http_hooks: HttpHooks, data: T) -> Self {
         Self {
             plugin,
             wasi,
+            http: WasiHttpCtx::new(),
+            http_hooks,
             table: ResourceTable::new(),
             data,
         }
@@ -53,6 +60,16 @@ impl<T: Send> WasiView for PluginState<T> {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl<T: Send> WasiHttpView for PluginState<T> {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.http_hooks,
         }
     }
 }

@@ -15,6 +15,7 @@
 //! args = ["--verbose"]
 //! allow-net = ["127.0.0.1:8080", "*:443"]
 //! allow-name-lookup = true
+//! allow-http = ["api.example.com", "http://127.0.0.1:8080"]
 //! stdin = true                      # inherit the host's stdin
 //! stdout = "log"                    # "log", "inherit" or "discard"
 //! stderr = "inherit"
@@ -25,6 +26,7 @@
 
 mod determinism;
 mod fs;
+mod http;
 mod net;
 mod stdio;
 
@@ -38,6 +40,8 @@ use crate::error::{Error, Result};
 
 pub use determinism::{VIRTUAL_EPOCH_SECS, VIRTUAL_TICK_NANOS};
 pub use fs::DirGrant;
+pub(crate) use http::HttpHooks;
+pub use http::HttpPattern;
 pub use net::NetPattern;
 pub use stdio::{DEFAULT_LOG_CAP, Output};
 
@@ -57,6 +61,7 @@ pub struct Grants {
     output_cap: usize,
     net: Vec<NetPattern>,
     name_lookup: bool,
+    http: Vec<HttpPattern>,
     deterministic: Option<u64>,
     interfaces: Vec<String>,
 }
@@ -74,6 +79,7 @@ impl Default for Grants {
             output_cap: DEFAULT_LOG_CAP,
             net: Vec::new(),
             name_lookup: false,
+            http: Vec::new(),
             deterministic: None,
             interfaces: Vec::new(),
         }
@@ -173,6 +179,19 @@ impl Grants {
         self
     }
 
+    /// Lets the plugin send HTTP requests (`wasi:http/outgoing-handler`) to destinations matching
+    /// `pattern`; see [`HttpPattern`]. Defaults to none: every request is refused with
+    /// `HTTP-request-denied`.
+    pub fn allow_http(mut self, pattern: HttpPattern) -> Self {
+        self.http.push(pattern);
+        self
+    }
+
+    /// The allowed HTTP destinations.
+    pub fn http(&self) -> &[HttpPattern] {
+        &self.http
+    }
+
     /// Replaces the clocks by virtual ones (starting at 2000-01-01, advancing 1 ms per reading)
     /// and randomness by a generator seeded with `seed`, so runs are reproducible. Defaults to
     /// the host's real clocks and randomness.
@@ -261,6 +280,7 @@ impl Grants {
         }
         self.net.extend(other.net);
         self.name_lookup |= other.name_lookup;
+        self.http.extend(other.http);
         self.deterministic = other.deterministic.or(self.deterministic);
         self.interfaces.extend(other.interfaces);
         self
@@ -284,6 +304,11 @@ impl Grants {
             path: path.to_owned(),
             reason,
         })
+    }
+
+    /// The hooks that hold a plugin's outbound HTTP to these grants.
+    pub(crate) fn http_hooks(&self, plugin: &Arc<str>) -> HttpHooks {
+        HttpHooks::new(plugin.clone(), self.http.clone())
     }
 
     /// The WASI context that gives a plugin exactly these grants.
@@ -329,6 +354,8 @@ struct GrantsToml {
     #[serde(default)]
     allow_name_lookup: bool,
     #[serde(default)]
+    allow_http: Vec<String>,
+    #[serde(default)]
     stdin: bool,
     stdout: Option<Output>,
     stderr: Option<Output>,
@@ -371,6 +398,11 @@ impl GrantsToml {
             grants
                 .net
                 .push(NetPattern::parse(spec).map_err(|e| format!("allow-net: {e}"))?);
+        }
+        for spec in &self.allow_http {
+            grants
+                .http
+                .push(HttpPattern::parse(spec).map_err(|e| format!("allow-http: {e}"))?);
         }
         if let Some(output) = self.stdout {
             grants.stdout = output;

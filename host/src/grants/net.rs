@@ -90,7 +90,7 @@ fn parse_port(text: &str, port: &str) -> Result<u16, String> {
 }
 
 /// `*` matches any run of characters; everything else matches itself.
-fn wildcard_match(pattern: &str, text: &str) -> bool {
+pub(crate) fn wildcard_match(pattern: &str, text: &str) -> bool {
     match pattern.split_once('*') {
         None => pattern == text,
         Some((prefix, rest)) => {

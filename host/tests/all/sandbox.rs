@@ -497,3 +497,68 @@ fn c_guest_uses_what_it_is_granted() {
     );
     assert!(ok && logs.contains("ok: hi"), "{logs}");
 }
+
+/// A one-shot HTTP server on loopback answering `hello` to one request; returns its address.
+fn http_server() -> (String, std::thread::JoinHandle<bool>) {
+    let (listener, port) = listener();
+    let server = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        // Bounded: a refused request never arrives, so stop waiting after a few seconds.
+        listener.set_nonblocking(true).expect("nonblocking");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            match listener.accept() {
+                Ok((mut stream, _)) => {
+                    stream.set_nonblocking(false).expect("blocking");
+                    let mut request = [0u8; 4096];
+                    let _ = stream.read(&mut request);
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello",
+                    );
+                    return true;
+                }
+                Err(_) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(10))
+                }
+                Err(_) => return false,
+            }
+        }
+    });
+    (format!("127.0.0.1:{port}"), server)
+}
+
+fn http_get(plugin: &componentry::Plugin<()>, authority: &str) -> String {
+    probe(
+        plugin,
+        &format!("http-get(\"http\", {}, \"/\")", wave_str(authority)),
+    )
+}
+
+#[test]
+fn http_to_a_host_not_allowed_is_denied_with_the_wasi_http_error() {
+    let (listener, port) = listener();
+    let authority = format!("127.0.0.1:{port}");
+    let (logs, outcome) = capture_logs(|| http_get(&prober(Grants::none()), &authority));
+    assert_refused(&outcome, "HTTP without a grant");
+    assert!(outcome.contains("HttpRequestDenied"), "{outcome}");
+    assert!(logs.contains("--allow-http 127.0.0.1"), "{logs}");
+    let other = Grants::none()
+        .allow_http(componentry::HttpPattern::parse("api.example.com").expect("pattern"));
+    let outcome = http_get(&prober(other), &authority);
+    assert!(outcome.contains("HttpRequestDenied"), "{outcome}");
+    listener.set_nonblocking(true).expect("nonblocking");
+    assert!(listener.accept().is_err(), "no request reached the server");
+}
+
+#[test]
+fn http_to_an_allowed_host_goes_through() {
+    let (authority, server) = http_server();
+    let grants = Grants::none().allow_http(
+        componentry::HttpPattern::parse(&format!("http://{authority}")).expect("pattern"),
+    );
+    assert_eq!(
+        http_get(&prober(grants), &authority),
+        r#"ok((200, "hello"))"#
+    );
+    assert!(server.join().expect("server"));
+}

@@ -106,6 +106,41 @@ impl Guest for Prober {
         }
     }
 
+    fn http_get(scheme: String, authority: String, path: String) -> Result<(u16, String), String> {
+        use wasi::http::types::{Fields, Method, OutgoingRequest, Scheme};
+        let request = OutgoingRequest::new(Fields::new());
+        request.set_method(&Method::Get).map_err(|_| "method")?;
+        let scheme = match scheme.as_str() {
+            "https" => Scheme::Https,
+            _ => Scheme::Http,
+        };
+        request.set_scheme(Some(&scheme)).map_err(|_| "scheme")?;
+        request.set_authority(Some(&authority)).map_err(|_| "authority")?;
+        request.set_path_with_query(Some(&path)).map_err(|_| "path")?;
+        let pending = wasi::http::outgoing_handler::handle(request, None).map_err(|e| format!("{e:?}"))?;
+        let response = loop {
+            match pending.get() {
+                Some(result) => break result,
+                None => pending.subscribe().block(),
+            }
+        };
+        let response = response
+            .map_err(|()| "response taken twice".to_owned())?
+            .map_err(|e| format!("{e:?}"))?;
+        let status = response.status();
+        let body = response.consume().map_err(|()| "body")?;
+        let stream = body.stream().map_err(|()| "stream")?;
+        let mut bytes = Vec::new();
+        loop {
+            match stream.blocking_read(4096) {
+                Ok(chunk) => bytes.extend(chunk),
+                Err(StreamError::Closed) => break,
+                Err(StreamError::LastOperationFailed(e)) => return Err(e.to_debug_string()),
+            }
+        }
+        Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+    }
+
     fn resolve(name: String) -> Result<Vec<String>, String> {
         let network = wasi::sockets::instance_network::instance_network();
         let addresses = wasi::sockets::ip_name_lookup::resolve_addresses(&network, &name)
