@@ -15,6 +15,12 @@ pub const LOAD: u8 = 3;
 pub const NOT_GRANTED: u8 = 4;
 /// Exit code: the plugin trapped.
 pub const TRAP: u8 = 5;
+/// Exit code: the plugin ran out of fuel.
+pub const FUEL: u8 = 6;
+/// Exit code: the plugin ran past its deadline.
+pub const DEADLINE: u8 = 7;
+/// Exit code: the plugin hit its memory limit.
+pub const MEMORY: u8 = 8;
 
 /// Why the CLI stops with a failure.
 pub enum Failure {
@@ -60,7 +66,10 @@ fn code_for(error: &Error) -> u8 {
     match error {
         Error::Exit { status, .. } => u8::try_from(*status).unwrap_or(OTHER),
         e if e.is_capability_error() => NOT_GRANTED,
-        Error::Trap { .. } => TRAP,
+        Error::Trap { .. } | Error::TableLimit { .. } => TRAP,
+        Error::FuelExhausted { .. } => FUEL,
+        Error::DeadlineExceeded { .. } => DEADLINE,
+        Error::MemoryLimit { .. } => MEMORY,
         Error::ExportNotFound { .. }
         | Error::BadArguments { .. }
         | Error::Config { .. }

@@ -12,7 +12,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use componentry::{ComponentWorld, Engine, Grants, Host, Output, PluginOptions};
+use std::time::Duration;
+
+use componentry::{
+    ComponentWorld, DEFAULT_EPOCH_TICK, Engine, EngineBuilder, Grants, Host, Limits, Output,
+    PluginOptions,
+};
 
 #[derive(Parser)]
 #[command(
@@ -64,6 +69,18 @@ struct RunArgs {
 
     #[command(flatten)]
     grants: grant_flags::GrantFlags,
+
+    /// Fuel budget of the call (about one unit per wasm instruction); exit 6 when exhausted.
+    #[arg(long, value_name = "N")]
+    fuel: Option<u64>,
+
+    /// Wall-clock deadline of the call in milliseconds; exit 7 when exceeded.
+    #[arg(long, value_name = "MS")]
+    timeout: Option<u64>,
+
+    /// Most linear memory the plugin may grow to, in bytes; exit 8 when it tries to exceed it.
+    #[arg(long, value_name = "BYTES")]
+    max_memory: Option<usize>,
 
     /// Arguments for a command component (after `--`); argv[0] is the plugin's name.
     #[arg(last = true)]
@@ -124,7 +141,20 @@ fn inspect(path: &Path, full: bool, flags: &grant_flags::GrantFlags) -> Result<(
 }
 
 fn run(args: RunArgs) -> Result<(), exit::Failure> {
-    let engine = engine(args.no_cache)?;
+    let mut builder = engine_builder(args.no_cache);
+    let mut limits = Limits::new();
+    if let Some(fuel) = args.fuel {
+        builder = builder.fuel(true);
+        limits = limits.fuel(fuel);
+    }
+    if let Some(ms) = args.timeout {
+        builder = builder.epoch_interruption(DEFAULT_EPOCH_TICK);
+        limits = limits.deadline(Duration::from_millis(ms));
+    }
+    if let Some(bytes) = args.max_memory {
+        limits = limits.max_memory(bytes);
+    }
+    let engine = builder.build()?;
     let host: Host<()> = Host::new(&engine)?;
     let name = plugin_name(&args.plugin);
     let mut argv = vec![name.clone()];
@@ -135,8 +165,11 @@ fn run(args: RunArgs) -> Result<(), exit::Failure> {
         .stderr(Output::Inherit)
         .merge(args.grants.to_grants()?)
         .args(argv);
-    let plugin =
-        host.load_file_with(&args.plugin, PluginOptions::new().name(name).grants(grants))?;
+    let options = PluginOptions::new()
+        .name(name)
+        .grants(grants)
+        .limits(limits);
+    let plugin = host.load_file_with(&args.plugin, options)?;
     match args.invoke {
         Some(call) => {
             if !args.args.is_empty() {
@@ -154,13 +187,14 @@ fn run(args: RunArgs) -> Result<(), exit::Failure> {
     }
 }
 
-/// The engine, caching compiled components under the user's cache directory unless told not to.
-fn engine(no_cache: bool) -> Result<Engine, exit::Failure> {
-    let mut builder = Engine::builder();
-    if !no_cache && let Some(dir) = cache_dir() {
-        builder = builder.cache_dir(dir);
+/// An engine configuration caching compiled components under the user's cache directory unless
+/// told not to.
+fn engine_builder(no_cache: bool) -> EngineBuilder {
+    let builder = Engine::builder();
+    match cache_dir() {
+        Some(dir) if !no_cache => builder.cache_dir(dir),
+        _ => builder,
     }
-    Ok(builder.build()?)
 }
 
 fn cache_dir() -> Option<PathBuf> {

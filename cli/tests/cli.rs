@@ -16,14 +16,48 @@ fn guest(name: &str) -> PathBuf {
     path
 }
 
+/// Runs the CLI, killing it if it has not finished in a minute, so a hung plugin fails the test
+/// instead of hanging it.
 fn componentry(args: &[&str]) -> Output {
+    use std::io::Read;
     let cache =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/componentry-test-cache-cli");
-    Command::new(env!("CARGO_BIN_EXE_componentry"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_componentry"))
         .args(args)
         .env("COMPONENTRY_CACHE_DIR", cache)
-        .output()
-        .expect("run componentry")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run componentry");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let out_reader = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = out.read_to_end(&mut bytes);
+        bytes
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = err.read_to_end(&mut bytes);
+        bytes
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("componentry {args:?} did not finish within 60 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    Output {
+        status,
+        stdout: out_reader.join().expect("stdout reader"),
+        stderr: err_reader.join().expect("stderr reader"),
+    }
 }
 
 fn stdout(output: &Output) -> String {
@@ -519,4 +553,50 @@ fn run_grants_http_from_flags() {
     );
     assert_eq!(stdout(&out), "ok((200, \"hi\"))\n");
     server.join().expect("server");
+}
+
+#[test]
+fn limits_exit_6_7_and_8() {
+    let plugin = path_arg(&guest("faults"));
+    let out = expect_code(
+        &["run", &plugin, "--fuel", "100000", "--invoke", "forever()"],
+        6,
+    );
+    assert!(stderr(&out).contains("ran out of fuel"), "{}", stderr(&out));
+    let out = expect_code(
+        &["run", &plugin, "--timeout", "100", "--invoke", "forever()"],
+        7,
+    );
+    assert!(
+        stderr(&out).contains("exceeded its deadline"),
+        "{}",
+        stderr(&out)
+    );
+    let out = expect_code(
+        &[
+            "run",
+            &plugin,
+            "--max-memory",
+            "16777216",
+            "--invoke",
+            "allocate(100)",
+        ],
+        8,
+    );
+    assert!(stderr(&out).contains("memory limit"), "{}", stderr(&out));
+    expect_code(
+        &[
+            "run",
+            &plugin,
+            "--fuel",
+            "100000000",
+            "--timeout",
+            "10000",
+            "--max-memory",
+            "16777216",
+            "--invoke",
+            "allocate(2)",
+        ],
+        0,
+    );
 }

@@ -2,7 +2,8 @@
 
 use wasmtime_wasi::p2::bindings::sync::CommandPre;
 
-use crate::error::{self, Error, Result};
+use crate::error::{Error, Result};
+use crate::limits;
 use crate::plugin::Plugin;
 
 impl<T: Send + 'static> Plugin<T> {
@@ -26,7 +27,7 @@ impl<T: Send + 'static> Plugin<T> {
                 plugin: self.name().to_owned(),
                 status: 1,
             }),
-            Err(e) => match error::from_guest(self.name(), "wasi:cli/run#run", e) {
+            Err(e) => match limits::classify(&store, self.name(), "wasi:cli/run#run", e) {
                 Error::Exit { status: 0, .. } => Ok(()),
                 other => Err(other),
             },

@@ -154,6 +154,65 @@ pub enum Error {
         backtrace: Option<String>,
     },
 
+    /// The call burned its whole fuel budget.
+    #[error(
+        "plugin '{plugin}' ran out of fuel in `{function}` after consuming {consumed} units; \
+         raise its fuel budget if the work is legitimate"
+    )]
+    FuelExhausted {
+        /// The plugin's name.
+        plugin: String,
+        /// The export that was running.
+        function: String,
+        /// The fuel consumed: the whole budget.
+        consumed: u64,
+    },
+
+    /// The call ran past its wall-clock deadline.
+    #[error(
+        "plugin '{plugin}' exceeded its deadline of {deadline:?} in `{function}` and was stopped"
+    )]
+    DeadlineExceeded {
+        /// The plugin's name.
+        plugin: String,
+        /// The export that was running.
+        function: String,
+        /// The deadline that was exceeded.
+        deadline: std::time::Duration,
+    },
+
+    /// The plugin tried to grow its linear memory past its limit.
+    #[error(
+        "plugin '{plugin}' hit its memory limit in `{function}`: it asked for {requested} bytes, \
+         the limit is {limit} bytes"
+    )]
+    MemoryLimit {
+        /// The plugin's name.
+        plugin: String,
+        /// The export that was running.
+        function: String,
+        /// The limit, in bytes.
+        limit: usize,
+        /// The size the plugin asked for, in bytes.
+        requested: usize,
+    },
+
+    /// The plugin tried to grow a table past its limit.
+    #[error(
+        "plugin '{plugin}' hit its table limit in `{function}`: it asked for {requested} elements, \
+         the limit is {limit}"
+    )]
+    TableLimit {
+        /// The plugin's name.
+        plugin: String,
+        /// The export that was running.
+        function: String,
+        /// The limit, in elements.
+        limit: usize,
+        /// The size the plugin asked for.
+        requested: usize,
+    },
+
     /// A command plugin (`wasi:cli/run`) ended with a failure status.
     #[error("plugin '{plugin}' exited with status {status}")]
     Exit {
@@ -193,6 +252,10 @@ impl Error {
             | Error::ExportNotFound { plugin, .. }
             | Error::BadArguments { plugin, .. }
             | Error::Trap { plugin, .. }
+            | Error::FuelExhausted { plugin, .. }
+            | Error::DeadlineExceeded { plugin, .. }
+            | Error::MemoryLimit { plugin, .. }
+            | Error::TableLimit { plugin, .. }
             | Error::Exit { plugin, .. }
             | Error::Host { plugin, .. } => Some(plugin),
             Error::Engine(_) | Error::Config { .. } => None,

@@ -9,6 +9,7 @@ use wasmtime::component::Linker;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::grants::Grants;
+use crate::limits::Limits;
 use crate::plugin::Plugin;
 use crate::state::PluginState;
 
@@ -95,7 +96,7 @@ impl<T: Send + 'static> Host<T> {
         let path = path.as_ref();
         let name = options.name.clone().unwrap_or_else(|| name_from_path(path));
         let bytes = crate::loader::read(&name, path)?;
-        Plugin::load(self, name, &bytes, options.grants)
+        Plugin::load(self, name, &bytes, options.grants, options.limits)
     }
 
     /// Loads a component from bytes (binary, or the WebAssembly text format) under `name`.
@@ -105,7 +106,18 @@ impl<T: Send + 'static> Host<T> {
         bytes: &[u8],
         grants: Grants,
     ) -> Result<Plugin<T>> {
-        Plugin::load(self, name.into(), bytes, grants)
+        Plugin::load(self, name.into(), bytes, grants, Limits::default())
+    }
+
+    /// Loads a component from bytes under `name`, with the grants and limits of `options` (its
+    /// name, if any, is ignored for `name`).
+    pub fn load_bytes_with(
+        &self,
+        name: impl Into<String>,
+        bytes: &[u8],
+        options: PluginOptions,
+    ) -> Result<Plugin<T>> {
+        Plugin::load(self, name.into(), bytes, options.grants, options.limits)
     }
 }
 
@@ -181,11 +193,12 @@ impl<T: Send + 'static> HostBuilder<T> {
     }
 }
 
-/// How to load one plugin: its name and its grants.
+/// How to load one plugin: its name, its grants and its limits.
 #[derive(Debug, Clone, Default)]
 pub struct PluginOptions {
     name: Option<String>,
     grants: Grants,
+    limits: Limits,
 }
 
 impl PluginOptions {
@@ -203,6 +216,12 @@ impl PluginOptions {
     /// The plugin's capabilities. Defaults to [`Grants::none`].
     pub fn grants(mut self, grants: Grants) -> Self {
         self.grants = grants;
+        self
+    }
+
+    /// The plugin's limits. Defaults to [`Limits::default`].
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
         self
     }
 }

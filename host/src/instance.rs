@@ -4,8 +4,9 @@ use wasmtime::Store;
 use wasmtime::component::wasm_wave::untyped::UntypedFuncCall;
 use wasmtime::component::{Instance, Val};
 
-use crate::error::{self, Error, Result};
+use crate::error::{Error, Result};
 use crate::exports::ExportedFunc;
+use crate::limits;
 use crate::plugin::Plugin;
 use crate::state::PluginState;
 
@@ -17,6 +18,7 @@ pub struct PluginInstance<T: 'static> {
     plugin: Plugin<T>,
     store: Store<PluginState<T>>,
     instance: Instance,
+    fuel_consumed: Option<u64>,
 }
 
 impl<T: Send + 'static> PluginInstance<T> {
@@ -25,6 +27,7 @@ impl<T: Send + 'static> PluginInstance<T> {
             plugin,
             store,
             instance,
+            fuel_consumed: None,
         }
     }
 
@@ -36,6 +39,11 @@ impl<T: Send + 'static> PluginInstance<T> {
     /// The instance's store, whose data holds the application's state for it.
     pub fn store(&mut self) -> &mut Store<PluginState<T>> {
         &mut self.store
+    }
+
+    /// The fuel the last call consumed, when the plugin has a fuel budget.
+    pub fn fuel_consumed(&self) -> Option<u64> {
+        self.fuel_consumed
     }
 
     /// The wasmtime instance, for typed bindings made with [`bindgen!`](crate::bindgen).
@@ -72,23 +80,25 @@ impl<T: Send + 'static> PluginInstance<T> {
                 available: "(the instance lacks an export its component declares)".to_owned(),
             })?;
         let mut results = vec![Val::Bool(false); export.ty.results().len()];
-        func.call(&mut self.store, args, &mut results)
-            .map_err(|e| {
-                let mapped = error::from_guest(self.plugin.name(), &export.name, e);
-                // A value of the wrong type is refused by wasmtime before the guest runs.
-                match mapped {
-                    Error::Trap {
-                        code: None,
-                        message,
-                        ..
-                    } if message.contains("type mismatch") => Error::BadArguments {
-                        plugin: self.plugin.name().to_owned(),
-                        function: export.name.clone(),
-                        reason: format!("{message}; the signature is {}", export.signature()),
-                    },
-                    other => other,
-                }
-            })?;
+        self.plugin.arm(&mut self.store);
+        let outcome = func.call(&mut self.store, args, &mut results);
+        self.fuel_consumed = limits::fuel_consumed(&self.store);
+        outcome.map_err(|e| {
+            let mapped = limits::classify(&self.store, self.plugin.name(), &export.name, e);
+            // A value of the wrong type is refused by wasmtime before the guest runs.
+            match mapped {
+                Error::Trap {
+                    code: None,
+                    message,
+                    ..
+                } if message.contains("type mismatch") => Error::BadArguments {
+                    plugin: self.plugin.name().to_owned(),
+                    function: export.name.clone(),
+                    reason: format!("{message}; the signature is {}", export.signature()),
+                },
+                other => other,
+            }
+        })?;
         Ok(results)
     }
 

@@ -33,6 +33,7 @@ mod grants;
 mod host;
 mod inspect;
 mod instance;
+mod limits;
 mod linking;
 mod loader;
 mod plugin;
@@ -42,7 +43,7 @@ mod wit_type;
 mod world;
 
 pub use capabilities::{CapabilityUse, capabilities};
-pub use engine::{Engine, EngineBuilder};
+pub use engine::{DEFAULT_EPOCH_TICK, DEFAULT_MAX_WASM_STACK, Engine, EngineBuilder};
 pub use error::{Error, Result};
 pub use framework::LOG_TARGET;
 pub use grants::{
@@ -52,6 +53,7 @@ pub use grants::{
 pub use host::{Host, HostBuilder, PluginOptions};
 pub use inspect::ComponentWorld;
 pub use instance::PluginInstance;
+pub use limits::{DEFAULT_MAX_INSTANCES, DEFAULT_MAX_MEMORY, DEFAULT_MAX_TABLE_ELEMENTS, Limits};
 pub use plugin::Plugin;
 pub use state::PluginState;
 pub use wave::to_wave;

@@ -5,11 +5,12 @@ use std::sync::Arc;
 use wasmtime::Store;
 use wasmtime::component::{Component, InstancePre, Val};
 
-use crate::error::{self, Result};
+use crate::error::{Error, Result};
 use crate::exports::{self, ExportedFunc};
 use crate::grants::Grants;
 use crate::host::Host;
 use crate::instance::PluginInstance;
+use crate::limits::{self, Limiter, Limits};
 use crate::state::PluginState;
 use crate::{linking, loader};
 
@@ -35,6 +36,7 @@ struct PluginInner<T: 'static> {
     name: Arc<str>,
     host: Host<T>,
     grants: Grants,
+    limits: Limits,
     version: PluginVersion<T>,
 }
 
@@ -46,8 +48,15 @@ pub(crate) struct PluginVersion<T: 'static> {
 }
 
 impl<T: Send + 'static> Plugin<T> {
-    pub(crate) fn load(host: &Host<T>, name: String, bytes: &[u8], grants: Grants) -> Result<Self> {
+    pub(crate) fn load(
+        host: &Host<T>,
+        name: String,
+        bytes: &[u8],
+        grants: Grants,
+        limits: Limits,
+    ) -> Result<Self> {
         let name: Arc<str> = name.into();
+        check_engine_supports(&host.engine, &name, &limits)?;
         // Opening granted directories now reports a bad grant at load, not at the first call.
         grants.wasi_ctx(&name)?;
         let compiled = loader::compile(&host.engine, &name, bytes)?;
@@ -58,6 +67,7 @@ impl<T: Send + 'static> Plugin<T> {
                 name,
                 host: host.clone(),
                 grants,
+                limits,
                 version: PluginVersion {
                     component: compiled.component,
                     pre,
@@ -108,8 +118,23 @@ impl<T: Send + 'static> Plugin<T> {
         let wasi = self.inner.grants.wasi_ctx(&self.inner.name)?;
         let data = (self.inner.host.new_state)(&self.inner.name);
         let http = self.inner.grants.http_hooks(&self.inner.name);
-        let state = PluginState::new(self.inner.name.clone(), wasi, http, data);
-        Ok(Store::new(self.inner.host.engine.wasmtime(), state))
+        let limiter = Limiter::new(self.inner.limits.clone());
+        let state = PluginState::new(self.inner.name.clone(), wasi, http, limiter, data);
+        let mut store = Store::new(self.inner.host.engine.wasmtime(), state);
+        store.limiter(|state| &mut state.limiter);
+        self.arm(&mut store);
+        Ok(store)
+    }
+
+    /// Prepares `store` for the next call: fuel refilled, deadline restarted.
+    pub(crate) fn arm(&self, store: &mut Store<PluginState<T>>) {
+        let engine = &self.inner.host.engine;
+        limits::arm(store, engine.fuel_enabled(), engine.epoch_tick());
+    }
+
+    /// The plugin's limits.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
     }
 
     /// Creates an instance, which keeps its state across calls.
@@ -120,7 +145,7 @@ impl<T: Send + 'static> Plugin<T> {
             .version
             .pre
             .instantiate(&mut store)
-            .map_err(|e| error::from_guest(self.name(), "<instantiate>", e))?;
+            .map_err(|e| limits::classify(&store, self.name(), "<instantiate>", e))?;
         Ok(PluginInstance::new(self.clone(), store, instance))
     }
 
@@ -144,6 +169,26 @@ impl<T: Send + 'static> Plugin<T> {
     pub fn invoke(&self, call: &str) -> Result<Vec<Val>> {
         self.instantiate()?.invoke(call)
     }
+}
+
+/// Refuses limits the engine was not built to enforce, rather than silently not enforcing them.
+fn check_engine_supports(engine: &crate::Engine, plugin: &str, limits: &Limits) -> Result<()> {
+    if limits.fuel_budget().is_some() && !engine.fuel_enabled() {
+        return Err(Error::Host {
+            plugin: plugin.to_owned(),
+            message: "a fuel budget needs an engine built with `EngineBuilder::fuel(true)`"
+                .to_owned(),
+        });
+    }
+    if limits.call_deadline().is_some() && engine.epoch_tick().is_none() {
+        return Err(Error::Host {
+            plugin: plugin.to_owned(),
+            message:
+                "a deadline needs an engine built with `EngineBuilder::epoch_interruption(..)`"
+                    .to_owned(),
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

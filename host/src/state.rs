@@ -8,6 +8,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::grants::HttpHooks;
+use crate::limits::Limiter;
 
 /// The data of one plugin instance's `Store`.
 ///
@@ -19,17 +20,25 @@ pub struct PluginState<T> {
     http: WasiHttpCtx,
     http_hooks: HttpHooks,
     table: ResourceTable,
+    pub(crate) limiter: Limiter,
     data: T,
 }
 
 impl<T> PluginState<T> {
-    pub(crate) fn new(plugin: Arc<str>, wasi: WasiCtx, http_hooks: HttpHooks, data: T) -> Self {
+    pub(crate) fn new(
+        plugin: Arc<str>,
+        wasi: WasiCtx,
+        http_hooks: HttpHooks,
+        limiter: Limiter,
+        data: T,
+    ) -> Self {
         Self {
             plugin,
             wasi,
             http: WasiHttpCtx::new(),
             http_hooks,
             table: ResourceTable::new(),
+            limiter,
             data,
         }
     }

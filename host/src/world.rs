@@ -4,7 +4,8 @@
 use wasmtime::Store;
 use wasmtime::component::InstancePre;
 
-use crate::error::{self, Error, Result};
+use crate::error::{Error, Result};
+use crate::limits;
 use crate::plugin::Plugin;
 use crate::state::PluginState;
 
@@ -98,11 +99,12 @@ impl<T: Send + 'static, W: TypedWorld<T>> Typed<T, W> {
     pub fn instantiate(&self) -> Result<TypedInstance<T, W>> {
         let mut store = self.plugin.new_store()?;
         let bindings = W::instantiate(&self.pre, &mut store)
-            .map_err(|e| error::from_guest(self.plugin.name(), "<instantiate>", e))?;
+            .map_err(|e| limits::classify(&store, self.plugin.name(), "<instantiate>", e))?;
         Ok(TypedInstance {
             plugin: self.plugin.clone(),
             store,
             bindings,
+            fuel_consumed: None,
         })
     }
 }
@@ -112,6 +114,7 @@ pub struct TypedInstance<T: 'static, W> {
     plugin: Plugin<T>,
     store: Store<PluginState<T>>,
     bindings: W,
+    fuel_consumed: Option<u64>,
 }
 
 impl<T: Send + 'static, W> TypedInstance<T, W> {
@@ -120,8 +123,15 @@ impl<T: Send + 'static, W> TypedInstance<T, W> {
         &mut self,
         f: impl FnOnce(&W, &mut Store<PluginState<T>>) -> wasmtime::Result<R>,
     ) -> Result<R> {
-        f(&self.bindings, &mut self.store)
-            .map_err(|e| error::from_guest(self.plugin.name(), "<typed call>", e))
+        self.plugin.arm(&mut self.store);
+        let outcome = f(&self.bindings, &mut self.store);
+        self.fuel_consumed = limits::fuel_consumed(&self.store);
+        outcome.map_err(|e| limits::classify(&self.store, self.plugin.name(), "<typed call>", e))
+    }
+
+    /// The fuel the last call consumed, when the plugin has a fuel budget.
+    pub fn fuel_consumed(&self) -> Option<u64> {
+        self.fuel_consumed
     }
 
     /// The instance's store, whose data holds the application's state for it.

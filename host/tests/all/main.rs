@@ -3,6 +3,7 @@
 
 mod command;
 mod dynamic;
+mod limits;
 mod load;
 mod logs;
 mod sandbox;

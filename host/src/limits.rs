@@ -1,0 +1,269 @@
+//! Bounds on what one plugin instance may consume: fuel and a wall-clock deadline per call, linear
+//! memory, table elements and instances per instance. A plugin that runs past them is stopped with
+//! a typed error; the host goes on.
+
+use std::time::Duration;
+
+use wasmtime::Store;
+
+use crate::error::{self, Error};
+use crate::state::PluginState;
+
+/// The default cap on one instance's linear memory: 256 MiB.
+pub const DEFAULT_MAX_MEMORY: usize = 256 << 20;
+/// The default cap on the elements of one table: 100,000.
+pub const DEFAULT_MAX_TABLE_ELEMENTS: usize = 100_000;
+/// The default cap on core instances (and so on memories and tables) in one plugin instance: 100.
+pub const DEFAULT_MAX_INSTANCES: usize = 100;
+
+/// Limits of one plugin. Memory, tables and instances are always capped (see the `DEFAULT_*`
+/// constants); fuel and the deadline are off unless set, since checking them costs time in every
+/// plugin the engine compiles (see [`EngineBuilder::fuel`](crate::EngineBuilder::fuel) and
+/// [`EngineBuilder::epoch_interruption`](crate::EngineBuilder::epoch_interruption)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    fuel: Option<u64>,
+    deadline: Option<Duration>,
+    max_memory: usize,
+    max_table_elements: usize,
+    max_instances: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            fuel: None,
+            deadline: None,
+            max_memory: DEFAULT_MAX_MEMORY,
+            max_table_elements: DEFAULT_MAX_TABLE_ELEMENTS,
+            max_instances: DEFAULT_MAX_INSTANCES,
+        }
+    }
+}
+
+impl Limits {
+    /// The defaults: no fuel budget, no deadline, the default caps.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Units of fuel each call may burn (roughly one per wasm instruction), refilled before every
+    /// call. Defaults to unlimited. Needs an engine built with fuel on.
+    pub fn fuel(mut self, fuel: u64) -> Self {
+        self.fuel = Some(fuel);
+        self
+    }
+
+    /// The wall-clock time each call may take; a call still running after it (and at most one
+    /// ticker period more) is stopped. Defaults to none. Needs an engine built with epoch
+    /// interruption on.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// The largest linear memory, in bytes, one instance may grow to. Defaults to
+    /// [`DEFAULT_MAX_MEMORY`].
+    pub fn max_memory(mut self, bytes: usize) -> Self {
+        self.max_memory = bytes;
+        self
+    }
+
+    /// The most elements one table may hold. Defaults to [`DEFAULT_MAX_TABLE_ELEMENTS`].
+    pub fn max_table_elements(mut self, elements: usize) -> Self {
+        self.max_table_elements = elements;
+        self
+    }
+
+    /// The most core instances one plugin instance may create. Defaults to
+    /// [`DEFAULT_MAX_INSTANCES`].
+    pub fn max_instances(mut self, instances: usize) -> Self {
+        self.max_instances = instances;
+        self
+    }
+
+    /// The fuel budget of a call, if any.
+    pub fn fuel_budget(&self) -> Option<u64> {
+        self.fuel
+    }
+
+    /// The deadline of a call, if any.
+    pub fn call_deadline(&self) -> Option<Duration> {
+        self.deadline
+    }
+}
+
+/// What the limiter saw in one store, kept to explain a trap that followed a refused growth.
+#[derive(Debug)]
+pub(crate) struct Limiter {
+    limits: Limits,
+    /// The last refused memory growth: the size asked for, in bytes.
+    refused_memory: Option<usize>,
+    refused_table: Option<usize>,
+}
+
+impl Limiter {
+    pub(crate) fn new(limits: Limits) -> Self {
+        Self {
+            limits,
+            refused_memory: None,
+            refused_table: None,
+        }
+    }
+}
+
+impl wasmtime::ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = desired <= self.limits.max_memory;
+        if !allowed {
+            self.refused_memory = Some(desired);
+        }
+        Ok(allowed)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = desired <= self.limits.max_table_elements;
+        if !allowed {
+            self.refused_table = Some(desired);
+        }
+        Ok(allowed)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.max_instances
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.max_instances
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.max_instances
+    }
+}
+
+/// Arms a store for the next call: refills its fuel and restarts its deadline. `fuel_on` and
+/// `epoch_tick` say what the engine compiled in.
+pub(crate) fn arm<T>(
+    store: &mut Store<PluginState<T>>,
+    fuel_on: bool,
+    epoch_tick: Option<Duration>,
+) {
+    let limits = store.data().limiter.limits.clone();
+    if fuel_on {
+        // Without a budget of its own, a plugin of a fuel-metering engine runs unbounded.
+        // `set_fuel` fails only when the engine has fuel off, which was just checked.
+        let _ = store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
+    }
+    if let Some(tick) = epoch_tick {
+        match limits.deadline {
+            Some(deadline) => {
+                store.set_epoch_deadline(ticks(deadline, tick));
+                store.epoch_deadline_trap();
+            }
+            // Far enough that it never comes, near enough that wasmtime's sum cannot overflow.
+            None => store.set_epoch_deadline(u64::MAX / 2),
+        }
+    }
+    let limiter = &mut store.data_mut().limiter;
+    limiter.refused_memory = None;
+    limiter.refused_table = None;
+}
+
+/// How many ticker periods cover `deadline`: at least one, rounded up.
+fn ticks(deadline: Duration, tick: Duration) -> u64 {
+    let tick = tick.as_nanos().max(1);
+    deadline
+        .as_nanos()
+        .div_ceil(tick)
+        .clamp(1, u128::from(u64::MAX)) as u64
+}
+
+/// The fuel the last call burned, when fuel is metered.
+pub(crate) fn fuel_consumed<T>(store: &Store<PluginState<T>>) -> Option<u64> {
+    let budget = store.data().limiter.limits.fuel?;
+    // `get_fuel` fails only on an engine without fuel, where no plugin has a budget.
+    store
+        .get_fuel()
+        .ok()
+        .map(|left| budget.saturating_sub(left))
+}
+
+/// Maps an error out of guest code, recognising the limits that caused it.
+pub(crate) fn classify<T>(
+    store: &Store<PluginState<T>>,
+    plugin: &str,
+    function: &str,
+    error: wasmtime::Error,
+) -> Error {
+    let limiter = &store.data().limiter;
+    let limits = &limiter.limits;
+    match error.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::OutOfFuel) => {
+            return Error::FuelExhausted {
+                plugin: plugin.to_owned(),
+                function: function.to_owned(),
+                consumed: limits.fuel.unwrap_or_default(),
+            };
+        }
+        Some(wasmtime::Trap::Interrupt) => {
+            return Error::DeadlineExceeded {
+                plugin: plugin.to_owned(),
+                function: function.to_owned(),
+                deadline: limits.deadline.unwrap_or_default(),
+            };
+        }
+        _ => {}
+    }
+    // A guest usually turns a refused `memory.grow` into its own abort (a trap of its own choosing),
+    // so any failure after a refusal is reported as the limit that caused it.
+    if let Some(requested) = limiter.refused_memory {
+        return Error::MemoryLimit {
+            plugin: plugin.to_owned(),
+            function: function.to_owned(),
+            limit: limits.max_memory,
+            requested,
+        };
+    }
+    if let Some(requested) = limiter.refused_table {
+        return Error::TableLimit {
+            plugin: plugin.to_owned(),
+            function: function.to_owned(),
+            limit: limits.max_table_elements,
+            requested,
+        };
+    }
+    error::from_guest(plugin, function, error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_round_up_to_whole_ticks() {
+        let tick = Duration::from_millis(10);
+        assert_eq!(ticks(Duration::from_millis(1), tick), 1);
+        assert_eq!(ticks(Duration::from_millis(10), tick), 1);
+        assert_eq!(ticks(Duration::from_millis(11), tick), 2);
+        assert_eq!(ticks(Duration::ZERO, tick), 1);
+    }
+
+    #[test]
+    fn memory_and_tables_are_capped_by_default() {
+        let limits = Limits::default();
+        assert_eq!(limits.max_memory, DEFAULT_MAX_MEMORY);
+        assert_eq!(limits.fuel_budget(), None);
+        assert_eq!(limits.call_deadline(), None);
+    }
+}
