@@ -18,19 +18,21 @@ impl<T: Send + 'static> Plugin<T> {
             reason: format!("not a command (it does not export wasi:cli/run): {e:#}"),
         })?;
         let mut store = self.new_store()?;
-        let outcome = pre
-            .instantiate(&mut store)
-            .and_then(|command| command.wasi_cli_run().call_run(&mut store));
-        match outcome {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(())) => Err(Error::Exit {
-                plugin: self.name().to_owned(),
-                status: 1,
-            }),
-            Err(e) => match limits::classify(&store, self.name(), "wasi:cli/run#run", e) {
-                Error::Exit { status: 0, .. } => Ok(()),
-                other => Err(other),
-            },
-        }
+        self.guard(|| {
+            let outcome = pre
+                .instantiate(&mut store)
+                .and_then(|command| command.wasi_cli_run().call_run(&mut store));
+            match outcome {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(())) => Err(Error::Exit {
+                    plugin: self.name().to_owned(),
+                    status: 1,
+                }),
+                Err(e) => match limits::classify(&store, self.name(), "wasi:cli/run#run", e) {
+                    Error::Exit { status: 0, .. } => Ok(()),
+                    other => Err(other),
+                },
+            }
+        })
     }
 }

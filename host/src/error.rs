@@ -213,6 +213,17 @@ pub enum Error {
         requested: usize,
     },
 
+    /// The plugin failed too often and is quarantined: it refuses calls for a while.
+    #[error(
+        "plugin '{plugin}' is quarantined after repeated failures; it accepts calls again in {remaining:?}"
+    )]
+    Quarantined {
+        /// The plugin's name.
+        plugin: String,
+        /// How long until it accepts calls again.
+        remaining: std::time::Duration,
+    },
+
     /// A command plugin (`wasi:cli/run`) ended with a failure status.
     #[error("plugin '{plugin}' exited with status {status}")]
     Exit {
@@ -256,10 +267,23 @@ impl Error {
             | Error::DeadlineExceeded { plugin, .. }
             | Error::MemoryLimit { plugin, .. }
             | Error::TableLimit { plugin, .. }
+            | Error::Quarantined { plugin, .. }
             | Error::Exit { plugin, .. }
             | Error::Host { plugin, .. } => Some(plugin),
             Error::Engine(_) | Error::Config { .. } => None,
         }
+    }
+
+    /// True for errors where the plugin's own code failed: a trap, or a limit it ran into.
+    pub fn is_guest_failure(&self) -> bool {
+        matches!(
+            self,
+            Error::Trap { .. }
+                | Error::FuelExhausted { .. }
+                | Error::DeadlineExceeded { .. }
+                | Error::MemoryLimit { .. }
+                | Error::TableLimit { .. }
+        )
     }
 
     /// True for errors that mean the plugin needs a capability it was not given.

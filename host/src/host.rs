@@ -8,9 +8,11 @@ use wasmtime::component::Linker;
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::events::{EventBus, PluginEvent};
 use crate::grants::Grants;
 use crate::limits::Limits;
 use crate::plugin::Plugin;
+use crate::quarantine::QuarantinePolicy;
 use crate::state::PluginState;
 
 type StateFactory<T> = dyn Fn(&str) -> T + Send + Sync;
@@ -32,6 +34,7 @@ pub struct Host<T: 'static> {
     pub(crate) interfaces: Arc<Vec<HostInterface<T>>>,
     pub(crate) new_state: Arc<StateFactory<T>>,
     pub(crate) stub_unknown_imports: bool,
+    pub(crate) events: EventBus,
 }
 
 impl<T> Clone for Host<T> {
@@ -42,6 +45,7 @@ impl<T> Clone for Host<T> {
             interfaces: self.interfaces.clone(),
             new_state: self.new_state.clone(),
             stub_unknown_imports: self.stub_unknown_imports,
+            events: self.events.clone(),
         }
     }
 }
@@ -77,6 +81,12 @@ impl<T: Send + 'static> Host<T> {
         })
     }
 
+    /// Subscribes to events about this host's plugins (quarantines, and later reloads). Each
+    /// subscriber gets every event from now on; drop the receiver to unsubscribe.
+    pub fn subscribe(&self) -> std::sync::mpsc::Receiver<PluginEvent> {
+        self.events.subscribe()
+    }
+
     /// The engine this host compiles plugins with.
     pub fn engine(&self) -> &Engine {
         &self.engine
@@ -96,7 +106,7 @@ impl<T: Send + 'static> Host<T> {
         let path = path.as_ref();
         let name = options.name.clone().unwrap_or_else(|| name_from_path(path));
         let bytes = crate::loader::read(&name, path)?;
-        Plugin::load(self, name, &bytes, options.grants, options.limits)
+        Plugin::load(self, name, &bytes, options)
     }
 
     /// Loads a component from bytes (binary, or the WebAssembly text format) under `name`.
@@ -106,7 +116,12 @@ impl<T: Send + 'static> Host<T> {
         bytes: &[u8],
         grants: Grants,
     ) -> Result<Plugin<T>> {
-        Plugin::load(self, name.into(), bytes, grants, Limits::default())
+        Plugin::load(
+            self,
+            name.into(),
+            bytes,
+            PluginOptions::new().grants(grants),
+        )
     }
 
     /// Loads a component from bytes under `name`, with the grants and limits of `options` (its
@@ -117,7 +132,7 @@ impl<T: Send + 'static> Host<T> {
         bytes: &[u8],
         options: PluginOptions,
     ) -> Result<Plugin<T>> {
-        Plugin::load(self, name.into(), bytes, options.grants, options.limits)
+        Plugin::load(self, name.into(), bytes, options)
     }
 }
 
@@ -189,6 +204,7 @@ impl<T: Send + 'static> HostBuilder<T> {
             interfaces: Arc::new(self.interfaces),
             new_state: self.new_state,
             stub_unknown_imports: self.stub_unknown_imports,
+            events: EventBus::default(),
         }
     }
 }
@@ -197,8 +213,9 @@ impl<T: Send + 'static> HostBuilder<T> {
 #[derive(Debug, Clone, Default)]
 pub struct PluginOptions {
     name: Option<String>,
-    grants: Grants,
-    limits: Limits,
+    pub(crate) grants: Grants,
+    pub(crate) limits: Limits,
+    pub(crate) quarantine: Option<QuarantinePolicy>,
 }
 
 impl PluginOptions {
@@ -222,6 +239,12 @@ impl PluginOptions {
     /// The plugin's limits. Defaults to [`Limits::default`].
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Quarantines the plugin after repeated failures. Defaults to never.
+    pub fn quarantine(mut self, policy: QuarantinePolicy) -> Self {
+        self.quarantine = Some(policy);
         self
     }
 }

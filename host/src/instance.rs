@@ -80,26 +80,32 @@ impl<T: Send + 'static> PluginInstance<T> {
                 available: "(the instance lacks an export its component declares)".to_owned(),
             })?;
         let mut results = vec![Val::Bool(false); export.ty.results().len()];
-        self.plugin.arm(&mut self.store);
-        let outcome = func.call(&mut self.store, args, &mut results);
-        self.fuel_consumed = limits::fuel_consumed(&self.store);
-        outcome.map_err(|e| {
-            let mapped = limits::classify(&self.store, self.plugin.name(), &export.name, e);
-            // A value of the wrong type is refused by wasmtime before the guest runs.
-            match mapped {
-                Error::Trap {
-                    code: None,
-                    message,
-                    ..
-                } if message.contains("type mismatch") => Error::BadArguments {
-                    plugin: self.plugin.name().to_owned(),
-                    function: export.name.clone(),
-                    reason: format!("{message}; the signature is {}", export.signature()),
-                },
-                other => other,
-            }
+        let plugin = self.plugin.clone();
+        plugin.guard(|| {
+            self.plugin.arm(&mut self.store);
+            let outcome = func.call(&mut self.store, args, &mut results);
+            self.fuel_consumed = limits::fuel_consumed(&self.store);
+            outcome.map_err(|e| self.classify_call_error(export, e))
         })?;
         Ok(results)
+    }
+
+    /// Maps a failed call's error, telling arguments wasmtime refused from failures of the guest.
+    fn classify_call_error(&self, export: &ExportedFunc, e: wasmtime::Error) -> Error {
+        let mapped = limits::classify(&self.store, self.plugin.name(), &export.name, e);
+        // A value of the wrong type is refused by wasmtime before the guest runs.
+        match mapped {
+            Error::Trap {
+                code: None,
+                message,
+                ..
+            } if message.contains("type mismatch") => Error::BadArguments {
+                plugin: self.plugin.name().to_owned(),
+                function: export.name.clone(),
+                reason: format!("{message}; the signature is {}", export.signature()),
+            },
+            other => other,
+        }
     }
 
     /// Calls a function written as a WAVE call expression, `name(arg, ...)`, and returns its

@@ -6,13 +6,16 @@ use wasmtime::Store;
 use wasmtime::component::{Component, InstancePre, Val};
 
 use crate::error::{Error, Result};
+use crate::events::PluginEvent;
 use crate::exports::{self, ExportedFunc};
 use crate::grants::Grants;
-use crate::host::Host;
+use crate::host::{Host, PluginOptions};
 use crate::instance::PluginInstance;
 use crate::limits::{self, Limiter, Limits};
+use crate::quarantine::{FailureTracker, QuarantinePolicy};
 use crate::state::PluginState;
 use crate::{linking, loader};
+use std::time::Instant;
 
 /// A loaded plugin. Clone it freely: clones share the compiled component, and it is `Send + Sync`.
 ///
@@ -37,6 +40,8 @@ struct PluginInner<T: 'static> {
     host: Host<T>,
     grants: Grants,
     limits: Limits,
+    quarantine: Option<QuarantinePolicy>,
+    failures: FailureTracker,
     version: PluginVersion<T>,
 }
 
@@ -52,9 +57,14 @@ impl<T: Send + 'static> Plugin<T> {
         host: &Host<T>,
         name: String,
         bytes: &[u8],
-        grants: Grants,
-        limits: Limits,
+        options: PluginOptions,
     ) -> Result<Self> {
+        let PluginOptions {
+            grants,
+            limits,
+            quarantine,
+            ..
+        } = options;
         let name: Arc<str> = name.into();
         check_engine_supports(&host.engine, &name, &limits)?;
         // Opening granted directories now reports a bad grant at load, not at the first call.
@@ -68,6 +78,8 @@ impl<T: Send + 'static> Plugin<T> {
                 host: host.clone(),
                 grants,
                 limits,
+                quarantine,
+                failures: FailureTracker::default(),
                 version: PluginVersion {
                     component: compiled.component,
                     pre,
@@ -132,6 +144,39 @@ impl<T: Send + 'static> Plugin<T> {
         limits::arm(store, engine.fuel_enabled(), engine.epoch_tick());
     }
 
+    /// Runs one call of guest code, refusing it while the plugin is quarantined and counting it
+    /// against the quarantine policy when it fails.
+    pub(crate) fn guard<R>(&self, call: impl FnOnce() -> Result<R>) -> Result<R> {
+        let Some(policy) = &self.inner.quarantine else {
+            return call();
+        };
+        if let Some(remaining) = self.inner.failures.quarantined(Instant::now()) {
+            return Err(Error::Quarantined {
+                plugin: self.name().to_owned(),
+                remaining,
+            });
+        }
+        let outcome = call();
+        if let Err(error) = &outcome
+            && error.is_guest_failure()
+            && let Some(failures) = self.inner.failures.record_failure(policy, Instant::now())
+        {
+            tracing::warn!(
+                plugin = self.name(),
+                failures,
+                "plugin quarantined for {:?}: {error}",
+                policy.cooldown
+            );
+            self.inner.host.events.emit(PluginEvent::Quarantined {
+                plugin: self.name().to_owned(),
+                failures,
+                cooldown: policy.cooldown,
+                last_error: error.to_string(),
+            });
+        }
+        outcome
+    }
+
     /// The plugin's limits.
     pub fn limits(&self) -> &Limits {
         &self.inner.limits
@@ -140,12 +185,13 @@ impl<T: Send + 'static> Plugin<T> {
     /// Creates an instance, which keeps its state across calls.
     pub fn instantiate(&self) -> Result<PluginInstance<T>> {
         let mut store = self.new_store()?;
-        let instance = self
-            .inner
-            .version
-            .pre
-            .instantiate(&mut store)
-            .map_err(|e| limits::classify(&store, self.name(), "<instantiate>", e))?;
+        let instance = self.guard(|| {
+            self.inner
+                .version
+                .pre
+                .instantiate(&mut store)
+                .map_err(|e| limits::classify(&store, self.name(), "<instantiate>", e))
+        })?;
         Ok(PluginInstance::new(self.clone(), store, instance))
     }
 

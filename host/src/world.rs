@@ -123,10 +123,14 @@ impl<T: Send + 'static, W> TypedInstance<T, W> {
         &mut self,
         f: impl FnOnce(&W, &mut Store<PluginState<T>>) -> wasmtime::Result<R>,
     ) -> Result<R> {
-        self.plugin.arm(&mut self.store);
-        let outcome = f(&self.bindings, &mut self.store);
-        self.fuel_consumed = limits::fuel_consumed(&self.store);
-        outcome.map_err(|e| limits::classify(&self.store, self.plugin.name(), "<typed call>", e))
+        let plugin = self.plugin.clone();
+        plugin.guard(|| {
+            self.plugin.arm(&mut self.store);
+            let outcome = f(&self.bindings, &mut self.store);
+            self.fuel_consumed = limits::fuel_consumed(&self.store);
+            outcome
+                .map_err(|e| limits::classify(&self.store, self.plugin.name(), "<typed call>", e))
+        })
     }
 
     /// The fuel the last call consumed, when the plugin has a fuel budget.

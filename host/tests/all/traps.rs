@@ -74,3 +74,59 @@ fn a_trap_in_a_start_function_is_reported_at_instantiation() {
         Ok(_) => panic!("expected a trap"),
     }
 }
+
+#[test]
+fn repeated_failures_quarantine_the_plugin_with_an_event() {
+    use componentry::{PluginEvent, PluginOptions, QuarantinePolicy};
+    use std::time::Duration;
+
+    let host = host();
+    let events = host.subscribe();
+    let policy = QuarantinePolicy {
+        max_failures: 3,
+        window: Duration::from_secs(60),
+        cooldown: Duration::from_secs(600),
+    };
+    let plugin = host
+        .load_file_with(guest("faults"), PluginOptions::new().quarantine(policy))
+        .expect("load");
+    for _ in 0..2 {
+        assert!(matches!(
+            plugin.invoke("divide(1, 0)"),
+            Err(Error::Trap { .. })
+        ));
+        assert!(plugin.invoke("ok()").is_ok(), "not quarantined yet");
+    }
+    assert!(
+        events.try_recv().is_err(),
+        "no event before the third failure"
+    );
+    assert!(matches!(
+        plugin.invoke("divide(1, 0)"),
+        Err(Error::Trap { .. })
+    ));
+    match events.recv_timeout(Duration::from_secs(5)) {
+        Ok(PluginEvent::Quarantined {
+            plugin,
+            failures,
+            cooldown,
+            last_error,
+        }) => {
+            assert_eq!(plugin, "faults");
+            assert_eq!(failures, 3);
+            assert_eq!(cooldown, policy.cooldown);
+            assert!(last_error.contains("divide"), "{last_error}");
+        }
+        other => panic!("expected a quarantine event, got {other:?}"),
+    }
+    match plugin.invoke("ok()") {
+        Err(Error::Quarantined { plugin, remaining }) => {
+            assert_eq!(plugin, "faults");
+            assert!(remaining > Duration::from_secs(500));
+        }
+        other => panic!("expected Quarantined, got {other:?}"),
+    }
+    // Other plugins of the same host are untouched.
+    let other = host.load_file(guest("faults")).expect("load");
+    assert!(other.invoke("ok()").is_ok());
+}
