@@ -28,7 +28,7 @@ impl<T: Send + 'static> Plugin<T> {
                     plugin: self.name().to_owned(),
                     status: 1,
                 }),
-                Err(e) => match limits::classify(&store, self.name(), "wasi:cli/run#run", e) {
+                Err(e) => match limits::classify(&mut store, self.name(), "wasi:cli/run#run", e) {
                     Error::Exit { status: 0, .. } => Ok(()),
                     other => Err(other),
                 },

@@ -1,7 +1,8 @@
 //! The engine: wasmtime's compiler and runtime configuration, shared by every plugin it loads.
 
 use std::num::NonZeroUsize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cache::ArtifactCache;
@@ -16,6 +17,7 @@ pub struct Engine {
     cache: Option<ArtifactCache>,
     fuel: bool,
     epoch_tick: Option<Duration>,
+    core_dump_dir: Option<Arc<Path>>,
 }
 
 impl Engine {
@@ -43,6 +45,11 @@ impl Engine {
         self.fuel
     }
 
+    /// Where core dumps of trapping plugins go, when they are on.
+    pub(crate) fn core_dump_dir(&self) -> Option<Arc<Path>> {
+        self.core_dump_dir.clone()
+    }
+
     /// The epoch ticker's period, when epoch interruption (and so deadlines) is on.
     pub fn epoch_tick(&self) -> Option<Duration> {
         self.epoch_tick
@@ -66,6 +73,7 @@ pub struct EngineBuilder {
     fuel: bool,
     epoch_tick: Option<Duration>,
     max_wasm_stack: usize,
+    core_dump_dir: Option<PathBuf>,
 }
 
 /// The default period of the epoch ticker: 10 ms.
@@ -83,6 +91,7 @@ impl Default for EngineBuilder {
             fuel: false,
             epoch_tick: None,
             max_wasm_stack: DEFAULT_MAX_WASM_STACK,
+            core_dump_dir: None,
         }
     }
 }
@@ -135,6 +144,14 @@ impl EngineBuilder {
         self
     }
 
+    /// Writes a wasm core dump of every trapping plugin into `dir` (`PLUGIN-MILLIS-N.coredump`,
+    /// readable with wasm tools that understand core dumps), for debugging. Defaults to off:
+    /// capturing the dump costs time on every trap, and the dump holds the plugin's memory.
+    pub fn core_dumps(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.core_dump_dir = Some(dir.into());
+        self
+    }
+
     /// Creates the engine.
     pub fn build(self) -> Result<Engine> {
         let mut config = wasmtime::Config::new();
@@ -144,7 +161,8 @@ impl EngineBuilder {
             .parallel_compilation(self.parallel_compilation)
             .consume_fuel(self.fuel)
             .epoch_interruption(self.epoch_tick.is_some())
-            .max_wasm_stack(self.max_wasm_stack);
+            .max_wasm_stack(self.max_wasm_stack)
+            .coredump_on_trap(self.core_dump_dir.is_some());
         let wasmtime =
             wasmtime::Engine::new(&config).map_err(|e| Error::Engine(format!("{e:#}")))?;
         let cache = match self.cache_dir {
@@ -159,6 +177,7 @@ impl EngineBuilder {
             cache,
             fuel: self.fuel,
             epoch_tick: self.epoch_tick,
+            core_dump_dir: self.core_dump_dir.map(Arc::from),
         })
     }
 }

@@ -91,8 +91,8 @@ impl<T: Send + 'static> PluginInstance<T> {
     }
 
     /// Maps a failed call's error, telling arguments wasmtime refused from failures of the guest.
-    fn classify_call_error(&self, export: &ExportedFunc, e: wasmtime::Error) -> Error {
-        let mapped = limits::classify(&self.store, self.plugin.name(), &export.name, e);
+    fn classify_call_error(&mut self, export: &ExportedFunc, e: wasmtime::Error) -> Error {
+        let mapped = limits::classify(&mut self.store, self.plugin.name(), &export.name, e);
         // A value of the wrong type is refused by wasmtime before the guest runs.
         match mapped {
             Error::Trap {

@@ -25,6 +25,7 @@
 mod cache;
 mod capabilities;
 mod command;
+mod coredump;
 mod engine;
 mod error;
 mod events;

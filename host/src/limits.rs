@@ -201,11 +201,12 @@ pub(crate) fn fuel_consumed<T>(store: &Store<PluginState<T>>) -> Option<u64> {
 
 /// Maps an error out of guest code, recognising the limits that caused it.
 pub(crate) fn classify<T>(
-    store: &Store<PluginState<T>>,
+    store: &mut Store<PluginState<T>>,
     plugin: &str,
     function: &str,
     error: wasmtime::Error,
 ) -> Error {
+    crate::coredump::write(store, plugin, &error);
     let limiter = &store.data().limiter;
     let limits = &limiter.limits;
     match error.downcast_ref::<wasmtime::Trap>() {

@@ -132,6 +132,8 @@ impl<T: Send + 'static> Plugin<T> {
         let http = self.inner.grants.http_hooks(&self.inner.name);
         let limiter = Limiter::new(self.inner.limits.clone());
         let state = PluginState::new(self.inner.name.clone(), wasi, http, limiter, data);
+        let mut state = state;
+        state.core_dump_dir = self.inner.host.engine.core_dump_dir();
         let mut store = Store::new(self.inner.host.engine.wasmtime(), state);
         store.limiter(|state| &mut state.limiter);
         self.arm(&mut store);
@@ -190,7 +192,7 @@ impl<T: Send + 'static> Plugin<T> {
                 .version
                 .pre
                 .instantiate(&mut store)
-                .map_err(|e| limits::classify(&store, self.name(), "<instantiate>", e))
+                .map_err(|e| limits::classify(&mut store, self.name(), "<instantiate>", e))
         })?;
         Ok(PluginInstance::new(self.clone(), store, instance))
     }

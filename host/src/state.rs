@@ -1,6 +1,7 @@
 //! What each plugin instance's store holds: its WASI context, its resource table and the
 //! application's own per-plugin state.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use wasmtime::component::ResourceTable;
@@ -21,6 +22,7 @@ pub struct PluginState<T> {
     http_hooks: HttpHooks,
     table: ResourceTable,
     pub(crate) limiter: Limiter,
+    pub(crate) core_dump_dir: Option<Arc<Path>>,
     data: T,
 }
 
@@ -39,6 +41,7 @@ impl<T> PluginState<T> {
             http_hooks,
             table: ResourceTable::new(),
             limiter,
+            core_dump_dir: None,
             data,
         }
     }

@@ -99,7 +99,7 @@ impl<T: Send + 'static, W: TypedWorld<T>> Typed<T, W> {
     pub fn instantiate(&self) -> Result<TypedInstance<T, W>> {
         let mut store = self.plugin.new_store()?;
         let bindings = W::instantiate(&self.pre, &mut store)
-            .map_err(|e| limits::classify(&store, self.plugin.name(), "<instantiate>", e))?;
+            .map_err(|e| limits::classify(&mut store, self.plugin.name(), "<instantiate>", e))?;
         Ok(TypedInstance {
             plugin: self.plugin.clone(),
             store,
@@ -128,8 +128,9 @@ impl<T: Send + 'static, W> TypedInstance<T, W> {
             self.plugin.arm(&mut self.store);
             let outcome = f(&self.bindings, &mut self.store);
             self.fuel_consumed = limits::fuel_consumed(&self.store);
-            outcome
-                .map_err(|e| limits::classify(&self.store, self.plugin.name(), "<typed call>", e))
+            outcome.map_err(|e| {
+                limits::classify(&mut self.store, self.plugin.name(), "<typed call>", e)
+            })
         })
     }
 

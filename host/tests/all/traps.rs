@@ -130,3 +130,43 @@ fn repeated_failures_quarantine_the_plugin_with_an_event() {
     let other = host.load_file(guest("faults")).expect("load");
     assert!(other.invoke("ok()").is_ok());
 }
+
+#[test]
+fn core_dumps_of_traps_are_written_when_asked_for() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = componentry::Engine::builder()
+        .core_dumps(dir.path())
+        .build()
+        .expect("engine");
+    let host: componentry::Host<()> = componentry::Host::new(&engine).expect("host");
+    let plugin = host.load_file(guest("faults")).expect("load");
+    assert!(matches!(
+        plugin.invoke("divide(1, 0)"),
+        Err(Error::Trap { .. })
+    ));
+    let dumps: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("dump dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(dumps.len(), 1, "{dumps:?}");
+    let name = dumps[0]
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    assert!(
+        name.starts_with("faults-") && name.ends_with(".coredump"),
+        "{name}"
+    );
+    let bytes = std::fs::read(&dumps[0]).expect("dump");
+    assert!(bytes.starts_with(b"\0asm"), "a core dump is a wasm file");
+    // Without the option nothing is written: the default host's traps leave no files behind.
+    assert!(matches!(
+        crate::host()
+            .load_file(guest("faults"))
+            .expect("load")
+            .invoke("divide(1, 0)"),
+        Err(Error::Trap { .. })
+    ));
+    assert_eq!(std::fs::read_dir(dir.path()).expect("dump dir").count(), 1);
+}

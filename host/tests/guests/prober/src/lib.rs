@@ -115,9 +115,14 @@ impl Guest for Prober {
             _ => Scheme::Http,
         };
         request.set_scheme(Some(&scheme)).map_err(|_| "scheme")?;
-        request.set_authority(Some(&authority)).map_err(|_| "authority")?;
-        request.set_path_with_query(Some(&path)).map_err(|_| "path")?;
-        let pending = wasi::http::outgoing_handler::handle(request, None).map_err(|e| format!("{e:?}"))?;
+        request
+            .set_authority(Some(&authority))
+            .map_err(|_| "authority")?;
+        request
+            .set_path_with_query(Some(&path))
+            .map_err(|_| "path")?;
+        let pending =
+            wasi::http::outgoing_handler::handle(request, None).map_err(|e| format!("{e:?}"))?;
         let response = loop {
             match pending.get() {
                 Some(result) => break result,
