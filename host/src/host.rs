@@ -35,6 +35,7 @@ pub struct Host<T: 'static> {
     pub(crate) new_state: Arc<StateFactory<T>>,
     pub(crate) stub_unknown_imports: bool,
     pub(crate) events: EventBus,
+    pub(crate) asynchronous: bool,
 }
 
 impl<T> Clone for Host<T> {
@@ -46,6 +47,7 @@ impl<T> Clone for Host<T> {
             new_state: self.new_state.clone(),
             stub_unknown_imports: self.stub_unknown_imports,
             events: self.events.clone(),
+            asynchronous: self.asynchronous,
         }
     }
 }
@@ -70,6 +72,32 @@ impl<T: Send + 'static> Host<T> {
             .map_err(|e| Error::Engine(format!("cannot link WASI: {e:#}")))?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)
             .map_err(|e| Error::Engine(format!("cannot link wasi:http: {e:#}")))?;
+        Self::builder_with(engine, linker, new_state, false)
+    }
+
+    /// Starts building an asynchronous host: its plugins are called with the `*_async` methods
+    /// on a tokio runtime, and long-running calls yield to the executor (every epoch tick, or
+    /// every [`ASYNC_YIELD_FUEL`](crate::ASYNC_YIELD_FUEL) units of fuel) instead of blocking
+    /// it. Dropping a call's future cancels the call.
+    #[cfg(feature = "async")]
+    pub fn builder_async(
+        engine: &Engine,
+        new_state: impl Fn(&str) -> T + Send + Sync + 'static,
+    ) -> Result<HostBuilder<T>> {
+        let mut linker = Linker::new(engine.wasmtime());
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| Error::Engine(format!("cannot link WASI: {e:#}")))?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+            .map_err(|e| Error::Engine(format!("cannot link wasi:http: {e:#}")))?;
+        Self::builder_with(engine, linker, new_state, true)
+    }
+
+    fn builder_with(
+        engine: &Engine,
+        mut linker: Linker<PluginState<T>>,
+        new_state: impl Fn(&str) -> T + Send + Sync + 'static,
+        asynchronous: bool,
+    ) -> Result<HostBuilder<T>> {
         crate::framework::add_to_linker(&mut linker)
             .map_err(|e| Error::Engine(format!("cannot link the framework's interfaces: {e:#}")))?;
         Ok(HostBuilder {
@@ -78,6 +106,7 @@ impl<T: Send + 'static> Host<T> {
             interfaces: Vec::new(),
             new_state: Arc::new(new_state),
             stub_unknown_imports: false,
+            asynchronous,
         })
     }
 
@@ -150,6 +179,7 @@ pub struct HostBuilder<T: 'static> {
     interfaces: Vec<HostInterface<T>>,
     new_state: Arc<StateFactory<T>>,
     stub_unknown_imports: bool,
+    asynchronous: bool,
 }
 
 impl<T: Send + 'static> HostBuilder<T> {
@@ -205,6 +235,7 @@ impl<T: Send + 'static> HostBuilder<T> {
             new_state: self.new_state,
             stub_unknown_imports: self.stub_unknown_imports,
             events: EventBus::default(),
+            asynchronous: self.asynchronous,
         }
     }
 }

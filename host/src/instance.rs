@@ -2,7 +2,7 @@
 
 use wasmtime::Store;
 use wasmtime::component::wasm_wave::untyped::UntypedFuncCall;
-use wasmtime::component::{Instance, Val};
+use wasmtime::component::{Func, Instance, Val};
 
 use crate::error::{Error, Result};
 use crate::exports::ExportedFunc;
@@ -58,7 +58,28 @@ impl<T: Send + 'static> PluginInstance<T> {
         self.call_export(&export, args)
     }
 
+    /// Calls a function written as a WAVE call expression, `name(arg, ...)`, and returns its
+    /// results.
+    pub fn invoke(&mut self, call: &str) -> Result<Vec<Val>> {
+        let (export, args) = self.parse_call(call)?;
+        self.call_export(&export, &args)
+    }
+
     fn call_export(&mut self, export: &ExportedFunc, args: &[Val]) -> Result<Vec<Val>> {
+        self.plugin.require_mode(false)?;
+        let func = self.prepare(export, args)?;
+        let mut results = vec![Val::Bool(false); export.ty.results().len()];
+        let plugin = self.plugin.clone();
+        plugin.guard(|| {
+            let outcome = func.call(&mut self.store, args, &mut results);
+            self.finish(export, outcome)
+        })?;
+        Ok(results)
+    }
+
+    /// Checks the arguments against the export's signature, arms the store, and finds the
+    /// function.
+    fn prepare(&mut self, export: &ExportedFunc, args: &[Val]) -> Result<Func> {
         let params = export.ty.params().len();
         if params != args.len() {
             return Err(Error::BadArguments {
@@ -79,22 +100,20 @@ impl<T: Send + 'static> PluginInstance<T> {
                 name: export.name.clone(),
                 available: "(the instance lacks an export its component declares)".to_owned(),
             })?;
-        let mut results = vec![Val::Bool(false); export.ty.results().len()];
-        let plugin = self.plugin.clone();
-        plugin.guard(|| {
-            self.plugin.arm(&mut self.store);
-            let outcome = func.call(&mut self.store, args, &mut results);
-            self.fuel_consumed = limits::fuel_consumed(&self.store);
-            outcome.map_err(|e| self.classify_call_error(export, e))
-        })?;
-        Ok(results)
+        self.plugin.arm(&mut self.store);
+        Ok(func)
     }
 
-    /// Maps a failed call's error, telling arguments wasmtime refused from failures of the guest.
-    fn classify_call_error(&mut self, export: &ExportedFunc, e: wasmtime::Error) -> Error {
+    /// Meters the call that just ended and maps its error, telling arguments wasmtime refused
+    /// from failures of the guest.
+    fn finish(&mut self, export: &ExportedFunc, outcome: wasmtime::Result<()>) -> Result<()> {
+        self.fuel_consumed = limits::fuel_consumed(&self.store);
+        let Err(e) = outcome else {
+            return Ok(());
+        };
         let mapped = limits::classify(&mut self.store, self.plugin.name(), &export.name, e);
         // A value of the wrong type is refused by wasmtime before the guest runs.
-        match mapped {
+        Err(match mapped {
             Error::Trap {
                 code: None,
                 message,
@@ -105,12 +124,11 @@ impl<T: Send + 'static> PluginInstance<T> {
                 reason: format!("{message}; the signature is {}", export.signature()),
             },
             other => other,
-        }
+        })
     }
 
-    /// Calls a function written as a WAVE call expression, `name(arg, ...)`, and returns its
-    /// results.
-    pub fn invoke(&mut self, call: &str) -> Result<Vec<Val>> {
+    /// Resolves a WAVE call expression into the export and its arguments.
+    fn parse_call(&self, call: &str) -> Result<(ExportedFunc, Vec<Val>)> {
         let bad_call = |reason: String| Error::BadArguments {
             plugin: self.plugin.name().to_owned(),
             function: call.to_owned(),
@@ -121,20 +139,45 @@ impl<T: Send + 'static> PluginInstance<T> {
         let Some((name, arguments)) = call.split_once('(') else {
             return Err(bad_call("not a call: write `name(arg, ...)`".to_owned()));
         };
-        let name = name.trim();
         let placeholder = format!("f({arguments}");
         let parsed = UntypedFuncCall::parse(&placeholder)
             .map_err(|e| bad_call(format!("the arguments are not valid WAVE: {e}")))?;
-        let export = self.plugin.find_func(name)?;
+        let export = self.plugin.find_func(name.trim())?;
         let types: Vec<_> = export.ty.params().map(|(_, ty)| ty).collect();
-        let args: Vec<Val> =
-            parsed
-                .to_wasm_params(types.iter())
-                .map_err(|e| Error::BadArguments {
-                    plugin: self.plugin.name().to_owned(),
-                    function: export.name.clone(),
-                    reason: format!("{e}; the signature is {}", export.signature()),
-                })?;
-        self.call_export(&export, &args)
+        let args = parsed
+            .to_wasm_params(types.iter())
+            .map_err(|e| Error::BadArguments {
+                plugin: self.plugin.name().to_owned(),
+                function: export.name.clone(),
+                reason: format!("{e}; the signature is {}", export.signature()),
+            })?;
+        Ok((export, args))
+    }
+}
+
+#[cfg(feature = "async")]
+impl<T: Send + 'static> PluginInstance<T> {
+    /// Like [`call`](Self::call), on an asynchronous host. Dropping the future cancels the call;
+    /// drop the instance too, since the call may have stopped half-way.
+    pub async fn call_async(&mut self, name: &str, args: &[Val]) -> Result<Vec<Val>> {
+        let export = self.plugin.find_func(name)?;
+        self.call_export_async(&export, args).await
+    }
+
+    /// Like [`invoke`](Self::invoke), on an asynchronous host.
+    pub async fn invoke_async(&mut self, call: &str) -> Result<Vec<Val>> {
+        let (export, args) = self.parse_call(call)?;
+        self.call_export_async(&export, &args).await
+    }
+
+    async fn call_export_async(&mut self, export: &ExportedFunc, args: &[Val]) -> Result<Vec<Val>> {
+        self.plugin.require_mode(true)?;
+        self.plugin.admit()?;
+        let func = self.prepare(export, args)?;
+        let mut results = vec![Val::Bool(false); export.ty.results().len()];
+        let outcome = func.call_async(&mut self.store, args, &mut results).await;
+        let outcome = self.finish(export, outcome);
+        self.plugin.record(&outcome);
+        outcome.map(|()| results)
     }
 }

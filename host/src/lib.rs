@@ -22,6 +22,8 @@
 //! ```
 #![deny(missing_docs)]
 
+#[cfg(feature = "async")]
+mod asynchronous;
 mod cache;
 mod capabilities;
 mod command;
@@ -57,7 +59,9 @@ pub use grants::{
 pub use host::{Host, HostBuilder, PluginOptions};
 pub use inspect::ComponentWorld;
 pub use instance::PluginInstance;
-pub use limits::{DEFAULT_MAX_INSTANCES, DEFAULT_MAX_MEMORY, DEFAULT_MAX_TABLE_ELEMENTS, Limits};
+pub use limits::{
+    ASYNC_YIELD_FUEL, DEFAULT_MAX_INSTANCES, DEFAULT_MAX_MEMORY, DEFAULT_MAX_TABLE_ELEMENTS, Limits,
+};
 pub use plugin::Plugin;
 pub use quarantine::QuarantinePolicy;
 pub use state::PluginState;

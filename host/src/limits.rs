@@ -2,9 +2,9 @@
 //! memory, table elements and instances per instance. A plugin that runs past them is stopped with
 //! a typed error; the host goes on.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use wasmtime::Store;
+use wasmtime::{Store, UpdateDeadline};
 
 use crate::error::{self, Error};
 use crate::state::PluginState;
@@ -15,6 +15,9 @@ pub const DEFAULT_MAX_MEMORY: usize = 256 << 20;
 pub const DEFAULT_MAX_TABLE_ELEMENTS: usize = 100_000;
 /// The default cap on core instances (and so on memories and tables) in one plugin instance: 100.
 pub const DEFAULT_MAX_INSTANCES: usize = 100;
+
+/// How much fuel an asynchronous call burns between yields to the executor: 100,000 units.
+pub const ASYNC_YIELD_FUEL: u64 = 100_000;
 
 /// Limits of one plugin. Memory, tables and instances are always capped (see the `DEFAULT_*`
 /// constants); fuel and the deadline are off unless set, since checking them costs time in every
@@ -97,6 +100,8 @@ impl Limits {
 #[derive(Debug)]
 pub(crate) struct Limiter {
     limits: Limits,
+    /// When the running call's deadline passes (asynchronous calls).
+    deadline_at: Option<Instant>,
     /// The last refused memory growth: the size asked for, in bytes.
     refused_memory: Option<usize>,
     refused_table: Option<usize>,
@@ -106,6 +111,7 @@ impl Limiter {
     pub(crate) fn new(limits: Limits) -> Self {
         Self {
             limits,
+            deadline_at: None,
             refused_memory: None,
             refused_table: None,
         }
@@ -158,14 +164,26 @@ pub(crate) fn arm<T>(
     store: &mut Store<PluginState<T>>,
     fuel_on: bool,
     epoch_tick: Option<Duration>,
+    asynchronous: bool,
 ) {
     let limits = store.data().limiter.limits.clone();
     if fuel_on {
         // Without a budget of its own, a plugin of a fuel-metering engine runs unbounded.
         // `set_fuel` fails only when the engine has fuel off, which was just checked.
         let _ = store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
+        if asynchronous {
+            let _ = store.fuel_async_yield_interval(Some(ASYNC_YIELD_FUEL));
+        }
     }
-    if let Some(tick) = epoch_tick {
+    if asynchronous && epoch_tick.is_some() {
+        // Yield to the executor at every tick; stop the call once its deadline has passed.
+        store.data_mut().limiter.deadline_at = limits.deadline.map(|d| Instant::now() + d);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|context| match context.data().limiter.deadline_at {
+            Some(at) if Instant::now() >= at => Ok(UpdateDeadline::Interrupt),
+            _ => Ok(UpdateDeadline::Yield(1)),
+        });
+    } else if let Some(tick) = epoch_tick {
         match limits.deadline {
             Some(deadline) => {
                 store.set_epoch_deadline(ticks(deadline, tick));

@@ -143,23 +143,43 @@ impl<T: Send + 'static> Plugin<T> {
     /// Prepares `store` for the next call: fuel refilled, deadline restarted.
     pub(crate) fn arm(&self, store: &mut Store<PluginState<T>>) {
         let engine = &self.inner.host.engine;
-        limits::arm(store, engine.fuel_enabled(), engine.epoch_tick());
+        limits::arm(
+            store,
+            engine.fuel_enabled(),
+            engine.epoch_tick(),
+            self.inner.host.asynchronous,
+        );
     }
 
     /// Runs one call of guest code, refusing it while the plugin is quarantined and counting it
     /// against the quarantine policy when it fails.
     pub(crate) fn guard<R>(&self, call: impl FnOnce() -> Result<R>) -> Result<R> {
-        let Some(policy) = &self.inner.quarantine else {
-            return call();
-        };
-        if let Some(remaining) = self.inner.failures.quarantined(Instant::now()) {
+        self.admit()?;
+        let outcome = call();
+        self.record(&outcome);
+        outcome
+    }
+
+    /// Refuses a call while the plugin is quarantined.
+    pub(crate) fn admit(&self) -> Result<()> {
+        if self.inner.quarantine.is_some()
+            && let Some(remaining) = self.inner.failures.quarantined(Instant::now())
+        {
             return Err(Error::Quarantined {
                 plugin: self.name().to_owned(),
                 remaining,
             });
         }
-        let outcome = call();
-        if let Err(error) = &outcome
+        Ok(())
+    }
+
+    /// Counts a failed call against the quarantine policy, quarantining the plugin (with an
+    /// event) when it is one failure too many.
+    pub(crate) fn record<R>(&self, outcome: &Result<R>) {
+        let Some(policy) = &self.inner.quarantine else {
+            return;
+        };
+        if let Err(error) = outcome
             && error.is_guest_failure()
             && let Some(failures) = self.inner.failures.record_failure(policy, Instant::now())
         {
@@ -176,7 +196,6 @@ impl<T: Send + 'static> Plugin<T> {
                 last_error: error.to_string(),
             });
         }
-        outcome
     }
 
     /// The plugin's limits.
@@ -184,13 +203,33 @@ impl<T: Send + 'static> Plugin<T> {
         &self.inner.limits
     }
 
+    /// Refuses a synchronous call on an asynchronous host, or the reverse.
+    pub(crate) fn require_mode(&self, asynchronous: bool) -> Result<()> {
+        if self.inner.host.asynchronous == asynchronous {
+            return Ok(());
+        }
+        let message = if asynchronous {
+            "this host is synchronous: build it with `Host::builder_async` to call plugins asynchronously"
+        } else {
+            "this host is asynchronous: call its plugins with the `*_async` methods"
+        };
+        Err(Error::Host {
+            plugin: self.name().to_owned(),
+            message: message.to_owned(),
+        })
+    }
+
+    /// The instance's compiled pre-instance.
+    pub(crate) fn pre(&self) -> &InstancePre<PluginState<T>> {
+        &self.inner.version.pre
+    }
+
     /// Creates an instance, which keeps its state across calls.
     pub fn instantiate(&self) -> Result<PluginInstance<T>> {
+        self.require_mode(false)?;
         let mut store = self.new_store()?;
         let instance = self.guard(|| {
-            self.inner
-                .version
-                .pre
+            self.pre()
                 .instantiate(&mut store)
                 .map_err(|e| limits::classify(&mut store, self.name(), "<instantiate>", e))
         })?;

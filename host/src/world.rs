@@ -97,6 +97,7 @@ impl<T: Send + 'static, W: TypedWorld<T>> Typed<T, W> {
 
     /// Creates an instance that keeps its state across calls.
     pub fn instantiate(&self) -> Result<TypedInstance<T, W>> {
+        self.plugin.require_mode(false)?;
         let mut store = self.plugin.new_store()?;
         let bindings = W::instantiate(&self.pre, &mut store)
             .map_err(|e| limits::classify(&mut store, self.plugin.name(), "<instantiate>", e))?;

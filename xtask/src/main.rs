@@ -81,6 +81,7 @@ fn test(root: &Path) -> anyhow::Result<()> {
             "clippy",
             "--workspace",
             "--all-targets",
+            "--all-features",
             "--",
             "-D",
             "warnings",
@@ -90,7 +91,7 @@ fn test(root: &Path) -> anyhow::Result<()> {
     step::run(
         "workspace tests",
         step::command(&cargo, root)
-            .args(["test", "--workspace"])
+            .args(["test", "--workspace", "--all-features"])
             .env("COMPONENTRY_GUESTS", &guest_dir),
     )?;
     println!(

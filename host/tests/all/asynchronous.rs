@@ -1,0 +1,123 @@
+//! Asynchronous calls on tokio (feature `async`): long-running plugins yield, deadlines and fuel
+//! hold, and dropping a call's future cancels it safely.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use componentry::{DEFAULT_EPOCH_TICK, Engine, Error, Host, Limits, Plugin, PluginOptions, Val};
+
+use crate::guest;
+
+fn async_host(fuel: bool) -> Host<()> {
+    let engine = Engine::builder()
+        .fuel(fuel)
+        .epoch_interruption(DEFAULT_EPOCH_TICK)
+        .build()
+        .expect("engine");
+    Host::builder_async(&engine, |_| ())
+        .expect("builder")
+        .build()
+}
+
+fn faults(host: &Host<()>, limits: Limits) -> Plugin<()> {
+    host.load_file_with(guest("faults"), PluginOptions::new().limits(limits))
+        .expect("load")
+}
+
+fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+#[test]
+fn an_async_call_returns_results() {
+    let host = async_host(false);
+    let plugin = host.load_file(guest("types-echo")).expect("load");
+    let results = current_thread()
+        .block_on(plugin.call_async("add", &[Val::S32(2), Val::S32(3)]))
+        .expect("call");
+    assert_eq!(results, vec![Val::S32(5)]);
+}
+
+#[test]
+fn an_endless_loop_yields_to_the_executor_and_stops_at_its_deadline() {
+    let host = async_host(false);
+    let plugin = faults(&host, Limits::new().deadline(Duration::from_millis(300)));
+    let runtime = current_thread();
+    let ticks = Arc::new(AtomicU64::new(0));
+    let outcome = runtime.block_on(async {
+        // On a one-thread executor this task runs only if the plugin yields.
+        let counter = ticks.clone();
+        let ticker = tokio::spawn(async move {
+            loop {
+                counter.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        });
+        let started = Instant::now();
+        let outcome = plugin.invoke_async("forever()").await;
+        ticker.abort();
+        (outcome, started.elapsed())
+    });
+    match outcome.0 {
+        Err(Error::DeadlineExceeded { deadline, .. }) => {
+            assert_eq!(deadline, Duration::from_millis(300))
+        }
+        other => panic!("expected DeadlineExceeded, got {other:?}"),
+    }
+    assert!(outcome.1 < Duration::from_secs(5), "{:?}", outcome.1);
+    assert!(
+        ticks.load(Ordering::Relaxed) > 5,
+        "the executor kept running other tasks"
+    );
+}
+
+#[test]
+fn fuel_holds_for_async_calls() {
+    let host = async_host(true);
+    let plugin = faults(&host, Limits::new().fuel(2_000_000));
+    let outcome = current_thread().block_on(plugin.invoke_async("forever()"));
+    assert!(
+        matches!(
+            outcome,
+            Err(Error::FuelExhausted {
+                consumed: 2_000_000,
+                ..
+            })
+        ),
+        "{outcome:?}"
+    );
+}
+
+#[test]
+fn dropping_the_future_cancels_the_call_and_the_plugin_goes_on() {
+    let host = async_host(false);
+    let plugin = faults(&host, Limits::new());
+    let runtime = current_thread();
+    let cancelled = runtime.block_on(async {
+        tokio::time::timeout(Duration::from_millis(100), plugin.invoke_async("forever()")).await
+    });
+    assert!(cancelled.is_err(), "the timeout dropped the call");
+    let results = runtime
+        .block_on(plugin.invoke_async("ok()"))
+        .expect("next call");
+    assert_eq!(componentry::to_wave(&results), r#""still fine""#);
+}
+
+#[test]
+fn sync_and_async_calls_are_not_mixed_up() {
+    let host = async_host(false);
+    let plugin = host.load_file(guest("faults")).expect("load");
+    let err = plugin
+        .invoke("ok()")
+        .expect_err("a sync call on an async host");
+    assert!(err.to_string().contains("_async"), "{err}");
+    let sync_plugin = crate::host().load_file(guest("faults")).expect("load");
+    let err = current_thread()
+        .block_on(sync_plugin.invoke_async("ok()"))
+        .expect_err("an async call on a sync host");
+    assert!(err.to_string().contains("builder_async"), "{err}");
+}
