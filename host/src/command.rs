@@ -23,6 +23,9 @@ impl<T: Send + 'static> Plugin<T> {
             let outcome = pre
                 .instantiate(&mut store)
                 .and_then(|command| command.wasi_cli_run().call_run(&mut store));
+            if outcome.is_ok() {
+                limits::settle(&mut store);
+            }
             match outcome {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(())) => Err(Error::Exit {

@@ -107,7 +107,7 @@ impl<T: Send + 'static> PluginInstance<T> {
     /// Meters the call that just ended and maps its error, telling arguments wasmtime refused
     /// from failures of the guest.
     fn finish(&mut self, export: &ExportedFunc, outcome: wasmtime::Result<()>) -> Result<()> {
-        self.fuel_consumed = limits::fuel_consumed(&self.store);
+        self.fuel_consumed = limits::settle(&mut self.store);
         let Err(e) = outcome else {
             return Ok(());
         };

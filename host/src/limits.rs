@@ -2,6 +2,8 @@
 //! memory, table elements and instances per instance. A plugin that runs past them is stopped with
 //! a typed error; the host goes on.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use wasmtime::{Store, UpdateDeadline};
@@ -26,6 +28,7 @@ pub const ASYNC_YIELD_FUEL: u64 = 100_000;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     fuel: Option<u64>,
+    lifetime_fuel: Option<u64>,
     deadline: Option<Duration>,
     max_memory: usize,
     max_table_elements: usize,
@@ -36,6 +39,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             fuel: None,
+            lifetime_fuel: None,
             deadline: None,
             max_memory: DEFAULT_MAX_MEMORY,
             max_table_elements: DEFAULT_MAX_TABLE_ELEMENTS,
@@ -54,6 +58,14 @@ impl Limits {
     /// call. Defaults to unlimited. Needs an engine built with fuel on.
     pub fn fuel(mut self, fuel: u64) -> Self {
         self.fuel = Some(fuel);
+        self
+    }
+
+    /// Units of fuel the plugin may burn over its whole life, across all calls and instances;
+    /// once spent, every call fails with [`Error::FuelExhausted`]. Defaults to unlimited. Needs an
+    /// engine built with fuel on.
+    pub fn lifetime_fuel(mut self, fuel: u64) -> Self {
+        self.lifetime_fuel = Some(fuel);
         self
     }
 
@@ -90,6 +102,11 @@ impl Limits {
         self.fuel
     }
 
+    /// The fuel budget of the plugin's whole life, if any.
+    pub fn lifetime_fuel_budget(&self) -> Option<u64> {
+        self.lifetime_fuel
+    }
+
     /// The deadline of a call, if any.
     pub fn call_deadline(&self) -> Option<Duration> {
         self.deadline
@@ -102,16 +119,25 @@ pub(crate) struct Limiter {
     limits: Limits,
     /// When the running call's deadline passes (asynchronous calls).
     deadline_at: Option<Instant>,
+    /// The fuel given to the running call, when it is metered.
+    granted_fuel: Option<u64>,
+    /// The fuel the last settled call burned.
+    last_consumed: Option<u64>,
+    /// The fuel the plugin has burned over its life, shared by all its instances.
+    lifetime_used: Arc<AtomicU64>,
     /// The last refused memory growth: the size asked for, in bytes.
     refused_memory: Option<usize>,
     refused_table: Option<usize>,
 }
 
 impl Limiter {
-    pub(crate) fn new(limits: Limits) -> Self {
+    pub(crate) fn new(limits: Limits, lifetime_used: Arc<AtomicU64>) -> Self {
         Self {
             limits,
             deadline_at: None,
+            granted_fuel: None,
+            last_consumed: None,
+            lifetime_used,
             refused_memory: None,
             refused_table: None,
         }
@@ -170,7 +196,15 @@ pub(crate) fn arm<T>(
     if fuel_on {
         // Without a budget of its own, a plugin of a fuel-metering engine runs unbounded.
         // `set_fuel` fails only when the engine has fuel off, which was just checked.
-        let _ = store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
+        let lifetime_left = limits.lifetime_fuel.map(|budget| {
+            budget.saturating_sub(store.data().limiter.lifetime_used.load(Ordering::Relaxed))
+        });
+        let granted = match (limits.fuel, lifetime_left) {
+            (Some(call), Some(left)) => Some(call.min(left)),
+            (call, left) => call.or(left),
+        };
+        store.data_mut().limiter.granted_fuel = granted;
+        let _ = store.set_fuel(granted.unwrap_or(u64::MAX));
         if asynchronous {
             let _ = store.fuel_async_yield_interval(Some(ASYNC_YIELD_FUEL));
         }
@@ -194,6 +228,7 @@ pub(crate) fn arm<T>(
         }
     }
     let limiter = &mut store.data_mut().limiter;
+    limiter.last_consumed = None;
     limiter.refused_memory = None;
     limiter.refused_table = None;
 }
@@ -207,14 +242,16 @@ fn ticks(deadline: Duration, tick: Duration) -> u64 {
         .clamp(1, u128::from(u64::MAX)) as u64
 }
 
-/// The fuel the last call burned, when fuel is metered.
-pub(crate) fn fuel_consumed<T>(store: &Store<PluginState<T>>) -> Option<u64> {
-    let budget = store.data().limiter.limits.fuel?;
+/// Settles the call that just ended: returns the fuel it burned, when fuel is metered, and counts
+/// it against the plugin's lifetime budget.
+pub(crate) fn settle<T>(store: &mut Store<PluginState<T>>) -> Option<u64> {
+    let granted = store.data_mut().limiter.granted_fuel.take()?;
     // `get_fuel` fails only on an engine without fuel, where no plugin has a budget.
-    store
-        .get_fuel()
-        .ok()
-        .map(|left| budget.saturating_sub(left))
+    let consumed = granted.saturating_sub(store.get_fuel().ok()?);
+    let limiter = &mut store.data_mut().limiter;
+    limiter.lifetime_used.fetch_add(consumed, Ordering::Relaxed);
+    limiter.last_consumed = Some(consumed);
+    Some(consumed)
 }
 
 /// Maps an error out of guest code, recognising the limits that caused it.
@@ -225,24 +262,24 @@ pub(crate) fn classify<T>(
     error: wasmtime::Error,
 ) -> Error {
     crate::coredump::write(store, plugin, &error);
+    if let Some(wasmtime::Trap::OutOfFuel) = error.downcast_ref::<wasmtime::Trap>() {
+        let consumed = settle(store)
+            .or(store.data().limiter.last_consumed)
+            .unwrap_or_default();
+        return Error::FuelExhausted {
+            plugin: plugin.to_owned(),
+            function: function.to_owned(),
+            consumed,
+        };
+    }
     let limiter = &store.data().limiter;
     let limits = &limiter.limits;
-    match error.downcast_ref::<wasmtime::Trap>() {
-        Some(wasmtime::Trap::OutOfFuel) => {
-            return Error::FuelExhausted {
-                plugin: plugin.to_owned(),
-                function: function.to_owned(),
-                consumed: limits.fuel.unwrap_or_default(),
-            };
-        }
-        Some(wasmtime::Trap::Interrupt) => {
-            return Error::DeadlineExceeded {
-                plugin: plugin.to_owned(),
-                function: function.to_owned(),
-                deadline: limits.deadline.unwrap_or_default(),
-            };
-        }
-        _ => {}
+    if let Some(wasmtime::Trap::Interrupt) = error.downcast_ref::<wasmtime::Trap>() {
+        return Error::DeadlineExceeded {
+            plugin: plugin.to_owned(),
+            function: function.to_owned(),
+            deadline: limits.deadline.unwrap_or_default(),
+        };
     }
     // A guest usually turns a refused `memory.grow` into its own abort (a trap of its own choosing),
     // so any failure after a refusal is reported as the limit that caused it.

@@ -15,6 +15,7 @@ use crate::limits::{self, Limiter, Limits};
 use crate::quarantine::{FailureTracker, QuarantinePolicy};
 use crate::state::PluginState;
 use crate::{linking, loader};
+use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 /// A loaded plugin. Clone it freely: clones share the compiled component, and it is `Send + Sync`.
@@ -42,6 +43,7 @@ struct PluginInner<T: 'static> {
     limits: Limits,
     quarantine: Option<QuarantinePolicy>,
     failures: FailureTracker,
+    lifetime_fuel_used: Arc<AtomicU64>,
     version: PluginVersion<T>,
 }
 
@@ -80,6 +82,7 @@ impl<T: Send + 'static> Plugin<T> {
                 limits,
                 quarantine,
                 failures: FailureTracker::default(),
+                lifetime_fuel_used: Arc::default(),
                 version: PluginVersion {
                     component: compiled.component,
                     pre,
@@ -130,7 +133,10 @@ impl<T: Send + 'static> Plugin<T> {
         let wasi = self.inner.grants.wasi_ctx(&self.inner.name)?;
         let data = (self.inner.host.new_state)(&self.inner.name);
         let http = self.inner.grants.http_hooks(&self.inner.name);
-        let limiter = Limiter::new(self.inner.limits.clone());
+        let limiter = Limiter::new(
+            self.inner.limits.clone(),
+            self.inner.lifetime_fuel_used.clone(),
+        );
         let state = PluginState::new(self.inner.name.clone(), wasi, http, limiter, data);
         let mut state = state;
         state.core_dump_dir = self.inner.host.engine.core_dump_dir();
@@ -260,7 +266,8 @@ impl<T: Send + 'static> Plugin<T> {
 
 /// Refuses limits the engine was not built to enforce, rather than silently not enforcing them.
 fn check_engine_supports(engine: &crate::Engine, plugin: &str, limits: &Limits) -> Result<()> {
-    if limits.fuel_budget().is_some() && !engine.fuel_enabled() {
+    let fuel = limits.fuel_budget().is_some() || limits.lifetime_fuel_budget().is_some();
+    if fuel && !engine.fuel_enabled() {
         return Err(Error::Host {
             plugin: plugin.to_owned(),
             message: "a fuel budget needs an engine built with `EngineBuilder::fuel(true)`"

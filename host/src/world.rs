@@ -128,7 +128,7 @@ impl<T: Send + 'static, W> TypedInstance<T, W> {
         plugin.guard(|| {
             self.plugin.arm(&mut self.store);
             let outcome = f(&self.bindings, &mut self.store);
-            self.fuel_consumed = limits::fuel_consumed(&self.store);
+            self.fuel_consumed = limits::settle(&mut self.store);
             outcome.map_err(|e| {
                 limits::classify(&mut self.store, self.plugin.name(), "<typed call>", e)
             })

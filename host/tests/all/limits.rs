@@ -184,3 +184,26 @@ fn one_misbehaving_plugin_does_not_disturb_the_others() {
         assert!(answers > 0);
     });
 }
+
+#[test]
+fn a_lifetime_fuel_budget_spans_calls_and_instances() {
+    let plugin = faults(Limits::new().lifetime_fuel(20_000_000));
+    let mut calls = 0;
+    let exhausted = loop {
+        // Fresh instances each time: the budget belongs to the plugin, not to an instance.
+        match plugin.invoke("spin(100000)") {
+            Ok(_) => calls += 1,
+            Err(e) => break e,
+        }
+        assert!(calls < 10_000, "the lifetime budget never ran out");
+    };
+    assert!(
+        matches!(exhausted, Error::FuelExhausted { .. }),
+        "{exhausted}"
+    );
+    assert!(calls >= 1, "some calls fit the budget");
+    assert!(
+        matches!(plugin.invoke("ok()"), Err(Error::FuelExhausted { .. })),
+        "once spent, the budget stays spent"
+    );
+}
