@@ -32,6 +32,7 @@ mod engine;
 mod error;
 mod events;
 mod exports;
+mod extension_point;
 mod framework;
 mod grants;
 mod host;
@@ -51,6 +52,7 @@ pub use capabilities::{CapabilityUse, capabilities};
 pub use engine::{DEFAULT_EPOCH_TICK, DEFAULT_MAX_WASM_STACK, Engine, EngineBuilder};
 pub use error::{Error, Result};
 pub use events::PluginEvent;
+pub use extension_point::{CompatibilityReport, ExtensionPoint, Problem, serves};
 pub use framework::LOG_TARGET;
 pub use grants::{
     DEFAULT_LOG_CAP, DEFAULT_SEED, DirGrant, Grants, HttpPattern, NetPattern, Output,

@@ -5,6 +5,7 @@
 mod asynchronous;
 mod command;
 mod dynamic;
+mod extension_points;
 mod limits;
 mod load;
 mod logs;
