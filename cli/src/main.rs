@@ -15,8 +15,8 @@ use clap::{Args, Parser, Subcommand};
 use std::time::Duration;
 
 use componentry::{
-    ComponentWorld, DEFAULT_EPOCH_TICK, Engine, EngineBuilder, Grants, Host, Limits, Output,
-    PluginOptions,
+    ComponentWorld, DEFAULT_EPOCH_TICK, Engine, EngineBuilder, ExtensionPoint, Grants, Host,
+    Limits, Output, PluginOptions,
 };
 
 #[derive(Parser)]
@@ -51,6 +51,19 @@ enum Command {
     },
     /// Call an export (`--invoke`), or run a `wasi:cli/command` component.
     Run(RunArgs),
+    /// Check a component against an extension point (a WIT world) before running it: prints
+    /// every problem, and exits 0 when compatible, 3 when not.
+    Check {
+        /// The component.
+        plugin: PathBuf,
+        /// The extension point's WIT directory (or file).
+        #[arg(long, value_name = "DIR")]
+        wit: PathBuf,
+        /// The world to check against (`name` or `pkg:name/world`); the package's only world when
+        /// omitted.
+        #[arg(long, value_name = "NAME")]
+        world: Option<String>,
+    },
 }
 
 #[derive(Args)]
@@ -117,6 +130,7 @@ fn dispatch(command: Command) -> Result<(), exit::Failure> {
             grants,
         } => inspect(&plugin, full, &grants),
         Command::Run(args) => run(args),
+        Command::Check { plugin, wit, world } => check(&plugin, &wit, world.as_deref()),
     }
 }
 
@@ -138,6 +152,31 @@ fn inspect(path: &Path, full: bool, flags: &grant_flags::GrantFlags) -> Result<(
         }
     }
     Ok(())
+}
+
+fn check(path: &Path, wit: &Path, world: Option<&str>) -> Result<(), exit::Failure> {
+    let extension_point = ExtensionPoint::from_wit_dir(wit, world)?;
+    let name = plugin_name(path);
+    let bytes = std::fs::read(path).map_err(|source| componentry::Error::Read {
+        plugin: name.clone(),
+        path: path.to_owned(),
+        source,
+    })?;
+    let component = ComponentWorld::decode(&name, &bytes)?;
+    let report = extension_point.check(&component);
+    let target = match extension_point.package() {
+        Some(package) => format!("{package}/{}", extension_point.world_name()),
+        None => extension_point.world_name().to_owned(),
+    };
+    if report.is_compatible() {
+        println!("{name}: compatible with {target}");
+        return Ok(());
+    }
+    println!("{name}: incompatible with {target}: {report}");
+    Err(exit::Failure::Plugin(componentry::Error::Incompatible {
+        plugin: name,
+        reason: format!("{} problem(s) against {target}", report.problems.len()),
+    }))
 }
 
 fn run(args: RunArgs) -> Result<(), exit::Failure> {

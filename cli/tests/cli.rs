@@ -600,3 +600,43 @@ fn limits_exit_6_7_and_8() {
         0,
     );
 }
+
+#[test]
+fn check_reports_compatibility_with_an_extension_point() {
+    let wit = concat!(env!("CARGO_MANIFEST_DIR"), "/../wit");
+    let hello = path_arg(&guest("hello-rust"));
+    let out = expect_code(&["check", &hello, "--wit", wit, "--world", "greeter"], 0);
+    assert_eq!(
+        stdout(&out),
+        "hello-rust: compatible with componentry:plugin@0.1.0/greeter\n"
+    );
+
+    let types = path_arg(&guest("types-echo"));
+    let out = expect_code(&["check", &types, "--wit", wit, "--world", "greeter"], 3);
+    assert!(
+        stdout(&out).contains("missing export `greet`"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).contains("plugin 'types-echo'"),
+        "{}",
+        stderr(&out)
+    );
+
+    expect_code(
+        &[
+            "check",
+            &hello,
+            "--wit",
+            "/no/such/wit",
+            "--world",
+            "greeter",
+        ],
+        2,
+    );
+    expect_code(
+        &["check", &hello, "--wit", wit, "--world", "no-such-world"],
+        2,
+    );
+}
