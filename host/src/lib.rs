@@ -41,6 +41,7 @@ mod instance;
 mod limits;
 mod linking;
 mod loader;
+mod manifest;
 mod plugin;
 mod quarantine;
 mod state;
@@ -64,6 +65,7 @@ pub use instance::PluginInstance;
 pub use limits::{
     ASYNC_YIELD_FUEL, DEFAULT_MAX_INSTANCES, DEFAULT_MAX_MEMORY, DEFAULT_MAX_TABLE_ELEMENTS, Limits,
 };
+pub use manifest::{ExtensionPointRef, Manifest};
 pub use plugin::Plugin;
 pub use quarantine::QuarantinePolicy;
 pub use state::PluginState;

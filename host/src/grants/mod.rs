@@ -340,7 +340,7 @@ impl Grants {
 /// The TOML form of [`Grants`].
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct GrantsToml {
+pub(crate) struct GrantsToml {
     #[serde(default)]
     dir: Vec<String>,
     #[serde(default)]
@@ -373,7 +373,7 @@ enum Deterministic {
 }
 
 impl GrantsToml {
-    fn into_grants(self) -> std::result::Result<Grants, String> {
+    pub(crate) fn into_grants(self) -> std::result::Result<Grants, String> {
         let mut grants = Grants::none()
             .args(self.args)
             .inherit_stdin(self.stdin)
