@@ -192,8 +192,7 @@ volume = "loud"
 
     fn error(text: &str) -> String {
         Manifest::parse(text, "plugins/shout/plugin.toml")
-            .err()
-            .expect("must fail")
+            .expect_err("must fail")
             .to_string()
     }
 
