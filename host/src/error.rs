@@ -89,6 +89,31 @@ pub enum Error {
         import: String,
     },
 
+    /// The plugin requests capabilities beyond the host's policy, whose rule says to refuse.
+    #[error(
+        "plugin '{plugin}': requests beyond the host's policy: {}; allow them in the policy or remove them from the request",
+        requests.join(", ")
+    )]
+    PolicyDenied {
+        /// The plugin's name.
+        plugin: String,
+        /// Each request beyond the policy, in the grants vocabulary (`allow-net 10.0.0.1:22`).
+        requests: Vec<String>,
+    },
+
+    /// The component's bytes are not the ones the policy pins.
+    #[error(
+        "plugin '{plugin}': the component's SHA-256 is {found}, but the policy pins {expected}; refusing to load it"
+    )]
+    IntegrityMismatch {
+        /// The plugin's name.
+        plugin: String,
+        /// The pinned hash, in hex.
+        expected: String,
+        /// The component's hash, in hex.
+        found: String,
+    },
+
     /// A grant cannot be given as written (for example a granted directory does not exist).
     #[error("plugin '{plugin}': bad grant: {reason}")]
     Grant {
@@ -258,6 +283,8 @@ impl Error {
             | Error::Rejected { plugin, .. }
             | Error::MissingImport { plugin, .. }
             | Error::NotGranted { plugin, .. }
+            | Error::PolicyDenied { plugin, .. }
+            | Error::IntegrityMismatch { plugin, .. }
             | Error::Grant { plugin, .. }
             | Error::Incompatible { plugin, .. }
             | Error::ExportNotFound { plugin, .. }
@@ -288,7 +315,10 @@ impl Error {
 
     /// True for errors that mean the plugin needs a capability it was not given.
     pub fn is_capability_error(&self) -> bool {
-        matches!(self, Error::MissingImport { .. } | Error::NotGranted { .. })
+        matches!(
+            self,
+            Error::MissingImport { .. } | Error::NotGranted { .. } | Error::PolicyDenied { .. }
+        )
     }
 
     /// True for errors that mean the plugin could not be loaded at all (bad file, not a component,
@@ -302,6 +332,7 @@ impl Error {
                 | Error::Invalid { .. }
                 | Error::Rejected { .. }
                 | Error::Incompatible { .. }
+                | Error::IntegrityMismatch { .. }
         )
     }
 }

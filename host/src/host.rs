@@ -247,6 +247,7 @@ pub struct PluginOptions {
     pub(crate) grants: Grants,
     pub(crate) limits: Limits,
     pub(crate) quarantine: Option<QuarantinePolicy>,
+    pub(crate) expect_sha256: Option<[u8; 32]>,
 }
 
 impl PluginOptions {
@@ -270,6 +271,13 @@ impl PluginOptions {
     /// The plugin's limits. Defaults to [`Limits::default`].
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Refuses the component unless its bytes have this SHA-256 ([`Error::IntegrityMismatch`]).
+    /// Defaults to no pin.
+    pub fn expect_sha256(mut self, sha256: [u8; 32]) -> Self {
+        self.expect_sha256 = Some(sha256);
         self
     }
 

@@ -43,6 +43,7 @@ mod linking;
 mod loader;
 mod manifest;
 mod plugin;
+mod policy;
 mod quarantine;
 mod state;
 mod wave;
@@ -67,6 +68,7 @@ pub use limits::{
 };
 pub use manifest::{ExtensionPointRef, Manifest};
 pub use plugin::Plugin;
+pub use policy::{OnExcess, Policy, PolicyRule};
 pub use quarantine::QuarantinePolicy;
 pub use state::PluginState;
 pub use wave::to_wave;

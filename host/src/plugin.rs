@@ -65,12 +65,25 @@ impl<T: Send + 'static> Plugin<T> {
             grants,
             limits,
             quarantine,
+            expect_sha256,
             ..
         } = options;
         let name: Arc<str> = name.into();
         check_engine_supports(&host.engine, &name, &limits)?;
         // Opening granted directories now reports a bad grant at load, not at the first call.
         grants.wasi_ctx(&name)?;
+        if let Some(expected) = expect_sha256 {
+            let found: [u8; 32] =
+                sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(bytes))
+                    .into();
+            if found != expected {
+                return Err(Error::IntegrityMismatch {
+                    plugin: name.to_string(),
+                    expected: hex::encode(expected),
+                    found: hex::encode(found),
+                });
+            }
+        }
         let compiled = loader::compile(&host.engine, &name, bytes)?;
         let pre = linking::instantiate_pre(host, &name, &grants, &compiled.component)?;
         tracing::debug!(plugin = %name, sha256 = %hex::encode(compiled.sha256), "plugin loaded");

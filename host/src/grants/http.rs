@@ -53,6 +53,21 @@ impl HttpPattern {
         })
     }
 
+    /// Whether every destination `other` allows is allowed by this pattern too.
+    pub fn covers(&self, other: &HttpPattern) -> bool {
+        let scheme = match (&self.scheme, &other.scheme) {
+            (None, _) => true,
+            (Some(mine), Some(theirs)) => mine == theirs,
+            (Some(_), None) => false,
+        };
+        let port = match (self.port, other.port) {
+            (None, _) => true,
+            (Some(mine), Some(theirs)) => mine == theirs,
+            (Some(_), None) => false,
+        };
+        scheme && port && crate::grants::net::wildcard_match(&self.host, &other.host)
+    }
+
     fn allows(&self, scheme: &str, host: &str, port: u16) -> bool {
         self.scheme.as_deref().is_none_or(|s| s == scheme)
             && crate::grants::net::wildcard_match(&self.host, &host.to_ascii_lowercase())

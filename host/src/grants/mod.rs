@@ -43,6 +43,7 @@ pub use fs::DirGrant;
 pub(crate) use http::HttpHooks;
 pub use http::HttpPattern;
 pub use net::NetPattern;
+pub(crate) use net::wildcard_match;
 pub use stdio::{DEFAULT_LOG_CAP, Output};
 
 /// The seed of [`Grants::deterministic`] when none is given.
@@ -284,6 +285,98 @@ impl Grants {
         self.deterministic = other.deterministic.or(self.deterministic);
         self.interfaces.extend(other.interfaces);
         self
+    }
+
+    /// The part of these grants (a plugin's request) that `allowed` (a policy) permits, and a
+    /// description of each request beyond it. A read-write directory allowed only read-only is
+    /// kept read-only.
+    pub(crate) fn restrict_to(&self, allowed: &Grants) -> (Grants, Vec<String>) {
+        let mut excess = Vec::new();
+        let mut granted = Grants {
+            args: self.args.clone(),
+            stdout: self.stdout,
+            stderr: self.stderr,
+            output_cap: self.output_cap,
+            deterministic: self.deterministic,
+            ..Grants::default()
+        };
+        for dir in &self.dirs {
+            let permit = allowed
+                .dirs
+                .iter()
+                .find(|a| a.host == dir.host && a.guest == dir.guest);
+            match permit {
+                Some(a) if a.writable || !dir.writable => granted.dirs.push(dir.clone()),
+                Some(_) => {
+                    excess.push(format!(
+                        "dir-rw {}::{} (allowed read-only)",
+                        dir.host.display(),
+                        dir.guest
+                    ));
+                    granted.dirs.push(DirGrant {
+                        writable: false,
+                        ..dir.clone()
+                    });
+                }
+                None => excess.push(format!(
+                    "{} {}::{}",
+                    if dir.writable { "dir-rw" } else { "dir" },
+                    dir.host.display(),
+                    dir.guest
+                )),
+            }
+        }
+        let allowed_env = allowed.env_names();
+        for name in &self.env_from_host {
+            if allowed_env.contains(&name.as_str()) {
+                granted.env_from_host.push(name.clone());
+            } else {
+                excess.push(format!("env {name}"));
+            }
+        }
+        for (name, value) in &self.env {
+            if allowed_env.contains(&name.as_str()) {
+                granted.env.push((name.clone(), value.clone()));
+            } else {
+                excess.push(format!("env {name}"));
+            }
+        }
+        for pattern in &self.net {
+            if allowed.net.iter().any(|a| a.covers(pattern)) {
+                granted.net.push(pattern.clone());
+            } else {
+                excess.push(format!("allow-net {pattern}"));
+            }
+        }
+        for pattern in &self.http {
+            if allowed.http.iter().any(|a| a.covers(pattern)) {
+                granted.http.push(pattern.clone());
+            } else {
+                excess.push(format!("allow-http {pattern}"));
+            }
+        }
+        for name in &self.interfaces {
+            if allowed.grants_interface(name) {
+                granted.interfaces.push(name.clone());
+            } else {
+                excess.push(format!("interface {name}"));
+            }
+        }
+        if self.name_lookup {
+            if allowed.name_lookup {
+                granted.name_lookup = true;
+            } else {
+                excess.push("allow-name-lookup".to_owned());
+            }
+        }
+        if self.inherit_stdin {
+            if allowed.inherit_stdin {
+                granted.inherit_stdin = true;
+            } else {
+                excess.push("stdin".to_owned());
+            }
+        }
+        (granted, excess)
     }
 
     /// Reads grants from TOML (see the module's documentation for the keys). Errors give the

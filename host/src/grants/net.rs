@@ -48,6 +48,14 @@ impl NetPattern {
         })
     }
 
+    /// Whether every address `other` matches is matched by this pattern too (judged on the
+    /// patterns' text: a name is not resolved).
+    pub fn covers(&self, other: &NetPattern) -> bool {
+        wildcard_match(&self.host, &other.host)
+            && self.ports.0 <= other.ports.0
+            && other.ports.1 <= self.ports.1
+    }
+
     fn matches(&self, addr: &SocketAddr, resolved: &[IpAddr]) -> bool {
         let port_ok = (self.ports.0..=self.ports.1).contains(&addr.port());
         port_ok

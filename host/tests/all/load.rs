@@ -160,3 +160,41 @@ fn the_artifact_cache_is_used_and_survives_corruption() {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[test]
+fn a_policy_hash_pin_admits_the_pinned_bytes_only() {
+    use componentry::{Policy, PolicyRule};
+    use sha2::Digest;
+
+    let path = guest("hello-rust");
+    let bytes = std::fs::read(&path).expect("read");
+    let pinned: [u8; 32] = sha2::Sha256::digest(&bytes).into();
+    let policy = Policy::new().rule(PolicyRule::new("hello-rust").sha256(pinned));
+    let options = policy
+        .options_for("hello-rust", &Grants::none())
+        .expect("options");
+    let plugin = host()
+        .load_file_with(&path, options)
+        .expect("the pinned bytes load");
+    assert_eq!(plugin.sha256(), pinned);
+
+    let mut other = pinned;
+    other[0] ^= 0xff;
+    let policy = Policy::new().rule(PolicyRule::new("hello-*").sha256(other));
+    let options = policy
+        .options_for("hello-rust", &Grants::none())
+        .expect("options");
+    match host().load_file_with(&path, options) {
+        Err(Error::IntegrityMismatch {
+            plugin,
+            expected,
+            found,
+        }) => {
+            assert_eq!(plugin, "hello-rust");
+            assert_eq!(expected, hex(&other));
+            assert_eq!(found, hex(&pinned));
+        }
+        Err(other) => panic!("expected IntegrityMismatch, got {other}"),
+        Ok(_) => panic!("other bytes than the pinned ones must be refused"),
+    }
+}
