@@ -121,3 +121,38 @@ fn sync_and_async_calls_are_not_mixed_up() {
         .expect_err("an async call on a sync host");
     assert!(err.to_string().contains("builder_async"), "{err}");
 }
+
+#[test]
+fn a_granted_host_interface_can_be_async() {
+    const VAULT: &str = "componentry:test/vault@0.1.0";
+    let engine = Engine::builder().build().expect("engine");
+    let host: Host<String> = Host::builder_async(&engine, |_| "42".to_owned())
+        .expect("builder")
+        .interface(VAULT, |linker| {
+            linker.instance(VAULT)?.func_wrap_async(
+                "secret",
+                |store: componentry::wasmtime::StoreContextMut<
+                    '_,
+                    componentry::PluginState<String>,
+                >,
+                 (): ()| {
+                    let secret = store.data().data().clone();
+                    Box::new(async move {
+                        tokio::task::yield_now().await;
+                        Ok((secret,))
+                    })
+                },
+            )
+        })
+        .build();
+    let plugin = host
+        .load_file_with(
+            guest("vault-user"),
+            PluginOptions::new().grants(componentry::Grants::none().interface(VAULT)),
+        )
+        .expect("granted");
+    let results = current_thread()
+        .block_on(plugin.invoke_async("peek()"))
+        .expect("call");
+    assert_eq!(componentry::to_wave(&results), r#""the secret is 42""#);
+}
