@@ -28,6 +28,7 @@ mod cache;
 mod capabilities;
 mod command;
 mod coredump;
+mod directory;
 mod engine;
 mod error;
 mod events;
@@ -51,6 +52,7 @@ mod wit_type;
 mod world;
 
 pub use capabilities::{CapabilityUse, capabilities};
+pub use directory::{LoadOutcome, LoadReport};
 pub use engine::{DEFAULT_EPOCH_TICK, DEFAULT_MAX_WASM_STACK, Engine, EngineBuilder};
 pub use error::{Error, Result};
 pub use events::PluginEvent;

@@ -4,6 +4,7 @@
 #[cfg(feature = "async")]
 mod asynchronous;
 mod command;
+mod directory;
 mod dynamic;
 mod extension_points;
 mod limits;
