@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use componentry::{
     ComponentWorld, DEFAULT_EPOCH_TICK, Engine, EngineBuilder, ExtensionPoint, Grants, Host,
-    Limits, Output, PluginOptions,
+    Limits, Manifest, Output, PluginOptions, Policy,
 };
 
 #[derive(Parser)]
@@ -46,6 +46,12 @@ enum Command {
         /// Also print the packages of the interfaces the world uses.
         #[arg(long)]
         full: bool,
+        /// The plugin's manifest (default: `plugin.toml` beside the component, if there is one).
+        #[arg(long, value_name = "plugin.toml")]
+        manifest: Option<PathBuf>,
+        /// A host policy: shows the grants the plugin would effectively get under it.
+        #[arg(long, value_name = "policy.toml")]
+        policy: Option<PathBuf>,
         #[command(flatten)]
         grants: grant_flags::GrantFlags,
     },
@@ -127,15 +133,38 @@ fn dispatch(command: Command) -> Result<(), exit::Failure> {
         Command::Inspect {
             plugin,
             full,
+            manifest,
+            policy,
             grants,
-        } => inspect(&plugin, full, &grants),
+        } => inspect(
+            &plugin,
+            full,
+            manifest.as_deref(),
+            policy.as_deref(),
+            &grants,
+        ),
         Command::Run(args) => run(args),
         Command::Check { plugin, wit, world } => check(&plugin, &wit, world.as_deref()),
     }
 }
 
-fn inspect(path: &Path, full: bool, flags: &grant_flags::GrantFlags) -> Result<(), exit::Failure> {
-    let grants = flags.to_grants()?;
+fn inspect(
+    path: &Path,
+    full: bool,
+    manifest: Option<&Path>,
+    policy: Option<&Path>,
+    flags: &grant_flags::GrantFlags,
+) -> Result<(), exit::Failure> {
+    let beside = path.with_file_name("plugin.toml");
+    let manifest = match manifest {
+        Some(manifest) => Some(Manifest::from_file(manifest)?),
+        None if beside.is_file() => Some(Manifest::from_file(&beside)?),
+        None => None,
+    };
+    let requested = match &manifest {
+        Some(manifest) => manifest.capabilities.clone().merge(flags.to_grants()?),
+        None => flags.to_grants()?,
+    };
     let name = plugin_name(path);
     let bytes = std::fs::read(path).map_err(|source| componentry::Error::Read {
         plugin: name.clone(),
@@ -144,6 +173,35 @@ fn inspect(path: &Path, full: bool, flags: &grant_flags::GrantFlags) -> Result<(
     })?;
     let world = ComponentWorld::decode(&name, &bytes)?;
     print!("{}", world.to_wit(full)?);
+    if let Some(manifest) = &manifest {
+        println!();
+        println!("manifest: {} {}", manifest.name, manifest.version);
+        if let Some(description) = &manifest.description {
+            println!("description: {description}");
+        }
+        if let Some(ep) = &manifest.extension_point {
+            println!(
+                "extension point: {}/{}@{}",
+                ep.package, ep.world, ep.requirement
+            );
+        }
+    }
+    let plugin_label = manifest.as_ref().map_or(name.clone(), |m| m.name.clone());
+    println!();
+    println!("requested: {}", list_or_none(requested.describe()));
+    let grants = match policy {
+        Some(policy) => match Policy::from_file(policy)?.options_for(&plugin_label, &requested) {
+            Ok(options) => {
+                println!("effective: {}", list_or_none(options.granted().describe()));
+                options.granted().clone()
+            }
+            Err(e) => {
+                println!("refused by the policy: {e}");
+                Grants::none()
+            }
+        },
+        None => requested,
+    };
     let uses = componentry::capabilities(&world, &grants);
     if !uses.is_empty() {
         println!();
@@ -244,6 +302,14 @@ fn cache_dir() -> Option<PathBuf> {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
     Some(base.join("componentry"))
+}
+
+fn list_or_none(items: Vec<String>) -> String {
+    if items.is_empty() {
+        "nothing".to_owned()
+    } else {
+        items.join(", ")
+    }
 }
 
 fn plugin_name(path: &Path) -> String {

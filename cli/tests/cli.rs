@@ -640,3 +640,58 @@ fn check_reports_compatibility_with_an_extension_point() {
         2,
     );
 }
+
+#[test]
+fn inspect_shows_the_manifest_and_the_grants_a_policy_leaves() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plugin_dir = dir.path().join("greeter");
+    std::fs::create_dir(&plugin_dir).expect("mkdir");
+    std::fs::copy(guest("hello-rust"), plugin_dir.join("greeter.wasm")).expect("copy");
+    std::fs::write(
+        plugin_dir.join("plugin.toml"),
+        "name = \"greeter\"\nversion = \"1.2.3\"\ndescription = \"Says hello\"\n\
+         extension-point = \"componentry:plugin/greeter@^0.1\"\n[capabilities]\nenv = [\"LANG\", \"SECRET\"]\n",
+    )
+    .expect("write");
+    let trim = dir.path().join("trim.toml");
+    std::fs::write(
+        &trim,
+        "[[plugin]]\nmatch = \"greet*\"\non-excess = \"trim\"\n[plugin.allow]\nenv = [\"LANG\"]\n",
+    )
+    .expect("write");
+    let refuse = dir.path().join("refuse.toml");
+    std::fs::write(&refuse, "[[plugin]]\nmatch = \"*\"\n").expect("write");
+
+    let plugin = path_arg(&plugin_dir.join("greeter.wasm"));
+    let out = stdout(&expect_code(&["inspect", &plugin], 0));
+    assert!(out.contains("manifest: greeter 1.2.3"), "{out}");
+    assert!(out.contains("description: Says hello"), "{out}");
+    assert!(
+        out.contains("extension point: componentry:plugin/greeter@^0.1"),
+        "{out}"
+    );
+    assert!(out.contains("requested: env LANG, env SECRET"), "{out}");
+    assert!(
+        out.contains("imports wasi:cli/environment - granted: LANG, SECRET"),
+        "{out}"
+    );
+
+    let out = stdout(&expect_code(
+        &["inspect", &plugin, "--policy", &path_arg(&trim)],
+        0,
+    ));
+    assert!(out.contains("effective: env LANG\n"), "{out}");
+    assert!(
+        out.contains("imports wasi:cli/environment - granted: LANG\n"),
+        "{out}"
+    );
+
+    let out = stdout(&expect_code(
+        &["inspect", &plugin, "--policy", &path_arg(&refuse)],
+        0,
+    ));
+    assert!(
+        out.contains("refused by the policy") && out.contains("env SECRET"),
+        "{out}"
+    );
+}

@@ -274,6 +274,11 @@ impl PluginOptions {
         self
     }
 
+    /// The grants these options give.
+    pub fn granted(&self) -> &Grants {
+        &self.grants
+    }
+
     /// Refuses the component unless its bytes have this SHA-256 ([`Error::IntegrityMismatch`]).
     /// Defaults to no pin.
     pub fn expect_sha256(mut self, sha256: [u8; 32]) -> Self {

@@ -287,6 +287,31 @@ impl Grants {
         self
     }
 
+    /// Each capability granted, in the vocabulary of the grant flags (`dir /srv::/data`,
+    /// `env HOME`, `allow-net 127.0.0.1:80`), for listings.
+    pub fn describe(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for dir in &self.dirs {
+            let flag = if dir.writable { "dir-rw" } else { "dir" };
+            lines.push(format!("{flag} {}::{}", dir.host.display(), dir.guest));
+        }
+        lines.extend(
+            self.env_names()
+                .into_iter()
+                .map(|name| format!("env {name}")),
+        );
+        lines.extend(self.net.iter().map(|p| format!("allow-net {p}")));
+        if self.name_lookup {
+            lines.push("allow-name-lookup".to_owned());
+        }
+        lines.extend(self.http.iter().map(|p| format!("allow-http {p}")));
+        if self.inherit_stdin {
+            lines.push("stdin".to_owned());
+        }
+        lines.extend(self.interfaces.iter().map(|i| format!("interface {i}")));
+        lines
+    }
+
     /// The part of these grants (a plugin's request) that `allowed` (a policy) permits, and a
     /// description of each request beyond it. A read-write directory allowed only read-only is
     /// kept read-only.
