@@ -152,6 +152,23 @@ pub enum Error {
         available: String,
     },
 
+    /// The function exists in the extension point, but arrived in a later version than the one
+    /// the plugin was built for.
+    #[error(
+        "plugin '{plugin}': `{function}` is not provided by this plugin's version: it arrived in \
+         {since}, the plugin was built against {plugin_version}"
+    )]
+    NotProvided {
+        /// The plugin's name.
+        plugin: String,
+        /// The function that was called.
+        function: String,
+        /// The extension point version that added it.
+        since: semver::Version,
+        /// The extension point version the plugin was built against.
+        plugin_version: semver::Version,
+    },
+
     /// The arguments of a dynamic call do not fit the function's parameters.
     #[error("plugin '{plugin}': bad arguments for `{function}`: {reason}")]
     BadArguments {
@@ -288,6 +305,7 @@ impl Error {
             | Error::Grant { plugin, .. }
             | Error::Incompatible { plugin, .. }
             | Error::ExportNotFound { plugin, .. }
+            | Error::NotProvided { plugin, .. }
             | Error::BadArguments { plugin, .. }
             | Error::Trap { plugin, .. }
             | Error::FuelExhausted { plugin, .. }

@@ -134,6 +134,15 @@ impl std::fmt::Display for CompatibilityReport {
     }
 }
 
+impl std::fmt::Debug for ExtensionPoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExtensionPoint")
+            .field("package", &self.package().map(|p| p.to_string()))
+            .field("world", &self.world_name())
+            .finish()
+    }
+}
+
 impl ExtensionPoint {
     /// Parses the WIT directory `dir` (with its `deps/`) and selects `world` (a name, or
     /// `pkg:name/world`; the package's only world when `None`).
@@ -185,6 +194,46 @@ impl ExtensionPoint {
     /// The world's name.
     pub fn world_name(&self) -> &str {
         &self.resolve.worlds[self.world].name
+    }
+
+    /// The version of the extension point's package that added the function `name`
+    /// (`iface#func` with the interface's bare name, or a world-level function), when its WIT
+    /// marks one with `@since`.
+    pub fn since(&self, name: &str) -> Option<Version> {
+        let world = &self.resolve.worlds[self.world];
+        let stable_since = |stability: &Stability| match stability {
+            Stability::Stable { since, .. } => Some(since.clone()),
+            _ => None,
+        };
+        let (iface, func) = match name.rsplit_once('#') {
+            Some((iface, func)) => (Some(iface), func),
+            None => (None, name),
+        };
+        world
+            .exports
+            .iter()
+            .find_map(|(key, item)| match (iface, key, item) {
+                (None, WorldKey::Name(n), WorldItem::Function(f)) if n == func => {
+                    stable_since(&f.stability)
+                }
+                (Some(wanted), _, WorldItem::Interface { id, stability, .. }) => {
+                    let interface = &self.resolve.interfaces[*id];
+                    let full = self.resolve.name_world_key(key);
+                    let unversioned = full.split_once('@').map_or(full.as_str(), |(n, _)| n);
+                    let matches = interface.name.as_deref() == Some(wanted)
+                        || full == wanted
+                        || unversioned == wanted;
+                    if !matches {
+                        return None;
+                    }
+                    interface
+                        .functions
+                        .get(func)
+                        .and_then(|f| stable_since(&f.stability))
+                        .or_else(|| stable_since(stability))
+                }
+                _ => None,
+            })
     }
 
     /// Checks a component's world against this extension point and reports every problem.
@@ -379,6 +428,57 @@ impl ExtensionPoint {
                 }
             }
             _ => {}
+        }
+    }
+}
+
+/// Several extension points (for example major versions 1 and 2 of one package, each with its
+/// own bindings); each plugin is routed to the one it fits.
+#[derive(Default)]
+pub struct ExtensionPoints {
+    points: Vec<std::sync::Arc<ExtensionPoint>>,
+}
+
+impl ExtensionPoints {
+    /// No extension points yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds an extension point.
+    pub fn add(mut self, point: ExtensionPoint) -> Self {
+        self.points.push(std::sync::Arc::new(point));
+        self
+    }
+
+    /// The extension point `component` fits (the newest, when several do), or every report
+    /// explaining why it fits none, in one [`Error::Incompatible`].
+    pub fn route(
+        &self,
+        plugin: &str,
+        component: &ComponentWorld,
+    ) -> Result<std::sync::Arc<ExtensionPoint>> {
+        let mut fits: Vec<&std::sync::Arc<ExtensionPoint>> = Vec::new();
+        let mut reasons = Vec::new();
+        for point in &self.points {
+            let report = point.check(component);
+            if report.is_compatible() {
+                fits.push(point);
+            } else {
+                let target = point.package().map(|p| p.to_string()).unwrap_or_default();
+                reasons.push(format!("{target}/{}: {report}", point.world_name()));
+            }
+        }
+        fits.sort_by_key(|point| point.package().and_then(|p| p.version.clone()));
+        match fits.pop() {
+            Some(point) => Ok(point.clone()),
+            None => Err(Error::Incompatible {
+                plugin: plugin.to_owned(),
+                reason: format!(
+                    "it fits none of the host's extension points: {}",
+                    reasons.join("; ")
+                ),
+            }),
         }
     }
 }

@@ -9,6 +9,7 @@ use wasmtime::component::Linker;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::events::{EventBus, PluginEvent};
+use crate::extension_point::ExtensionPoint;
 use crate::grants::Grants;
 use crate::limits::Limits;
 use crate::plugin::Plugin;
@@ -248,6 +249,7 @@ pub struct PluginOptions {
     pub(crate) limits: Limits,
     pub(crate) quarantine: Option<QuarantinePolicy>,
     pub(crate) expect_sha256: Option<[u8; 32]>,
+    pub(crate) extension_point: Option<Arc<ExtensionPoint>>,
 }
 
 impl PluginOptions {
@@ -271,6 +273,14 @@ impl PluginOptions {
     /// The plugin's limits. Defaults to [`Limits::default`].
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Checks the component against `extension_point` before loading it: an incompatible one is
+    /// refused with every problem ([`Error::Incompatible`]), and calls to functions the
+    /// extension point added after the plugin's version are [`Error::NotProvided`].
+    pub fn extension_point(mut self, extension_point: Arc<ExtensionPoint>) -> Self {
+        self.extension_point = Some(extension_point);
         self
     }
 

@@ -56,7 +56,7 @@ pub use directory::{LoadOutcome, LoadReport};
 pub use engine::{DEFAULT_EPOCH_TICK, DEFAULT_MAX_WASM_STACK, Engine, EngineBuilder};
 pub use error::{Error, Result};
 pub use events::PluginEvent;
-pub use extension_point::{CompatibilityReport, ExtensionPoint, Problem, serves};
+pub use extension_point::{CompatibilityReport, ExtensionPoint, ExtensionPoints, Problem, serves};
 pub use framework::LOG_TARGET;
 pub use grants::{
     DEFAULT_LOG_CAP, DEFAULT_SEED, DirGrant, Grants, HttpPattern, NetPattern, Output,

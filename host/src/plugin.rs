@@ -8,13 +8,16 @@ use wasmtime::component::{Component, InstancePre, Val};
 use crate::error::{Error, Result};
 use crate::events::PluginEvent;
 use crate::exports::{self, ExportedFunc};
+use crate::extension_point::ExtensionPoint;
 use crate::grants::Grants;
 use crate::host::{Host, PluginOptions};
+use crate::inspect::ComponentWorld;
 use crate::instance::PluginInstance;
 use crate::limits::{self, Limiter, Limits};
 use crate::quarantine::{FailureTracker, QuarantinePolicy};
 use crate::state::PluginState;
 use crate::{linking, loader};
+use semver::Version;
 use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
@@ -26,6 +29,15 @@ use std::time::Instant;
 /// [`PluginInstance`].
 pub struct Plugin<T: 'static> {
     inner: Arc<PluginInner<T>>,
+}
+
+impl<T> std::fmt::Debug for Plugin<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("name", &self.inner.name)
+            .field("sha256", &hex::encode(self.inner.version.sha256))
+            .finish_non_exhaustive()
+    }
 }
 
 impl<T> Clone for Plugin<T> {
@@ -44,6 +56,8 @@ struct PluginInner<T: 'static> {
     quarantine: Option<QuarantinePolicy>,
     failures: FailureTracker,
     lifetime_fuel_used: Arc<AtomicU64>,
+    /// The extension point the plugin was checked against, and the version it was built for.
+    target: Option<(Arc<ExtensionPoint>, Option<Version>)>,
     version: PluginVersion<T>,
 }
 
@@ -66,6 +80,7 @@ impl<T: Send + 'static> Plugin<T> {
             limits,
             quarantine,
             expect_sha256,
+            extension_point,
             ..
         } = options;
         let name: Arc<str> = name.into();
@@ -84,6 +99,20 @@ impl<T: Send + 'static> Plugin<T> {
                 });
             }
         }
+        let target = match extension_point {
+            Some(point) => {
+                let world = ComponentWorld::decode(&name, bytes)?;
+                let report = point.check(&world);
+                if !report.is_compatible() {
+                    return Err(Error::Incompatible {
+                        plugin: name.to_string(),
+                        reason: report.to_string(),
+                    });
+                }
+                Some((point, report.plugin_version))
+            }
+            None => None,
+        };
         let compiled = loader::compile(&host.engine, &name, bytes)?;
         let pre = linking::instantiate_pre(host, &name, &grants, &compiled.component)?;
         tracing::debug!(plugin = %name, sha256 = %hex::encode(compiled.sha256), "plugin loaded");
@@ -96,6 +125,7 @@ impl<T: Send + 'static> Plugin<T> {
                 quarantine,
                 failures: FailureTracker::default(),
                 lifetime_fuel_used: Arc::default(),
+                target,
                 version: PluginVersion {
                     component: compiled.component,
                     pre,
@@ -263,6 +293,19 @@ impl<T: Send + 'static> Plugin<T> {
             self.name(),
             name,
         )
+        .map_err(|e| match (&self.inner.target, &e) {
+            (Some((point, Some(version))), Error::ExportNotFound { .. }) => match point.since(name)
+            {
+                Some(since) if &since > version => Error::NotProvided {
+                    plugin: self.name().to_owned(),
+                    function: name.to_owned(),
+                    since,
+                    plugin_version: version.clone(),
+                },
+                _ => e,
+            },
+            _ => e,
+        })
     }
 
     /// Calls the export `name` with dynamically typed arguments on a fresh instance.

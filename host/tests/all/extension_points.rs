@@ -181,3 +181,139 @@ fn bad_wit_is_a_config_error() {
     assert!(matches!(err, componentry::Error::Config { .. }), "{err}");
     assert!(err.to_string().contains("nope"), "{err}");
 }
+
+/// Version 2.0 of the extension point: `upper` now takes a list of lines.
+const HOST_WIT_2: &str = r#"
+package acme:text@2.0.0;
+
+interface host-api {
+  log-line: func(line: string);
+}
+
+interface transform {
+  upper: func(lines: list<string>) -> list<string>;
+}
+
+world transformer {
+  import host-api;
+  export transform;
+}
+"#;
+
+fn stub_host() -> componentry::Host<()> {
+    componentry::Host::builder(&crate::engine(), |_| ())
+        .expect("builder")
+        .stub_unknown_imports(true)
+        .build()
+}
+
+fn load_against(
+    point: &std::sync::Arc<ExtensionPoint>,
+    name: &str,
+    bytes: &[u8],
+) -> componentry::Result<componentry::Plugin<()>> {
+    stub_host().load_bytes_with(
+        name,
+        bytes,
+        componentry::PluginOptions::new().extension_point(point.clone()),
+    )
+}
+
+#[test]
+fn older_plugins_load_and_calls_to_what_they_predate_are_typed_errors() {
+    let host_point = std::sync::Arc::new(
+        ExtensionPoint::from_wit_str(HOST_WIT, Some("transformer")).expect("host WIT"),
+    );
+    let v1_0 = component(&plugin_wit("1.0.0", &[UPPER], WORLD), "transformer");
+    let v1_1 = component(&plugin_wit("1.1.0", &[UPPER, LOWER], WORLD), "transformer");
+    let v1_2 = component(
+        &plugin_wit("1.2.0", &[UPPER, LOWER, REVERSE], WORLD),
+        "transformer",
+    );
+    let old = load_against(&host_point, "v1-0", &v1_0).expect("1.0 loads into a 1.2 host");
+    let mid = load_against(&host_point, "v1-1", &v1_1).expect("1.1 loads into a 1.2 host");
+    load_against(&host_point, "v1-2", &v1_2).expect("1.2 loads into a 1.2 host");
+
+    match old.invoke(r#"transform#reverse("abc")"#) {
+        Err(componentry::Error::NotProvided {
+            plugin,
+            function,
+            since,
+            plugin_version,
+        }) => {
+            assert_eq!(plugin, "v1-0");
+            assert_eq!(function, "transform#reverse");
+            assert_eq!(since.to_string(), "1.2.0");
+            assert_eq!(plugin_version.to_string(), "1.0.0");
+        }
+        other => panic!("expected NotProvided, got {other:?}"),
+    }
+    assert!(matches!(
+        old.invoke(r#"acme:text/transform#lower("x")"#),
+        Err(componentry::Error::NotProvided { .. })
+    ));
+    assert!(matches!(
+        mid.invoke(r#"transform#reverse("x")"#),
+        Err(componentry::Error::NotProvided { .. })
+    ));
+    // A function no version of the extension point has is simply not found.
+    assert!(matches!(
+        old.invoke("transform#nope()"),
+        Err(componentry::Error::ExportNotFound { .. })
+    ));
+}
+
+#[test]
+fn a_2_0_plugin_is_refused_by_a_1_x_host_and_routed_by_a_host_with_both() {
+    let v1 = ExtensionPoint::from_wit_str(HOST_WIT, Some("transformer")).expect("1.2 WIT");
+    let v2 = ExtensionPoint::from_wit_str(HOST_WIT_2, Some("transformer")).expect("2.0 WIT");
+    let plugin_2 = component(
+        "package acme:text@2.0.0;\ninterface host-api { log-line: func(line: string); }\n\
+         interface transform { upper: func(lines: list<string>) -> list<string>; }\n\
+         world transformer { import host-api; export transform; }\n",
+        "transformer",
+    );
+    let err =
+        load_against(&std::sync::Arc::new(v1), "v2", &plugin_2).expect_err("refused by a 1.x host");
+    assert!(
+        matches!(err, componentry::Error::Incompatible { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("acme:text@2.0.0"), "{err}");
+
+    let both = componentry::ExtensionPoints::new()
+        .add(ExtensionPoint::from_wit_str(HOST_WIT, Some("transformer")).expect("1.2"))
+        .add(v2);
+    let world = ComponentWorld::decode("v2", &plugin_2).expect("decode");
+    let routed = both.route("v2", &world).expect("a host with 2.0 takes it");
+    assert_eq!(
+        routed.package().map(|p| p.to_string()).as_deref(),
+        Some("acme:text@2.0.0")
+    );
+    load_against(&routed, "v2", &plugin_2).expect("loads against 2.0");
+
+    let plugin_1 = component(&plugin_wit("1.1.0", &[UPPER, LOWER], WORLD), "transformer");
+    let world = ComponentWorld::decode("v1", &plugin_1).expect("decode");
+    let routed = both
+        .route("v1", &world)
+        .expect("and a 1.1 plugin goes to 1.2");
+    assert_eq!(
+        routed.package().map(|p| p.to_string()).as_deref(),
+        Some("acme:text@1.2.0")
+    );
+
+    let stranger = component(
+        "package acme:other@1.0.0;\nworld w { export f: func(); }\n",
+        "w",
+    );
+    let err = both
+        .route(
+            "stranger",
+            &ComponentWorld::decode("stranger", &stranger).expect("decode"),
+        )
+        .expect_err("fits neither");
+    assert!(
+        err.to_string().contains("fits none") && err.to_string().contains("missing export"),
+        "{err}"
+    );
+}
