@@ -164,9 +164,9 @@ pub enum Error {
         /// The function that was called.
         function: String,
         /// The extension point version that added it.
-        since: semver::Version,
+        since: String,
         /// The extension point version the plugin was built against.
-        plugin_version: semver::Version,
+        plugin_version: String,
     },
 
     /// The arguments of a dynamic call do not fit the function's parameters.
