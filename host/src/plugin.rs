@@ -299,8 +299,8 @@ impl<T: Send + 'static> Plugin<T> {
                 Some(since) if &since > version => Error::NotProvided {
                     plugin: self.name().to_owned(),
                     function: name.to_owned(),
-                    since,
-                    plugin_version: version.clone(),
+                    since: since.to_string(),
+                    plugin_version: version.to_string(),
                 },
                 _ => e,
             },

@@ -243,8 +243,8 @@ fn older_plugins_load_and_calls_to_what_they_predate_are_typed_errors() {
         }) => {
             assert_eq!(plugin, "v1-0");
             assert_eq!(function, "transform#reverse");
-            assert_eq!(since.to_string(), "1.2.0");
-            assert_eq!(plugin_version.to_string(), "1.0.0");
+            assert_eq!(since, "1.2.0");
+            assert_eq!(plugin_version, "1.0.0");
         }
         other => panic!("expected NotProvided, got {other:?}"),
     }
