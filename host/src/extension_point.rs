@@ -446,7 +446,7 @@ impl ExtensionPoints {
     }
 
     /// Adds an extension point.
-    pub fn add(mut self, point: ExtensionPoint) -> Self {
+    pub fn with(mut self, point: ExtensionPoint) -> Self {
         self.points.push(std::sync::Arc::new(point));
         self
     }

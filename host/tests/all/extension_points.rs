@@ -176,8 +176,7 @@ fn bad_wit_is_a_config_error() {
         "package acme:x@1.0.0;\nworld w { export f: func() -> nope; }",
         None,
     )
-    .err()
-    .expect("must fail");
+    .expect_err("must fail");
     assert!(matches!(err, componentry::Error::Config { .. }), "{err}");
     assert!(err.to_string().contains("nope"), "{err}");
 }
@@ -282,8 +281,8 @@ fn a_2_0_plugin_is_refused_by_a_1_x_host_and_routed_by_a_host_with_both() {
     assert!(err.to_string().contains("acme:text@2.0.0"), "{err}");
 
     let both = componentry::ExtensionPoints::new()
-        .add(ExtensionPoint::from_wit_str(HOST_WIT, Some("transformer")).expect("1.2"))
-        .add(v2);
+        .with(ExtensionPoint::from_wit_str(HOST_WIT, Some("transformer")).expect("1.2"))
+        .with(v2);
     let world = ComponentWorld::decode("v2", &plugin_2).expect("decode");
     let routed = both.route("v2", &world).expect("a host with 2.0 takes it");
     assert_eq!(

@@ -145,8 +145,7 @@ fn limits_the_engine_cannot_enforce_are_refused_at_load() {
     ] {
         let err = host
             .load_file_with(guest("faults"), PluginOptions::new().limits(limits))
-            .err()
-            .expect("must be refused");
+            .expect_err("must be refused");
         assert!(err.to_string().contains("EngineBuilder"), "{err}");
     }
 }

@@ -23,8 +23,7 @@ fn load_error(bytes: &[u8]) -> Error {
 fn a_missing_file_names_the_path() {
     let err = host()
         .load_file("/no/such/dir/ghost.wasm")
-        .err()
-        .expect("must fail");
+        .expect_err("must fail");
     assert!(
         matches!(err, Error::Read { ref plugin, .. } if plugin == "ghost"),
         "{err}"

@@ -180,8 +180,7 @@ fn a_missing_granted_directory_is_a_clear_error() {
             guest("prober"),
             PluginOptions::new().grants(Grants::none().dir("/no/such/dir", "/d")),
         )
-        .err()
-        .expect("must fail");
+        .expect_err("must fail");
     assert!(matches!(err, Error::Grant { .. }), "{err}");
     assert!(err.to_string().contains("/no/such/dir"), "{err}");
 }
@@ -311,8 +310,7 @@ fn vault_host(stub: bool) -> Host<Vault> {
 fn an_ungranted_host_interface_refuses_the_load_and_names_the_grant() {
     let err = vault_host(false)
         .load_file(guest("vault-user"))
-        .err()
-        .expect("must be refused");
+        .expect_err("must be refused");
     match &err {
         Error::NotGranted { plugin, import } => {
             assert_eq!(plugin, "vault-user");
@@ -345,8 +343,7 @@ fn a_granted_host_interface_is_callable() {
 fn an_interface_the_host_lacks_is_refused_or_stubbed_on_request() {
     let err = host()
         .load_file(guest("vault-user"))
-        .err()
-        .expect("must be refused");
+        .expect_err("must be refused");
     assert!(
         matches!(&err, Error::MissingImport { import, .. } if import.contains("vault")),
         "{err}"
