@@ -116,7 +116,9 @@ impl<T: Send + 'static> Host<T> {
         };
         let name = manifest.name.clone();
         let result = component_in(dir, &name).and_then(|component| {
-            let options = policy.options_for(&name, &manifest.capabilities)?;
+            let options = policy
+                .options_for(&name, &manifest.capabilities)?
+                .settings(&manifest.settings);
             self.load_file_with(component, options)
         });
         (name, result)

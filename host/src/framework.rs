@@ -1,5 +1,6 @@
 //! The framework's own host interfaces (`wit/`), linked into every host: `componentry:plugin/log`,
-//! whose messages go to the host's `tracing` log tagged with the plugin's name.
+//! whose messages go to the host's `tracing` log tagged with the plugin's name, and
+//! `componentry:plugin/settings`, the plugin's settings from its manifest.
 
 use wasmtime::component::{HasSelf, Linker};
 
@@ -13,6 +14,7 @@ mod bindings {
 }
 
 use bindings::componentry::plugin::log::{self, Level};
+use bindings::componentry::plugin::settings;
 
 /// The `tracing` target of messages plugins log.
 pub const LOG_TARGET: &str = "componentry::plugin";
@@ -30,9 +32,23 @@ impl<T: Send> log::Host for PluginState<T> {
     }
 }
 
+impl<T: Send> settings::Host for PluginState<T> {
+    fn get(&mut self, key: String) -> Option<String> {
+        self.settings.get(&key).cloned()
+    }
+
+    fn all(&mut self) -> Vec<(String, String)> {
+        self.settings
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+}
+
 /// Adds the framework's interfaces to `linker`.
 pub(crate) fn add_to_linker<T: Send + 'static>(
     linker: &mut Linker<PluginState<T>>,
 ) -> wasmtime::Result<()> {
-    log::add_to_linker::<_, HasSelf<PluginState<T>>>(linker, |state| state)
+    log::add_to_linker::<_, HasSelf<PluginState<T>>>(linker, |state| state)?;
+    settings::add_to_linker::<_, HasSelf<PluginState<T>>>(linker, |state| state)
 }

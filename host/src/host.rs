@@ -15,6 +15,7 @@ use crate::limits::Limits;
 use crate::plugin::Plugin;
 use crate::quarantine::QuarantinePolicy;
 use crate::state::PluginState;
+use crate::state::Settings;
 
 type StateFactory<T> = dyn Fn(&str) -> T + Send + Sync;
 type LinkFn<T> = dyn Fn(&mut Linker<PluginState<T>>) -> wasmtime::Result<()> + Send + Sync;
@@ -250,6 +251,7 @@ pub struct PluginOptions {
     pub(crate) quarantine: Option<QuarantinePolicy>,
     pub(crate) expect_sha256: Option<[u8; 32]>,
     pub(crate) extension_point: Option<Arc<ExtensionPoint>>,
+    pub(crate) settings: Settings,
 }
 
 impl PluginOptions {
@@ -281,6 +283,22 @@ impl PluginOptions {
     /// extension point added after the plugin's version are [`Error::NotProvided`].
     pub fn extension_point(mut self, extension_point: Arc<ExtensionPoint>) -> Self {
         self.extension_point = Some(extension_point);
+        self
+    }
+
+    /// The plugin's settings (`componentry:plugin/settings`), as a manifest's `[settings]`
+    /// table: strings as written, other values in TOML syntax. Defaults to none.
+    pub fn settings(mut self, table: &toml::Table) -> Self {
+        self.settings = table
+            .iter()
+            .map(|(key, value)| {
+                let text = match value {
+                    toml::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                (key.clone(), text)
+            })
+            .collect();
         self
     }
 

@@ -72,7 +72,7 @@ pub use manifest::{ExtensionPointRef, Manifest};
 pub use plugin::Plugin;
 pub use policy::{OnExcess, Policy, PolicyRule};
 pub use quarantine::QuarantinePolicy;
-pub use state::PluginState;
+pub use state::{PluginState, Settings};
 pub use wave::to_wave;
 pub use world::{Typed, TypedInstance, TypedWorld};
 

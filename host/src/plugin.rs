@@ -15,7 +15,7 @@ use crate::inspect::ComponentWorld;
 use crate::instance::PluginInstance;
 use crate::limits::{self, Limiter, Limits};
 use crate::quarantine::{FailureTracker, QuarantinePolicy};
-use crate::state::PluginState;
+use crate::state::{PluginState, Settings};
 use crate::{linking, loader};
 use semver::Version;
 use std::sync::atomic::AtomicU64;
@@ -58,6 +58,7 @@ struct PluginInner<T: 'static> {
     lifetime_fuel_used: Arc<AtomicU64>,
     /// The extension point the plugin was checked against, and the version it was built for.
     target: Option<(Arc<ExtensionPoint>, Option<Version>)>,
+    settings: Arc<Settings>,
     version: PluginVersion<T>,
 }
 
@@ -81,6 +82,7 @@ impl<T: Send + 'static> Plugin<T> {
             quarantine,
             expect_sha256,
             extension_point,
+            settings,
             ..
         } = options;
         let name: Arc<str> = name.into();
@@ -126,6 +128,7 @@ impl<T: Send + 'static> Plugin<T> {
                 failures: FailureTracker::default(),
                 lifetime_fuel_used: Arc::default(),
                 target,
+                settings: Arc::new(settings),
                 version: PluginVersion {
                     component: compiled.component,
                     pre,
@@ -183,6 +186,7 @@ impl<T: Send + 'static> Plugin<T> {
         let state = PluginState::new(self.inner.name.clone(), wasi, http, limiter, data);
         let mut state = state;
         state.core_dump_dir = self.inner.host.engine.core_dump_dir();
+        state.settings = self.inner.settings.clone();
         let mut store = Store::new(self.inner.host.engine.wasmtime(), state);
         store.limiter(|state| &mut state.limiter);
         self.arm(&mut store);

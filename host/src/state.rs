@@ -23,8 +23,12 @@ pub struct PluginState<T> {
     table: ResourceTable,
     pub(crate) limiter: Limiter,
     pub(crate) core_dump_dir: Option<Arc<Path>>,
+    pub(crate) settings: Arc<Settings>,
     data: T,
 }
+
+/// A plugin's settings: key to value, values of other types than string in TOML syntax.
+pub type Settings = std::collections::BTreeMap<String, String>;
 
 impl<T> PluginState<T> {
     pub(crate) fn new(
@@ -42,6 +46,7 @@ impl<T> PluginState<T> {
             table: ResourceTable::new(),
             limiter,
             core_dump_dir: None,
+            settings: Arc::default(),
             data,
         }
     }

@@ -44,6 +44,11 @@ pub mod greeter {
     });
 }
 
+/// The plugin's settings from its manifest (`componentry:plugin/settings`).
+pub mod settings {
+    pub use crate::greeter::componentry::plugin::settings::{all, get};
+}
+
 /// Logging through the host (`componentry:plugin/log`).
 pub mod log {
     pub use crate::greeter::componentry::plugin::log::{Level, log};

@@ -14,7 +14,7 @@ fn a_directory_loads_what_it_can_and_reports_the_rest() {
     std::fs::create_dir(root.join("a-greeter")).expect("mkdir");
     std::fs::write(
         root.join("a-greeter/plugin.toml"),
-        "name = \"greeter\"\nversion = \"1.0.0\"\n[capabilities]\nenv = [\"LANG\"]\n",
+        "name = \"greeter\"\nversion = \"1.0.0\"\n[capabilities]\nenv = [\"LANG\"]\n[settings]\ngreeting = \"Howdy\"\n",
     )
     .expect("write");
     copy("hello-rust", &root.join("a-greeter/greeter.wasm"));
@@ -60,7 +60,7 @@ fn a_directory_loads_what_it_can_and_reports_the_rest() {
     let greeter = report.loaded().next().expect("greeter");
     assert_eq!(
         componentry::to_wave(&greeter.invoke(r#"greet("dir")"#).expect("call")),
-        r#""Hello, dir!""#
+        r#""Howdy, dir!""#
     );
     assert_eq!(greeter.grants().env_names(), vec!["LANG"]);
 
