@@ -9,9 +9,12 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::extension_point::ExtensionPoints;
 use crate::grants::Grants;
 use crate::host::Host;
-use crate::manifest::Manifest;
+use crate::host::PluginOptions;
+use crate::inspect::ComponentWorld;
+use crate::manifest::{ExtensionPointRef, Manifest};
 use crate::plugin::Plugin;
 use crate::policy::Policy;
 
@@ -71,7 +74,27 @@ impl<T: Send + 'static> Host<T> {
     /// Loads every plugin under `dir`, each with the options `policy` gives it for what its
     /// manifest requests. Fails only when `dir` itself cannot be read.
     pub fn load_dir(&self, dir: impl AsRef<Path>, policy: &Policy) -> Result<LoadReport<T>> {
-        let dir = dir.as_ref();
+        self.load_dir_impl(dir.as_ref(), policy, None)
+    }
+
+    /// Like [`load_dir`](Self::load_dir), and checks each plugin against the extension point it
+    /// fits among `extension_points` (and against the version requirement of its manifest's
+    /// `extension-point`), so that incompatible plugins are refused with every problem.
+    pub fn load_dir_for(
+        &self,
+        dir: impl AsRef<Path>,
+        policy: &Policy,
+        extension_points: &ExtensionPoints,
+    ) -> Result<LoadReport<T>> {
+        self.load_dir_impl(dir.as_ref(), policy, Some(extension_points))
+    }
+
+    fn load_dir_impl(
+        &self,
+        dir: &Path,
+        policy: &Policy,
+        points: Option<&ExtensionPoints>,
+    ) -> Result<LoadReport<T>> {
         let unreadable = |e: std::io::Error| Error::Config {
             path: dir.to_owned(),
             reason: format!("cannot read the plugin directory: {e}"),
@@ -87,11 +110,14 @@ impl<T: Send + 'static> Host<T> {
             .into_iter()
             .map(|source| {
                 let (name, result) = if source.is_dir() {
-                    self.load_plugin_dir(&source, policy)
+                    self.load_plugin_dir(&source, policy, points)
                 } else {
                     let name = file_stem(&source);
                     let result = policy
                         .options_for(&name, &Grants::none())
+                        .and_then(|options| {
+                            with_extension_point(options, &name, &source, None, points)
+                        })
                         .and_then(|options| self.load_file_with(&source, options));
                     (name, result)
                 };
@@ -108,7 +134,12 @@ impl<T: Send + 'static> Host<T> {
         Ok(LoadReport { outcomes })
     }
 
-    fn load_plugin_dir(&self, dir: &Path, policy: &Policy) -> (String, Result<Plugin<T>>) {
+    fn load_plugin_dir(
+        &self,
+        dir: &Path,
+        policy: &Policy,
+        points: Option<&ExtensionPoints>,
+    ) -> (String, Result<Plugin<T>>) {
         let manifest_path = dir.join("plugin.toml");
         let manifest = match Manifest::from_file(&manifest_path) {
             Ok(manifest) => manifest,
@@ -119,10 +150,58 @@ impl<T: Send + 'static> Host<T> {
             let options = policy
                 .options_for(&name, &manifest.capabilities)?
                 .settings(&manifest.settings);
+            let options = with_extension_point(
+                options,
+                &name,
+                &component,
+                manifest.extension_point.as_ref(),
+                points,
+            )?;
             self.load_file_with(component, options)
         });
         (name, result)
     }
+}
+
+/// Routes the component at `path` to the extension point it fits, and checks that point against
+/// the manifest's requirement; the options then check the component against it at load.
+fn with_extension_point(
+    options: PluginOptions,
+    plugin: &str,
+    path: &Path,
+    requirement: Option<&ExtensionPointRef>,
+    points: Option<&ExtensionPoints>,
+) -> Result<PluginOptions> {
+    let Some(points) = points else {
+        return Ok(options);
+    };
+    let bytes = crate::loader::read(plugin, path)?;
+    let world = ComponentWorld::decode(plugin, &bytes)?;
+    let point = points.route(plugin, &world)?;
+    if let Some(requirement) = requirement {
+        let package = point.package();
+        let fits = package.is_some_and(|p| {
+            format!("{}:{}", p.namespace, p.name) == requirement.package
+                && point.world_name() == requirement.world
+                && p.version
+                    .as_ref()
+                    .is_none_or(|v| requirement.requirement.matches(v))
+        });
+        if !fits {
+            return Err(Error::Incompatible {
+                plugin: plugin.to_owned(),
+                reason: format!(
+                    "its manifest requires {}/{}@{}, but it fits {}/{}",
+                    requirement.package,
+                    requirement.world,
+                    requirement.requirement,
+                    package.map(|p| p.to_string()).unwrap_or_default(),
+                    point.world_name()
+                ),
+            });
+        }
+    }
+    Ok(options.extension_point(point))
 }
 
 /// The one component file in a plugin directory.

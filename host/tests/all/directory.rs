@@ -105,3 +105,72 @@ fn an_unreadable_directory_is_an_error() {
         .expect("must fail");
     assert!(err.to_string().contains("/no/such/plugins"), "{err}");
 }
+
+#[test]
+fn a_directory_is_checked_against_the_hosts_extension_points() {
+    use crate::extension_points::{HOST_WIT, component, plugin_wit};
+    use componentry::{ExtensionPoint, ExtensionPoints};
+
+    let world = "world transformer { import host-api; export transform; }";
+    let v1_0 = component(
+        &plugin_wit("1.0.0", &["upper: func(input: string) -> string;"], world),
+        "transformer",
+    );
+    let v2_0 = component(
+        &plugin_wit("2.0.0", &["upper: func(input: string) -> string;"], world),
+        "transformer",
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    std::fs::write(root.join("a-old.wasm"), &v1_0).expect("write");
+    for (sub, requirement, bytes) in [
+        ("b-new", "^2", &v2_0),
+        ("c-picky", "^1.3", &v1_0),
+        ("d-fine", "^1.0", &v1_0),
+    ] {
+        std::fs::create_dir(root.join(sub)).expect("mkdir");
+        std::fs::write(
+            root.join(sub).join("plugin.toml"),
+            format!("name = \"{sub}\"\nversion = \"0.1.0\"\nextension-point = \"acme:text/transformer@{requirement}\"\n"),
+        )
+        .expect("write");
+        std::fs::write(root.join(sub).join("p.wasm"), bytes).expect("write");
+    }
+
+    let host = componentry::Host::<()>::builder(&crate::engine(), |_| ())
+        .expect("builder")
+        .stub_unknown_imports(true)
+        .build();
+    let points = ExtensionPoints::new()
+        .with(ExtensionPoint::from_wit_str(HOST_WIT, Some("transformer")).expect("WIT"));
+    let report = host
+        .load_dir_for(root, &Policy::new(), &points)
+        .expect("readable");
+    let loaded: Vec<&str> = report.loaded().map(|p| p.name()).collect();
+    assert_eq!(loaded, vec!["a-old", "d-fine"], "{report}");
+    let failures: Vec<(&str, String)> = report
+        .failed()
+        .map(|(o, e)| (o.name.as_str(), e.to_string()))
+        .collect();
+    assert_eq!(failures.len(), 2, "{report}");
+    assert_eq!(failures[0].0, "b-new");
+    assert!(
+        failures[0].1.contains("fits none") && failures[0].1.contains("acme:text@2.0.0"),
+        "{}",
+        failures[0].1
+    );
+    assert_eq!(failures[1].0, "c-picky");
+    assert!(
+        failures[1]
+            .1
+            .contains("manifest requires acme:text/transformer@^1.3"),
+        "{}",
+        failures[1].1
+    );
+    // The old plugin is held to the version it was built for.
+    let old = report.loaded().next().expect("a-old");
+    assert!(matches!(
+        old.invoke(r#"transform#reverse("x")"#),
+        Err(Error::NotProvided { .. })
+    ));
+}
