@@ -14,8 +14,9 @@ impl<T: Send + 'static> Plugin<T> {
     pub async fn instantiate_async(&self) -> Result<PluginInstance<T>> {
         self.require_mode(true)?;
         self.admit()?;
+        let version = self.current();
         let mut store = self.new_store()?;
-        let outcome = match self.pre().instantiate_async(&mut store).await {
+        let outcome = match version.pre.instantiate_async(&mut store).await {
             Ok(instance) => Ok(instance),
             Err(e) => Err(limits::classify(
                 &mut store,
@@ -25,7 +26,7 @@ impl<T: Send + 'static> Plugin<T> {
             )),
         };
         self.record(&outcome);
-        Ok(PluginInstance::new(self.clone(), store, outcome?))
+        Ok(PluginInstance::new(self.clone(), version, store, outcome?))
     }
 
     /// Like [`call`](Self::call), on an asynchronous host: a fresh instance per call. Dropping

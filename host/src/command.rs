@@ -14,7 +14,7 @@ impl<T: Send + 'static> Plugin<T> {
     /// error is status 1, `exit(n)` is status `n`).
     pub fn run_command(&self) -> Result<()> {
         self.require_mode(false)?;
-        let pre = CommandPre::new(self.version().pre.clone()).map_err(|e| Error::Incompatible {
+        let pre = CommandPre::new(self.pre()).map_err(|e| Error::Incompatible {
             plugin: self.name().to_owned(),
             reason: format!("not a command (it does not export wasi:cli/run): {e:#}"),
         })?;

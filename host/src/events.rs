@@ -9,6 +9,36 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PluginEvent {
+    /// A plugin was loaded (by a watcher).
+    Loaded {
+        /// The plugin's name.
+        plugin: String,
+        /// The SHA-256 of its component, in hex.
+        sha256: String,
+    },
+    /// A new version of a plugin replaced the old one.
+    Reloaded {
+        /// The plugin's name.
+        plugin: String,
+        /// The SHA-256 of the old version, in hex.
+        old_sha256: String,
+        /// The SHA-256 of the new version, in hex.
+        new_sha256: String,
+        /// How long reading, checking and compiling the new version took.
+        took: Duration,
+    },
+    /// A new version could not be loaded; the old one keeps serving.
+    ReloadFailed {
+        /// The plugin's name.
+        plugin: String,
+        /// Why.
+        error: String,
+    },
+    /// A plugin was unloaded (its file went away); calls under way finished first.
+    Unloaded {
+        /// The plugin's name.
+        plugin: String,
+    },
     /// The plugin failed too often in too short a time and refuses calls until `cooldown` has
     /// passed.
     Quarantined {

@@ -7,7 +7,9 @@ use wasmtime::component::{Func, Instance, Val};
 use crate::error::{Error, Result};
 use crate::exports::ExportedFunc;
 use crate::limits;
-use crate::plugin::Plugin;
+use std::sync::Arc;
+
+use crate::plugin::{Plugin, PluginVersion};
 use crate::state::PluginState;
 
 /// One instance of a plugin. State the plugin keeps in its memory survives from call to call.
@@ -16,15 +18,23 @@ use crate::state::PluginState;
 /// (the plugin handle's own calls always use fresh instances).
 pub struct PluginInstance<T: 'static> {
     plugin: Plugin<T>,
+    /// The version this instance was made from: a reload does not change it.
+    version: Arc<PluginVersion<T>>,
     store: Store<PluginState<T>>,
     instance: Instance,
     fuel_consumed: Option<u64>,
 }
 
 impl<T: Send + 'static> PluginInstance<T> {
-    pub(crate) fn new(plugin: Plugin<T>, store: Store<PluginState<T>>, instance: Instance) -> Self {
+    pub(crate) fn new(
+        plugin: Plugin<T>,
+        version: Arc<PluginVersion<T>>,
+        store: Store<PluginState<T>>,
+        instance: Instance,
+    ) -> Self {
         Self {
             plugin,
+            version,
             store,
             instance,
             fuel_consumed: None,
@@ -54,7 +64,7 @@ impl<T: Send + 'static> PluginInstance<T> {
     /// Calls the export `name` (`func`, `iface#func` or `pkg:name/iface@version#func`) with
     /// dynamically typed arguments and returns its results.
     pub fn call(&mut self, name: &str, args: &[Val]) -> Result<Vec<Val>> {
-        let export = self.plugin.find_func(name)?;
+        let export = self.plugin.find_func(&self.version, name)?;
         self.call_export(&export, args)
     }
 
@@ -142,7 +152,7 @@ impl<T: Send + 'static> PluginInstance<T> {
         let placeholder = format!("f({arguments}");
         let parsed = UntypedFuncCall::parse(&placeholder)
             .map_err(|e| bad_call(format!("the arguments are not valid WAVE: {e}")))?;
-        let export = self.plugin.find_func(name.trim())?;
+        let export = self.plugin.find_func(&self.version, name.trim())?;
         let types: Vec<_> = export.ty.params().map(|(_, ty)| ty).collect();
         let args = parsed
             .to_wasm_params(types.iter())
@@ -160,7 +170,7 @@ impl<T: Send + 'static> PluginInstance<T> {
     /// Like [`call`](Self::call), on an asynchronous host. Dropping the future cancels the call;
     /// drop the instance too, since the call may have stopped half-way.
     pub async fn call_async(&mut self, name: &str, args: &[Val]) -> Result<Vec<Val>> {
-        let export = self.plugin.find_func(name)?;
+        let export = self.plugin.find_func(&self.version, name)?;
         self.call_export_async(&export, args).await
     }
 

@@ -69,7 +69,7 @@ pub use limits::{
     ASYNC_YIELD_FUEL, DEFAULT_MAX_INSTANCES, DEFAULT_MAX_MEMORY, DEFAULT_MAX_TABLE_ELEMENTS, Limits,
 };
 pub use manifest::{ExtensionPointRef, Manifest};
-pub use plugin::Plugin;
+pub use plugin::{Plugin, ReloadOutcome};
 pub use policy::{OnExcess, Policy, PolicyRule};
 pub use quarantine::QuarantinePolicy;
 pub use state::{PluginState, Settings};

@@ -6,6 +6,8 @@ use wasmtime::Store;
 use wasmtime::component::{Component, InstancePre, Val};
 
 use crate::error::{Error, Result};
+use arc_swap::ArcSwap;
+
 use crate::events::PluginEvent;
 use crate::exports::{self, ExportedFunc};
 use crate::extension_point::ExtensionPoint;
@@ -35,7 +37,7 @@ impl<T> std::fmt::Debug for Plugin<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Plugin")
             .field("name", &self.inner.name)
-            .field("sha256", &hex::encode(self.inner.version.sha256))
+            .field("sha256", &hex::encode(self.inner.version.load().sha256))
             .finish_non_exhaustive()
     }
 }
@@ -56,17 +58,35 @@ struct PluginInner<T: 'static> {
     quarantine: Option<QuarantinePolicy>,
     failures: FailureTracker,
     lifetime_fuel_used: Arc<AtomicU64>,
-    /// The extension point the plugin was checked against, and the version it was built for.
-    target: Option<(Arc<ExtensionPoint>, Option<Version>)>,
+    /// The extension point the plugin is checked against, at load and at every reload.
+    extension_point: Option<Arc<ExtensionPoint>>,
+    expect_sha256: Option<[u8; 32]>,
     settings: Arc<Settings>,
-    version: PluginVersion<T>,
+    /// The version calls start on; a reload swaps it, and calls under way keep theirs.
+    version: ArcSwap<PluginVersion<T>>,
 }
 
-/// One compiled version of a plugin's component, ready to instantiate.
+/// One compiled version of a plugin's component, ready to instantiate. Immutable.
 pub(crate) struct PluginVersion<T: 'static> {
     pub(crate) component: Component,
     pub(crate) pre: InstancePre<PluginState<T>>,
     pub(crate) sha256: [u8; 32],
+    /// The extension point version the component was built against, when it shows.
+    pub(crate) target_version: Option<Version>,
+}
+
+/// What a reload did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReloadOutcome {
+    /// The bytes are the ones already loaded; nothing was done.
+    Unchanged,
+    /// The new version replaced the old one.
+    Reloaded {
+        /// The SHA-256 of the version replaced, in hex.
+        old_sha256: String,
+        /// The SHA-256 of the version now serving, in hex.
+        new_sha256: String,
+    },
 }
 
 impl<T: Send + 'static> Plugin<T> {
@@ -89,35 +109,15 @@ impl<T: Send + 'static> Plugin<T> {
         check_engine_supports(&host.engine, &name, &limits)?;
         // Opening granted directories now reports a bad grant at load, not at the first call.
         grants.wasi_ctx(&name)?;
-        if let Some(expected) = expect_sha256 {
-            let found: [u8; 32] =
-                sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(bytes))
-                    .into();
-            if found != expected {
-                return Err(Error::IntegrityMismatch {
-                    plugin: name.to_string(),
-                    expected: hex::encode(expected),
-                    found: hex::encode(found),
-                });
-            }
-        }
-        let target = match extension_point {
-            Some(point) => {
-                let world = ComponentWorld::decode(&name, bytes)?;
-                let report = point.check(&world);
-                if !report.is_compatible() {
-                    return Err(Error::Incompatible {
-                        plugin: name.to_string(),
-                        reason: report.to_string(),
-                    });
-                }
-                Some((point, report.plugin_version))
-            }
-            None => None,
-        };
-        let compiled = loader::compile(&host.engine, &name, bytes)?;
-        let pre = linking::instantiate_pre(host, &name, &grants, &compiled.component)?;
-        tracing::debug!(plugin = %name, sha256 = %hex::encode(compiled.sha256), "plugin loaded");
+        let version = build_version(
+            host,
+            &name,
+            &grants,
+            extension_point.as_deref(),
+            expect_sha256,
+            bytes,
+        )?;
+        tracing::debug!(plugin = %name, sha256 = %hex::encode(version.sha256), "plugin loaded");
         Ok(Self {
             inner: Arc::new(PluginInner {
                 name,
@@ -127,15 +127,68 @@ impl<T: Send + 'static> Plugin<T> {
                 quarantine,
                 failures: FailureTracker::default(),
                 lifetime_fuel_used: Arc::default(),
-                target,
+                extension_point,
+                expect_sha256,
                 settings: Arc::new(settings),
-                version: PluginVersion {
-                    component: compiled.component,
-                    pre,
-                    sha256: compiled.sha256,
-                },
+                version: ArcSwap::from_pointee(version),
             }),
         })
+    }
+
+    /// Replaces the plugin's component by `bytes`, after compiling and checking them as at load
+    /// (same grants, limits, extension point and pin). Calls already running finish on the old
+    /// version; calls that start afterwards use the new one. On failure the old version keeps
+    /// serving. Either way an event tells subscribers.
+    pub fn reload(&self, bytes: &[u8]) -> Result<ReloadOutcome> {
+        let started = Instant::now();
+        let sha256: [u8; 32] =
+            sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(bytes)).into();
+        let old = self.current();
+        if sha256 == old.sha256 {
+            return Ok(ReloadOutcome::Unchanged);
+        }
+        let inner = &self.inner;
+        let built = build_version(
+            &inner.host,
+            &inner.name,
+            &inner.grants,
+            inner.extension_point.as_deref(),
+            inner.expect_sha256,
+            bytes,
+        );
+        match built {
+            Ok(version) => {
+                let outcome = ReloadOutcome::Reloaded {
+                    old_sha256: hex::encode(old.sha256),
+                    new_sha256: hex::encode(version.sha256),
+                };
+                inner.version.store(Arc::new(version));
+                tracing::info!(plugin = self.name(), "reloaded in {:?}", started.elapsed());
+                inner.host.events.emit(PluginEvent::Reloaded {
+                    plugin: self.name().to_owned(),
+                    old_sha256: hex::encode(old.sha256),
+                    new_sha256: hex::encode(sha256),
+                    took: started.elapsed(),
+                });
+                Ok(outcome)
+            }
+            Err(error) => {
+                tracing::warn!(
+                    plugin = self.name(),
+                    "reload failed, the previous version keeps serving: {error}"
+                );
+                inner.host.events.emit(PluginEvent::ReloadFailed {
+                    plugin: self.name().to_owned(),
+                    error: error.to_string(),
+                });
+                Err(error)
+            }
+        }
+    }
+
+    /// The version calls start on now.
+    pub(crate) fn current(&self) -> Arc<PluginVersion<T>> {
+        self.inner.version.load_full()
     }
 
     /// The plugin's name, as used in errors and logs.
@@ -143,24 +196,20 @@ impl<T: Send + 'static> Plugin<T> {
         &self.inner.name
     }
 
-    /// The SHA-256 of the component's bytes.
+    /// The SHA-256 of the current version's bytes.
     pub fn sha256(&self) -> [u8; 32] {
-        self.inner.version.sha256
+        self.current().sha256
     }
 
-    /// The compiled component, for code that needs wasmtime directly.
-    pub fn component(&self) -> &Component {
-        &self.inner.version.component
-    }
-
-    pub(crate) fn version(&self) -> &PluginVersion<T> {
-        &self.inner.version
+    /// The current version's compiled component, for code that needs wasmtime directly.
+    pub fn component(&self) -> Component {
+        self.current().component.clone()
     }
 
     /// The functions the plugin exports, named as [`call`](Self::call) accepts them
     /// (`func`, or `pkg:name/iface@version#func`), with their WIT signatures.
     pub fn exported_functions(&self) -> Vec<(String, String)> {
-        exports::list(self.inner.host.engine.wasmtime(), self.component())
+        exports::list(self.inner.host.engine.wasmtime(), &self.component())
             .into_iter()
             .map(|f| {
                 let signature = f.signature();
@@ -272,44 +321,50 @@ impl<T: Send + 'static> Plugin<T> {
         })
     }
 
-    /// The instance's compiled pre-instance.
-    pub(crate) fn pre(&self) -> &InstancePre<PluginState<T>> {
-        &self.inner.version.pre
+    /// The current version's pre-instance.
+    pub(crate) fn pre(&self) -> InstancePre<PluginState<T>> {
+        self.current().pre.clone()
     }
 
     /// Creates an instance, which keeps its state across calls.
     pub fn instantiate(&self) -> Result<PluginInstance<T>> {
         self.require_mode(false)?;
+        let version = self.current();
         let mut store = self.new_store()?;
         let instance = self.guard(|| {
-            self.pre()
+            version
+                .pre
                 .instantiate(&mut store)
                 .map_err(|e| limits::classify(&mut store, self.name(), "<instantiate>", e))
         })?;
-        Ok(PluginInstance::new(self.clone(), store, instance))
+        Ok(PluginInstance::new(self.clone(), version, store, instance))
     }
 
-    /// Looks up an exported function by name: `func`, `iface#func` or `pkg:name/iface@version#func`.
-    pub(crate) fn find_func(&self, name: &str) -> Result<ExportedFunc> {
+    /// Looks up an exported function of `version` by name: `func`, `iface#func` or
+    /// `pkg:name/iface@version#func`.
+    pub(crate) fn find_func(&self, version: &PluginVersion<T>, name: &str) -> Result<ExportedFunc> {
         exports::find(
             self.inner.host.engine.wasmtime(),
-            self.component(),
+            &version.component,
             self.name(),
             name,
         )
-        .map_err(|e| match (&self.inner.target, &e) {
-            (Some((point, Some(version))), Error::ExportNotFound { .. }) => match point.since(name)
-            {
-                Some(since) if &since > version => Error::NotProvided {
-                    plugin: self.name().to_owned(),
-                    function: name.to_owned(),
-                    since: since.to_string(),
-                    plugin_version: version.to_string(),
-                },
+        .map_err(
+            |e| match (&self.inner.extension_point, &version.target_version, &e) {
+                (Some(point), Some(built_for), Error::ExportNotFound { .. }) => {
+                    match point.since(name) {
+                        Some(since) if &since > built_for => Error::NotProvided {
+                            plugin: self.name().to_owned(),
+                            function: name.to_owned(),
+                            since: since.to_string(),
+                            plugin_version: built_for.to_string(),
+                        },
+                        _ => e,
+                    }
+                }
                 _ => e,
             },
-            _ => e,
-        })
+        )
     }
 
     /// Calls the export `name` with dynamically typed arguments on a fresh instance.
@@ -322,6 +377,51 @@ impl<T: Send + 'static> Plugin<T> {
     pub fn invoke(&self, call: &str) -> Result<Vec<Val>> {
         self.instantiate()?.invoke(call)
     }
+}
+
+/// Reads the bytes into a checked, compiled, pre-instantiated version: the hash pin, the
+/// extension point, compilation (through the cache), and the linking of its imports.
+fn build_version<T: Send + 'static>(
+    host: &Host<T>,
+    name: &str,
+    grants: &Grants,
+    extension_point: Option<&ExtensionPoint>,
+    expect_sha256: Option<[u8; 32]>,
+    bytes: &[u8],
+) -> Result<PluginVersion<T>> {
+    if let Some(expected) = expect_sha256 {
+        let found: [u8; 32] =
+            sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(bytes)).into();
+        if found != expected {
+            return Err(Error::IntegrityMismatch {
+                plugin: name.to_owned(),
+                expected: hex::encode(expected),
+                found: hex::encode(found),
+            });
+        }
+    }
+    let target_version = match extension_point {
+        Some(point) => {
+            let world = ComponentWorld::decode(name, bytes)?;
+            let report = point.check(&world);
+            if !report.is_compatible() {
+                return Err(Error::Incompatible {
+                    plugin: name.to_owned(),
+                    reason: report.to_string(),
+                });
+            }
+            report.plugin_version
+        }
+        None => None,
+    };
+    let compiled = loader::compile(&host.engine, name, bytes)?;
+    let pre = linking::instantiate_pre(host, name, grants, &compiled.component)?;
+    Ok(PluginVersion {
+        component: compiled.component,
+        pre,
+        sha256: compiled.sha256,
+        target_version,
+    })
 }
 
 /// Refuses limits the engine was not built to enforce, rather than silently not enforcing them.

@@ -6,7 +6,9 @@ use wasmtime::component::InstancePre;
 
 use crate::error::{Error, Result};
 use crate::limits;
-use crate::plugin::Plugin;
+use std::sync::{Arc, Mutex};
+
+use crate::plugin::{Plugin, PluginVersion};
 use crate::state::PluginState;
 
 /// The bindings of one WIT world. Implement it with [`typed_world!`](crate::typed_world) for the
@@ -47,16 +49,19 @@ macro_rules! typed_world {
 }
 
 /// A plugin seen through the bindings of world `W`. Cheap to clone.
+///
+/// The bindings follow hot reloads: they are resolved again for the first call after the
+/// plugin's version changes.
 pub struct Typed<T: 'static, W: TypedWorld<T>> {
     plugin: Plugin<T>,
-    pre: W::Pre,
+    prepared: Arc<Mutex<(Arc<PluginVersion<T>>, W::Pre)>>,
 }
 
 impl<T: 'static, W: TypedWorld<T>> Clone for Typed<T, W> {
     fn clone(&self) -> Self {
         Self {
             plugin: self.plugin.clone(),
-            pre: self.pre.clone(),
+            prepared: self.prepared.clone(),
         }
     }
 }
@@ -64,13 +69,18 @@ impl<T: 'static, W: TypedWorld<T>> Clone for Typed<T, W> {
 impl<T: Send + 'static> Plugin<T> {
     /// Attaches the bindings of world `W`, checking that the plugin exports what `W` needs.
     pub fn typed<W: TypedWorld<T>>(&self) -> Result<Typed<T, W>> {
-        let pre = W::prepare(self.version().pre.clone()).map_err(|e| Error::Incompatible {
-            plugin: self.name().to_owned(),
-            reason: format!("{e:#}"),
-        })?;
+        let version = self.current();
+        let pre = self.prepare::<W>(&version)?;
         Ok(Typed {
             plugin: self.clone(),
-            pre,
+            prepared: Arc::new(Mutex::new((version, pre))),
+        })
+    }
+
+    fn prepare<W: TypedWorld<T>>(&self, version: &PluginVersion<T>) -> Result<W::Pre> {
+        W::prepare(version.pre.clone()).map_err(|e| Error::Incompatible {
+            plugin: self.name().to_owned(),
+            reason: format!("{e:#}"),
         })
     }
 }
@@ -95,11 +105,26 @@ impl<T: Send + 'static, W: TypedWorld<T>> Typed<T, W> {
         instance.call(f)
     }
 
+    /// The bindings of the plugin's current version, resolved again after a reload.
+    fn current_pre(&self) -> Result<W::Pre> {
+        let version = self.plugin.current();
+        let mut prepared = self
+            .prepared
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !Arc::ptr_eq(&prepared.0, &version) {
+            let pre = self.plugin.prepare::<W>(&version)?;
+            *prepared = (version, pre);
+        }
+        Ok(prepared.1.clone())
+    }
+
     /// Creates an instance that keeps its state across calls.
     pub fn instantiate(&self) -> Result<TypedInstance<T, W>> {
         self.plugin.require_mode(false)?;
+        let pre = self.current_pre()?;
         let mut store = self.plugin.new_store()?;
-        let bindings = W::instantiate(&self.pre, &mut store)
+        let bindings = W::instantiate(&pre, &mut store)
             .map_err(|e| limits::classify(&mut store, self.plugin.name(), "<instantiate>", e))?;
         Ok(TypedInstance {
             plugin: self.plugin.clone(),

@@ -10,6 +10,7 @@ mod extension_points;
 mod limits;
 mod load;
 mod logs;
+mod reload;
 mod sandbox;
 mod traps;
 mod typed;

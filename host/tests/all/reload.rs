@@ -1,0 +1,163 @@
+//! Hot reload of a plugin handle: new versions swap in atomically, calls under way finish on the
+//! old one, and a broken version never replaces a working one.
+
+use std::time::Duration;
+
+use componentry::{Error, ExtensionPoint, Grants, PluginEvent, PluginOptions, ReloadOutcome};
+
+use crate::host;
+
+/// A component whose `version` export returns `n`.
+fn versioned(n: u32) -> Vec<u8> {
+    format!(
+        r#"(component
+            (core module $m (func (export "v") (result i32) i32.const {n}))
+            (core instance $i (instantiate $m))
+            (func (export "version") (result u32) (canon lift (core func $i "v")))
+        )"#
+    )
+    .into_bytes()
+}
+
+fn version_of(plugin: &componentry::Plugin<()>) -> String {
+    componentry::to_wave(&plugin.invoke("version()").expect("version"))
+}
+
+#[test]
+fn a_new_version_answers_after_a_reload() {
+    let host = host();
+    let events = host.subscribe();
+    let plugin = host
+        .load_bytes("versioned", &versioned(1), Grants::none())
+        .expect("load");
+    let before = plugin.instantiate().expect("instance of version 1");
+    assert_eq!(version_of(&plugin), "1");
+
+    let outcome = plugin.reload(&versioned(2)).expect("reload");
+    assert!(
+        matches!(outcome, ReloadOutcome::Reloaded { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(version_of(&plugin), "2");
+    match events.recv_timeout(Duration::from_secs(5)) {
+        Ok(PluginEvent::Reloaded {
+            plugin, new_sha256, ..
+        }) => {
+            assert_eq!(plugin, "versioned");
+            assert_eq!(new_sha256.len(), 64);
+        }
+        other => panic!("expected a reload event, got {other:?}"),
+    }
+    // An instance made before the reload keeps the version it was made from.
+    let mut before = before;
+    assert_eq!(
+        componentry::to_wave(&before.invoke("version()").expect("old instance")),
+        "1"
+    );
+    assert_eq!(
+        plugin.reload(&versioned(2)).expect("same bytes"),
+        ReloadOutcome::Unchanged
+    );
+}
+
+#[test]
+fn a_broken_version_never_replaces_a_working_one() {
+    let host = host();
+    let events = host.subscribe();
+    let plugin = host
+        .load_bytes("steady", &versioned(1), Grants::none())
+        .expect("load");
+    let good = versioned(2);
+    for broken in [
+        b"garbage".to_vec(),
+        b"\0asm\x0d\0\x01\0\x01".to_vec(),
+        good[..good.len() / 2].to_vec(),
+    ] {
+        assert!(plugin.reload(&broken).is_err());
+        assert_eq!(version_of(&plugin), "1", "the old version keeps serving");
+        match events.recv_timeout(Duration::from_secs(5)) {
+            Ok(PluginEvent::ReloadFailed { plugin, error }) => {
+                assert_eq!(plugin, "steady");
+                assert!(!error.is_empty());
+            }
+            other => panic!("expected a reload failure event, got {other:?}"),
+        }
+    }
+    plugin.reload(&good).expect("a later good version is taken");
+    assert_eq!(version_of(&plugin), "2");
+}
+
+#[test]
+fn a_version_of_the_wrong_world_is_refused() {
+    let point = ExtensionPoint::from_wit_str(
+        "package test:versioned@1.0.0;\nworld w { export version: func() -> u32; }\n",
+        Some("w"),
+    )
+    .expect("WIT");
+    let plugin = host()
+        .load_bytes_with(
+            "checked",
+            &versioned(1),
+            PluginOptions::new().extension_point(point.into()),
+        )
+        .expect("load");
+    let wrong = br#"(component
+        (core module $m (func (export "v") (result i32) i32.const 9))
+        (core instance $i (instantiate $m))
+        (func (export "other") (result u32) (canon lift (core func $i "v")))
+    )"#;
+    let err = plugin.reload(wrong).expect_err("wrong world");
+    assert!(matches!(err, Error::Incompatible { .. }), "{err}");
+    assert!(
+        err.to_string().contains("missing export `version`"),
+        "{err}"
+    );
+    assert_eq!(version_of(&plugin), "1");
+}
+
+#[test]
+fn calls_during_reloads_never_fail_and_each_answer_comes_from_one_version() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    let plugin = host()
+        .load_bytes("busy", &versioned(1), Grants::none())
+        .expect("load");
+    let stop = AtomicBool::new(false);
+    let calls = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        let callers: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut seen = std::collections::BTreeSet::new();
+                    while !stop.load(Ordering::Relaxed) {
+                        let answer = version_of(&plugin);
+                        assert!(answer == "1" || answer == "2", "{answer}");
+                        seen.insert(answer);
+                        calls.fetch_add(1, Ordering::Relaxed);
+                    }
+                    seen
+                })
+            })
+            .collect();
+        // Reload back and forth while the callers call, until they have made plenty of calls
+        // (bounded, so a stuck caller fails the test instead of hanging it).
+        let mut rounds = 0u32;
+        while (calls.load(Ordering::Relaxed) < 400 || rounds < 20) && rounds < 100_000 {
+            plugin
+                .reload(&versioned(if rounds % 2 == 0 { 2 } else { 1 }))
+                .expect("reload");
+            rounds += 1;
+        }
+        stop.store(true, Ordering::Relaxed);
+        let mut seen_by_all = std::collections::BTreeSet::new();
+        for caller in callers {
+            seen_by_all.extend(caller.join().expect("no caller failed a call"));
+        }
+        assert!(calls.load(Ordering::Relaxed) >= 400, "{rounds} rounds");
+        assert_eq!(
+            seen_by_all.len(),
+            2,
+            "both versions answered: {seen_by_all:?}"
+        );
+    });
+}
