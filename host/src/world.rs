@@ -54,8 +54,11 @@ macro_rules! typed_world {
 /// plugin's version changes.
 pub struct Typed<T: 'static, W: TypedWorld<T>> {
     plugin: Plugin<T>,
-    prepared: Arc<Mutex<(Arc<PluginVersion<T>>, W::Pre)>>,
+    prepared: Arc<Mutex<Prepared<T, W>>>,
 }
+
+/// The bindings resolved for one version of the plugin.
+type Prepared<T, W> = (Arc<PluginVersion<T>>, <W as TypedWorld<T>>::Pre);
 
 impl<T: 'static, W: TypedWorld<T>> Clone for Typed<T, W> {
     fn clone(&self) -> Self {
