@@ -144,7 +144,7 @@ fn calls_during_reloads_never_fail_and_each_answer_comes_from_one_version() {
         let mut rounds = 0u32;
         while (calls.load(Ordering::Relaxed) < 400 || rounds < 20) && rounds < 100_000 {
             plugin
-                .reload(&versioned(if rounds % 2 == 0 { 2 } else { 1 }))
+                .reload(&versioned(if rounds.is_multiple_of(2) { 2 } else { 1 }))
                 .expect("reload");
             rounds += 1;
         }
