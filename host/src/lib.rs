@@ -47,6 +47,7 @@ mod plugin;
 mod policy;
 mod quarantine;
 mod state;
+mod watch;
 mod wave;
 mod wit_type;
 mod world;
@@ -73,6 +74,7 @@ pub use plugin::{Plugin, ReloadOutcome};
 pub use policy::{OnExcess, Policy, PolicyRule};
 pub use quarantine::QuarantinePolicy;
 pub use state::{PluginState, Settings};
+pub use watch::{DEFAULT_DEBOUNCE, Watcher};
 pub use wave::to_wave;
 pub use world::{Typed, TypedInstance, TypedWorld};
 

@@ -14,6 +14,7 @@ mod reload;
 mod sandbox;
 mod traps;
 mod typed;
+mod watch;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

@@ -1,0 +1,141 @@
+//! Watching plugin files: edits are picked up, broken edits never replace a working version,
+//! storms of writes end on the last content, new files load and deleted ones unload. Waits are
+//! on events, with bounded timeouts.
+
+use std::path::Path;
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
+
+use componentry::{PluginEvent, PluginOptions};
+
+use crate::host;
+
+fn versioned(n: u32) -> String {
+    format!(
+        r#"(component
+            (core module $m (func (export "v") (result i32) i32.const {n}))
+            (core instance $i (instantiate $m))
+            (func (export "version") (result u32) (canon lift (core func $i "v")))
+        )"#
+    )
+}
+
+/// Waits (at most 20 s) for the first event that `wanted` accepts.
+fn wait_for(
+    events: &Receiver<PluginEvent>,
+    what: &str,
+    wanted: impl Fn(&PluginEvent) -> bool,
+) -> PluginEvent {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match events.recv_timeout(left) {
+            Ok(event) if wanted(&event) => return event,
+            Ok(_) => continue,
+            Err(_) => panic!("no {what} event within 20 s"),
+        }
+    }
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).expect("write");
+}
+
+fn version(watcher: &componentry::Watcher<()>, name: &str) -> String {
+    let plugin = watcher.plugin(name).expect("loaded");
+    componentry::to_wave(&plugin.invoke("version()").expect("call"))
+}
+
+#[test]
+fn a_watched_directory_follows_its_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("counter.wasm");
+    write(&file, &versioned(1));
+    let host = host();
+    let events = host.subscribe();
+    let watcher = host
+        .watch(dir.path(), Duration::from_millis(50), |_| {
+            PluginOptions::new()
+        })
+        .expect("watch");
+    wait_for(
+        &events,
+        "loaded",
+        |e| matches!(e, PluginEvent::Loaded { plugin, .. } if plugin == "counter"),
+    );
+    assert_eq!(version(&watcher, "counter"), "1");
+
+    write(&file, &versioned(2));
+    wait_for(&events, "reloaded", |e| {
+        matches!(e, PluginEvent::Reloaded { .. })
+    });
+    assert_eq!(version(&watcher, "counter"), "2");
+
+    // A broken edit (a half-written file) leaves version 2 serving.
+    write(&file, &versioned(3)[..40]);
+    wait_for(
+        &events,
+        "reload failed",
+        |e| matches!(e, PluginEvent::ReloadFailed { plugin, .. } if plugin == "counter"),
+    );
+    assert_eq!(version(&watcher, "counter"), "2");
+
+    // A storm of writes ends on the last content.
+    for n in 10..30 {
+        write(&file, &versioned(n));
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while version(&watcher, "counter") != "29" {
+        assert!(
+            Instant::now() < deadline,
+            "the last write was not picked up"
+        );
+        wait_for(&events, "reloaded", |e| {
+            matches!(e, PluginEvent::Reloaded { .. })
+        });
+    }
+
+    // New files load, deleted ones unload; a handle taken before keeps working.
+    write(&dir.path().join("second.wasm"), &versioned(7));
+    wait_for(
+        &events,
+        "loaded",
+        |e| matches!(e, PluginEvent::Loaded { plugin, .. } if plugin == "second"),
+    );
+    assert_eq!(version(&watcher, "second"), "7");
+    let held = watcher.plugin("counter").expect("loaded");
+    std::fs::remove_file(&file).expect("remove");
+    wait_for(
+        &events,
+        "unloaded",
+        |e| matches!(e, PluginEvent::Unloaded { plugin } if plugin == "counter"),
+    );
+    assert!(watcher.plugin("counter").is_none());
+    assert_eq!(
+        componentry::to_wave(&held.invoke("version()").expect("held handle")),
+        "29"
+    );
+}
+
+#[test]
+fn a_watched_file_is_reloaded_and_its_neighbours_ignored() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("only.wasm");
+    write(&file, &versioned(1));
+    write(&dir.path().join("other.wasm"), &versioned(5));
+    let host = host();
+    let events = host.subscribe();
+    let watcher = host
+        .watch(&file, Duration::from_millis(50), |_| PluginOptions::new())
+        .expect("watch");
+    assert_eq!(watcher.plugins().len(), 1);
+    assert_eq!(version(&watcher, "only"), "1");
+    write(&file, &versioned(2));
+    wait_for(
+        &events,
+        "reloaded",
+        |e| matches!(e, PluginEvent::Reloaded { plugin, .. } if plugin == "only"),
+    );
+    assert_eq!(version(&watcher, "only"), "2");
+    assert!(watcher.plugin("other").is_none());
+}
