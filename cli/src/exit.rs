@@ -46,7 +46,7 @@ impl Failure {
         match self {
             Failure::Usage(message) => eprintln!("componentry: usage error: {message}"),
             Failure::Plugin(error) => {
-                eprintln!("componentry: error: {error}");
+                eprintln!("componentry: error: {}", one_line(&error.to_string()));
                 if verbose {
                     report_details(error);
                 }
@@ -59,6 +59,11 @@ impl From<Error> for Failure {
     fn from(error: Error) -> Self {
         Failure::Plugin(error)
     }
+}
+
+/// `text` on one line: line breaks (as in compiler diagnostics) become single spaces.
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The documented exit code for each kind of error.

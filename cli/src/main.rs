@@ -7,16 +7,16 @@
 
 mod exit;
 mod grant_flags;
+mod limit_flags;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use std::time::Duration;
 
 use componentry::{
-    ComponentWorld, DEFAULT_EPOCH_TICK, Engine, EngineBuilder, ExtensionPoint, Grants, Host,
-    Limits, Manifest, Output, PluginOptions, Policy,
+    ComponentWorld, DEFAULT_DEBOUNCE, Engine, EngineBuilder, ExtensionPoint, Grants, Host,
+    Manifest, Output, PluginEvent, PluginOptions, Policy,
 };
 
 #[derive(Parser)]
@@ -57,6 +57,23 @@ enum Command {
     },
     /// Call an export (`--invoke`), or run a `wasi:cli/command` component.
     Run(RunArgs),
+    /// Serve a component, or a directory of them, reloading each when it changes; one line per
+    /// change: `loaded NAME sha256:HEX12 -> RESULT`, `reload failed NAME: REASON`, `unloaded NAME`.
+    /// Runs until interrupted.
+    Watch {
+        /// A component file, or a directory of `*.wasm` components.
+        path: PathBuf,
+        /// Call this export (a WAVE call) after every successful (re)load and show its result.
+        #[arg(long, value_name = "CALL")]
+        invoke: Option<String>,
+        /// Compile without the compiled-artifact cache.
+        #[arg(long)]
+        no_cache: bool,
+        #[command(flatten)]
+        grants: grant_flags::GrantFlags,
+        #[command(flatten)]
+        limits: limit_flags::LimitFlags,
+    },
     /// Check a component against an extension point (a WIT world) before running it: prints
     /// every problem, and exits 0 when compatible, 3 when not.
     Check {
@@ -89,17 +106,8 @@ struct RunArgs {
     #[command(flatten)]
     grants: grant_flags::GrantFlags,
 
-    /// Fuel budget of the call (about one unit per wasm instruction); exit 6 when exhausted.
-    #[arg(long, value_name = "N")]
-    fuel: Option<u64>,
-
-    /// Wall-clock deadline of the call in milliseconds; exit 7 when exceeded.
-    #[arg(long, value_name = "MS")]
-    timeout: Option<u64>,
-
-    /// Most linear memory the plugin may grow to, in bytes; exit 8 when it tries to exceed it.
-    #[arg(long, value_name = "BYTES")]
-    max_memory: Option<usize>,
+    #[command(flatten)]
+    limits: limit_flags::LimitFlags,
 
     /// Arguments for a command component (after `--`); argv[0] is the plugin's name.
     #[arg(last = true)]
@@ -144,6 +152,13 @@ fn dispatch(command: Command) -> Result<(), exit::Failure> {
             &grants,
         ),
         Command::Run(args) => run(args),
+        Command::Watch {
+            path,
+            invoke,
+            no_cache,
+            grants,
+            limits,
+        } => watch(&path, invoke.as_deref(), no_cache, &grants, &limits),
         Command::Check { plugin, wit, world } => check(&plugin, &wit, world.as_deref()),
     }
 }
@@ -212,6 +227,59 @@ fn inspect(
     Ok(())
 }
 
+fn watch(
+    path: &Path,
+    invoke: Option<&str>,
+    no_cache: bool,
+    grant_flags: &grant_flags::GrantFlags,
+    limit_flags: &limit_flags::LimitFlags,
+) -> Result<(), exit::Failure> {
+    let (builder, limits) = limit_flags.apply(engine_builder(no_cache));
+    let engine = builder.build()?;
+    let host: Host<()> = Host::new(&engine)?;
+    let grants = Grants::none()
+        .stdout(Output::Inherit)
+        .stderr(Output::Inherit)
+        .merge(grant_flags.to_grants()?);
+    let events = host.subscribe();
+    let watcher = host.watch(path, DEFAULT_DEBOUNCE, move |_| {
+        PluginOptions::new()
+            .grants(grants.clone())
+            .limits(limits.clone())
+    })?;
+    for event in events {
+        match event {
+            PluginEvent::Loaded { plugin, sha256 }
+            | PluginEvent::Reloaded {
+                plugin,
+                new_sha256: sha256,
+                ..
+            } => {
+                let result = match (invoke, watcher.plugin(&plugin)) {
+                    (Some(call), Some(loaded)) => match loaded.invoke(call) {
+                        Ok(results) => componentry::to_wave(&results),
+                        Err(e) => {
+                            eprintln!("componentry: error: {e}");
+                            "-".to_owned()
+                        }
+                    },
+                    _ => "-".to_owned(),
+                };
+                println!(
+                    "loaded {plugin} sha256:{} -> {result}",
+                    &sha256[..12.min(sha256.len())]
+                );
+            }
+            PluginEvent::ReloadFailed { plugin, error } => {
+                println!("reload failed {plugin}: {}", exit::one_line(&error))
+            }
+            PluginEvent::Unloaded { plugin } => println!("unloaded {plugin}"),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 fn check(path: &Path, wit: &Path, world: Option<&str>) -> Result<(), exit::Failure> {
     let extension_point = ExtensionPoint::from_wit_dir(wit, world)?;
     let name = plugin_name(path);
@@ -238,19 +306,7 @@ fn check(path: &Path, wit: &Path, world: Option<&str>) -> Result<(), exit::Failu
 }
 
 fn run(args: RunArgs) -> Result<(), exit::Failure> {
-    let mut builder = engine_builder(args.no_cache);
-    let mut limits = Limits::new();
-    if let Some(fuel) = args.fuel {
-        builder = builder.fuel(true);
-        limits = limits.fuel(fuel);
-    }
-    if let Some(ms) = args.timeout {
-        builder = builder.epoch_interruption(DEFAULT_EPOCH_TICK);
-        limits = limits.deadline(Duration::from_millis(ms));
-    }
-    if let Some(bytes) = args.max_memory {
-        limits = limits.max_memory(bytes);
-    }
+    let (builder, limits) = args.limits.apply(engine_builder(args.no_cache));
     let engine = builder.build()?;
     let host: Host<()> = Host::new(&engine)?;
     let name = plugin_name(&args.plugin);

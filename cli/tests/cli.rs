@@ -695,3 +695,82 @@ fn inspect_shows_the_manifest_and_the_grants_a_policy_leaves() {
         "{out}"
     );
 }
+
+fn versioned(n: u32) -> String {
+    format!(
+        r#"(component
+            (core module $m (func (export "v") (result i32) i32.const {n}))
+            (core instance $i (instantiate $m))
+            (func (export "version") (result u32) (canon lift (core func $i "v")))
+        )"#
+    )
+}
+
+#[test]
+fn watch_reports_every_change_on_one_line() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("counter.wasm");
+    std::fs::write(&file, versioned(1)).expect("write");
+    let cache =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/componentry-test-cache-cli");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_componentry"))
+        .args([
+            "watch",
+            dir.path().to_str().expect("utf-8"),
+            "--invoke",
+            "version()",
+        ])
+        .env("COMPONENTRY_CACHE_DIR", cache)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run componentry watch");
+    let stdout = child.stdout.take().expect("stdout");
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next_line = || {
+        received
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("a line within 20 s")
+    };
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let line = next_line();
+        assert!(
+            line.starts_with("loaded counter sha256:") && line.ends_with(" -> 1"),
+            "{line}"
+        );
+        assert_eq!(
+            line.split("sha256:")
+                .nth(1)
+                .map(|rest| rest.split(' ').next().map(str::len)),
+            Some(Some(12))
+        );
+        std::fs::write(&file, versioned(2)).expect("write");
+        let line = next_line();
+        assert!(
+            line.starts_with("loaded counter sha256:") && line.ends_with(" -> 2"),
+            "{line}"
+        );
+        std::fs::write(&file, "(component (core module").expect("write");
+        let line = next_line();
+        assert!(line.starts_with("reload failed counter: "), "{line}");
+        std::fs::remove_file(&file).expect("remove");
+        assert_eq!(next_line(), "unloaded counter");
+    }));
+    let _ = child.kill();
+    let _ = child.wait();
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
