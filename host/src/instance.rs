@@ -5,7 +5,10 @@ use wasmtime::component::wasm_wave::untyped::UntypedFuncCall;
 use wasmtime::component::{Func, Instance, Val};
 
 use crate::error::{Error, Result};
-use crate::exports::ExportedFunc;
+use crate::exports::{self, ExportedFunc};
+
+/// The interface through which state moves from one version of a plugin to the next.
+const STATE_HANDOVER: &str = "componentry:plugin/state-handover";
 use crate::limits;
 use std::sync::Arc;
 
@@ -66,6 +69,42 @@ impl<T: Send + 'static> PluginInstance<T> {
     pub fn call(&mut self, name: &str, args: &[Val]) -> Result<Vec<Val>> {
         let export = self.plugin.find_func(&self.version, name)?;
         self.call_export(&export, args)
+    }
+
+    /// Moves this instance to the plugin's current version after a hot reload. When both
+    /// versions export `componentry:plugin/state-handover`, the old instance's `snapshot` is
+    /// handed to the new instance's `restore`; otherwise the new instance starts afresh. Returns
+    /// whether the instance changed; on an error it stays on its old version.
+    pub fn upgrade(&mut self) -> Result<bool> {
+        let current = self.plugin.current();
+        if Arc::ptr_eq(&current, &self.version) {
+            return Ok(false);
+        }
+        let mut next = self.plugin.instantiate()?;
+        let handover = |instance: &Self, function: &str| {
+            exports::find(
+                instance.store.engine(),
+                &instance.version.component,
+                instance.plugin.name(),
+                &format!("{STATE_HANDOVER}#{function}"),
+            )
+            .is_ok()
+        };
+        if handover(self, "snapshot") && handover(&next, "restore") {
+            let state = self.call(&format!("{STATE_HANDOVER}#snapshot"), &[])?;
+            next.call(&format!("{STATE_HANDOVER}#restore"), &state)?;
+            tracing::info!(
+                plugin = self.plugin.name(),
+                "state handed over to the new version"
+            );
+        } else {
+            tracing::info!(
+                plugin = self.plugin.name(),
+                "the new version starts afresh: {STATE_HANDOVER} is not exported by both versions"
+            );
+        }
+        *self = next;
+        Ok(true)
     }
 
     /// Calls a function written as a WAVE call expression, `name(arg, ...)`, and returns its

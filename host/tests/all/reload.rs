@@ -1,7 +1,7 @@
 //! Hot reload of a plugin handle: new versions swap in atomically, calls under way finish on the
 //! old one, and a broken version never replaces a working one.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use componentry::{Error, ExtensionPoint, Grants, PluginEvent, PluginOptions, ReloadOutcome};
 
@@ -124,40 +124,103 @@ fn calls_during_reloads_never_fail_and_each_answer_comes_from_one_version() {
         .expect("load");
     let stop = AtomicBool::new(false);
     let calls = AtomicUsize::new(0);
+    let saw = [AtomicBool::new(false), AtomicBool::new(false)];
     std::thread::scope(|scope| {
         let callers: Vec<_> = (0..4)
             .map(|_| {
                 scope.spawn(|| {
-                    let mut seen = std::collections::BTreeSet::new();
                     while !stop.load(Ordering::Relaxed) {
-                        let answer = version_of(&plugin);
-                        assert!(answer == "1" || answer == "2", "{answer}");
-                        seen.insert(answer);
+                        match version_of(&plugin).as_str() {
+                            "1" => saw[0].store(true, Ordering::Relaxed),
+                            "2" => saw[1].store(true, Ordering::Relaxed),
+                            other => panic!("an answer from no version: {other}"),
+                        }
                         calls.fetch_add(1, Ordering::Relaxed);
                     }
-                    seen
                 })
             })
             .collect();
-        // Reload back and forth while the callers call, until they have made plenty of calls
-        // (bounded, so a stuck caller fails the test instead of hanging it).
+        // Reload back and forth while the callers call, until they have made plenty of calls and
+        // seen both versions (bounded, so a stuck caller fails the test instead of hanging it).
+        let deadline = Instant::now() + Duration::from_secs(30);
         let mut rounds = 0u32;
-        while (calls.load(Ordering::Relaxed) < 400 || rounds < 20) && rounds < 100_000 {
-            plugin
-                .reload(&versioned(if rounds.is_multiple_of(2) { 2 } else { 1 }))
-                .expect("reload");
+        let done = || {
+            calls.load(Ordering::Relaxed) >= 400 && saw.iter().all(|s| s.load(Ordering::Relaxed))
+        };
+        while !done() && Instant::now() < deadline {
+            let next = if rounds.is_multiple_of(2) { 2 } else { 1 };
+            plugin.reload(&versioned(next)).expect("reload");
             rounds += 1;
         }
         stop.store(true, Ordering::Relaxed);
-        let mut seen_by_all = std::collections::BTreeSet::new();
         for caller in callers {
-            seen_by_all.extend(caller.join().expect("no caller failed a call"));
+            caller.join().expect("no caller failed a call");
         }
-        assert!(calls.load(Ordering::Relaxed) >= 400, "{rounds} rounds");
-        assert_eq!(
-            seen_by_all.len(),
-            2,
-            "both versions answered: {seen_by_all:?}"
+        assert!(
+            done(),
+            "after {rounds} reloads: {} calls",
+            calls.load(Ordering::Relaxed)
         );
     });
+}
+
+/// The same component with a custom section appended: other bytes, same behaviour.
+fn rebuilt(bytes: &[u8]) -> Vec<u8> {
+    let mut bytes = bytes.to_vec();
+    bytes.extend_from_slice(&[0x00, 0x05, 0x04, b'n', b'e', b'x', b't']);
+    bytes
+}
+
+#[test]
+fn state_is_handed_over_to_the_new_version() {
+    let original = std::fs::read(crate::guest("counter")).expect("counter guest");
+    let plugin = host()
+        .load_bytes("counter", &original, Grants::none())
+        .expect("load");
+    let mut instance = plugin.instantiate().expect("instance");
+    for expected in 1..=3 {
+        assert_eq!(
+            componentry::to_wave(&instance.invoke("increment()").expect("call")),
+            expected.to_string()
+        );
+    }
+    assert!(
+        !instance.upgrade().expect("nothing to upgrade"),
+        "no reload yet"
+    );
+    assert!(matches!(
+        plugin.reload(&rebuilt(&original)).expect("reload"),
+        ReloadOutcome::Reloaded { .. }
+    ));
+    assert!(
+        instance.upgrade().expect("upgrade"),
+        "moved to the new version"
+    );
+    assert_eq!(
+        componentry::to_wave(&instance.invoke("increment()").expect("call")),
+        "4"
+    );
+    // A fresh instance of the new version starts from nothing.
+    assert_eq!(
+        componentry::to_wave(&plugin.invoke("increment()").expect("call")),
+        "1"
+    );
+}
+
+#[test]
+fn without_the_handover_interface_the_new_version_starts_afresh() {
+    let plugin = host()
+        .load_bytes("plain", &versioned(1), Grants::none())
+        .expect("load");
+    let mut instance = plugin.instantiate().expect("instance");
+    plugin.reload(&versioned(2)).expect("reload");
+    assert_eq!(
+        componentry::to_wave(&instance.invoke("version()").expect("old")),
+        "1"
+    );
+    assert!(instance.upgrade().expect("upgrade"));
+    assert_eq!(
+        componentry::to_wave(&instance.invoke("version()").expect("new")),
+        "2"
+    );
 }
