@@ -181,12 +181,7 @@ fn inspect(
         None => flags.to_grants()?,
     };
     let name = plugin_name(path);
-    let bytes = std::fs::read(path).map_err(|source| componentry::Error::Read {
-        plugin: name.clone(),
-        path: path.to_owned(),
-        source,
-    })?;
-    let world = ComponentWorld::decode(&name, &bytes)?;
+    let world = ComponentWorld::read(path)?;
     print!("{}", world.to_wit(full)?);
     if let Some(manifest) = &manifest {
         println!();
@@ -283,12 +278,7 @@ fn watch(
 fn check(path: &Path, wit: &Path, world: Option<&str>) -> Result<(), exit::Failure> {
     let extension_point = ExtensionPoint::from_wit_dir(wit, world)?;
     let name = plugin_name(path);
-    let bytes = std::fs::read(path).map_err(|source| componentry::Error::Read {
-        plugin: name.clone(),
-        path: path.to_owned(),
-        source,
-    })?;
-    let component = ComponentWorld::decode(&name, &bytes)?;
+    let component = ComponentWorld::read(path)?;
     let report = extension_point.check(&component);
     let target = match extension_point.package() {
         Some(package) => format!("{package}/{}", extension_point.world_name()),

@@ -696,14 +696,14 @@ fn inspect_shows_the_manifest_and_the_grants_a_policy_leaves() {
     );
 }
 
+/// The `versioned` test component (`host/tests/guests/wat/versioned.wat`) returning `n`.
 fn versioned(n: u32) -> String {
-    format!(
-        r#"(component
-            (core module $m (func (export "v") (result i32) i32.const {n}))
-            (core instance $i (instantiate $m))
-            (func (export "version") (result u32) (canon lift (core func $i "v")))
-        )"#
-    )
+    let template = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../host/tests/guests/wat/versioned.wat"
+    ))
+    .expect("versioned.wat");
+    template.replace("VERSION", &n.to_string())
 }
 
 #[test]

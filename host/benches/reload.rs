@@ -8,14 +8,14 @@ use std::time::{Duration, Instant};
 use componentry::{Engine, Grants, Host, PluginEvent, PluginOptions};
 use criterion::{Criterion, criterion_group, criterion_main};
 
+/// The `versioned` test component (`host/tests/guests/wat/versioned.wat`) returning `n`.
 fn versioned(n: u32) -> String {
-    format!(
-        r#"(component
-            (core module $m (func (export "v") (result i32) i32.const {n}))
-            (core instance $i (instantiate $m))
-            (func (export "version") (result u32) (canon lift (core func $i "v")))
-        )"#
-    )
+    let template = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/guests/wat/versioned.wat"
+    ))
+    .expect("versioned.wat");
+    template.replace("VERSION", &n.to_string())
 }
 
 fn bench_reload(c: &mut Criterion) {

@@ -31,6 +31,17 @@ impl ComponentWorld {
         }
     }
 
+    /// Reads and decodes the component at `path`, naming it in errors after its file name.
+    pub fn read(path: impl AsRef<std::path::Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let plugin = path
+            .file_stem()
+            .map(|stem| stem.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string());
+        let bytes = loader::read(&plugin, path)?;
+        Self::decode(&plugin, &bytes)
+    }
+
     /// The decoded definitions, for tools that walk the world themselves with wit-parser.
     pub fn resolve(&self) -> &Resolve {
         &self.resolve

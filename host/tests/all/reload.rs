@@ -7,16 +7,14 @@ use componentry::{Error, ExtensionPoint, Grants, PluginEvent, PluginOptions, Rel
 
 use crate::host;
 
-/// A component whose `version` export returns `n`.
-fn versioned(n: u32) -> Vec<u8> {
-    format!(
-        r#"(component
-            (core module $m (func (export "v") (result i32) i32.const {n}))
-            (core instance $i (instantiate $m))
-            (func (export "version") (result u32) (canon lift (core func $i "v")))
-        )"#
-    )
-    .into_bytes()
+/// The `versioned` test component (`host/tests/guests/wat/versioned.wat`) returning `n`.
+pub fn versioned(n: u32) -> Vec<u8> {
+    let template = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/guests/wat/versioned.wat"
+    ))
+    .expect("versioned.wat");
+    template.replace("VERSION", &n.to_string()).into_bytes()
 }
 
 fn version_of(plugin: &componentry::Plugin<()>) -> String {

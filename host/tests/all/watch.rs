@@ -11,13 +11,7 @@ use componentry::{PluginEvent, PluginOptions};
 use crate::host;
 
 fn versioned(n: u32) -> String {
-    format!(
-        r#"(component
-            (core module $m (func (export "v") (result i32) i32.const {n}))
-            (core instance $i (instantiate $m))
-            (func (export "version") (result u32) (canon lift (core func $i "v")))
-        )"#
-    )
+    String::from_utf8(crate::reload::versioned(n)).expect("utf-8")
 }
 
 /// Waits (at most 20 s) for the first event that `wanted` accepts.

@@ -38,18 +38,23 @@ fn open(dir: &str, path: &str, write: bool) -> Result<Descriptor, String> {
         .map_err(|e| format!("{e:?}"))
 }
 
+/// Everything an input stream has until it closes.
+fn read_all(stream: &wasi::io::streams::InputStream) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    loop {
+        match stream.blocking_read(4096) {
+            Ok(chunk) => bytes.extend(chunk),
+            Err(StreamError::Closed) => return Ok(bytes),
+            Err(StreamError::LastOperationFailed(e)) => return Err(e.to_debug_string()),
+        }
+    }
+}
+
 impl Guest for Prober {
     fn read_at(dir: String, path: String) -> Result<String, String> {
         let file = open(&dir, &path, false)?;
         let stream = file.read_via_stream(0).map_err(|e| format!("{e:?}"))?;
-        let mut bytes = Vec::new();
-        loop {
-            match stream.blocking_read(4096) {
-                Ok(chunk) => bytes.extend(chunk),
-                Err(StreamError::Closed) => break,
-                Err(StreamError::LastOperationFailed(e)) => return Err(e.to_debug_string()),
-            }
-        }
+        let bytes = read_all(&stream)?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
@@ -135,14 +140,7 @@ impl Guest for Prober {
         let status = response.status();
         let body = response.consume().map_err(|()| "body")?;
         let stream = body.stream().map_err(|()| "stream")?;
-        let mut bytes = Vec::new();
-        loop {
-            match stream.blocking_read(4096) {
-                Ok(chunk) => bytes.extend(chunk),
-                Err(StreamError::Closed) => break,
-                Err(StreamError::LastOperationFailed(e)) => return Err(e.to_debug_string()),
-            }
-        }
+        let bytes = read_all(&stream)?;
         Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
     }
 
