@@ -238,9 +238,9 @@ fn watch(
         .merge(grant_flags.to_grants()?);
     let events = host.subscribe();
     let watcher = host.watch(path, DEFAULT_DEBOUNCE, move |_| {
-        PluginOptions::new()
+        Ok(PluginOptions::new()
             .grants(grants.clone())
-            .limits(limits.clone())
+            .limits(limits.clone()))
     })?;
     for event in events {
         match event {

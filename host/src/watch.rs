@@ -19,7 +19,7 @@ use crate::plugin::Plugin;
 /// How long a file must stay unchanged before it is read: 150 ms.
 pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(150);
 
-type OptionsFor = dyn Fn(&str) -> PluginOptions + Send + Sync;
+type OptionsFor = dyn Fn(&str) -> Result<PluginOptions> + Send + Sync;
 type Registry<T> = Arc<RwLock<BTreeMap<PathBuf, Plugin<T>>>>;
 
 /// Watches one component file or a directory of them. Dropping it stops the watching; plugins
@@ -49,13 +49,14 @@ impl<T: Send + 'static> Watcher<T> {
 
 impl<T: Send + 'static> Host<T> {
     /// Watches `path`, a component file or a directory of `*.wasm` components, loading each with
-    /// the options `options_for(name)` gives, and reloading it when it changes. Subscribe to the
+    /// the options `options_for(name)` gives (or refuses, as a [`Policy`](crate::Policy) may),
+    /// and reloading it when it changes. Subscribe to the
     /// host's events ([`Host::subscribe`]) to hear of loads, reloads, failures and unloads.
     pub fn watch(
         &self,
         path: impl AsRef<Path>,
         debounce: Duration,
-        options_for: impl Fn(&str) -> PluginOptions + Send + Sync + 'static,
+        options_for: impl Fn(&str) -> Result<PluginOptions> + Send + Sync + 'static,
     ) -> Result<Watcher<T>> {
         let path = path.as_ref().to_owned();
         let (dir, only) = if path.is_dir() {
@@ -180,8 +181,11 @@ impl<T: Send + 'static> Follower<T> {
                 let _ = plugin.reload(&bytes);
             }
             None => {
-                let options = (self.options_for)(&name).name(name.clone());
-                match self.host.load_bytes_with(name.clone(), &bytes, options) {
+                let loaded = (self.options_for)(&name).and_then(|options| {
+                    self.host
+                        .load_bytes_with(name.clone(), &bytes, options.name(name.clone()))
+                });
+                match loaded {
                     Ok(plugin) => {
                         let sha256 = hex::encode(plugin.sha256());
                         self.write().insert(path.to_owned(), plugin);

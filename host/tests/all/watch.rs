@@ -49,7 +49,7 @@ fn a_watched_directory_follows_its_files() {
     let events = host.subscribe();
     let watcher = host
         .watch(dir.path(), Duration::from_millis(50), |_| {
-            PluginOptions::new()
+            Ok(PluginOptions::new())
         })
         .expect("watch");
     wait_for(
@@ -120,7 +120,9 @@ fn a_watched_file_is_reloaded_and_its_neighbours_ignored() {
     let host = host();
     let events = host.subscribe();
     let watcher = host
-        .watch(&file, Duration::from_millis(50), |_| PluginOptions::new())
+        .watch(&file, Duration::from_millis(50), |_| {
+            Ok(PluginOptions::new())
+        })
         .expect("watch");
     assert_eq!(watcher.plugins().len(), 1);
     assert_eq!(version(&watcher, "only"), "1");
@@ -132,4 +134,27 @@ fn a_watched_file_is_reloaded_and_its_neighbours_ignored() {
     );
     assert_eq!(version(&watcher, "only"), "2");
     assert!(watcher.plugin("other").is_none());
+}
+
+#[test]
+fn a_policy_can_refuse_a_watched_plugin() {
+    use componentry::{Grants, Policy};
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(&dir.path().join("greedy.wasm"), &versioned(1));
+    let host = host();
+    let events = host.subscribe();
+    let policy = Policy::new();
+    let watcher = host
+        .watch(dir.path(), Duration::from_millis(50), move |name| {
+            policy.options_for(name, &Grants::none().env("TOKEN", "x"))
+        })
+        .expect("watch");
+    let event = wait_for(&events, "reload failed", |e| {
+        matches!(e, PluginEvent::ReloadFailed { .. })
+    });
+    assert!(
+        format!("{event:?}").contains("beyond the host's policy"),
+        "{event:?}"
+    );
+    assert!(watcher.plugins().is_empty());
 }
