@@ -237,9 +237,13 @@ fn watch(
         .stderr(Output::Inherit)
         .merge(grant_flags.to_grants()?);
     let events = host.subscribe();
-    let watcher = host.watch(path, DEFAULT_DEBOUNCE, move |_| {
+    let watcher = host.watch(path, DEFAULT_DEBOUNCE, move |_, manifest| {
+        let requested = match manifest {
+            Some(manifest) => grants.clone().merge(manifest.capabilities.clone()),
+            None => grants.clone(),
+        };
         Ok(PluginOptions::new()
-            .grants(grants.clone())
+            .grants(requested)
             .limits(limits.clone()))
     })?;
     for event in events {

@@ -45,7 +45,7 @@ fn bench_reload(c: &mut Criterion) {
     let events = host.subscribe();
     let debounce = Duration::from_millis(10);
     let watcher = host
-        .watch(dir.path(), debounce, |_| Ok(PluginOptions::new()))
+        .watch(dir.path(), debounce, |_, _| Ok(PluginOptions::new()))
         .expect("watch");
     let mut current = 0;
     group.sample_size(20);

@@ -205,7 +205,7 @@ fn with_extension_point(
 }
 
 /// The one component file in a plugin directory.
-fn component_in(dir: &Path, plugin: &str) -> Result<PathBuf> {
+pub(crate) fn component_in(dir: &Path, plugin: &str) -> Result<PathBuf> {
     let components: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| Error::Config {
             path: dir.to_owned(),

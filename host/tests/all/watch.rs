@@ -48,7 +48,7 @@ fn a_watched_directory_follows_its_files() {
     let host = host();
     let events = host.subscribe();
     let watcher = host
-        .watch(dir.path(), Duration::from_millis(50), |_| {
+        .watch(dir.path(), Duration::from_millis(50), |_, _| {
             Ok(PluginOptions::new())
         })
         .expect("watch");
@@ -120,7 +120,7 @@ fn a_watched_file_is_reloaded_and_its_neighbours_ignored() {
     let host = host();
     let events = host.subscribe();
     let watcher = host
-        .watch(&file, Duration::from_millis(50), |_| {
+        .watch(&file, Duration::from_millis(50), |_, _| {
             Ok(PluginOptions::new())
         })
         .expect("watch");
@@ -145,7 +145,7 @@ fn a_policy_can_refuse_a_watched_plugin() {
     let events = host.subscribe();
     let policy = Policy::new();
     let watcher = host
-        .watch(dir.path(), Duration::from_millis(50), move |name| {
+        .watch(dir.path(), Duration::from_millis(50), move |name, _| {
             policy.options_for(name, &Grants::none().env("TOKEN", "x"))
         })
         .expect("watch");
@@ -157,4 +157,56 @@ fn a_policy_can_refuse_a_watched_plugin() {
         "{event:?}"
     );
     assert!(watcher.plugins().is_empty());
+}
+
+#[test]
+fn a_watched_plugin_directory_follows_its_manifest() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plugin_dir = dir.path().join("greeter");
+    std::fs::create_dir(&plugin_dir).expect("mkdir");
+    std::fs::copy(crate::guest("hello-rust"), plugin_dir.join("greeter.wasm")).expect("copy");
+    let manifest = |greeting: &str| {
+        format!("name = \"greeter\"\nversion = \"1.0.0\"\n[settings]\ngreeting = \"{greeting}\"\n")
+    };
+    write(&plugin_dir.join("plugin.toml"), &manifest("Hi"));
+    let host = host();
+    let events = host.subscribe();
+    let watcher = host
+        .watch(dir.path(), Duration::from_millis(50), |_, _| {
+            Ok(PluginOptions::new())
+        })
+        .expect("watch");
+    let greet = |watcher: &componentry::Watcher<()>| {
+        let plugin = watcher.plugin("greeter").expect("loaded");
+        componentry::to_wave(&plugin.invoke(r#"greet("you")"#).expect("call"))
+    };
+    assert_eq!(greet(&watcher), r#""Hi, you!""#);
+
+    // A changed manifest loads the plugin afresh with its new settings.
+    write(&plugin_dir.join("plugin.toml"), &manifest("Hey"));
+    wait_for(
+        &events,
+        "reloaded",
+        |e| matches!(e, PluginEvent::Reloaded { plugin, .. } if plugin == "greeter"),
+    );
+    assert_eq!(greet(&watcher), r#""Hey, you!""#);
+
+    // A broken manifest leaves the plugin serving as it was.
+    write(
+        &plugin_dir.join("plugin.toml"),
+        "name = \"greeter\"\nversion = \"not semver\"\n",
+    );
+    wait_for(&events, "reload failed", |e| {
+        matches!(e, PluginEvent::ReloadFailed { .. })
+    });
+    assert_eq!(greet(&watcher), r#""Hey, you!""#);
+
+    // Removing the plugin directory unloads it.
+    std::fs::remove_dir_all(&plugin_dir).expect("remove");
+    wait_for(
+        &events,
+        "unloaded",
+        |e| matches!(e, PluginEvent::Unloaded { plugin } if plugin == "greeter"),
+    );
+    assert!(watcher.plugin("greeter").is_none());
 }
