@@ -74,6 +74,8 @@ impl<T: Send + 'static> Host<T> {
             .map_err(|e| Error::Engine(format!("cannot link WASI: {e:#}")))?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)
             .map_err(|e| Error::Engine(format!("cannot link wasi:http: {e:#}")))?;
+        crate::grants::fs_refusals::add_to_linker(&mut linker)
+            .map_err(|e| Error::Engine(format!("cannot link the filesystem refusal log: {e:#}")))?;
         Self::builder_with(engine, linker, new_state, false)
     }
 

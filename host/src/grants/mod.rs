@@ -26,6 +26,7 @@
 
 mod determinism;
 mod fs;
+pub(crate) mod fs_refusals;
 mod http;
 mod net;
 mod stdio;

@@ -559,3 +559,36 @@ fn http_to_an_allowed_host_goes_through() {
     );
     assert!(server.join().expect("server"));
 }
+
+#[test]
+fn filesystem_refusals_are_logged_with_the_path_and_the_grant() {
+    let f = fixture();
+    let plugin = prober(Grants::none().dir(&f.data, "/data"));
+    let (logs, outcome) = capture_logs(|| read_at(&plugin, "/data", "../secret.txt"));
+    assert_refused(&outcome, "../secret.txt");
+    assert!(
+        logs.contains("prober") && logs.contains("refused reading `../secret.txt`"),
+        "{logs}"
+    );
+    assert!(logs.contains("--dir HOST::GUEST"), "{logs}");
+
+    let (logs, outcome) = capture_logs(|| probe(&plugin, r#"write-at("/data", "new.txt", "x")"#));
+    assert_refused(&outcome, "a write into a read-only grant");
+    assert!(
+        logs.contains("refused writing `new.txt`") && logs.contains("--dir-rw"),
+        "{logs}"
+    );
+
+    let (logs, ok) = c_prober(
+        Grants::none().dir(&f.data, "/data"),
+        &["write", "/data/new.txt", "x"],
+    );
+    assert!(
+        !ok && logs.contains("refused writing") && logs.contains("c-prober"),
+        "{logs}"
+    );
+    // What is allowed is not logged as refused.
+    let (logs, outcome) = capture_logs(|| read_at(&plugin, "/data", "inside.txt"));
+    assert_eq!(outcome, r#"ok("inside")"#);
+    assert!(!logs.contains("refused"), "{logs}");
+}
