@@ -27,6 +27,7 @@ mod asynchronous;
 mod cache;
 mod capabilities;
 mod command;
+mod config_file;
 mod coredump;
 mod directory;
 mod engine;

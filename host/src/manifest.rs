@@ -97,10 +97,7 @@ impl Manifest {
     /// Reads and checks the manifest at `path`.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        })?;
+        let text = crate::config_file::read(path)?;
         Self::parse(&text, path)
     }
 
@@ -111,8 +108,7 @@ impl Manifest {
             path: path.clone(),
             reason,
         };
-        let raw: ManifestToml =
-            toml::from_str(text).map_err(|e| fail(e.to_string().trim_end().to_owned()))?;
+        let raw: ManifestToml = crate::config_file::parse(text, &path)?;
         let at = |key: &str, span: std::ops::Range<usize>, message: String| {
             fail(format!(
                 "line {}, key `{key}`: {message}",

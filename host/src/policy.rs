@@ -156,8 +156,7 @@ impl Policy {
             path: path.clone(),
             reason,
         };
-        let file: PolicyToml =
-            toml::from_str(text).map_err(|e| fail(e.to_string().trim_end().to_owned()))?;
+        let file: PolicyToml = crate::config_file::parse(text, &path)?;
         let mut policy = Policy::new();
         for (index, raw) in file.plugin.into_iter().enumerate() {
             let rule_fail = |reason: String| {
@@ -198,10 +197,7 @@ impl Policy {
     /// Reads a policy file.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        })?;
+        let text = crate::config_file::read(path)?;
         Self::from_toml(&text, path)
     }
 }

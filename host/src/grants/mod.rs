@@ -415,10 +415,7 @@ impl Grants {
     /// Reads grants from a TOML file.
     pub fn from_toml_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        })?;
+        let text = crate::config_file::read(path)?;
         Self::from_toml(&text).map_err(|reason| Error::Config {
             path: path.to_owned(),
             reason,
