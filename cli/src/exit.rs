@@ -19,7 +19,7 @@ pub const TRAP: u8 = 5;
 pub const FUEL: u8 = 6;
 /// Exit code: the plugin ran past its deadline.
 pub const DEADLINE: u8 = 7;
-/// Exit code: the plugin hit its memory limit.
+/// Exit code: the plugin hit a resource limit: its memory limit, or its limit of open handles.
 pub const MEMORY: u8 = 8;
 
 /// Why the CLI stops with a failure.
@@ -61,9 +61,11 @@ impl From<Error> for Failure {
     }
 }
 
-/// `text` on one line: line breaks (as in compiler diagnostics) become single spaces.
+/// `text` on one line: line breaks (as in compiler diagnostics) become single spaces, and any
+/// other control character (a terminal escape from a plugin's file, say) is shown escaped.
 pub fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    componentry::escape_untrusted(&joined).into_owned()
 }
 
 /// The documented exit code for each kind of error.
@@ -74,7 +76,8 @@ fn code_for(error: &Error) -> u8 {
         Error::Trap { .. } | Error::TableLimit { .. } => TRAP,
         Error::FuelExhausted { .. } => FUEL,
         Error::DeadlineExceeded { .. } => DEADLINE,
-        Error::MemoryLimit { .. } => MEMORY,
+        Error::MemoryLimit { .. } | Error::HandleLimit { .. } => MEMORY,
+        Error::DuplicateName { .. } => LOAD,
         Error::ExportNotFound { .. }
         | Error::BadArguments { .. }
         | Error::Config { .. }
@@ -87,7 +90,7 @@ fn code_for(error: &Error) -> u8 {
 fn report_details(error: &Error) {
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
-        eprintln!("  caused by: {cause}");
+        eprintln!("  caused by: {}", one_line(&cause.to_string()));
         source = cause.source();
     }
     if let Error::Trap {
@@ -95,6 +98,9 @@ fn report_details(error: &Error) {
         ..
     } = error
     {
-        eprintln!("wasm backtrace:\n{backtrace}");
+        eprintln!("wasm backtrace:");
+        for line in backtrace.lines() {
+            eprintln!("{}", componentry::escape_untrusted(line));
+        }
     }
 }

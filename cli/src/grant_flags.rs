@@ -1,9 +1,10 @@
-//! The grant flags shared by `run` and `inspect`: the CLI spelling of `componentry::Grants`.
+//! The grant flags shared by `run`, `watch` and `inspect`: the CLI spelling of
+//! `componentry::Grants`.
 
 use std::path::PathBuf;
 
 use clap::Args;
-use componentry::{DEFAULT_SEED, DirGrant, Grants, HttpPattern, NetPattern};
+use componentry::{DEFAULT_SEED, DirGrant, EnvGrant, Grants, HttpPattern, NetPattern};
 
 use crate::exit::Failure;
 
@@ -22,11 +23,19 @@ pub struct GrantFlags {
     #[arg(long = "env", value_name = "NAME[=VALUE]")]
     env: Vec<String>,
 
-    /// Allow connecting to (or binding) HOST:PORT; `*` wildcards, port ranges A-B.
+    /// Allow TCP connections to, and UDP datagrams with, HOST:PORT. HOST is an IP address
+    /// ([::1] for IPv6), a network (10.0.0.0/8), an IPv4 pattern (10.0.*), a name (resolved
+    /// once, at load) or `*`; PORT a number, a range A-B or `*`. Does not allow listening.
     #[arg(long = "allow-net", value_name = "HOST:PORT")]
     allow_net: Vec<String>,
 
-    /// Allow outbound HTTP (wasi:http) to [SCHEME://]HOST[:PORT]; `*` wildcards in HOST.
+    /// Allow binding and listening on the local address ADDR:PORT (same patterns as
+    /// --allow-net).
+    #[arg(long = "allow-listen", value_name = "ADDR:PORT")]
+    allow_listen: Vec<String>,
+
+    /// Allow outbound HTTP (wasi:http) to [SCHEME://]HOST[:PORT]: HOST a name, *.DOMAIN, an IP
+    /// address or `*`; without a port, the scheme's default port; `:*` for any port.
     #[arg(long = "allow-http", value_name = "HOST")]
     allow_http: Vec<String>,
 
@@ -73,17 +82,18 @@ impl GrantFlags {
             }
         }
         for spec in &self.env {
-            if spec.is_empty() || spec.starts_with('=') {
-                return Err(Failure::Usage(format!(
-                    "--env: `{spec}` is not NAME or NAME=VALUE"
-                )));
-            }
-            grants = grants.env_spec(spec);
+            let env = EnvGrant::parse(spec).map_err(|e| Failure::Usage(format!("--env: {e}")))?;
+            grants = grants.env_grant(env);
         }
         for spec in &self.allow_net {
             let pattern =
                 NetPattern::parse(spec).map_err(|e| Failure::Usage(format!("--allow-net: {e}")))?;
             grants = grants.allow_net(pattern);
+        }
+        for spec in &self.allow_listen {
+            let pattern = NetPattern::parse(spec)
+                .map_err(|e| Failure::Usage(format!("--allow-listen: {e}")))?;
+            grants = grants.allow_listen(pattern);
         }
         for spec in &self.allow_http {
             let pattern = HttpPattern::parse(spec)

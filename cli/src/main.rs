@@ -15,8 +15,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use componentry::{
-    ComponentWorld, DEFAULT_DEBOUNCE, Engine, EngineBuilder, ExtensionPoint, Grants, Host,
-    Manifest, Output, PluginEvent, PluginOptions, Policy,
+    ComponentWorld, Engine, EngineBuilder, ExtensionPoint, Grants, Host, Manifest, OnExcess,
+    Output, PluginEvent, PluginIdentity, Policy, escape_untrusted,
 };
 
 #[derive(Parser)]
@@ -60,8 +60,12 @@ enum Command {
     /// Serve a component, or a directory of them, reloading each when it changes; one line per
     /// change: `loaded NAME sha256:HEX12 -> RESULT`, `reload failed NAME: REASON`, `unloaded NAME`.
     /// Runs until interrupted.
+    ///
+    /// Every plugin gets the grant flags; what a plugin's manifest requests beyond them is
+    /// granted only where `--policy` allows it (without a policy, it is dropped with a warning).
     Watch {
-        /// A component file, or a directory of `*.wasm` components.
+        /// A component file (`.wasm` or `.wat`), or a directory of components and plugin
+        /// directories (each with a `plugin.toml`).
         path: PathBuf,
         /// Call this export (a WAVE call) after every successful (re)load and show its result.
         #[arg(long, value_name = "CALL")]
@@ -69,6 +73,9 @@ enum Command {
         /// Compile without the compiled-artifact cache.
         #[arg(long)]
         no_cache: bool,
+        /// A host policy: what manifests' requests may get, limits, pins.
+        #[arg(long, value_name = "policy.toml")]
+        policy: Option<PathBuf>,
         #[command(flatten)]
         grants: grant_flags::GrantFlags,
         #[command(flatten)]
@@ -102,6 +109,16 @@ struct RunArgs {
     /// Compile without the compiled-artifact cache.
     #[arg(long)]
     no_cache: bool,
+
+    /// The plugin's manifest (default: `plugin.toml` beside the component, if there is one):
+    /// its name, settings and the capabilities it requests.
+    #[arg(long, value_name = "plugin.toml")]
+    manifest: Option<PathBuf>,
+
+    /// A host policy: what the manifest's requests may get, limits, pins. Without one, the
+    /// plugin gets the grant flags and nothing its manifest requests beyond them.
+    #[arg(long, value_name = "policy.toml")]
+    policy: Option<PathBuf>,
 
     #[command(flatten)]
     grants: grant_flags::GrantFlags,
@@ -156,9 +173,17 @@ fn dispatch(command: Command) -> Result<(), exit::Failure> {
             path,
             invoke,
             no_cache,
+            policy,
             grants,
             limits,
-        } => watch(&path, invoke.as_deref(), no_cache, &grants, &limits),
+        } => watch(
+            &path,
+            invoke.as_deref(),
+            no_cache,
+            policy.as_deref(),
+            &grants,
+            &limits,
+        ),
         Command::Check { plugin, wit, world } => check(&plugin, &wit, world.as_deref()),
     }
 }
@@ -170,24 +195,21 @@ fn inspect(
     policy: Option<&Path>,
     flags: &grant_flags::GrantFlags,
 ) -> Result<(), exit::Failure> {
-    let beside = path.with_file_name("plugin.toml");
-    let manifest = match manifest {
-        Some(manifest) => Some(Manifest::from_file(manifest)?),
-        None if beside.is_file() => Some(Manifest::from_file(&beside)?),
-        None => None,
-    };
+    let manifest = find_manifest(path, manifest)?;
     let requested = match &manifest {
         Some(manifest) => manifest.capabilities.clone().merge(flags.to_grants()?),
         None => flags.to_grants()?,
     };
-    let name = plugin_name(path);
     let world = ComponentWorld::read(path)?;
-    print!("{}", world.to_wit(full)?);
+    // The WIT may carry the component's own doc comments: show them, not act on them.
+    for line in world.to_wit(full)?.lines() {
+        println!("{}", escape_untrusted(line));
+    }
     if let Some(manifest) = &manifest {
         println!();
         println!("manifest: {} {}", manifest.name, manifest.version);
         if let Some(description) = &manifest.description {
-            println!("description: {description}");
+            println!("description: {}", escape_untrusted(description));
         }
         if let Some(ep) = &manifest.extension_point {
             println!(
@@ -196,56 +218,102 @@ fn inspect(
             );
         }
     }
-    let plugin_label = manifest.as_ref().map_or(name.clone(), |m| m.name.clone());
     println!();
     println!("requested: {}", list_or_none(requested.describe()));
     let grants = match policy {
-        Some(policy) => match Policy::from_file(policy)?.options_for(&plugin_label, &requested) {
-            Ok(options) => {
-                println!("effective: {}", list_or_none(options.granted().describe()));
-                options.granted().clone()
+        Some(policy) => {
+            let identity = identity_of(path, manifest.as_ref())?;
+            match Policy::from_file(policy)?.options_for(&identity, &requested) {
+                Ok(options) => {
+                    println!("effective: {}", list_or_none(options.granted().describe()));
+                    options.granted().clone()
+                }
+                Err(e) => {
+                    println!("refused by the policy: {}", exit::one_line(&e.to_string()));
+                    Grants::none()
+                }
             }
-            Err(e) => {
-                println!("refused by the policy: {e}");
-                Grants::none()
-            }
-        },
+        }
         None => requested,
     };
     let uses = componentry::capabilities(&world, &grants);
     if !uses.is_empty() {
         println!();
         for capability in uses {
-            println!("{capability}");
+            println!("{}", escape_untrusted(&capability.to_string()));
         }
     }
     Ok(())
+}
+
+/// The manifest at `given`, or `plugin.toml` beside the component when there is one.
+fn find_manifest(
+    component: &Path,
+    given: Option<&Path>,
+) -> Result<Option<Manifest>, exit::Failure> {
+    let beside = component.with_file_name("plugin.toml");
+    Ok(match given {
+        Some(manifest) => Some(Manifest::from_file(manifest)?),
+        None if beside.is_file() => Some(Manifest::from_file(&beside)?),
+        None => None,
+    })
+}
+
+/// The component's bytes, read once.
+fn read_component(path: &Path, name: &str) -> Result<Vec<u8>, exit::Failure> {
+    std::fs::read(path).map_err(|source| {
+        exit::Failure::Plugin(componentry::Error::Read {
+            plugin: name.to_owned(),
+            path: path.to_owned(),
+            source,
+        })
+    })
+}
+
+/// Who the component at `path` is, to a policy: its manifest's name (or its file's), its
+/// path, its hash.
+fn identity_of(path: &Path, manifest: Option<&Manifest>) -> Result<PluginIdentity, exit::Failure> {
+    let name = manifest.map_or_else(|| plugin_name(path), |m| m.name.clone());
+    let bytes = read_component(path, &name)?;
+    Ok(PluginIdentity::new(name, Some(path), &bytes))
+}
+
+/// The operator's side of the CLI: the policy file (or, without one, a policy that gives each
+/// plugin the grant flags and drops what its manifest requests beyond them, with a warning),
+/// with the grant flags given to every plugin and the limit flags over every rule's limits.
+fn operator_policy(
+    policy: Option<&Path>,
+    operator: Grants,
+    limits: &limit_flags::LimitFlags,
+) -> Result<Policy, exit::Failure> {
+    let policy = match policy {
+        Some(path) => Policy::from_file(path)?,
+        None => Policy::new().otherwise(OnExcess::Trim),
+    };
+    Ok(policy
+        .grant_every_plugin(operator)
+        .map_limits(|base| limits.apply(base)))
 }
 
 fn watch(
     path: &Path,
     invoke: Option<&str>,
     no_cache: bool,
+    policy: Option<&Path>,
     grant_flags: &grant_flags::GrantFlags,
     limit_flags: &limit_flags::LimitFlags,
 ) -> Result<(), exit::Failure> {
-    let (builder, limits) = limit_flags.apply(engine_builder(no_cache));
-    let engine = builder.build()?;
-    let host: Host<()> = Host::new(&engine)?;
-    let grants = Grants::none()
+    let operator = Grants::none()
         .stdout(Output::Inherit)
         .stderr(Output::Inherit)
         .merge(grant_flags.to_grants()?);
+    let policy = operator_policy(policy, operator, limit_flags)?;
+    let engine = limit_flags
+        .engine(engine_builder(no_cache), Some(&policy))
+        .build()?;
+    let host: Host<()> = Host::new(&engine)?;
     let events = host.subscribe();
-    let watcher = host.watch(path, DEFAULT_DEBOUNCE, move |_, manifest| {
-        let requested = match manifest {
-            Some(manifest) => grants.clone().merge(manifest.capabilities.clone()),
-            None => grants.clone(),
-        };
-        Ok(PluginOptions::new()
-            .grants(requested)
-            .limits(limits.clone()))
-    })?;
+    let watcher = host.watch(path, &policy)?;
     for event in events {
         match event {
             PluginEvent::Loaded { plugin, sha256 }
@@ -258,7 +326,7 @@ fn watch(
                     (Some(call), Some(loaded)) => match loaded.invoke(call) {
                         Ok(results) => componentry::to_wave(&results),
                         Err(e) => {
-                            eprintln!("componentry: error: {e}");
+                            eprintln!("componentry: error: {}", exit::one_line(&e.to_string()));
                             "-".to_owned()
                         }
                     },
@@ -300,23 +368,34 @@ fn check(path: &Path, wit: &Path, world: Option<&str>) -> Result<(), exit::Failu
 }
 
 fn run(args: RunArgs) -> Result<(), exit::Failure> {
-    let (builder, limits) = args.limits.apply(engine_builder(args.no_cache));
-    let engine = builder.build()?;
-    let host: Host<()> = Host::new(&engine)?;
-    let name = plugin_name(&args.plugin);
+    let manifest = find_manifest(&args.plugin, args.manifest.as_deref())?;
+    let name = manifest
+        .as_ref()
+        .map_or_else(|| plugin_name(&args.plugin), |m| m.name.clone());
+    let bytes = read_component(&args.plugin, &name)?;
+    let identity = PluginIdentity::new(name.clone(), Some(&args.plugin), &bytes);
     let mut argv = vec![name.clone()];
     argv.extend(args.args.iter().cloned());
     // `run` forwards the plugin's stdio, as `wasmtime run` does; the grants may say otherwise.
-    let grants = Grants::none()
+    let operator = Grants::none()
         .stdout(Output::Inherit)
         .stderr(Output::Inherit)
         .merge(args.grants.to_grants()?)
         .args(argv);
-    let options = PluginOptions::new()
-        .name(name)
-        .grants(grants)
-        .limits(limits);
-    let plugin = host.load_file_with(&args.plugin, options)?;
+    let policy = operator_policy(args.policy.as_deref(), operator, &args.limits)?;
+    let requested = manifest
+        .as_ref()
+        .map_or_else(Grants::none, |m| m.capabilities.clone());
+    let mut options = policy.options_for(&identity, &requested)?;
+    if let Some(manifest) = &manifest {
+        options = options.settings(&manifest.settings);
+    }
+    let engine = args
+        .limits
+        .engine(engine_builder(args.no_cache), Some(&policy))
+        .build()?;
+    let host: Host<()> = Host::new(&engine)?;
+    let plugin = host.load_bytes_with(name, &bytes, options)?;
     match args.invoke {
         Some(call) => {
             if !args.args.is_empty() {
@@ -363,7 +442,9 @@ fn list_or_none(items: Vec<String>) -> String {
 }
 
 fn plugin_name(path: &Path) -> String {
-    path.file_stem()
+    let stem = path
+        .file_stem()
         .map(|stem| stem.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string())
+        .unwrap_or_else(|| path.display().to_string());
+    escape_untrusted(&stem).into_owned()
 }

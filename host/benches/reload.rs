@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use componentry::{Engine, Grants, Host, PluginEvent, PluginOptions};
+use componentry::{Engine, Grants, Host, PluginEvent, WatchOptions};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 /// The `versioned` test component (`host/tests/guests/wat/versioned.wat`) returning `n`.
@@ -45,7 +45,7 @@ fn bench_reload(c: &mut Criterion) {
     let events = host.subscribe();
     let debounce = Duration::from_millis(10);
     let watcher = host
-        .watch(dir.path(), debounce, |_, _| Ok(PluginOptions::new()))
+        .watch_with(dir.path(), WatchOptions::new().debounce(debounce))
         .expect("watch");
     let mut current = 0;
     group.sample_size(20);

@@ -223,10 +223,10 @@ pub enum Error {
         deadline: std::time::Duration,
     },
 
-    /// The plugin tried to grow its linear memory past its limit.
+    /// The plugin tried to grow its linear memory (all its memories together) past its limit.
     #[error(
-        "plugin '{plugin}' hit its memory limit in `{function}`: it asked for {requested} bytes, \
-         the limit is {limit} bytes"
+        "plugin '{plugin}' hit its memory limit in `{function}`: it asked for {requested} bytes \
+         of linear memory in all, the limit is {limit} bytes"
     )]
     MemoryLimit {
         /// The plugin's name.
@@ -235,11 +235,11 @@ pub enum Error {
         function: String,
         /// The limit, in bytes.
         limit: usize,
-        /// The size the plugin asked for, in bytes.
+        /// The linear memory the instance would have had, all memories together, in bytes.
         requested: usize,
     },
 
-    /// The plugin tried to grow a table past its limit.
+    /// The plugin tried to grow its tables (all together) past their limit.
     #[error(
         "plugin '{plugin}' hit its table limit in `{function}`: it asked for {requested} elements, \
          the limit is {limit}"
@@ -253,6 +253,48 @@ pub enum Error {
         limit: usize,
         /// The size the plugin asked for.
         requested: usize,
+    },
+
+    /// The plugin tried to hold more host resources open at once (files, sockets, streams,
+    /// pollables, HTTP bodies, ...) than its limit allows.
+    #[error(
+        "plugin '{plugin}' hit its limit of {limit} open handles (files, sockets, streams, \
+         pollables) in `{function}`; raise `max-handles` if the plugin legitimately needs more"
+    )]
+    HandleLimit {
+        /// The plugin's name.
+        plugin: String,
+        /// The export that was running.
+        function: String,
+        /// The limit.
+        limit: usize,
+    },
+
+    /// Two plugins claim the same name: the second is refused.
+    #[error(
+        "plugin '{plugin}': the name is already taken by the plugin from {}; refusing the one from {} \
+         (a plugin's name comes from its manifest, or its file name: rename one of them)",
+        first.display(),
+        path.display()
+    )]
+    DuplicateName {
+        /// The name both claim.
+        plugin: String,
+        /// Where the refused plugin comes from.
+        path: PathBuf,
+        /// Where the plugin already loaded under that name comes from.
+        first: PathBuf,
+    },
+
+    /// The instance was called after an earlier call of it failed in the plugin's code (a trap,
+    /// a limit) or was cancelled half-way; its state may be inconsistent.
+    #[error(
+        "plugin '{plugin}': this instance failed in an earlier call (a trap, a limit, or a \
+         cancelled call) and takes no more calls; make a new instance"
+    )]
+    InstanceFailed {
+        /// The plugin's name.
+        plugin: String,
     },
 
     /// The plugin failed too often and is quarantined: it refuses calls for a while.
@@ -312,6 +354,9 @@ impl Error {
             | Error::DeadlineExceeded { plugin, .. }
             | Error::MemoryLimit { plugin, .. }
             | Error::TableLimit { plugin, .. }
+            | Error::HandleLimit { plugin, .. }
+            | Error::DuplicateName { plugin, .. }
+            | Error::InstanceFailed { plugin }
             | Error::Quarantined { plugin, .. }
             | Error::Exit { plugin, .. }
             | Error::Host { plugin, .. } => Some(plugin),
@@ -328,6 +373,7 @@ impl Error {
                 | Error::DeadlineExceeded { .. }
                 | Error::MemoryLimit { .. }
                 | Error::TableLimit { .. }
+                | Error::HandleLimit { .. }
         )
     }
 

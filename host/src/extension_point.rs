@@ -434,7 +434,7 @@ impl ExtensionPoint {
 
 /// Several extension points (for example major versions 1 and 2 of one package, each with its
 /// own bindings); each plugin is routed to the one it fits.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct ExtensionPoints {
     points: Vec<std::sync::Arc<ExtensionPoint>>,
 }

@@ -21,6 +21,17 @@ pub const LOG_TARGET: &str = "componentry::plugin";
 
 impl<T: Send> log::Host for PluginState<T> {
     fn log(&mut self, level: Level, message: String) {
+        let allowed = self
+            .output_budget()
+            .take(crate::grants::Channel::Log, message.len());
+        let mut end = allowed;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        if end == 0 && !message.is_empty() {
+            return;
+        }
+        let message = crate::text::escape_untrusted(&message[..end]);
         let plugin = self.plugin_name();
         match level {
             Level::Trace => tracing::trace!(target: LOG_TARGET, plugin, "{message}"),

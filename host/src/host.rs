@@ -76,6 +76,8 @@ impl<T: Send + 'static> Host<T> {
             .map_err(|e| Error::Engine(format!("cannot link wasi:http: {e:#}")))?;
         crate::grants::fs_refusals::add_to_linker(&mut linker)
             .map_err(|e| Error::Engine(format!("cannot link the filesystem refusal log: {e:#}")))?;
+        crate::deadline::add_to_linker(&mut linker)
+            .map_err(|e| Error::Engine(format!("cannot link deadline-bound waits: {e:#}")))?;
         Self::builder_with(engine, linker, new_state, false)
     }
 
@@ -137,9 +139,12 @@ impl<T: Send + 'static> Host<T> {
         options: PluginOptions,
     ) -> Result<Plugin<T>> {
         let path = path.as_ref();
-        let name = options.name.clone().unwrap_or_else(|| name_from_path(path));
+        let name = options
+            .name
+            .clone()
+            .unwrap_or_else(|| crate::discovery::name_from_path(path));
         let bytes = crate::loader::read(&name, path)?;
-        Plugin::load(self, name, &bytes, options)
+        self.load_bytes_with(name, &bytes, options)
     }
 
     /// Loads a component from bytes (binary, or the WebAssembly text format) under `name`.
@@ -149,12 +154,7 @@ impl<T: Send + 'static> Host<T> {
         bytes: &[u8],
         grants: Grants,
     ) -> Result<Plugin<T>> {
-        Plugin::load(
-            self,
-            name.into(),
-            bytes,
-            PluginOptions::new().grants(grants),
-        )
+        self.load_bytes_with(name, bytes, PluginOptions::new().grants(grants))
     }
 
     /// Loads a component from bytes under `name`, with the grants and limits of `options` (its
@@ -165,15 +165,14 @@ impl<T: Send + 'static> Host<T> {
         bytes: &[u8],
         options: PluginOptions,
     ) -> Result<Plugin<T>> {
-        Plugin::load(self, name.into(), bytes, options)
+        Plugin::load(
+            self,
+            name.into(),
+            bytes,
+            crate::loader::sha256(bytes),
+            options,
+        )
     }
-}
-
-/// The plugin name a file gets when none is given: its file name without the extension.
-fn name_from_path(path: &Path) -> String {
-    path.file_stem()
-        .map(|stem| stem.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string())
 }
 
 /// Configuration of a [`Host`]: what it links besides WASI.
@@ -283,8 +282,8 @@ impl PluginOptions {
     /// Checks the component against `extension_point` before loading it: an incompatible one is
     /// refused with every problem ([`Error::Incompatible`]), and calls to functions the
     /// extension point added after the plugin's version are [`Error::NotProvided`].
-    pub fn extension_point(mut self, extension_point: Arc<ExtensionPoint>) -> Self {
-        self.extension_point = Some(extension_point);
+    pub fn extension_point(mut self, extension_point: impl Into<Arc<ExtensionPoint>>) -> Self {
+        self.extension_point = Some(extension_point.into());
         self
     }
 
@@ -320,19 +319,5 @@ impl PluginOptions {
     pub fn quarantine(mut self, policy: QuarantinePolicy) -> Self {
         self.quarantine = Some(policy);
         self
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn plugin_name_is_the_file_stem() {
-        assert_eq!(
-            name_from_path(Path::new("/a/b/hello-rust.wasm")),
-            "hello-rust"
-        );
-        assert_eq!(name_from_path(Path::new("plain")), "plain");
     }
 }

@@ -4,20 +4,21 @@ use wasmtime::Store;
 use wasmtime::component::wasm_wave::untyped::UntypedFuncCall;
 use wasmtime::component::{Func, Instance, Val};
 
-use crate::error::{Error, Result};
-use crate::exports::{self, ExportedFunc};
-
-/// The interface through which state moves from one version of a plugin to the next.
-const STATE_HANDOVER: &str = "componentry:plugin/state-handover";
-use crate::limits;
 use std::sync::Arc;
 
+use crate::error::{Error, Result};
+use crate::exports::{self, ExportedFunc};
+use crate::limits;
 use crate::plugin::{Plugin, PluginVersion};
 use crate::state::PluginState;
 
+/// The interface through which state moves from one version of a plugin to the next.
+const STATE_HANDOVER: &str = "componentry:plugin/state-handover";
+
 /// One instance of a plugin. State the plugin keeps in its memory survives from call to call.
 ///
-/// After a call returns an error the instance may be inconsistent; drop it and instantiate anew
+/// After a call fails in the plugin's own code (a trap, or a limit it ran into) the instance may
+/// be inconsistent, so it refuses further calls with [`Error::InstanceFailed`]: make a new one
 /// (the plugin handle's own calls always use fresh instances).
 pub struct PluginInstance<T: 'static> {
     plugin: Plugin<T>,
@@ -26,6 +27,11 @@ pub struct PluginInstance<T: 'static> {
     store: Store<PluginState<T>>,
     instance: Instance,
     fuel_consumed: Option<u64>,
+    /// The store's budget and deadline were armed for the instantiation and still cover the
+    /// first call (the plugin handle's instance-per-call path).
+    armed: bool,
+    /// A call failed in the plugin's code, or was cancelled half-way.
+    failed: bool,
 }
 
 impl<T: Send + 'static> PluginInstance<T> {
@@ -41,7 +47,16 @@ impl<T: Send + 'static> PluginInstance<T> {
             store,
             instance,
             fuel_consumed: None,
+            armed: true,
+            failed: false,
         }
+    }
+
+    /// Ends the instantiation as a call of its own: its fuel is counted, and the next call is
+    /// armed afresh.
+    pub(crate) fn settle(&mut self) {
+        self.fuel_consumed = limits::settle(&mut self.store);
+        self.armed = false;
     }
 
     /// The plugin this is an instance of.
@@ -73,38 +88,44 @@ impl<T: Send + 'static> PluginInstance<T> {
 
     /// Moves this instance to the plugin's current version after a hot reload. When both
     /// versions export `componentry:plugin/state-handover`, the old instance's `snapshot` is
-    /// handed to the new instance's `restore`; otherwise the new instance starts afresh. Returns
-    /// whether the instance changed; on an error it stays on its old version.
+    /// handed to the new instance's `restore` (as bytes, through typed calls: no per-byte
+    /// conversion, so a snapshot is bounded by the instances' memory limits only); otherwise the
+    /// new instance starts afresh. Returns whether the instance changed; on an error it stays on
+    /// its old version.
     pub fn upgrade(&mut self) -> Result<bool> {
         let current = self.plugin.current();
         if Arc::ptr_eq(&current, &self.version) {
             return Ok(false);
         }
         let mut next = self.plugin.instantiate()?;
-        let handover = |instance: &Self, function: &str| {
-            exports::find(
-                instance.store.engine(),
-                &instance.version.component,
-                instance.plugin.name(),
-                &format!("{STATE_HANDOVER}#{function}"),
-            )
-            .is_ok()
-        };
-        if handover(self, "snapshot") && handover(&next, "restore") {
-            let state = self.call(&format!("{STATE_HANDOVER}#snapshot"), &[])?;
-            next.call(&format!("{STATE_HANDOVER}#restore"), &state)?;
-            tracing::info!(
-                plugin = self.plugin.name(),
-                "state handed over to the new version"
-            );
-        } else {
-            tracing::info!(
+        let snapshot = self.handover_export("snapshot");
+        let restore = next.handover_export("restore");
+        match (snapshot, restore) {
+            (Some(snapshot), Some(restore)) => {
+                let state = self.run_typed::<(), (Vec<u8>,)>(&snapshot, ())?.0;
+                next.run_typed::<(Vec<u8>,), ()>(&restore, (state,))?;
+                tracing::info!(
+                    plugin = self.plugin.name(),
+                    "state handed over to the new version"
+                );
+            }
+            _ => tracing::info!(
                 plugin = self.plugin.name(),
                 "the new version starts afresh: {STATE_HANDOVER} is not exported by both versions"
-            );
+            ),
         }
         *self = next;
         Ok(true)
+    }
+
+    fn handover_export(&self, function: &str) -> Option<ExportedFunc> {
+        exports::find(
+            self.store.engine(),
+            &self.version.component,
+            self.plugin.name(),
+            &format!("{STATE_HANDOVER}#{function}"),
+        )
+        .ok()
     }
 
     /// Calls a function written as a WAVE call expression, `name(arg, ...)`, and returns its
@@ -118,16 +139,61 @@ impl<T: Send + 'static> PluginInstance<T> {
         self.plugin.require_mode(false)?;
         let func = self.prepare(export, args)?;
         let mut results = vec![Val::Bool(false); export.ty.results().len()];
-        let plugin = self.plugin.clone();
-        plugin.guard(|| {
-            let outcome = func.call(&mut self.store, args, &mut results);
-            self.finish(export, outcome)
-        })?;
+        self.run(export, |store| func.call(store, args, &mut results))?;
         Ok(results)
     }
 
-    /// Checks the arguments against the export's signature, arms the store, and finds the
-    /// function.
+    /// Calls `export` through wasmtime's typed interface, with the same limits and accounting.
+    fn run_typed<P, R>(&mut self, export: &ExportedFunc, params: P) -> Result<R>
+    where
+        P: wasmtime::component::ComponentNamedList + wasmtime::component::Lower + Send + Sync,
+        R: wasmtime::component::ComponentNamedList
+            + wasmtime::component::Lift
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.plugin.require_mode(false)?;
+        let func = self
+            .instance
+            .get_typed_func::<P, R>(&mut self.store, export.index)
+            .map_err(|e| Error::Incompatible {
+                plugin: self.plugin.name().to_owned(),
+                reason: format!("`{}` has another type than expected: {e:#}", export.name),
+            })?;
+        self.run(export, |store| func.call(store, params))
+    }
+
+    /// Runs one call of guest code: refuses it on a failed instance, arms the store (unless the
+    /// instantiation's arming still covers it), counts it against the quarantine policy, settles
+    /// its fuel and maps its error.
+    fn run<R>(
+        &mut self,
+        export: &ExportedFunc,
+        call: impl FnOnce(&mut Store<PluginState<T>>) -> wasmtime::Result<R>,
+    ) -> Result<R> {
+        self.check_usable()?;
+        if !std::mem::take(&mut self.armed) {
+            self.plugin.arm(&mut self.store);
+        }
+        let plugin = self.plugin.clone();
+        plugin.guard(|| {
+            let outcome = call(&mut self.store);
+            self.finish(export, outcome)
+        })
+    }
+
+    /// Refuses calls on an instance whose earlier call failed in the plugin's code.
+    fn check_usable(&self) -> Result<()> {
+        if self.failed {
+            return Err(Error::InstanceFailed {
+                plugin: self.plugin.name().to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks the arguments against the export's signature and finds the function.
     fn prepare(&mut self, export: &ExportedFunc, args: &[Val]) -> Result<Func> {
         let params = export.ty.params().len();
         if params != args.len() {
@@ -141,28 +207,26 @@ impl<T: Send + 'static> PluginInstance<T> {
                 ),
             });
         }
-        let func = self
-            .instance
+        self.instance
             .get_func(&mut self.store, export.index)
             .ok_or_else(|| Error::ExportNotFound {
                 plugin: self.plugin.name().to_owned(),
                 name: export.name.clone(),
                 available: "(the instance lacks an export its component declares)".to_owned(),
-            })?;
-        self.plugin.arm(&mut self.store);
-        Ok(func)
+            })
     }
 
     /// Meters the call that just ended and maps its error, telling arguments wasmtime refused
-    /// from failures of the guest.
-    fn finish(&mut self, export: &ExportedFunc, outcome: wasmtime::Result<()>) -> Result<()> {
+    /// from failures of the guest; a failure of the guest marks the instance failed.
+    fn finish<R>(&mut self, export: &ExportedFunc, outcome: wasmtime::Result<R>) -> Result<R> {
         self.fuel_consumed = limits::settle(&mut self.store);
-        let Err(e) = outcome else {
-            return Ok(());
+        let e = match outcome {
+            Ok(value) => return Ok(value),
+            Err(e) => e,
         };
         let mapped = limits::classify(&mut self.store, self.plugin.name(), &export.name, e);
         // A value of the wrong type is refused by wasmtime before the guest runs.
-        Err(match mapped {
+        let mapped = match mapped {
             Error::Trap {
                 code: None,
                 message,
@@ -173,7 +237,9 @@ impl<T: Send + 'static> PluginInstance<T> {
                 reason: format!("{message}; the signature is {}", export.signature()),
             },
             other => other,
-        })
+        };
+        self.failed |= mapped.is_guest_failure();
+        Err(mapped)
     }
 
     /// Resolves a WAVE call expression into the export and its arguments.
@@ -206,8 +272,8 @@ impl<T: Send + 'static> PluginInstance<T> {
 
 #[cfg(feature = "async")]
 impl<T: Send + 'static> PluginInstance<T> {
-    /// Like [`call`](Self::call), on an asynchronous host. Dropping the future cancels the call;
-    /// drop the instance too, since the call may have stopped half-way.
+    /// Like [`call`](Self::call), on an asynchronous host. The deadline holds wherever the call
+    /// waits; dropping the future cancels the call, and the instance then takes no more calls.
     pub async fn call_async(&mut self, name: &str, args: &[Val]) -> Result<Vec<Val>> {
         let export = self.plugin.find_func(&self.version, name)?;
         self.call_export_async(&export, args).await
@@ -221,11 +287,34 @@ impl<T: Send + 'static> PluginInstance<T> {
 
     async fn call_export_async(&mut self, export: &ExportedFunc, args: &[Val]) -> Result<Vec<Val>> {
         self.plugin.require_mode(true)?;
+        self.check_usable()?;
         self.plugin.admit()?;
         let func = self.prepare(export, args)?;
+        if !std::mem::take(&mut self.armed) {
+            self.plugin.arm(&mut self.store);
+        }
         let mut results = vec![Val::Bool(false); export.ty.results().len()];
-        let outcome = func.call_async(&mut self.store, args, &mut results).await;
-        let outcome = self.finish(export, outcome);
+        let deadline = self.store.data().deadline_timer();
+        // Marked failed until the call ends: a future dropped half-way leaves it so.
+        self.failed = true;
+        let raced = crate::deadline::race(
+            func.call_async(&mut self.store, args, &mut results),
+            deadline,
+        )
+        .await;
+        self.failed = false;
+        let outcome = match raced {
+            Ok(outcome) => self.finish(export, outcome),
+            Err(crate::deadline::Elapsed) => {
+                self.fuel_consumed = limits::settle(&mut self.store);
+                self.failed = true;
+                Err(limits::deadline_exceeded(
+                    &self.store,
+                    self.plugin.name(),
+                    &export.name,
+                ))
+            }
+        };
         self.plugin.record(&outcome);
         outcome.map(|()| results)
     }

@@ -29,7 +29,8 @@ mod capabilities;
 mod command;
 mod config_file;
 mod coredump;
-mod directory;
+mod deadline;
+mod discovery;
 mod engine;
 mod error;
 mod events;
@@ -48,34 +49,35 @@ mod plugin;
 mod policy;
 mod quarantine;
 mod state;
-mod watch;
+mod text;
 mod wave;
 mod wit_type;
 mod world;
 
 pub use capabilities::{CapabilityUse, capabilities};
-pub use directory::{LoadOutcome, LoadReport};
+pub use discovery::{DEFAULT_DEBOUNCE, LoadOutcome, LoadReport, WatchOptions, Watcher};
 pub use engine::{DEFAULT_EPOCH_TICK, DEFAULT_MAX_WASM_STACK, Engine, EngineBuilder};
 pub use error::{Error, Result};
 pub use events::PluginEvent;
 pub use extension_point::{CompatibilityReport, ExtensionPoint, ExtensionPoints, Problem, serves};
 pub use framework::LOG_TARGET;
 pub use grants::{
-    DEFAULT_LOG_CAP, DEFAULT_SEED, DirGrant, Grants, HttpPattern, NetPattern, Output,
+    DEFAULT_LOG_CAP, DEFAULT_SEED, DirGrant, EnvGrant, Grants, HttpPattern, NetPattern, Output,
     VIRTUAL_EPOCH_SECS, VIRTUAL_TICK_NANOS,
 };
 pub use host::{Host, HostBuilder, PluginOptions};
 pub use inspect::ComponentWorld;
 pub use instance::PluginInstance;
 pub use limits::{
-    ASYNC_YIELD_FUEL, DEFAULT_MAX_INSTANCES, DEFAULT_MAX_MEMORY, DEFAULT_MAX_TABLE_ELEMENTS, Limits,
+    ASYNC_YIELD_FUEL, DEFAULT_MAX_HANDLES, DEFAULT_MAX_INSTANCES, DEFAULT_MAX_MEMORY,
+    DEFAULT_MAX_TABLE_ELEMENTS, Limits,
 };
 pub use manifest::{ExtensionPointRef, Manifest};
 pub use plugin::{Plugin, ReloadOutcome};
-pub use policy::{OnExcess, Policy, PolicyRule};
+pub use policy::{OnExcess, PluginIdentity, Policy, PolicyRule};
 pub use quarantine::QuarantinePolicy;
 pub use state::{PluginState, Settings};
-pub use watch::{DEFAULT_DEBOUNCE, Watcher};
+pub use text::escape_untrusted;
 pub use wave::to_wave;
 pub use world::{Typed, TypedInstance, TypedWorld};
 

@@ -11,12 +11,15 @@ use wasmtime::{Store, UpdateDeadline};
 use crate::error::{self, Error};
 use crate::state::PluginState;
 
-/// The default cap on one instance's linear memory: 256 MiB.
+/// The default cap on the linear memory of one instance, all its memories together: 256 MiB.
 pub const DEFAULT_MAX_MEMORY: usize = 256 << 20;
-/// The default cap on the elements of one table: 100,000.
+/// The default cap on the table elements of one instance, all its tables together: 100,000.
 pub const DEFAULT_MAX_TABLE_ELEMENTS: usize = 100_000;
 /// The default cap on core instances (and so on memories and tables) in one plugin instance: 100.
 pub const DEFAULT_MAX_INSTANCES: usize = 100;
+/// The default cap on the host resources one instance holds open at once (files, directories,
+/// sockets, streams, pollables, HTTP requests and bodies, application resources): 1,024.
+pub const DEFAULT_MAX_HANDLES: usize = 1024;
 
 /// How much fuel an asynchronous call burns between yields to the executor: 100,000 units.
 pub const ASYNC_YIELD_FUEL: u64 = 100_000;
@@ -33,6 +36,7 @@ pub struct Limits {
     max_memory: usize,
     max_table_elements: usize,
     max_instances: usize,
+    max_handles: usize,
 }
 
 impl Default for Limits {
@@ -44,6 +48,7 @@ impl Default for Limits {
             max_memory: DEFAULT_MAX_MEMORY,
             max_table_elements: DEFAULT_MAX_TABLE_ELEMENTS,
             max_instances: DEFAULT_MAX_INSTANCES,
+            max_handles: DEFAULT_MAX_HANDLES,
         }
     }
 }
@@ -77,14 +82,15 @@ impl Limits {
         self
     }
 
-    /// The largest linear memory, in bytes, one instance may grow to. Defaults to
-    /// [`DEFAULT_MAX_MEMORY`].
+    /// The most linear memory, in bytes, one instance may have, all its memories together.
+    /// Defaults to [`DEFAULT_MAX_MEMORY`].
     pub fn max_memory(mut self, bytes: usize) -> Self {
         self.max_memory = bytes;
         self
     }
 
-    /// The most elements one table may hold. Defaults to [`DEFAULT_MAX_TABLE_ELEMENTS`].
+    /// The most table elements one instance may have, all its tables together. Defaults to
+    /// [`DEFAULT_MAX_TABLE_ELEMENTS`].
     pub fn max_table_elements(mut self, elements: usize) -> Self {
         self.max_table_elements = elements;
         self
@@ -95,6 +101,26 @@ impl Limits {
     pub fn max_instances(mut self, instances: usize) -> Self {
         self.max_instances = instances;
         self
+    }
+
+    /// The most host resources one instance may hold open at once: files, directories, sockets,
+    /// streams, pollables, HTTP requests and bodies, and the application's own resources (every
+    /// entry of the instance's resource table). Past it, the WASI call that would open one more
+    /// traps, the call fails with [`Error::HandleLimit`], and the refusal is logged once.
+    /// Defaults to [`DEFAULT_MAX_HANDLES`].
+    pub fn max_handles(mut self, handles: usize) -> Self {
+        self.max_handles = handles;
+        self
+    }
+
+    /// The cap on open host resources.
+    pub fn handle_cap(&self) -> usize {
+        self.max_handles
+    }
+
+    /// The cap on linear memory, in bytes.
+    pub fn memory_cap(&self) -> usize {
+        self.max_memory
     }
 
     /// The fuel budget of a call, if any.
@@ -123,9 +149,15 @@ pub(crate) struct Limiter {
     granted_fuel: Option<u64>,
     /// The fuel the last settled call burned.
     last_consumed: Option<u64>,
+    /// The store's fuel when it was last counted against the lifetime budget.
+    fuel_mark: Option<u64>,
     /// The fuel the plugin has burned over its life, shared by all its instances.
     lifetime_used: Arc<AtomicU64>,
-    /// The last refused memory growth: the size asked for, in bytes.
+    /// The linear memory of all the instance's memories, in bytes.
+    memory_total: usize,
+    /// The elements of all the instance's tables.
+    table_total: usize,
+    /// The last refused memory growth: the instance's total it would have made, in bytes.
     refused_memory: Option<usize>,
     refused_table: Option<usize>,
 }
@@ -137,38 +169,75 @@ impl Limiter {
             deadline_at: None,
             granted_fuel: None,
             last_consumed: None,
+            fuel_mark: None,
             lifetime_used,
+            memory_total: 0,
+            table_total: 0,
             refused_memory: None,
             refused_table: None,
         }
     }
+
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// When the running call's deadline passes, if it has one.
+    pub(crate) fn deadline_at(&self) -> Option<Instant> {
+        self.deadline_at
+    }
+}
+
+/// Adds `current -> desired` to `total` when it stays within `cap`; returns the new total, or
+/// `Err(total it would have been)`.
+fn grow(total: usize, current: usize, desired: usize, cap: usize) -> Result<usize, usize> {
+    let next = total.saturating_sub(current).saturating_add(desired);
+    if next <= cap { Ok(next) } else { Err(next) }
 }
 
 impl wasmtime::ResourceLimiter for Limiter {
+    // Memories and tables are summed over the whole instance: a component may have many. A growth
+    // allowed here that the engine then fails to perform stays counted: the limiter is not told
+    // which growth failed, and counting too much only ever holds the plugin itself back.
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let allowed = desired <= self.limits.max_memory;
-        if !allowed {
-            self.refused_memory = Some(desired);
+        match grow(self.memory_total, current, desired, self.limits.max_memory) {
+            Ok(total) => {
+                self.memory_total = total;
+                Ok(true)
+            }
+            Err(total) => {
+                self.refused_memory = Some(total);
+                Ok(false)
+            }
         }
-        Ok(allowed)
     }
 
     fn table_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let allowed = desired <= self.limits.max_table_elements;
-        if !allowed {
-            self.refused_table = Some(desired);
+        match grow(
+            self.table_total,
+            current,
+            desired,
+            self.limits.max_table_elements,
+        ) {
+            Ok(total) => {
+                self.table_total = total;
+                Ok(true)
+            }
+            Err(total) => {
+                self.refused_table = Some(total);
+                Ok(false)
+            }
         }
-        Ok(allowed)
     }
 
     fn instances(&self) -> usize {
@@ -184,8 +253,10 @@ impl wasmtime::ResourceLimiter for Limiter {
     }
 }
 
-/// Arms a store for the next call: refills its fuel and restarts its deadline. `fuel_on` and
-/// `epoch_tick` say what the engine compiled in.
+/// Arms a store for the next call: counts the fuel burned since the last call (resource
+/// destructors, work after a call returned) against the plugin's lifetime, refills its fuel,
+/// restarts its deadline and its output budget. `fuel_on` and `epoch_tick` say what the engine
+/// compiled in.
 pub(crate) fn arm<T>(
     store: &mut Store<PluginState<T>>,
     fuel_on: bool,
@@ -194,8 +265,7 @@ pub(crate) fn arm<T>(
 ) {
     let limits = store.data().limiter.limits.clone();
     if fuel_on {
-        // Without a budget of its own, a plugin of a fuel-metering engine runs unbounded.
-        // `set_fuel` fails only when the engine has fuel off, which was just checked.
+        account(store);
         let lifetime_left = limits.lifetime_fuel.map(|budget| {
             budget.saturating_sub(store.data().limiter.lifetime_used.load(Ordering::Relaxed))
         });
@@ -203,15 +273,19 @@ pub(crate) fn arm<T>(
             (Some(call), Some(left)) => Some(call.min(left)),
             (call, left) => call.or(left),
         };
-        store.data_mut().limiter.granted_fuel = granted;
+        // Without a budget of its own, a plugin of a fuel-metering engine runs unbounded.
+        // `set_fuel` fails only when the engine has fuel off, which was just checked.
         let _ = store.set_fuel(granted.unwrap_or(u64::MAX));
+        let limiter = &mut store.data_mut().limiter;
+        limiter.granted_fuel = granted;
+        limiter.fuel_mark = granted;
         if asynchronous {
             let _ = store.fuel_async_yield_interval(Some(ASYNC_YIELD_FUEL));
         }
     }
+    store.data_mut().limiter.deadline_at = limits.deadline.map(|d| Instant::now() + d);
     if asynchronous && epoch_tick.is_some() {
         // Yield to the executor at every tick; stop the call once its deadline has passed.
-        store.data_mut().limiter.deadline_at = limits.deadline.map(|d| Instant::now() + d);
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|context| match context.data().limiter.deadline_at {
             Some(at) if Instant::now() >= at => Ok(UpdateDeadline::Interrupt),
@@ -227,10 +301,27 @@ pub(crate) fn arm<T>(
             None => store.set_epoch_deadline(u64::MAX / 2),
         }
     }
+    store.data().output_budget().reset();
     let limiter = &mut store.data_mut().limiter;
     limiter.last_consumed = None;
     limiter.refused_memory = None;
     limiter.refused_table = None;
+}
+
+/// Counts the fuel burned since the last count against the plugin's lifetime budget.
+fn account<T>(store: &mut Store<PluginState<T>>) {
+    let Some(mark) = store.data().limiter.fuel_mark else {
+        return;
+    };
+    // `get_fuel` fails only on an engine without fuel, where no plugin has a budget.
+    let Ok(now) = store.get_fuel() else {
+        return;
+    };
+    let limiter = &mut store.data_mut().limiter;
+    limiter
+        .lifetime_used
+        .fetch_add(mark.saturating_sub(now), Ordering::Relaxed);
+    limiter.fuel_mark = Some(now);
 }
 
 /// How many ticker periods cover `deadline`: at least one, rounded up.
@@ -242,16 +333,27 @@ fn ticks(deadline: Duration, tick: Duration) -> u64 {
         .clamp(1, u128::from(u64::MAX)) as u64
 }
 
-/// Settles the call that just ended: returns the fuel it burned, when fuel is metered, and counts
-/// it against the plugin's lifetime budget.
+/// Settles the call that just ended: counts what it burned against the plugin's lifetime, and
+/// returns that, when fuel is metered.
 pub(crate) fn settle<T>(store: &mut Store<PluginState<T>>) -> Option<u64> {
+    account(store);
     let granted = store.data_mut().limiter.granted_fuel.take()?;
-    // `get_fuel` fails only on an engine without fuel, where no plugin has a budget.
     let consumed = granted.saturating_sub(store.get_fuel().ok()?);
-    let limiter = &mut store.data_mut().limiter;
-    limiter.lifetime_used.fetch_add(consumed, Ordering::Relaxed);
-    limiter.last_consumed = Some(consumed);
+    store.data_mut().limiter.last_consumed = Some(consumed);
     Some(consumed)
+}
+
+/// The error of a call stopped at its deadline.
+pub(crate) fn deadline_exceeded<T>(
+    store: &Store<PluginState<T>>,
+    plugin: &str,
+    function: &str,
+) -> Error {
+    Error::DeadlineExceeded {
+        plugin: plugin.to_owned(),
+        function: function.to_owned(),
+        deadline: store.data().limiter.limits.deadline.unwrap_or_default(),
+    }
 }
 
 /// Maps an error out of guest code, recognising the limits that caused it.
@@ -272,15 +374,11 @@ pub(crate) fn classify<T>(
             consumed,
         };
     }
+    if let Some(wasmtime::Trap::Interrupt) = error.downcast_ref::<wasmtime::Trap>() {
+        return deadline_exceeded(store, plugin, function);
+    }
     let limiter = &store.data().limiter;
     let limits = &limiter.limits;
-    if let Some(wasmtime::Trap::Interrupt) = error.downcast_ref::<wasmtime::Trap>() {
-        return Error::DeadlineExceeded {
-            plugin: plugin.to_owned(),
-            function: function.to_owned(),
-            deadline: limits.deadline.unwrap_or_default(),
-        };
-    }
     // A guest usually turns a refused `memory.grow` into its own abort (a trap of its own choosing),
     // so any failure after a refusal is reported as the limit that caused it.
     if let Some(requested) = limiter.refused_memory {
@@ -297,6 +395,25 @@ pub(crate) fn classify<T>(
             function: function.to_owned(),
             limit: limits.max_table_elements,
             requested,
+        };
+    }
+    let table_full = error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<wasmtime::component::ResourceTableError>(),
+            Some(wasmtime::component::ResourceTableError::Full)
+        )
+    });
+    if table_full {
+        tracing::warn!(
+            target: crate::LOG_TARGET,
+            plugin,
+            "refused to open more than {} handles in `{function}`; the call was stopped",
+            limits.max_handles
+        );
+        return Error::HandleLimit {
+            plugin: plugin.to_owned(),
+            function: function.to_owned(),
+            limit: limits.max_handles,
         };
     }
     error::from_guest(plugin, function, error)

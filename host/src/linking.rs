@@ -59,7 +59,7 @@ pub(crate) fn instantiate_pre<T: Send + 'static>(
 
 /// Whether a registered interface name and an import name are the same interface, treating a
 /// name without `@version` as any version.
-fn same_interface(registered: &str, import: &str) -> bool {
+pub(crate) fn same_interface(registered: &str, import: &str) -> bool {
     let strip = |n: &str| n.split_once('@').map_or(n, |(name, _)| name).to_owned();
     registered == import || (!registered.contains('@') && strip(import) == registered)
 }

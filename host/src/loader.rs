@@ -25,9 +25,19 @@ pub(crate) fn read(plugin: &str, path: &Path) -> Result<Vec<u8>> {
     })
 }
 
-/// Compiles `bytes` into a component for `engine`, through its artifact cache when it has one.
-pub(crate) fn compile(engine: &Engine, plugin: &str, bytes: &[u8]) -> Result<Compiled> {
-    let sha256: [u8; 32] = Sha256::digest(bytes).into();
+/// The SHA-256 of `bytes`: a component's identity in the cache, in pins and in policies.
+pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+/// Compiles `bytes` (whose SHA-256 is `sha256`) into a component for `engine`, through its
+/// artifact cache when it has one.
+pub(crate) fn compile(
+    engine: &Engine,
+    plugin: &str,
+    bytes: &[u8],
+    sha256: [u8; 32],
+) -> Result<Compiled> {
     if let Some(component) = engine
         .cache()
         .and_then(|c| c.get(engine.wasmtime(), &sha256))

@@ -7,8 +7,8 @@
 //! description = "Upper-cases text"
 //! extension-point = "acme:text/transformer@^1.1"
 //!
-//! [capabilities]          # the vocabulary of grants (see `Grants`)
-//! dir = ["/srv/words::/words"]
+//! [capabilities]          # requests, in the vocabulary of grants (see `Grants`)
+//! dir = ["words::/words"]  # relative directories are beside the manifest
 //! allow-http = ["api.example.com"]
 //!
 //! [settings]              # handed to the plugin
@@ -34,11 +34,12 @@ pub struct Manifest {
     pub name: String,
     /// The plugin's own version.
     pub version: Version,
-    /// What it does, for people.
+    /// What it does, for people. Plugin-controlled text: escape it
+    /// ([`escape_untrusted`](crate::escape_untrusted)) before showing it on a terminal.
     pub description: Option<String>,
     /// The extension point it targets, if it names one.
     pub extension_point: Option<ExtensionPointRef>,
-    /// The capabilities it asks for; a host's policy decides what it gets.
+    /// The capabilities it asks for: a request only; the host's policy decides what it gets.
     pub capabilities: Grants,
     /// Settings handed to the plugin, as written.
     pub settings: toml::Table,
@@ -145,9 +146,12 @@ impl Manifest {
         let capabilities = match raw.capabilities {
             Some(capabilities) => {
                 let span = capabilities.span();
+                // Relative directories are the plugin's own, beside its manifest.
+                let base = std::path::absolute(path.parent().unwrap_or(Path::new(".")))
+                    .unwrap_or_default();
                 capabilities
                     .into_inner()
-                    .into_grants()
+                    .into_grants(Some(&base))
                     .map_err(|e| at("capabilities", span, e))?
             }
             None => Grants::none(),

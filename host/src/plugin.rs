@@ -11,7 +11,7 @@ use arc_swap::ArcSwap;
 use crate::events::PluginEvent;
 use crate::exports::{self, ExportedFunc};
 use crate::extension_point::ExtensionPoint;
-use crate::grants::Grants;
+use crate::grants::{Grants, OutputBudget, PreparedGrants};
 use crate::host::{Host, PluginOptions};
 use crate::inspect::ComponentWorld;
 use crate::instance::PluginInstance;
@@ -53,7 +53,7 @@ impl<T> Clone for Plugin<T> {
 struct PluginInner<T: 'static> {
     name: Arc<str>,
     host: Host<T>,
-    grants: Grants,
+    grants: PreparedGrants,
     limits: Limits,
     quarantine: Option<QuarantinePolicy>,
     failures: FailureTracker,
@@ -90,10 +90,12 @@ pub enum ReloadOutcome {
 }
 
 impl<T: Send + 'static> Plugin<T> {
+    /// Loads `bytes`, whose SHA-256 is `sha256`, as the plugin `name`.
     pub(crate) fn load(
         host: &Host<T>,
         name: String,
         bytes: &[u8],
+        sha256: [u8; 32],
         options: PluginOptions,
     ) -> Result<Self> {
         let PluginOptions {
@@ -107,15 +109,15 @@ impl<T: Send + 'static> Plugin<T> {
         } = options;
         let name: Arc<str> = name.into();
         check_engine_supports(&host.engine, &name, &limits)?;
-        // Opening granted directories now reports a bad grant at load, not at the first call.
-        grants.wasi_ctx(&name)?;
+        let grants = PreparedGrants::new(&name, grants)?;
         let version = build_version(
             host,
             &name,
-            &grants,
+            grants.grants(),
             extension_point.as_deref(),
             expect_sha256,
             bytes,
+            sha256,
         )?;
         tracing::debug!(plugin = %name, sha256 = %hex::encode(version.sha256), "plugin loaded");
         Ok(Self {
@@ -141,8 +143,7 @@ impl<T: Send + 'static> Plugin<T> {
     /// serving. Either way an event tells subscribers.
     pub fn reload(&self, bytes: &[u8]) -> Result<ReloadOutcome> {
         let started = Instant::now();
-        let sha256: [u8; 32] =
-            sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(bytes)).into();
+        let sha256 = crate::loader::sha256(bytes);
         let old = self.current();
         if sha256 == old.sha256 {
             return Ok(ReloadOutcome::Unchanged);
@@ -151,10 +152,11 @@ impl<T: Send + 'static> Plugin<T> {
         let built = build_version(
             &inner.host,
             &inner.name,
-            &inner.grants,
+            inner.grants.grants(),
             inner.extension_point.as_deref(),
             inner.expect_sha256,
             bytes,
+            sha256,
         );
         match built {
             Ok(version) => {
@@ -220,21 +222,21 @@ impl<T: Send + 'static> Plugin<T> {
 
     /// The plugin's grants.
     pub fn grants(&self) -> &Grants {
-        &self.inner.grants
+        self.inner.grants.grants()
     }
 
-    /// A fresh store with the plugin's grants and a new application state.
+    /// A fresh store with the plugin's grants and a new application state, armed for a call.
     pub(crate) fn new_store(&self) -> Result<Store<PluginState<T>>> {
-        let wasi = self.inner.grants.wasi_ctx(&self.inner.name)?;
-        let data = (self.inner.host.new_state)(&self.inner.name);
-        let http = self.inner.grants.http_hooks(&self.inner.name);
-        let limiter = Limiter::new(
-            self.inner.limits.clone(),
-            self.inner.lifetime_fuel_used.clone(),
-        );
-        let state = PluginState::new(self.inner.name.clone(), wasi, http, limiter, data);
-        let mut state = state;
-        state.core_dump_dir = self.inner.host.engine.core_dump_dir();
+        let inner = &self.inner;
+        let budget =
+            OutputBudget::new(inner.name.clone(), inner.grants.grants().output_cap_bytes());
+        let wasi = inner.grants.wasi_ctx(&budget)?;
+        let data = (inner.host.new_state)(&inner.name);
+        let http = inner.grants.http_hooks();
+        let limiter = Limiter::new(inner.limits.clone(), inner.lifetime_fuel_used.clone());
+        let mut state = PluginState::new(inner.name.clone(), wasi, http, limiter, budget, data);
+        state.core_dump_dir = inner.host.engine.core_dump_dir();
+        state.timer = inner.host.engine.timer().cloned();
         state.settings = self.inner.settings.clone();
         let mut store = Store::new(self.inner.host.engine.wasmtime(), state);
         store.limiter(|state| &mut state.limiter);
@@ -326,8 +328,17 @@ impl<T: Send + 'static> Plugin<T> {
         self.current().pre.clone()
     }
 
-    /// Creates an instance, which keeps its state across calls.
+    /// Creates an instance, which keeps its state across calls. Instantiating (running the
+    /// component's start functions) has its own fuel budget and deadline, as a call does.
     pub fn instantiate(&self) -> Result<PluginInstance<T>> {
+        let mut instance = self.instantiate_for_call()?;
+        instance.settle();
+        Ok(instance)
+    }
+
+    /// Creates an instance for one call: the fuel budget and the deadline armed for the
+    /// instantiation also cover the call that follows.
+    pub(crate) fn instantiate_for_call(&self) -> Result<PluginInstance<T>> {
         self.require_mode(false)?;
         let version = self.current();
         let mut store = self.new_store()?;
@@ -367,15 +378,16 @@ impl<T: Send + 'static> Plugin<T> {
         )
     }
 
-    /// Calls the export `name` with dynamically typed arguments on a fresh instance.
+    /// Calls the export `name` with dynamically typed arguments on a fresh instance. The call's
+    /// fuel budget and deadline cover the instantiation too.
     pub fn call(&self, name: &str, args: &[Val]) -> Result<Vec<Val>> {
-        self.instantiate()?.call(name, args)
+        self.instantiate_for_call()?.call(name, args)
     }
 
     /// Calls a function written as a WAVE call expression, `name(arg, ...)`, on a fresh instance,
     /// and returns its results.
     pub fn invoke(&self, call: &str) -> Result<Vec<Val>> {
-        self.instantiate()?.invoke(call)
+        self.instantiate_for_call()?.invoke(call)
     }
 }
 
@@ -388,17 +400,16 @@ fn build_version<T: Send + 'static>(
     extension_point: Option<&ExtensionPoint>,
     expect_sha256: Option<[u8; 32]>,
     bytes: &[u8],
+    found: [u8; 32],
 ) -> Result<PluginVersion<T>> {
-    if let Some(expected) = expect_sha256 {
-        let found: [u8; 32] =
-            sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(bytes)).into();
-        if found != expected {
-            return Err(Error::IntegrityMismatch {
-                plugin: name.to_owned(),
-                expected: hex::encode(expected),
-                found: hex::encode(found),
-            });
-        }
+    if let Some(expected) = expect_sha256
+        && found != expected
+    {
+        return Err(Error::IntegrityMismatch {
+            plugin: name.to_owned(),
+            expected: hex::encode(expected),
+            found: hex::encode(found),
+        });
     }
     let target_version = match extension_point {
         Some(point) => {
@@ -414,7 +425,7 @@ fn build_version<T: Send + 'static>(
         }
         None => None,
     };
-    let compiled = loader::compile(&host.engine, name, bytes)?;
+    let compiled = loader::compile(&host.engine, name, bytes, found)?;
     let pre = linking::instantiate_pre(host, name, grants, &compiled.component)?;
     Ok(PluginVersion {
         component: compiled.component,

@@ -8,7 +8,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use crate::grants::HttpHooks;
+use crate::grants::{HttpHooks, OutputBudget};
 use crate::limits::Limiter;
 
 /// The data of one plugin instance's `Store`.
@@ -22,6 +22,8 @@ pub struct PluginState<T> {
     http_hooks: HttpHooks,
     table: ResourceTable,
     pub(crate) limiter: Limiter,
+    output_budget: Arc<OutputBudget>,
+    pub(crate) timer: Option<Arc<crate::deadline::Timer>>,
     pub(crate) core_dump_dir: Option<Arc<Path>>,
     pub(crate) settings: Arc<Settings>,
     data: T,
@@ -36,15 +38,22 @@ impl<T> PluginState<T> {
         wasi: WasiCtx,
         http_hooks: HttpHooks,
         limiter: Limiter,
+        output_budget: Arc<OutputBudget>,
         data: T,
     ) -> Self {
+        // Every host resource an instance holds (files, sockets, streams, pollables, HTTP
+        // bodies, the application's own) is an entry of this table, so its cap bounds them all.
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(limiter.limits().handle_cap());
         Self {
             plugin,
             wasi,
             http: WasiHttpCtx::new(),
             http_hooks,
-            table: ResourceTable::new(),
+            table,
             limiter,
+            output_budget,
+            timer: None,
             core_dump_dir: None,
             settings: Arc::default(),
             data,
@@ -64,6 +73,24 @@ impl<T> PluginState<T> {
     /// The application's state for this instance, mutably.
     pub fn data_mut(&mut self) -> &mut T {
         &mut self.data
+    }
+
+    /// The budget of bytes the plugin may still print or log in this call.
+    pub(crate) fn output_budget(&self) -> &OutputBudget {
+        &self.output_budget
+    }
+
+    /// When the running call's deadline passes, if it has one: host functions that wait should
+    /// wait no longer than this.
+    pub fn deadline(&self) -> Option<std::time::Instant> {
+        self.limiter.deadline_at()
+    }
+
+    /// The running call's deadline and the timer that can wake a wait at it.
+    pub(crate) fn deadline_timer(
+        &self,
+    ) -> Option<(std::time::Instant, Arc<crate::deadline::Timer>)> {
+        Some((self.deadline()?, self.timer.clone()?))
     }
 
     /// The resource table, for host functions that hand resources to the plugin.

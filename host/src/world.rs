@@ -104,7 +104,8 @@ impl<T: Send + 'static, W: TypedWorld<T>> Typed<T, W> {
         &self,
         f: impl FnOnce(&W, &mut Store<PluginState<T>>) -> wasmtime::Result<R>,
     ) -> Result<R> {
-        let mut instance = self.instantiate()?;
+        // One fuel budget and deadline for the instantiation and the call.
+        let mut instance = self.instantiate_for_call()?;
         instance.call(f)
     }
 
@@ -122,18 +123,30 @@ impl<T: Send + 'static, W: TypedWorld<T>> Typed<T, W> {
         Ok(prepared.1.clone())
     }
 
-    /// Creates an instance that keeps its state across calls.
+    /// Creates an instance that keeps its state across calls. Instantiating has its own fuel
+    /// budget and deadline, as a call does.
     pub fn instantiate(&self) -> Result<TypedInstance<T, W>> {
+        let mut instance = self.instantiate_for_call()?;
+        instance.fuel_consumed = limits::settle(&mut instance.store);
+        instance.armed = false;
+        Ok(instance)
+    }
+
+    fn instantiate_for_call(&self) -> Result<TypedInstance<T, W>> {
         self.plugin.require_mode(false)?;
         let pre = self.current_pre()?;
         let mut store = self.plugin.new_store()?;
-        let bindings = W::instantiate(&pre, &mut store)
-            .map_err(|e| limits::classify(&mut store, self.plugin.name(), "<instantiate>", e))?;
+        let bindings = self.plugin.guard(|| {
+            W::instantiate(&pre, &mut store)
+                .map_err(|e| limits::classify(&mut store, self.plugin.name(), "<instantiate>", e))
+        })?;
         Ok(TypedInstance {
             plugin: self.plugin.clone(),
             store,
             bindings,
             fuel_consumed: None,
+            armed: true,
+            failed: false,
         })
     }
 }
@@ -144,6 +157,10 @@ pub struct TypedInstance<T: 'static, W> {
     store: Store<PluginState<T>>,
     bindings: W,
     fuel_consumed: Option<u64>,
+    /// The instantiation's budget and deadline still cover the first call.
+    armed: bool,
+    /// A call failed in the plugin's code: the instance takes no more calls.
+    failed: bool,
 }
 
 impl<T: Send + 'static, W> TypedInstance<T, W> {
@@ -152,15 +169,26 @@ impl<T: Send + 'static, W> TypedInstance<T, W> {
         &mut self,
         f: impl FnOnce(&W, &mut Store<PluginState<T>>) -> wasmtime::Result<R>,
     ) -> Result<R> {
-        let plugin = self.plugin.clone();
-        plugin.guard(|| {
+        if self.failed {
+            return Err(Error::InstanceFailed {
+                plugin: self.plugin.name().to_owned(),
+            });
+        }
+        if !std::mem::take(&mut self.armed) {
             self.plugin.arm(&mut self.store);
+        }
+        let plugin = self.plugin.clone();
+        let outcome = plugin.guard(|| {
             let outcome = f(&self.bindings, &mut self.store);
             self.fuel_consumed = limits::settle(&mut self.store);
             outcome.map_err(|e| {
                 limits::classify(&mut self.store, self.plugin.name(), "<typed call>", e)
             })
-        })
+        });
+        if let Err(e) = &outcome {
+            self.failed |= e.is_guest_failure();
+        }
+        outcome
     }
 
     /// The fuel the last call consumed, when the plugin has a fuel budget.

@@ -3,7 +3,7 @@
 //! wasmtime-wasi resolves every path the guest opens beneath a granted directory (with cap-std),
 //! so `..`, absolute paths and symlinks cannot leave it.
 
-use std::path::PathBuf;
+use std::path::{Component, Path, PathBuf};
 
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
@@ -27,14 +27,39 @@ impl DirGrant {
             Some((host, guest)) => (host, guest),
             None => (text, text),
         };
-        if host.is_empty() || guest.is_empty() {
+        if host.is_empty() || guest.is_empty() || text.contains('\0') {
             return Err(format!("`{text}` is not HOST[::GUEST]"));
         }
         Ok(Self {
-            host: host.into(),
+            host: normalize(Path::new(host)),
             guest: guest.to_owned(),
             writable,
         })
+    }
+
+    /// The same grant with a relative host path taken relative to `base` (the directory of the
+    /// file that names it).
+    pub(crate) fn relative_to(mut self, base: &Path) -> Self {
+        if self.host.is_relative() {
+            self.host = normalize(&base.join(&self.host));
+        }
+        self
+    }
+
+    /// What `allowed` (an entry of a policy) gives a plugin that requests `self`: the same host
+    /// directory at the same guest path, read-write only where both say so.
+    pub(crate) fn granted_by(&self, allowed: &DirGrant) -> Option<DirGrant> {
+        let same = normalize(&self.host) == normalize(&allowed.host) && self.guest == allowed.guest;
+        same.then(|| DirGrant {
+            writable: self.writable && allowed.writable,
+            ..self.clone()
+        })
+    }
+
+    /// `dir HOST::GUEST` or `dir-rw HOST::GUEST`, in the grant vocabulary.
+    pub(crate) fn vocabulary(&self) -> String {
+        let flag = if self.writable { "dir-rw" } else { "dir" };
+        format!("{flag} {}::{}", self.host.display(), self.guest)
     }
 
     /// `/host -> /guest (read-only)`, for listings.
@@ -50,6 +75,27 @@ impl DirGrant {
             format!("{} -> {} ({mode})", self.host.display(), self.guest)
         }
     }
+}
+
+/// `path` without `.` components, and without `..` where a parent precedes it (judged on the
+/// text alone: symlinks are resolved by the sandbox when the plugin opens files, not here).
+fn normalize(path: &Path) -> PathBuf {
+    let mut normal = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(normal.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                normal.pop();
+            }
+            other => normal.push(other),
+        }
+    }
+    if normal.as_os_str().is_empty() {
+        normal.push(".");
+    }
+    normal
 }
 
 pub(crate) fn apply(builder: &mut WasiCtxBuilder, plugin: &str, dirs: &[DirGrant]) -> Result<()> {
@@ -85,5 +131,37 @@ mod tests {
         assert_eq!(same.guest, "/tmp");
         assert_eq!(same.describe(), "/tmp (read-write)");
         assert!(DirGrant::parse("::/x", false).is_err());
+    }
+
+    #[test]
+    fn coverage_compares_normalized_host_paths_and_the_guest_path() {
+        let allowed = DirGrant::parse("/srv/data/::/data", false).expect("parse");
+        let request = DirGrant::parse("/srv/./data::/data", true).expect("parse");
+        let granted = request.granted_by(&allowed).expect("same directory");
+        assert!(!granted.writable, "read-only where the policy says so");
+        assert!(
+            DirGrant::parse("/srv/data/../etc::/data", false)
+                .expect("parse")
+                .granted_by(&allowed)
+                .is_none()
+        );
+        assert!(
+            DirGrant::parse("/srv/data::/other", false)
+                .expect("parse")
+                .granted_by(&allowed)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn relative_paths_are_taken_from_the_file_that_names_them() {
+        let dir = DirGrant::parse("data::/data", false)
+            .expect("parse")
+            .relative_to(Path::new("/plugins/shout"));
+        assert_eq!(dir.host, PathBuf::from("/plugins/shout/data"));
+        let absolute = DirGrant::parse("/srv::/srv", false)
+            .expect("parse")
+            .relative_to(Path::new("/plugins"));
+        assert_eq!(absolute.host, PathBuf::from("/srv"));
     }
 }

@@ -1,8 +1,8 @@
 //! What a plugin is allowed to reach. Everything is denied unless granted.
 //!
 //! Defaults: no arguments, no environment variables, stdin closed, stdout and stderr into the
-//! host's log (capped at [`DEFAULT_LOG_CAP`] bytes each), no directories, no network, no name
-//! lookup, no application host interfaces. Clocks and randomness are the host's real ones unless
+//! host's log (capped at [`DEFAULT_LOG_CAP`] bytes each per call), no directories, no network, no
+//! name lookup, no application host interfaces. Clocks and randomness are the host's real ones unless
 //! [`Grants::deterministic`] replaces them.
 //!
 //! The same grants can be written in TOML ([`Grants::from_toml`]), with the vocabulary of the
@@ -13,18 +13,20 @@
 //! dir-rw = ["/tmp/out::/out"]       # read-write
 //! env = ["HOME", "MODE=fast"]       # NAME takes the host's value; NAME=VALUE sets one
 //! args = ["--verbose"]
-//! allow-net = ["127.0.0.1:8080", "*:443"]
+//! allow-net = ["127.0.0.1:8080", "10.0.0.0/8:5432"]   # connect to / send to
+//! allow-listen = ["127.0.0.1:9000"]  # bind and listen on
 //! allow-name-lookup = true
-//! allow-http = ["api.example.com", "http://127.0.0.1:8080"]
+//! allow-http = ["api.example.com", "http://127.0.0.1:8080", "*.example.org:*"]
 //! stdin = true                      # inherit the host's stdin
 //! stdout = "log"                    # "log", "inherit" or "discard"
 //! stderr = "inherit"
-//! output-cap = 65536                # bytes of each stream kept in the log
+//! output-cap = 65536                # bytes per call of stdout, of stderr and of the log interface
 //! deterministic = 42                # true, or a seed
 //! interfaces = ["acme:app/kv@1.0.0"]
 //! ```
 
 mod determinism;
+mod env;
 mod fs;
 pub(crate) mod fs_refusals;
 mod http;
@@ -40,52 +42,38 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
 use crate::error::{Error, Result};
 
 pub use determinism::{VIRTUAL_EPOCH_SECS, VIRTUAL_TICK_NANOS};
+pub use env::EnvGrant;
 pub use fs::DirGrant;
 pub(crate) use http::HttpHooks;
 pub use http::HttpPattern;
 pub use net::NetPattern;
-pub(crate) use net::wildcard_match;
+pub(crate) use net::{ResolvedNet, wildcard_match};
+pub(crate) use stdio::{Channel, OutputBudget};
 pub use stdio::{DEFAULT_LOG_CAP, Output};
 
 /// The seed of [`Grants::deterministic`] when none is given.
 pub const DEFAULT_SEED: u64 = 0;
 
 /// The capabilities granted to one plugin. [`Grants::none`] (the default) grants nothing.
-#[derive(Debug, Clone)]
+///
+/// Settings that have a default (stdout, stderr, the output cap, arguments, deterministic mode)
+/// remember whether they were set, so that merging grants keeps every setting that was written
+/// down, including one written down as its default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Grants {
-    args: Vec<String>,
-    env_from_host: Vec<String>,
-    env: Vec<(String, String)>,
+    args: Option<Vec<String>>,
+    env: Vec<EnvGrant>,
     dirs: Vec<DirGrant>,
     inherit_stdin: bool,
-    stdout: Output,
-    stderr: Output,
-    output_cap: usize,
+    stdout: Option<Output>,
+    stderr: Option<Output>,
+    output_cap: Option<usize>,
     net: Vec<NetPattern>,
+    listen: Vec<NetPattern>,
     name_lookup: bool,
     http: Vec<HttpPattern>,
     deterministic: Option<u64>,
     interfaces: Vec<String>,
-}
-
-impl Default for Grants {
-    fn default() -> Self {
-        Self {
-            args: Vec::new(),
-            env_from_host: Vec::new(),
-            env: Vec::new(),
-            dirs: Vec::new(),
-            inherit_stdin: false,
-            stdout: Output::Log,
-            stderr: Output::Log,
-            output_cap: DEFAULT_LOG_CAP,
-            net: Vec::new(),
-            name_lookup: false,
-            http: Vec::new(),
-            deterministic: None,
-            interfaces: Vec::new(),
-        }
-    }
 }
 
 impl Grants {
@@ -100,46 +88,46 @@ impl Grants {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.args = args.into_iter().map(Into::into).collect();
+        self.args = Some(args.into_iter().map(Into::into).collect());
         self
     }
 
     /// Sets the environment variable `name` to `value` for the plugin.
-    pub fn env(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.env.push((name.into(), value.into()));
-        self
+    pub fn env(self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env_grant(EnvGrant::Value(name.into(), value.into()))
     }
 
     /// Passes the host's own value of `name` to the plugin (nothing when the host has none).
-    pub fn env_from_host(mut self, name: impl Into<String>) -> Self {
-        self.env_from_host.push(name.into());
-        self
+    pub fn env_from_host(self, name: impl Into<String>) -> Self {
+        self.env_grant(EnvGrant::FromHost(name.into()))
     }
 
-    /// Grants `NAME` (the host's value) or `NAME=VALUE`, as the CLI's `--env` takes it.
-    pub fn env_spec(self, spec: &str) -> Self {
-        match spec.split_once('=') {
-            Some((name, value)) => self.env(name, value),
-            None => self.env_from_host(spec),
-        }
+    /// Grants one environment variable, as [`EnvGrant::parse`] reads `NAME` or `NAME=VALUE`.
+    pub fn env_grant(mut self, grant: EnvGrant) -> Self {
+        self.env.push(grant);
+        self
     }
 
     /// Grants the host directory `host` to the plugin at `guest`, read-only.
-    pub fn dir(mut self, host: impl AsRef<Path>, guest: impl Into<String>) -> Self {
-        self.dirs.push(DirGrant {
-            host: host.as_ref().to_owned(),
-            guest: guest.into(),
-            writable: false,
-        });
-        self
+    pub fn dir(self, host: impl AsRef<Path>, guest: impl Into<String>) -> Self {
+        self.dir_grant(host, guest, false)
     }
 
     /// Grants the host directory `host` to the plugin at `guest`, read-write.
-    pub fn dir_rw(mut self, host: impl AsRef<Path>, guest: impl Into<String>) -> Self {
+    pub fn dir_rw(self, host: impl AsRef<Path>, guest: impl Into<String>) -> Self {
+        self.dir_grant(host, guest, true)
+    }
+
+    fn dir_grant(
+        mut self,
+        host: impl AsRef<Path>,
+        guest: impl Into<String>,
+        writable: bool,
+    ) -> Self {
         self.dirs.push(DirGrant {
             host: host.as_ref().to_owned(),
             guest: guest.into(),
-            writable: true,
+            writable,
         });
         self
     }
@@ -152,26 +140,36 @@ impl Grants {
 
     /// Where the plugin's stdout goes. Defaults to [`Output::Log`].
     pub fn stdout(mut self, output: Output) -> Self {
-        self.stdout = output;
+        self.stdout = Some(output);
         self
     }
 
     /// Where the plugin's stderr goes. Defaults to [`Output::Log`].
     pub fn stderr(mut self, output: Output) -> Self {
-        self.stderr = output;
+        self.stderr = Some(output);
         self
     }
 
-    /// How many bytes of each stream an instance may write into the log before the rest is
-    /// dropped (with one warning). Defaults to [`DEFAULT_LOG_CAP`] (1 MiB).
+    /// How many bytes of each of stdout, stderr and the `componentry:plugin/log` interface one
+    /// call may make the host print or log; the rest is dropped, with one warning. Defaults to
+    /// [`DEFAULT_LOG_CAP`] (1 MiB).
     pub fn output_cap(mut self, bytes: usize) -> Self {
-        self.output_cap = bytes;
+        self.output_cap = Some(bytes);
         self
     }
 
-    /// Lets the plugin connect to (or bind) addresses matching `pattern`; see [`NetPattern`].
+    /// Lets the plugin open TCP connections to, and exchange UDP datagrams with, addresses
+    /// matching `pattern`; see [`NetPattern`]. It does not let the plugin listen: see
+    /// [`allow_listen`](Self::allow_listen).
     pub fn allow_net(mut self, pattern: NetPattern) -> Self {
         self.net.push(pattern);
+        self
+    }
+
+    /// Lets the plugin bind local addresses matching `pattern` and listen (TCP) or receive (UDP)
+    /// on them, from any peer. Defaults to none.
+    pub fn allow_listen(mut self, pattern: NetPattern) -> Self {
+        self.listen.push(pattern);
         self
     }
 
@@ -189,11 +187,6 @@ impl Grants {
         self
     }
 
-    /// The allowed HTTP destinations.
-    pub fn http(&self) -> &[HttpPattern] {
-        &self.http
-    }
-
     /// Replaces the clocks by virtual ones (starting at 2000-01-01, advancing 1 ms per reading)
     /// and randomness by a generator seeded with `seed`, so runs are reproducible. Defaults to
     /// the host's real clocks and randomness.
@@ -209,14 +202,34 @@ impl Grants {
         self
     }
 
+    /// The granted arguments.
+    pub fn arguments(&self) -> &[String] {
+        self.args.as_deref().unwrap_or_default()
+    }
+
+    /// The granted environment variables.
+    pub fn env_grants(&self) -> &[EnvGrant] {
+        &self.env
+    }
+
+    /// The names of the environment variables granted, from the host or with values.
+    pub fn env_names(&self) -> Vec<&str> {
+        self.env.iter().map(EnvGrant::name).collect()
+    }
+
     /// The granted directories.
     pub fn dirs(&self) -> &[DirGrant] {
         &self.dirs
     }
 
-    /// The granted network patterns.
+    /// The addresses the plugin may connect to.
     pub fn net(&self) -> &[NetPattern] {
         &self.net
+    }
+
+    /// The local addresses the plugin may listen on.
+    pub fn listen(&self) -> &[NetPattern] {
+        &self.listen
     }
 
     /// Whether name lookup is granted.
@@ -224,13 +237,9 @@ impl Grants {
         self.name_lookup
     }
 
-    /// The names of the environment variables granted, from the host or with values.
-    pub fn env_names(&self) -> Vec<&str> {
-        self.env_from_host
-            .iter()
-            .map(String::as_str)
-            .chain(self.env.iter().map(|(name, _)| name.as_str()))
-            .collect()
+    /// The allowed HTTP destinations.
+    pub fn http(&self) -> &[HttpPattern] {
+        &self.http
     }
 
     /// Whether stdin is inherited.
@@ -240,7 +249,15 @@ impl Grants {
 
     /// Where stdout and stderr go.
     pub fn outputs(&self) -> (Output, Output) {
-        (self.stdout, self.stderr)
+        (
+            self.stdout.unwrap_or_default(),
+            self.stderr.unwrap_or_default(),
+        )
+    }
+
+    /// The output cap in bytes per channel and call.
+    pub fn output_cap_bytes(&self) -> usize {
+        self.output_cap.unwrap_or(DEFAULT_LOG_CAP)
     }
 
     /// The deterministic seed, when deterministic mode is on.
@@ -251,10 +268,9 @@ impl Grants {
     /// Whether the application host interface `name` (as the component imports it,
     /// `pkg:name/iface@version`) is granted.
     pub fn grants_interface(&self, name: &str) -> bool {
-        let unversioned = name.split_once('@').map_or(name, |(n, _)| n);
         self.interfaces
             .iter()
-            .any(|g| g == name || g == unversioned)
+            .any(|granted| crate::linking::same_interface(granted, name))
     }
 
     /// The granted interface names.
@@ -262,46 +278,39 @@ impl Grants {
         &self.interfaces
     }
 
-    /// Adds everything `other` grants to these grants; `other`'s stdio and deterministic settings
-    /// win where it changes them from the defaults.
+    /// Adds everything `other` grants to these grants; the settings `other` states (stdout,
+    /// stderr, output cap, arguments, deterministic mode) replace these ones.
     pub fn merge(mut self, other: Grants) -> Self {
-        let defaults = Grants::default();
-        self.args.extend(other.args);
-        self.env_from_host.extend(other.env_from_host);
-        self.env.extend(other.env);
-        self.dirs.extend(other.dirs);
+        fn add<X: PartialEq>(into: &mut Vec<X>, more: Vec<X>) {
+            for item in more {
+                if !into.contains(&item) {
+                    into.push(item);
+                }
+            }
+        }
+        self.args = other.args.or(self.args);
+        add(&mut self.env, other.env);
+        add(&mut self.dirs, other.dirs);
         self.inherit_stdin |= other.inherit_stdin;
-        if other.stdout != defaults.stdout {
-            self.stdout = other.stdout;
-        }
-        if other.stderr != defaults.stderr {
-            self.stderr = other.stderr;
-        }
-        if other.output_cap != defaults.output_cap {
-            self.output_cap = other.output_cap;
-        }
-        self.net.extend(other.net);
+        self.stdout = other.stdout.or(self.stdout);
+        self.stderr = other.stderr.or(self.stderr);
+        self.output_cap = other.output_cap.or(self.output_cap);
+        add(&mut self.net, other.net);
+        add(&mut self.listen, other.listen);
         self.name_lookup |= other.name_lookup;
-        self.http.extend(other.http);
+        add(&mut self.http, other.http);
         self.deterministic = other.deterministic.or(self.deterministic);
-        self.interfaces.extend(other.interfaces);
+        add(&mut self.interfaces, other.interfaces);
         self
     }
 
-    /// Each capability granted, in the vocabulary of the grant flags (`dir /srv::/data`,
-    /// `env HOME`, `allow-net 127.0.0.1:80`), for listings.
+    /// Each capability granted and each setting stated, in the grant vocabulary (`dir
+    /// /srv::/data`, `env HOME`, `allow-net 127.0.0.1:80`, `stdout inherit`), for listings.
     pub fn describe(&self) -> Vec<String> {
-        let mut lines = Vec::new();
-        for dir in &self.dirs {
-            let flag = if dir.writable { "dir-rw" } else { "dir" };
-            lines.push(format!("{flag} {}::{}", dir.host.display(), dir.guest));
-        }
-        lines.extend(
-            self.env_names()
-                .into_iter()
-                .map(|name| format!("env {name}")),
-        );
+        let mut lines: Vec<String> = self.dirs.iter().map(DirGrant::vocabulary).collect();
+        lines.extend(self.env.iter().map(|e| format!("env {e}")));
         lines.extend(self.net.iter().map(|p| format!("allow-net {p}")));
+        lines.extend(self.listen.iter().map(|p| format!("allow-listen {p}")));
         if self.name_lookup {
             lines.push("allow-name-lookup".to_owned());
         }
@@ -310,68 +319,97 @@ impl Grants {
             lines.push("stdin".to_owned());
         }
         lines.extend(self.interfaces.iter().map(|i| format!("interface {i}")));
+        if let Some(args) = &self.args {
+            lines.push(format!("args {}", args.join(" ")));
+        }
+        if let Some(output) = self.stdout {
+            lines.push(format!("stdout {}", output.as_str()));
+        }
+        if let Some(output) = self.stderr {
+            lines.push(format!("stderr {}", output.as_str()));
+        }
+        if let Some(cap) = self.output_cap {
+            lines.push(format!("output-cap {cap}"));
+        }
+        if let Some(seed) = self.deterministic {
+            lines.push(format!("deterministic {seed}"));
+        }
         lines
     }
 
     /// The part of these grants (a plugin's request) that `allowed` (a policy) permits, and a
-    /// description of each request beyond it. A read-write directory allowed only read-only is
-    /// kept read-only.
+    /// description of each request beyond it. The policy wins on every field: each kind of grant
+    /// says how an allowance covers a request, and a setting the policy states is the one the
+    /// plugin gets.
     pub(crate) fn restrict_to(&self, allowed: &Grants) -> (Grants, Vec<String>) {
         let mut excess = Vec::new();
+        // A setting neither side states stays unstated (its default).
+        let stated = |asked: bool, allows: bool| asked || allows;
         let mut granted = Grants {
-            args: self.args.clone(),
-            stdout: self.stdout,
-            stderr: self.stderr,
-            output_cap: self.output_cap,
-            deterministic: self.deterministic,
+            args: allowed.args.clone(),
+            stdout: stated(self.stdout.is_some(), allowed.stdout.is_some())
+                .then(|| self.stdout.unwrap_or_default().granted_by(allowed.stdout)),
+            stderr: stated(self.stderr.is_some(), allowed.stderr.is_some())
+                .then(|| self.stderr.unwrap_or_default().granted_by(allowed.stderr)),
+            output_cap: stated(self.output_cap.is_some(), allowed.output_cap.is_some())
+                .then(|| self.output_cap_bytes().min(allowed.output_cap_bytes())),
+            deterministic: allowed.deterministic.or(self.deterministic),
             ..Grants::default()
         };
+        if let Some(args) = &self.args
+            && !args.is_empty()
+            && allowed.args.as_ref() != Some(args)
+        {
+            excess.push(format!("args {}", args.join(" ")));
+        }
+        for (asked, got, name) in [
+            (self.stdout, granted.stdout, "stdout"),
+            (self.stderr, granted.stderr, "stderr"),
+        ] {
+            if let (Some(asked), Some(got)) = (asked, got)
+                && asked > got
+            {
+                excess.push(format!("{name} {}", asked.as_str()));
+            }
+        }
+        if self
+            .output_cap
+            .is_some_and(|cap| cap > allowed.output_cap_bytes())
+        {
+            excess.push(format!("output-cap {}", self.output_cap_bytes()));
+        }
         for dir in &self.dirs {
-            let permit = allowed
-                .dirs
-                .iter()
-                .find(|a| a.host == dir.host && a.guest == dir.guest);
-            match permit {
-                Some(a) if a.writable || !dir.writable => granted.dirs.push(dir.clone()),
-                Some(_) => {
-                    excess.push(format!(
-                        "dir-rw {}::{} (allowed read-only)",
-                        dir.host.display(),
-                        dir.guest
-                    ));
-                    granted.dirs.push(DirGrant {
-                        writable: false,
-                        ..dir.clone()
-                    });
+            match allowed.dirs.iter().find_map(|a| dir.granted_by(a)) {
+                Some(given) => {
+                    if dir.writable && !given.writable {
+                        excess.push(format!("{} (allowed read-only)", dir.vocabulary()));
+                    }
+                    granted.dirs.push(given);
                 }
-                None => excess.push(format!(
-                    "{} {}::{}",
-                    if dir.writable { "dir-rw" } else { "dir" },
-                    dir.host.display(),
-                    dir.guest
-                )),
+                None => excess.push(dir.vocabulary()),
             }
         }
-        let allowed_env = allowed.env_names();
-        for name in &self.env_from_host {
-            if allowed_env.contains(&name.as_str()) {
-                granted.env_from_host.push(name.clone());
-            } else {
-                excess.push(format!("env {name}"));
+        for env in &self.env {
+            match allowed.env.iter().find_map(|a| env.granted_by(a)) {
+                Some(given) => granted.env.push(given),
+                None => excess.push(format!("env {env}")),
             }
         }
-        for (name, value) in &self.env {
-            if allowed_env.contains(&name.as_str()) {
-                granted.env.push((name.clone(), value.clone()));
-            } else {
-                excess.push(format!("env {name}"));
-            }
-        }
-        for pattern in &self.net {
-            if allowed.net.iter().any(|a| a.covers(pattern)) {
-                granted.net.push(pattern.clone());
-            } else {
-                excess.push(format!("allow-net {pattern}"));
+        for (requested, allowances, into, flag) in [
+            (&self.net, &allowed.net, &mut granted.net, "allow-net"),
+            (
+                &self.listen,
+                &allowed.listen,
+                &mut granted.listen,
+                "allow-listen",
+            ),
+        ] {
+            for pattern in requested {
+                if allowances.iter().any(|a| a.covers(pattern)) {
+                    into.push(pattern.clone());
+                } else {
+                    excess.push(format!("{flag} {pattern}"));
+                }
             }
         }
         for pattern in &self.http {
@@ -388,18 +426,24 @@ impl Grants {
                 excess.push(format!("interface {name}"));
             }
         }
-        if self.name_lookup {
-            if allowed.name_lookup {
-                granted.name_lookup = true;
-            } else {
-                excess.push("allow-name-lookup".to_owned());
-            }
-        }
-        if self.inherit_stdin {
-            if allowed.inherit_stdin {
-                granted.inherit_stdin = true;
-            } else {
-                excess.push("stdin".to_owned());
+        for (asked, allows, into, word) in [
+            (
+                self.name_lookup,
+                allowed.name_lookup,
+                &mut granted.name_lookup,
+                "allow-name-lookup",
+            ),
+            (
+                self.inherit_stdin,
+                allowed.inherit_stdin,
+                &mut granted.inherit_stdin,
+                "stdin",
+            ),
+        ] {
+            if asked && allows {
+                *into = true;
+            } else if asked {
+                excess.push(word.to_owned());
             }
         }
         (granted, excess)
@@ -409,44 +453,76 @@ impl Grants {
     /// line, the column and the key.
     pub fn from_toml(text: &str) -> std::result::Result<Self, String> {
         let file: GrantsToml = toml::from_str(text).map_err(|e| e.to_string())?;
-        file.into_grants()
+        file.into_grants(None)
     }
 
-    /// Reads grants from a TOML file.
+    /// Reads grants from a TOML file; relative directories in it are taken relative to the
+    /// file's own directory.
     pub fn from_toml_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let text = crate::config_file::read(path)?;
-        Self::from_toml(&text).map_err(|reason| Error::Config {
-            path: path.to_owned(),
-            reason,
-        })
+        let file: GrantsToml = crate::config_file::parse(&text, path)?;
+        file.into_grants(path.parent())
+            .map_err(|reason| Error::Config {
+                path: path.to_owned(),
+                reason,
+            })
+    }
+}
+
+/// A plugin's grants made ready for its instances: checked, names looked up, once per load.
+pub(crate) struct PreparedGrants {
+    plugin: Arc<str>,
+    grants: Grants,
+    net: Arc<ResolvedNet>,
+}
+
+impl PreparedGrants {
+    /// Checks `grants` (granted directories must exist) and looks up the names in its network
+    /// grants.
+    pub(crate) fn new(plugin: &Arc<str>, grants: Grants) -> Result<Self> {
+        let net = Arc::new(ResolvedNet::resolve(plugin, &grants.net, &grants.listen));
+        let prepared = Self {
+            plugin: plugin.clone(),
+            grants,
+            net,
+        };
+        // Opening the granted directories now reports a bad grant at load, not at the first call.
+        prepared.wasi_ctx(&OutputBudget::new(plugin.clone(), 0))?;
+        Ok(prepared)
+    }
+
+    pub(crate) fn grants(&self) -> &Grants {
+        &self.grants
     }
 
     /// The hooks that hold a plugin's outbound HTTP to these grants.
-    pub(crate) fn http_hooks(&self, plugin: &Arc<str>) -> HttpHooks {
-        HttpHooks::new(plugin.clone(), self.http.clone())
+    pub(crate) fn http_hooks(&self) -> HttpHooks {
+        HttpHooks::new(self.plugin.clone(), self.grants.http.clone())
     }
 
-    /// The WASI context that gives a plugin exactly these grants.
-    pub(crate) fn wasi_ctx(&self, plugin: &Arc<str>) -> Result<WasiCtx> {
+    /// The WASI context that gives one instance exactly these grants.
+    pub(crate) fn wasi_ctx(&self, budget: &Arc<OutputBudget>) -> Result<WasiCtx> {
+        let grants = &self.grants;
         let mut builder = WasiCtxBuilder::new();
-        builder.args(&self.args).envs(&self.env);
-        for name in &self.env_from_host {
-            if let Some(value) = std::env::var_os(name) {
-                builder.env(name, value.to_string_lossy());
+        builder.args(grants.arguments());
+        for env in &grants.env {
+            match env {
+                EnvGrant::Value(name, value) => {
+                    builder.env(name, value);
+                }
+                EnvGrant::FromHost(name) => {
+                    if let Some(value) = std::env::var_os(name) {
+                        builder.env(name, value.to_string_lossy());
+                    }
+                }
             }
         }
-        fs::apply(&mut builder, plugin, &self.dirs)?;
-        stdio::apply(
-            &mut builder,
-            plugin,
-            self.inherit_stdin,
-            self.stdout,
-            self.stderr,
-            self.output_cap,
-        );
-        net::apply(&mut builder, plugin, &self.net, self.name_lookup);
-        if let Some(seed) = self.deterministic {
+        fs::apply(&mut builder, &self.plugin, &grants.dirs)?;
+        let (stdout, stderr) = grants.outputs();
+        stdio::apply(&mut builder, budget, grants.inherit_stdin, stdout, stderr);
+        net::apply(&mut builder, &self.plugin, &self.net, grants.name_lookup);
+        if let Some(seed) = grants.deterministic {
             determinism::apply(&mut builder, seed);
         }
         Ok(builder.build())
@@ -463,10 +539,11 @@ pub(crate) struct GrantsToml {
     dir_rw: Vec<String>,
     #[serde(default)]
     env: Vec<String>,
-    #[serde(default)]
-    args: Vec<String>,
+    args: Option<Vec<String>>,
     #[serde(default)]
     allow_net: Vec<String>,
+    #[serde(default)]
+    allow_listen: Vec<String>,
     #[serde(default)]
     allow_name_lookup: bool,
     #[serde(default)]
@@ -489,52 +566,51 @@ enum Deterministic {
 }
 
 impl GrantsToml {
-    pub(crate) fn into_grants(self) -> std::result::Result<Grants, String> {
-        let mut grants = Grants::none()
-            .args(self.args)
-            .inherit_stdin(self.stdin)
-            .allow_name_lookup(self.allow_name_lookup);
-        for spec in &self.dir {
-            grants
-                .dirs
-                .push(DirGrant::parse(spec, false).map_err(|e| format!("dir: {e}"))?);
-        }
-        for spec in &self.dir_rw {
-            grants
-                .dirs
-                .push(DirGrant::parse(spec, true).map_err(|e| format!("dir-rw: {e}"))?);
+    /// The grants this table describes; relative directories are taken relative to `base`, the
+    /// directory of the file that holds the table, when there is one.
+    pub(crate) fn into_grants(self, base: Option<&Path>) -> std::result::Result<Grants, String> {
+        let mut grants = Grants {
+            args: self.args,
+            inherit_stdin: self.stdin,
+            name_lookup: self.allow_name_lookup,
+            stdout: self.stdout,
+            stderr: self.stderr,
+            output_cap: self.output_cap,
+            interfaces: self.interfaces,
+            ..Grants::default()
+        };
+        for (specs, writable, key) in [(&self.dir, false, "dir"), (&self.dir_rw, true, "dir-rw")] {
+            for spec in specs {
+                let dir = DirGrant::parse(spec, writable).map_err(|e| format!("{key}: {e}"))?;
+                grants.dirs.push(match base {
+                    Some(base) => dir.relative_to(base),
+                    None => dir,
+                });
+            }
         }
         for spec in &self.env {
-            if spec.is_empty() || spec.starts_with('=') {
-                return Err(format!("env: `{spec}` is not NAME or NAME=VALUE"));
-            }
-            grants = grants.env_spec(spec);
-        }
-        for spec in &self.allow_net {
             grants
-                .net
-                .push(NetPattern::parse(spec).map_err(|e| format!("allow-net: {e}"))?);
+                .env
+                .push(EnvGrant::parse(spec).map_err(|e| format!("env: {e}"))?);
+        }
+        for (specs, into, key) in [
+            (&self.allow_net, &mut grants.net, "allow-net"),
+            (&self.allow_listen, &mut grants.listen, "allow-listen"),
+        ] {
+            for spec in specs {
+                into.push(NetPattern::parse(spec).map_err(|e| format!("{key}: {e}"))?);
+            }
         }
         for spec in &self.allow_http {
             grants
                 .http
                 .push(HttpPattern::parse(spec).map_err(|e| format!("allow-http: {e}"))?);
         }
-        if let Some(output) = self.stdout {
-            grants.stdout = output;
-        }
-        if let Some(output) = self.stderr {
-            grants.stderr = output;
-        }
-        if let Some(cap) = self.output_cap {
-            grants.output_cap = cap;
-        }
         grants.deterministic = match self.deterministic {
             None | Some(Deterministic::On(false)) => None,
             Some(Deterministic::On(true)) => Some(DEFAULT_SEED),
             Some(Deterministic::Seed(seed)) => Some(seed),
         };
-        grants.interfaces = self.interfaces;
         Ok(grants)
     }
 }
@@ -601,5 +677,92 @@ mod tests {
             .merge(Grants::none().env("B", "2").stdout(Output::Discard));
         assert_eq!(merged.env_names(), vec!["A", "B"]);
         assert_eq!(merged.outputs().0, Output::Discard);
+    }
+
+    #[test]
+    fn a_setting_written_as_its_default_still_wins_a_merge() {
+        // The CLI's own defaults (stdout and stderr inherited) must not hide `stderr = "log"`.
+        let cli_defaults = Grants::none()
+            .stdout(Output::Inherit)
+            .stderr(Output::Inherit);
+        let file = Grants::from_toml("stderr = \"log\"\n").expect("valid");
+        let merged = cli_defaults.merge(file);
+        assert_eq!(merged.outputs(), (Output::Inherit, Output::Log));
+    }
+
+    fn net(p: &str) -> NetPattern {
+        NetPattern::parse(p).expect("pattern")
+    }
+
+    #[test]
+    fn the_policy_wins_on_every_field() {
+        let request = Grants::none()
+            .stdout(Output::Inherit)
+            .stderr(Output::Discard)
+            .output_cap(10 << 20)
+            .args(["--admin"])
+            .env_from_host("API_TOKEN")
+            .allow_net(net("10.0.0.1.attacker.example:5432"))
+            .allow_net(net("10.0.0.7:5432"))
+            .allow_listen(net("0.0.0.0:8080"));
+        let allowed = Grants::none()
+            .env("API_TOKEN", "public-demo-token")
+            .allow_net(net("10.*:5432"))
+            .output_cap(4096);
+        let (granted, excess) = request.restrict_to(&allowed);
+        assert_eq!(granted.outputs(), (Output::Log, Output::Discard));
+        assert_eq!(granted.output_cap_bytes(), 4096);
+        assert!(granted.arguments().is_empty());
+        assert_eq!(
+            granted.env_grants(),
+            &[EnvGrant::Value(
+                "API_TOKEN".into(),
+                "public-demo-token".into()
+            )]
+        );
+        assert_eq!(granted.net(), &[net("10.0.0.7:5432")]);
+        assert!(granted.listen().is_empty());
+        for word in [
+            "stdout inherit",
+            "output-cap 10485760",
+            "args --admin",
+            "allow-net 10.0.0.1.attacker.example:5432",
+            "allow-listen 0.0.0.0:8080",
+        ] {
+            assert!(excess.iter().any(|e| e == word), "{word} in {excess:?}");
+        }
+        assert!(!excess.iter().any(|e| e.contains("stderr")), "{excess:?}");
+        assert!(
+            !excess.iter().any(|e| e.contains("API_TOKEN")),
+            "{excess:?}"
+        );
+    }
+
+    #[test]
+    fn stated_settings_of_the_policy_are_what_the_plugin_gets() {
+        let allowed = Grants::none()
+            .stdout(Output::Inherit)
+            .args(["--quiet"])
+            .deterministic(9);
+        let (granted, excess) = Grants::none().deterministic(1).restrict_to(&allowed);
+        assert!(excess.is_empty(), "{excess:?}");
+        assert_eq!(granted.outputs().0, Output::Inherit);
+        assert_eq!(granted.arguments(), ["--quiet"]);
+        assert_eq!(granted.deterministic_seed(), Some(9));
+        let (granted, _) = Grants::none().deterministic(1).restrict_to(&Grants::none());
+        assert_eq!(
+            granted.deterministic_seed(),
+            Some(1),
+            "a restriction may be asked for"
+        );
+    }
+
+    #[test]
+    fn relative_directories_in_a_grants_file_are_beside_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("grants.toml");
+        std::fs::write(&path, "dir = [\"data::/data\"]\n").expect("write");
+        let grants = Grants::from_toml_file(&path).expect("valid");
+        assert_eq!(grants.dirs()[0].host, dir.path().join("data"));
     }
 }

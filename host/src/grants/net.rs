@@ -1,6 +1,11 @@
-//! Network grants: which `host:port` a plugin may connect to or bind, and whether it may look
-//! names up. Everything else is refused, with a log line naming the plugin, the address and the
-//! grant that would allow it.
+//! Network grants: which addresses a plugin may connect (or send datagrams) to, which local
+//! addresses it may listen on, and whether it may look names up. Everything else is refused, with
+//! a log line naming the plugin, the address and the grant that would allow it.
+//!
+//! Directions are separate grants: `allow-net` lets a plugin open TCP connections to, and
+//! exchange UDP datagrams with, matching peers; `allow-listen` lets it bind matching local
+//! addresses and accept connections on them. The ephemeral bind that precedes every outgoing
+//! connection needs no grant of its own.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
@@ -10,91 +15,241 @@ use wasmtime_wasi::sockets::SocketAddrUse;
 
 /// A pattern `HOST:PORT` that a socket address may match.
 ///
-/// `HOST` is an IP address (`127.0.0.1`, `[::1]`), a name resolved when the plugin's instance is
-/// created (`localhost`), or a pattern with `*` wildcards matched against the address's text
-/// (`*`, `10.0.*`). `PORT` is a number, a range `8000-8099`, or `*`.
+/// `HOST` is one of:
+/// - `*`: any address;
+/// - an IP address: `127.0.0.1`, `[::1]` (IPv6 in brackets);
+/// - a network in CIDR notation: `10.0.0.0/8`, `[fd00::/8]`;
+/// - an IPv4 pattern with `*` for whole or partial octets: `10.0.*`, `192.168.*.1`;
+/// - a host name (`localhost`, `db.internal`), resolved once when the plugin loads.
+///
+/// `PORT` is a number, a range `8000-8099`, or `*`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetPattern {
-    host: String,
+    host: HostPattern,
     ports: (u16, u16),
+}
+
+/// What a network pattern's host part stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum HostPattern {
+    Any,
+    Ip(IpAddr),
+    Network(IpAddr, u8),
+    /// An IPv4 pattern of digits, dots and `*`, matched against an address's dotted text.
+    Ipv4Wildcard(String),
+    /// A name, lowercase; what it stands for is looked up once, at load.
+    Name(String),
 }
 
 impl NetPattern {
     /// Parses `HOST:PORT`.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let (host, port) = text
-            .rsplit_once(':')
-            .ok_or_else(|| format!("`{text}` is not HOST:PORT"))?;
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        if host.is_empty() {
-            return Err(format!("`{text}` has no host (use `*` for any)"));
-        }
-        let ports = match port {
-            "*" => (0, u16::MAX),
-            _ => match port.split_once('-') {
-                Some((low, high)) => (parse_port(text, low)?, parse_port(text, high)?),
-                None => {
-                    let port = parse_port(text, port)?;
-                    (port, port)
-                }
-            },
-        };
-        if ports.0 > ports.1 {
-            return Err(format!("`{text}`: the port range is empty"));
-        }
-        Ok(Self {
-            host: host.to_owned(),
-            ports,
-        })
+        let (host, port) = split_host_port(text)?;
+        let ports = parse_ports(text, port)?;
+        let host = parse_host(text, host)?;
+        Ok(Self { host, ports })
     }
 
-    /// Whether every address `other` matches is matched by this pattern too (judged on the
-    /// patterns' text: a name is not resolved).
-    pub fn covers(&self, other: &NetPattern) -> bool {
-        wildcard_match(&self.host, &other.host)
-            && self.ports.0 <= other.ports.0
-            && other.ports.1 <= self.ports.1
+    /// Whether every address `request` can match is matched by this pattern too.
+    ///
+    /// A name is covered only by the same name or by `*`: what a name resolves to can change, so
+    /// an address pattern never covers it, and a name never covers an address.
+    pub fn covers(&self, request: &NetPattern) -> bool {
+        let ports = self.ports.0 <= request.ports.0 && request.ports.1 <= self.ports.1;
+        ports && self.host.covers(&request.host)
     }
 
+    /// Whether `addr` matches, given the addresses the pattern's name (if any) resolved to.
     fn matches(&self, addr: &SocketAddr, resolved: &[IpAddr]) -> bool {
-        let port_ok = (self.ports.0..=self.ports.1).contains(&addr.port());
-        port_ok
-            && (resolved.contains(&addr.ip()) || wildcard_match(&self.host, &addr.ip().to_string()))
+        (self.ports.0..=self.ports.1).contains(&addr.port())
+            && self.host.matches(canonical(addr.ip()), resolved)
     }
 
-    /// The addresses a name pattern stands for, looked up now.
-    fn resolve(&self) -> Vec<IpAddr> {
-        if self.host.contains('*') {
-            return Vec::new();
+    /// The addresses a name pattern stands for, looked up now. Other patterns need no lookup.
+    fn resolve(&self) -> std::io::Result<Vec<IpAddr>> {
+        match &self.host {
+            HostPattern::Name(name) => (name.as_str(), 0)
+                .to_socket_addrs()
+                .map(|addrs| addrs.map(|a| canonical(a.ip())).collect()),
+            _ => Ok(Vec::new()),
         }
-        if let Ok(ip) = self.host.parse::<IpAddr>() {
-            return vec![ip];
+    }
+}
+
+impl HostPattern {
+    fn covers(&self, request: &HostPattern) -> bool {
+        use HostPattern::*;
+        match (self, request) {
+            (Any, _) => true,
+            (_, Any) => false,
+            (Name(mine), Name(theirs)) => mine == theirs,
+            (Name(_), _) | (_, Name(_)) => false,
+            (mine, Ip(ip)) => mine.matches(*ip, &[]),
+            (Ip(mine), Network(net, bits)) => full_length(*net) == *bits && mine == net,
+            (Network(net, bits), Network(other, other_bits)) => {
+                other_bits >= bits && in_network(*other, *net, *bits)
+            }
+            // A wildcard is covered by a wildcard that matches its text (a `*` of the request can
+            // only be consumed by a `*` of the allowance, so every address it matches is matched).
+            (Ipv4Wildcard(mine), Ipv4Wildcard(theirs)) => wildcard_match(mine, theirs),
+            // Mixed forms are judged conservatively: not covered.
+            _ => false,
         }
-        (self.host.as_str(), 0)
-            .to_socket_addrs()
-            .map(|addrs| addrs.map(|a| a.ip()).collect())
-            .unwrap_or_default()
+    }
+
+    fn matches(&self, ip: IpAddr, resolved: &[IpAddr]) -> bool {
+        match self {
+            HostPattern::Any => true,
+            HostPattern::Ip(mine) => *mine == ip,
+            HostPattern::Network(net, bits) => in_network(ip, *net, *bits),
+            HostPattern::Ipv4Wildcard(pattern) => {
+                ip.is_ipv4() && wildcard_match(pattern, &ip.to_string())
+            }
+            HostPattern::Name(_) => resolved.contains(&ip),
+        }
+    }
+}
+
+impl std::fmt::Display for HostPattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HostPattern::Any => write!(f, "*"),
+            HostPattern::Ip(IpAddr::V6(ip)) => write!(f, "[{ip}]"),
+            HostPattern::Ip(ip) => write!(f, "{ip}"),
+            HostPattern::Network(IpAddr::V6(ip), bits) => write!(f, "[{ip}/{bits}]"),
+            HostPattern::Network(ip, bits) => write!(f, "{ip}/{bits}"),
+            HostPattern::Ipv4Wildcard(text) | HostPattern::Name(text) => write!(f, "{text}"),
+        }
     }
 }
 
 impl std::fmt::Display for NetPattern {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
         match self.ports {
-            (0, u16::MAX) => write!(f, "{host}:*"),
-            (low, high) if low == high => write!(f, "{host}:{low}"),
-            (low, high) => write!(f, "{host}:{low}-{high}"),
+            (0, u16::MAX) => write!(f, "{}:*", self.host),
+            (low, high) if low == high => write!(f, "{}:{low}", self.host),
+            (low, high) => write!(f, "{}:{low}-{high}", self.host),
         }
     }
+}
+
+/// Splits `HOST:PORT`, insisting on brackets around IPv6 addresses.
+fn split_host_port(text: &str) -> Result<(&str, &str), String> {
+    if let Some(rest) = text.strip_prefix('[') {
+        let (host, after) = rest
+            .split_once(']')
+            .ok_or_else(|| format!("`{text}`: an opening `[` without its `]`"))?;
+        let port = after
+            .strip_prefix(':')
+            .ok_or_else(|| format!("`{text}` is not [IPV6]:PORT"))?;
+        return Ok((host, port));
+    }
+    let (host, port) = text
+        .rsplit_once(':')
+        .ok_or_else(|| format!("`{text}` is not HOST:PORT"))?;
+    if host.contains(':') {
+        return Err(format!(
+            "`{text}`: write an IPv6 address in brackets, as in `[::1]:PORT`"
+        ));
+    }
+    Ok((host, port))
+}
+
+fn parse_ports(text: &str, port: &str) -> Result<(u16, u16), String> {
+    let ports = match port {
+        "*" => (0, u16::MAX),
+        _ => match port.split_once('-') {
+            Some((low, high)) => (parse_port(text, low)?, parse_port(text, high)?),
+            None => {
+                let port = parse_port(text, port)?;
+                (port, port)
+            }
+        },
+    };
+    if ports.0 > ports.1 {
+        return Err(format!("`{text}`: the port range is empty"));
+    }
+    Ok(ports)
 }
 
 fn parse_port(text: &str, port: &str) -> Result<u16, String> {
     port.parse()
         .map_err(|_| format!("`{text}`: `{port}` is not a port number (0-65535) or `*`"))
+}
+
+fn parse_host(text: &str, host: &str) -> Result<HostPattern, String> {
+    if host.is_empty() {
+        return Err(format!("`{text}` has no host (use `*` for any)"));
+    }
+    if host == "*" {
+        return Ok(HostPattern::Any);
+    }
+    if let Some((address, bits)) = host.split_once('/') {
+        let ip: IpAddr = address
+            .parse()
+            .map_err(|_| format!("`{text}`: `{address}` is not an IP address"))?;
+        let bits: u8 = bits
+            .parse()
+            .ok()
+            .filter(|b| *b <= full_length(ip))
+            .ok_or_else(|| format!("`{text}`: `/{bits}` is not a prefix length for {ip}"))?;
+        return Ok(HostPattern::Network(canonical(ip), bits));
+    }
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(HostPattern::Ip(canonical(ip)));
+    }
+    if host.contains('*') {
+        let ipv4_like = host
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == '*');
+        if !ipv4_like || host.split('.').count() > 4 {
+            return Err(format!(
+                "`{text}`: `*` may stand only for IPv4 octets (`10.0.*`); a name is matched \
+                 exactly, and resolved once when the plugin loads"
+            ));
+        }
+        return Ok(HostPattern::Ipv4Wildcard(host.to_owned()));
+    }
+    let valid_name = host.split('.').all(|label| {
+        !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    });
+    if !valid_name || host.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return Err(format!(
+            "`{text}`: `{host}` is not an IP address, a network (CIDR), an IPv4 pattern or a host name"
+        ));
+    }
+    Ok(HostPattern::Name(host.to_ascii_lowercase()))
+}
+
+/// An IPv4-mapped IPv6 address as the IPv4 address it stands for; other addresses unchanged.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+fn full_length(ip: IpAddr) -> u8 {
+    if ip.is_ipv4() { 32 } else { 128 }
+}
+
+fn in_network(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
+    let prefix = |value: u128, width: u8| {
+        if bits == 0 {
+            0
+        } else {
+            value >> (width - bits)
+        }
+    };
+    match (ip, net) {
+        (IpAddr::V4(ip), IpAddr::V4(net)) => {
+            prefix(u128::from(u32::from(ip)), 32) == prefix(u128::from(u32::from(net)), 32)
+        }
+        (IpAddr::V6(ip), IpAddr::V6(net)) => {
+            prefix(u128::from(ip), 128) == prefix(u128::from(net), 128)
+        }
+        _ => false,
+    }
 }
 
 /// `*` matches any run of characters; everything else matches itself.
@@ -112,177 +267,263 @@ pub(crate) fn wildcard_match(pattern: &str, text: &str) -> bool {
     }
 }
 
+/// A plugin's network grants with their names looked up: made once per plugin, at load, and
+/// shared by all its instances.
+#[derive(Debug, Default)]
+pub(crate) struct ResolvedNet {
+    connect: Vec<(NetPattern, Vec<IpAddr>)>,
+    listen: Vec<(NetPattern, Vec<IpAddr>)>,
+}
+
+impl ResolvedNet {
+    /// Looks up the names among the patterns; a name that does not resolve is logged and then
+    /// matches nothing.
+    pub(crate) fn resolve(plugin: &str, connect: &[NetPattern], listen: &[NetPattern]) -> Self {
+        let resolve_all = |patterns: &[NetPattern]| -> Vec<(NetPattern, Vec<IpAddr>)> {
+            patterns
+                .iter()
+                .map(|pattern| {
+                    let addresses = pattern.resolve().unwrap_or_else(|e| {
+                        tracing::warn!(
+                            target: crate::LOG_TARGET,
+                            plugin,
+                            "cannot look up the granted host `{}`: {e}; the grant matches no address",
+                            pattern.host
+                        );
+                        Vec::new()
+                    });
+                    (pattern.clone(), addresses)
+                })
+                .collect()
+        };
+        Self {
+            connect: resolve_all(connect),
+            listen: resolve_all(listen),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.connect.is_empty() && self.listen.is_empty()
+    }
+
+    /// Whether `usage` of `addr` is allowed, and if not, the flag that would allow it.
+    fn judge(&self, addr: SocketAddr, usage: SocketAddrUse) -> Result<(), &'static str> {
+        let any = |rules: &[(NetPattern, Vec<IpAddr>)]| {
+            rules
+                .iter()
+                .any(|(pattern, ips)| pattern.matches(&addr, ips))
+        };
+        let ephemeral = addr.ip().is_unspecified() && addr.port() == 0;
+        match usage {
+            // The implicit bind before a connection or a first datagram picks an ephemeral port
+            // on any interface; what follows it (connect, send, listen) is checked itself.
+            SocketAddrUse::TcpBind | SocketAddrUse::UdpBind if ephemeral => Ok(()),
+            SocketAddrUse::TcpBind | SocketAddrUse::UdpBind | SocketAddrUse::TcpListen => {
+                if any(&self.listen) {
+                    Ok(())
+                } else {
+                    Err("allow-listen")
+                }
+            }
+            // A peer connecting to a listener whose address was granted.
+            SocketAddrUse::TcpAccept => Ok(()),
+            SocketAddrUse::TcpConnect | SocketAddrUse::UdpSend | SocketAddrUse::UdpReceive => {
+                if any(&self.connect) {
+                    Ok(())
+                } else {
+                    Err("allow-net")
+                }
+            }
+        }
+    }
+}
+
 pub(crate) fn apply(
     builder: &mut WasiCtxBuilder,
     plugin: &Arc<str>,
-    patterns: &[NetPattern],
+    resolved: &Arc<ResolvedNet>,
     name_lookup: bool,
 ) {
     builder.allow_ip_name_lookup(name_lookup);
-    if patterns.is_empty() {
+    if resolved.is_empty() {
         builder.allow_tcp(false).allow_udp(false);
         return;
     }
     builder.allow_tcp(true).allow_udp(true);
-    let resolved: Vec<(NetPattern, Vec<IpAddr>)> =
-        patterns.iter().map(|p| (p.clone(), p.resolve())).collect();
+    let resolved = resolved.clone();
     let plugin = plugin.clone();
     builder.socket_addr_check(move |addr, usage| {
-        let allowed = is_allowed(&resolved, addr, usage);
-        if !allowed {
-            tracing::warn!(
-                target: crate::LOG_TARGET,
-                plugin = &*plugin,
-                "refused network access ({usage:?}) to {addr}; grant it with --allow-net {addr} \
-                 (grants TOML: allow-net = [\"{addr}\"])"
-            );
+        let verdict = resolved.judge(addr, usage);
+        if let Err(flag) = verdict {
+            // A datagram from a peer not granted is dropped silently by WASI; logging each
+            // would let any sender on the network flood the host's log.
+            if !matches!(usage, SocketAddrUse::UdpReceive) {
+                tracing::warn!(
+                    target: crate::LOG_TARGET,
+                    plugin = &*plugin,
+                    "refused network access ({usage:?}) to {addr}; grant it with --{flag} {addr} \
+                     (grants TOML: {flag} = [\"{addr}\"])"
+                );
+            }
         }
-        Box::pin(async move { allowed })
+        Box::pin(async move { verdict.is_ok() })
     });
-}
-
-fn is_allowed(
-    patterns: &[(NetPattern, Vec<IpAddr>)],
-    addr: SocketAddr,
-    usage: SocketAddrUse,
-) -> bool {
-    let matches = || patterns.iter().any(|(p, ips)| p.matches(&addr, ips));
-    match usage {
-        // The ephemeral bind that precedes every outgoing connection: the connection itself is
-        // checked next.
-        SocketAddrUse::TcpBind | SocketAddrUse::UdpBind
-            if addr.ip().is_unspecified() && addr.port() == 0 =>
-        {
-            true
-        }
-        // Accepting a peer on a listener whose address was already checked.
-        SocketAddrUse::TcpAccept => true,
-        _ => matches(),
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn resolved(connect: &[&str], listen: &[&str]) -> ResolvedNet {
+        let parse = |patterns: &[&str]| -> Vec<NetPattern> {
+            patterns
+                .iter()
+                .map(|p| NetPattern::parse(p).expect("pattern"))
+                .collect()
+        };
+        ResolvedNet::resolve("test", &parse(connect), &parse(listen))
+    }
+
     fn allowed(patterns: &[&str], addr: &str, usage: SocketAddrUse) -> bool {
-        let patterns: Vec<_> = patterns
-            .iter()
-            .map(|p| {
-                let p = NetPattern::parse(p).expect("pattern");
-                let ips = p.resolve();
-                (p, ips)
-            })
-            .collect();
-        is_allowed(&patterns, addr.parse().expect("addr"), usage)
+        resolved(patterns, &[])
+            .judge(addr.parse().expect("addr"), usage)
+            .is_ok()
+    }
+
+    fn pattern(text: &str) -> NetPattern {
+        NetPattern::parse(text).expect("pattern")
     }
 
     #[test]
     fn exact_address_and_port() {
+        use SocketAddrUse::TcpConnect;
+        assert!(allowed(&["127.0.0.1:8080"], "127.0.0.1:8080", TcpConnect));
+        assert!(!allowed(&["127.0.0.1:8080"], "127.0.0.1:8081", TcpConnect));
+        assert!(!allowed(&["127.0.0.1:8080"], "127.0.0.2:8080", TcpConnect));
         assert!(allowed(
             &["127.0.0.1:8080"],
-            "127.0.0.1:8080",
-            SocketAddrUse::TcpConnect
-        ));
-        assert!(!allowed(
-            &["127.0.0.1:8080"],
-            "127.0.0.1:8081",
-            SocketAddrUse::TcpConnect
-        ));
-        assert!(!allowed(
-            &["127.0.0.1:8080"],
-            "127.0.0.2:8080",
-            SocketAddrUse::TcpConnect
+            "[::ffff:127.0.0.1]:8080",
+            TcpConnect
         ));
     }
 
     #[test]
-    fn wildcards_and_ranges() {
-        assert!(allowed(
-            &["127.0.0.*:*"],
-            "127.0.0.9:1",
-            SocketAddrUse::TcpConnect
-        ));
-        assert!(allowed(
-            &["*:443"],
-            "93.184.216.34:443",
-            SocketAddrUse::TcpConnect
-        ));
-        assert!(!allowed(
-            &["*:443"],
-            "93.184.216.34:80",
-            SocketAddrUse::TcpConnect
-        ));
-        assert!(allowed(
-            &["10.0.0.1:8000-8099"],
-            "10.0.0.1:8050",
-            SocketAddrUse::UdpSend
-        ));
-        assert!(!allowed(
-            &["10.0.0.1:8000-8099"],
-            "10.0.0.1:8100",
-            SocketAddrUse::UdpSend
-        ));
-        assert!(allowed(
-            &["[::1]:22"],
-            "[::1]:22",
-            SocketAddrUse::TcpConnect
-        ));
+    fn wildcards_networks_and_ranges() {
+        use SocketAddrUse::{TcpConnect, UdpSend};
+        assert!(allowed(&["127.0.0.*:*"], "127.0.0.9:1", TcpConnect));
+        assert!(allowed(&["*:443"], "93.184.216.34:443", TcpConnect));
+        assert!(!allowed(&["*:443"], "93.184.216.34:80", TcpConnect));
+        assert!(allowed(&["10.0.0.1:8000-8099"], "10.0.0.1:8050", UdpSend));
+        assert!(!allowed(&["10.0.0.1:8000-8099"], "10.0.0.1:8100", UdpSend));
+        assert!(allowed(&["[::1]:22"], "[::1]:22", TcpConnect));
+        assert!(allowed(&["10.0.0.0/8:5432"], "10.200.3.4:5432", TcpConnect));
+        assert!(!allowed(&["10.0.0.0/8:5432"], "11.0.0.1:5432", TcpConnect));
+        assert!(allowed(&["[fd00::/8]:443"], "[fd12::1]:443", TcpConnect));
+        assert!(!allowed(&["[fd00::/8]:443"], "[fe80::1]:443", TcpConnect));
     }
 
     #[test]
-    fn names_are_resolved() {
+    fn names_are_resolved_once() {
         assert!(allowed(
             &["localhost:80"],
+            "127.0.0.1:80",
+            SocketAddrUse::TcpConnect
+        ));
+        // A name that does not resolve matches nothing (and was logged).
+        assert!(!allowed(
+            &["no-such-host.invalid:80"],
             "127.0.0.1:80",
             SocketAddrUse::TcpConnect
         ));
     }
 
     #[test]
-    fn binds_and_listens_need_a_grant_except_the_ephemeral_one() {
-        assert!(allowed(
-            &["127.0.0.1:80"],
-            "0.0.0.0:0",
-            SocketAddrUse::TcpBind
-        ));
-        assert!(!allowed(
-            &["127.0.0.1:80"],
-            "0.0.0.0:0",
-            SocketAddrUse::TcpListen
-        ));
-        assert!(!allowed(
-            &["127.0.0.1:80"],
-            "0.0.0.0:9000",
-            SocketAddrUse::TcpBind
-        ));
-        assert!(allowed(
-            &["0.0.0.0:9000"],
-            "0.0.0.0:9000",
-            SocketAddrUse::TcpBind
-        ));
+    fn connecting_does_not_grant_listening() {
+        use SocketAddrUse::{TcpAccept, TcpBind, TcpListen, UdpBind};
+        // The ephemeral bind before a connection needs no grant...
+        assert!(allowed(&["127.0.0.1:80"], "0.0.0.0:0", TcpBind));
+        assert!(allowed(&["127.0.0.1:80"], "0.0.0.0:0", UdpBind));
+        // ...but listening, and binding anything else, needs allow-listen.
+        assert!(!allowed(&["*:*"], "0.0.0.0:0", TcpListen));
+        assert!(!allowed(&["*:*"], "0.0.0.0:40000", TcpListen));
+        assert!(!allowed(&["*:*"], "0.0.0.0:9000", TcpBind));
+        assert!(!allowed(&["*:*"], "127.0.0.1:9000", UdpBind));
+        let listen = resolved(&[], &["127.0.0.1:9000"]);
+        assert!(
+            listen
+                .judge("127.0.0.1:9000".parse().expect("addr"), TcpBind)
+                .is_ok()
+        );
+        assert!(
+            listen
+                .judge("127.0.0.1:9000".parse().expect("addr"), TcpListen)
+                .is_ok()
+        );
+        assert!(
+            listen
+                .judge("127.0.0.1:9001".parse().expect("addr"), TcpListen)
+                .is_err()
+        );
+        assert!(
+            listen
+                .judge("10.0.0.1:5555".parse().expect("addr"), TcpAccept)
+                .is_ok()
+        );
+        assert_eq!(
+            listen.judge(
+                "127.0.0.1:80".parse().expect("addr"),
+                SocketAddrUse::TcpConnect
+            ),
+            Err("allow-net")
+        );
     }
 
     #[test]
     fn bad_patterns_are_explained() {
-        assert!(
-            NetPattern::parse("example.com")
-                .unwrap_err()
-                .contains("HOST:PORT")
-        );
-        assert!(
-            NetPattern::parse("example.com:http")
-                .unwrap_err()
-                .contains("port number")
-        );
-        assert!(NetPattern::parse(":80").unwrap_err().contains("no host"));
-        assert!(NetPattern::parse("h:90-80").unwrap_err().contains("empty"));
+        let err = |text: &str| NetPattern::parse(text).unwrap_err();
+        assert!(err("example.com").contains("HOST:PORT"));
+        assert!(err("example.com:http").contains("port number"));
+        assert!(err(":80").contains("no host"));
+        assert!(err("h:90-80").contains("empty"));
+        assert!(err("::1").contains("brackets"), "{}", err("::1"));
+        assert!(err("fe80::1:22").contains("brackets"));
+        assert!(err("[::1").contains("`]`"));
+        assert!(err("*.example.com:443").contains("IPv4 octets"));
+        assert!(err("10.0.0.0/33:1").contains("prefix length"));
+        assert!(err("bad_name:1").contains("host name"));
+        assert!(err("1.2.3:1").contains("host name"));
     }
 
     #[test]
     fn patterns_print_as_written() {
-        for text in ["127.0.0.1:80", "*:*", "[::1]:22", "h:1-2"] {
-            assert_eq!(NetPattern::parse(text).expect("pattern").to_string(), text);
+        for text in [
+            "127.0.0.1:80",
+            "*:*",
+            "[::1]:22",
+            "h:1-2",
+            "10.0.0.0/8:5432",
+            "[fd00::/8]:443",
+            "10.0.*:1",
+        ] {
+            assert_eq!(pattern(text).to_string(), text);
         }
+    }
+
+    #[test]
+    fn coverage_is_judged_on_what_the_patterns_mean_not_their_text() {
+        // The hostile review's case: a name that merely starts like an allowed address.
+        assert!(!pattern("10.*:5432").covers(&pattern("10.0.0.1.attacker.example:5432")));
+        assert!(!pattern("10.0.0.0/8:5432").covers(&pattern("10.0.0.1.attacker.example:5432")));
+        assert!(pattern("10.*:5432").covers(&pattern("10.0.0.1:5432")));
+        assert!(pattern("10.*:5432").covers(&pattern("10.0.*:5432")));
+        assert!(!pattern("10.0.*:5432").covers(&pattern("10.*:5432")));
+        assert!(pattern("10.0.0.0/8:*").covers(&pattern("10.1.0.0/16:80")));
+        assert!(!pattern("10.1.0.0/16:*").covers(&pattern("10.0.0.0/8:80")));
+        assert!(pattern("*:*").covers(&pattern("db.internal:5432")));
+        assert!(pattern("db.internal:5432").covers(&pattern("DB.internal:5432")));
+        assert!(!pattern("db.internal:5432").covers(&pattern("10.0.0.1:5432")));
+        assert!(!pattern("127.0.0.1:*").covers(&pattern("localhost:80")));
+        assert!(!pattern("127.0.0.1:80").covers(&pattern("127.0.0.1:80-81")));
+        assert!(pattern("127.0.0.1:80").covers(&pattern("127.0.0.1/32:80")));
     }
 }

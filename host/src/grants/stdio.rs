@@ -1,8 +1,15 @@
 //! Standard streams: stdin closed or inherited; stdout and stderr into the host's log (tagged with
-//! the plugin's name, capped), inherited, or discarded.
+//! the plugin's name), inherited, or discarded.
+//!
+//! Every byte a plugin can make the host print or log is bounded: each instance has one budget of
+//! `output-cap` bytes per channel (stdout, stderr and the `componentry:plugin/log` interface) for
+//! each call, shared by every handle the plugin opens to that channel, and the bytes beyond it
+//! are dropped with one warning. Text logged on a plugin's behalf has its control characters
+//! escaped, so a plugin cannot forge lines of the host's log.
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use serde::Deserialize;
@@ -11,168 +18,254 @@ use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
+use crate::text::escape_untrusted;
+
 /// Where a plugin's stdout or stderr goes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum Output {
+    /// Dropped.
+    Discard,
     /// Into the host's `tracing` log, a line at a time, tagged with the plugin's name. The default.
     #[default]
     Log,
-    /// Written to the host process's own stream.
+    /// Written to the host process's own stream (capped like the log, but not escaped: what the
+    /// plugin writes is what the stream receives).
     Inherit,
-    /// Dropped.
-    Discard,
 }
 
-/// The default cap on bytes of one stream captured into the log, per instance: 1 MiB.
+impl Output {
+    /// The grant's word for it: `discard`, `log` or `inherit`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Output::Discard => "discard",
+            Output::Log => "log",
+            Output::Inherit => "inherit",
+        }
+    }
+
+    /// What a plugin that asks for `self` gets when the policy allows `allowed` (or states
+    /// nothing): the policy's setting where it has one, else the request up to the default.
+    pub(crate) fn granted_by(self, allowed: Option<Output>) -> Output {
+        allowed.unwrap_or(self.min(Output::Log))
+    }
+}
+
+/// The default budget of bytes per channel and call: 1 MiB.
 pub const DEFAULT_LOG_CAP: usize = 1 << 20;
 
-/// Which standard stream a log sink stands for.
-#[derive(Clone, Copy)]
-enum Stream {
+/// The channels through which a plugin's bytes reach the host's output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Channel {
     Stdout,
     Stderr,
+    Log,
 }
 
-impl Stream {
+impl Channel {
     fn name(self) -> &'static str {
         match self {
-            Stream::Stdout => "stdout",
-            Stream::Stderr => "stderr",
+            Channel::Stdout => "stdout",
+            Channel::Stderr => "stderr",
+            Channel::Log => "log",
         }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// One instance's output budget: bytes left per channel in the running call.
+#[derive(Debug)]
+pub(crate) struct OutputBudget {
+    plugin: Arc<str>,
+    cap: usize,
+    used: [AtomicUsize; 3],
+    warned: [AtomicBool; 3],
+    /// Counts the calls, so that a partial line of one call is not joined to the next.
+    call: AtomicUsize,
+}
+
+impl OutputBudget {
+    pub(crate) fn new(plugin: Arc<str>, cap: usize) -> Arc<Self> {
+        Arc::new(Self {
+            plugin,
+            cap,
+            used: Default::default(),
+            warned: Default::default(),
+            call: AtomicUsize::new(0),
+        })
+    }
+
+    /// Takes up to `wanted` bytes of `channel`'s budget; returns how many may be written. Warns
+    /// once per call when the budget runs out.
+    pub(crate) fn take(&self, channel: Channel, wanted: usize) -> usize {
+        let used = &self.used[channel.index()];
+        let mut granted = 0;
+        let _ = used.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |so_far| {
+            granted = wanted.min(self.cap.saturating_sub(so_far));
+            Some(so_far + granted)
+        });
+        if granted < wanted && !self.warned[channel.index()].swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                target: crate::LOG_TARGET,
+                plugin = &*self.plugin,
+                stream = channel.name(),
+                "output cap of {} bytes reached; further output of this call is dropped",
+                self.cap
+            );
+        }
+        granted
+    }
+
+    /// Starts a new call: every channel's budget is whole again.
+    pub(crate) fn reset(&self) {
+        self.call.fetch_add(1, Ordering::Relaxed);
+        for (used, warned) in self.used.iter().zip(&self.warned) {
+            used.store(0, Ordering::Relaxed);
+            warned.store(false, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn plugin(&self) -> &str {
+        &self.plugin
     }
 }
 
 pub(crate) fn apply(
     builder: &mut WasiCtxBuilder,
-    plugin: &Arc<str>,
+    budget: &Arc<OutputBudget>,
     inherit_stdin: bool,
     stdout: Output,
     stderr: Output,
-    cap: usize,
 ) {
     if inherit_stdin {
         builder.inherit_stdin();
     }
-    match stdout {
-        Output::Log => {
-            builder.stdout(LogSink::new(plugin.clone(), Stream::Stdout, cap));
+    for (output, channel) in [(stdout, Channel::Stdout), (stderr, Channel::Stderr)] {
+        let sink = Sink {
+            budget: budget.clone(),
+            channel,
+            inherit: output == Output::Inherit,
+        };
+        match (output, channel) {
+            (Output::Discard, _) => {}
+            (_, Channel::Stderr) => {
+                builder.stderr(sink);
+            }
+            _ => {
+                builder.stdout(sink);
+            }
         }
-        Output::Inherit => {
-            builder.inherit_stdout();
-        }
-        Output::Discard => {}
-    }
-    match stderr {
-        Output::Log => {
-            builder.stderr(LogSink::new(plugin.clone(), Stream::Stderr, cap));
-        }
-        Output::Inherit => {
-            builder.inherit_stderr();
-        }
-        Output::Discard => {}
     }
 }
 
-/// A stream whose lines go to the host's log.
+/// A plugin's stdout or stderr: into the log, or the host's own stream, within the budget.
 #[derive(Clone)]
-struct LogSink {
-    plugin: Arc<str>,
-    stream: Stream,
-    cap: usize,
+struct Sink {
+    budget: Arc<OutputBudget>,
+    channel: Channel,
+    inherit: bool,
 }
 
-impl LogSink {
-    fn new(plugin: Arc<str>, stream: Stream, cap: usize) -> Self {
-        Self {
-            plugin,
-            stream,
-            cap,
+impl Sink {
+    fn host_stream(&self) -> Box<dyn StdoutStream> {
+        match self.channel {
+            Channel::Stderr => Box::new(wasmtime_wasi::cli::stderr()),
+            _ => Box::new(wasmtime_wasi::cli::stdout()),
         }
     }
 }
 
-impl IsTerminal for LogSink {
+impl IsTerminal for Sink {
     fn is_terminal(&self) -> bool {
-        false
+        self.inherit && self.host_stream().is_terminal()
     }
 }
 
-impl StdoutStream for LogSink {
+impl StdoutStream for Sink {
     fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
-        Box::new(LineWriter::new(self.clone()))
+        if self.inherit {
+            Box::new(Capped {
+                inner: Box::into_pin(self.host_stream().async_stream()),
+                budget: self.budget.clone(),
+                channel: self.channel,
+            })
+        } else {
+            Box::new(LineWriter::new(self.clone()))
+        }
     }
 
     // Written synchronously on the calling thread (not through a background task), so the log
     // lines belong to the call that produced them.
     fn p2_stream(&self) -> Box<dyn OutputStream> {
-        Box::new(LineWriter::new(self.clone()))
+        if self.inherit {
+            Box::new(CappedStream {
+                inner: self.host_stream().p2_stream(),
+                budget: self.budget.clone(),
+                channel: self.channel,
+            })
+        } else {
+            Box::new(LineWriter::new(self.clone()))
+        }
     }
 }
 
-/// Buffers partial lines and logs whole ones, until the cap is reached.
+/// How long a line may grow before it is logged anyway.
+const MAX_LINE: usize = 64 * 1024;
+
+/// Buffers partial lines and logs whole ones, within the budget.
 struct LineWriter {
-    sink: LogSink,
+    sink: Sink,
     pending: Vec<u8>,
-    logged: usize,
-    truncated: bool,
+    /// The call the pending bytes were written in.
+    call: usize,
 }
 
 impl LineWriter {
-    fn new(sink: LogSink) -> Self {
+    fn new(sink: Sink) -> Self {
         Self {
             sink,
             pending: Vec::new(),
-            logged: 0,
-            truncated: false,
+            call: 0,
         }
     }
 
     fn push(&mut self, buf: &[u8]) {
-        for chunk in buf.split_inclusive(|b| *b == b'\n') {
+        let call = self.sink.budget.call.load(Ordering::Relaxed);
+        if call != self.call {
+            // What an earlier call left unterminated is its own line.
+            self.flush_pending();
+            self.call = call;
+        }
+        let allowed = self.sink.budget.take(self.sink.channel, buf.len());
+        for chunk in buf[..allowed].split_inclusive(|b| *b == b'\n') {
             self.pending.extend_from_slice(chunk);
-            if chunk.ends_with(b"\n") {
+            if chunk.ends_with(b"\n") || self.pending.len() >= MAX_LINE {
                 self.flush_pending();
             }
         }
-        // A plugin that never ends a line still cannot grow the buffer without bound.
-        if self.pending.len() >= 64 * 1024 {
+        if allowed < buf.len() {
+            // The rest of this call's output is dropped: log what was let through now.
             self.flush_pending();
         }
     }
 
-    fn emit(&mut self, line: &[u8]) {
-        if self.logged >= self.sink.cap {
-            if !self.truncated {
-                self.truncated = true;
-                tracing::warn!(
-                    target: crate::LOG_TARGET,
-                    plugin = &*self.sink.plugin,
-                    stream = self.sink.stream.name(),
-                    "output cap of {} bytes reached; further output is dropped",
-                    self.sink.cap
-                );
-            }
+    fn flush_pending(&mut self) {
+        if self.pending.is_empty() {
             return;
         }
-        self.logged += line.len();
-        let text = String::from_utf8_lossy(line);
-        let text = text.trim_end_matches(['\n', '\r']);
-        match self.sink.stream {
-            Stream::Stdout => {
-                tracing::info!(target: crate::LOG_TARGET, plugin = &*self.sink.plugin, stream = "stdout", "{text}")
+        let line = std::mem::take(&mut self.pending);
+        let text = String::from_utf8_lossy(&line);
+        let text = escape_untrusted(text.trim_end_matches(['\n', '\r']));
+        let plugin = self.sink.budget.plugin();
+        match self.sink.channel {
+            Channel::Stderr => {
+                tracing::warn!(target: crate::LOG_TARGET, plugin, stream = "stderr", "{text}")
             }
-            Stream::Stderr => {
-                tracing::warn!(target: crate::LOG_TARGET, plugin = &*self.sink.plugin, stream = "stderr", "{text}")
-            }
-        }
-    }
-
-    fn flush_pending(&mut self) {
-        if !self.pending.is_empty() {
-            let line = std::mem::take(&mut self.pending);
-            self.emit(&line);
+            _ => tracing::info!(target: crate::LOG_TARGET, plugin, stream = "stdout", "{text}"),
         }
     }
 }
@@ -213,12 +306,126 @@ impl OutputStream for LineWriter {
     }
 
     fn check_write(&mut self) -> StreamResult<usize> {
-        Ok(64 * 1024)
+        Ok(MAX_LINE)
     }
 }
 
 impl Drop for LineWriter {
     fn drop(&mut self) {
         self.flush_pending();
+    }
+}
+
+/// The host's own stream, within the budget (p2).
+struct CappedStream {
+    inner: Box<dyn OutputStream>,
+    budget: Arc<OutputBudget>,
+    channel: Channel,
+}
+
+#[wasmtime_wasi_io::async_trait]
+impl Pollable for CappedStream {
+    async fn ready(&mut self) {
+        self.inner.ready().await
+    }
+}
+
+impl OutputStream for CappedStream {
+    fn write(&mut self, bytes: wasmtime_wasi_io::bytes::Bytes) -> StreamResult<()> {
+        let allowed = self.budget.take(self.channel, bytes.len());
+        if allowed == 0 {
+            return Ok(());
+        }
+        self.inner.write(bytes.slice(..allowed))
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        self.inner.flush()
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        self.inner.check_write()
+    }
+}
+
+/// The host's own stream, within the budget (async writers).
+struct Capped {
+    inner: Pin<Box<dyn AsyncWrite + Send + Sync>>,
+    budget: Arc<OutputBudget>,
+    channel: Channel,
+}
+
+impl AsyncWrite for Capped {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let allowed = this.budget.take(this.channel, buf.len());
+        if allowed == 0 {
+            return Poll::Ready(Ok(buf.len()));
+        }
+        match this.inner.as_mut().poll_write(cx, &buf[..allowed]) {
+            Poll::Ready(Ok(written)) => {
+                // What the stream did not take yet is given back to be taken again on the retry;
+                // once all that was allowed is written, the dropped rest counts as written too.
+                this.budget.give_back(this.channel, allowed - written);
+                let dropped = buf.len() - allowed;
+                Poll::Ready(Ok(written + if written == allowed { dropped } else { 0 }))
+            }
+            other => {
+                this.budget.give_back(this.channel, allowed);
+                other
+            }
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.get_mut().inner.as_mut().poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.get_mut().inner.as_mut().poll_shutdown(cx)
+    }
+}
+
+impl OutputBudget {
+    /// Returns `bytes` taken but not used.
+    fn give_back(&self, channel: Channel, bytes: usize) {
+        if bytes > 0 {
+            self.used[channel.index()].fetch_sub(bytes, Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_is_exact_and_shared_by_every_handle() {
+        let budget = OutputBudget::new("p".into(), 1024);
+        assert_eq!(budget.take(Channel::Stdout, 5 << 20), 1024);
+        assert_eq!(budget.take(Channel::Stdout, 1), 0);
+        assert_eq!(
+            budget.take(Channel::Stderr, 10),
+            10,
+            "channels are separate"
+        );
+        budget.reset();
+        assert_eq!(budget.take(Channel::Stdout, 1000), 1000);
+        assert_eq!(budget.take(Channel::Stdout, 1000), 24);
+    }
+
+    #[test]
+    fn a_policy_states_outputs_and_requests_stay_below_the_default() {
+        assert_eq!(Output::Inherit.granted_by(None), Output::Log);
+        assert_eq!(Output::Discard.granted_by(None), Output::Discard);
+        assert_eq!(Output::Inherit.granted_by(Some(Output::Log)), Output::Log);
+        assert_eq!(
+            Output::Log.granted_by(Some(Output::Inherit)),
+            Output::Inherit
+        );
     }
 }

@@ -162,7 +162,7 @@ fn hex(bytes: &[u8]) -> String {
 
 #[test]
 fn a_policy_hash_pin_admits_the_pinned_bytes_only() {
-    use componentry::{Policy, PolicyRule};
+    use componentry::{PluginIdentity, Policy, PolicyRule};
     use sha2::Digest;
 
     let path = guest("hello-rust");
@@ -170,7 +170,10 @@ fn a_policy_hash_pin_admits_the_pinned_bytes_only() {
     let pinned: [u8; 32] = sha2::Sha256::digest(&bytes).into();
     let policy = Policy::new().rule(PolicyRule::new("hello-rust").sha256(pinned));
     let options = policy
-        .options_for("hello-rust", &Grants::none())
+        .options_for(
+            &PluginIdentity::new("hello-rust", Some(&path), &bytes),
+            &Grants::none(),
+        )
         .expect("options");
     let plugin = host()
         .load_file_with(&path, options)
@@ -181,7 +184,10 @@ fn a_policy_hash_pin_admits_the_pinned_bytes_only() {
     other[0] ^= 0xff;
     let policy = Policy::new().rule(PolicyRule::new("hello-*").sha256(other));
     let options = policy
-        .options_for("hello-rust", &Grants::none())
+        .options_for(
+            &PluginIdentity::new("hello-rust", Some(&path), &bytes),
+            &Grants::none(),
+        )
         .expect("options");
     match host().load_file_with(&path, options) {
         Err(Error::IntegrityMismatch {

@@ -96,7 +96,7 @@ fn a_version_of_the_wrong_world_is_refused() {
         .load_bytes_with(
             "checked",
             &versioned(1),
-            PluginOptions::new().extension_point(point.into()),
+            PluginOptions::new().extension_point(point),
         )
         .expect("load");
     let wrong = br#"(component

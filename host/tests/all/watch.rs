@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-use componentry::{PluginEvent, PluginOptions};
+use componentry::{PluginEvent, Policy, WatchOptions};
 
 use crate::host;
 
@@ -31,6 +31,11 @@ fn wait_for(
     }
 }
 
+/// Watching with a short debounce, so that tests wait little.
+fn quick() -> WatchOptions {
+    WatchOptions::new().debounce(Duration::from_millis(50))
+}
+
 fn write(path: &Path, text: &str) {
     std::fs::write(path, text).expect("write");
 }
@@ -47,11 +52,7 @@ fn a_watched_directory_follows_its_files() {
     write(&file, &versioned(1));
     let host = host();
     let events = host.subscribe();
-    let watcher = host
-        .watch(dir.path(), Duration::from_millis(50), |_, _| {
-            Ok(PluginOptions::new())
-        })
-        .expect("watch");
+    let watcher = host.watch_with(dir.path(), quick()).expect("watch");
     wait_for(
         &events,
         "loaded",
@@ -119,11 +120,7 @@ fn a_watched_file_is_reloaded_and_its_neighbours_ignored() {
     write(&dir.path().join("other.wasm"), &versioned(5));
     let host = host();
     let events = host.subscribe();
-    let watcher = host
-        .watch(&file, Duration::from_millis(50), |_, _| {
-            Ok(PluginOptions::new())
-        })
-        .expect("watch");
+    let watcher = host.watch_with(&file, quick()).expect("watch");
     assert_eq!(watcher.plugins().len(), 1);
     assert_eq!(version(&watcher, "only"), "1");
     write(&file, &versioned(2));
@@ -138,16 +135,18 @@ fn a_watched_file_is_reloaded_and_its_neighbours_ignored() {
 
 #[test]
 fn a_policy_can_refuse_a_watched_plugin() {
-    use componentry::{Grants, Policy};
     let dir = tempfile::tempdir().expect("tempdir");
-    write(&dir.path().join("greedy.wasm"), &versioned(1));
+    let greedy = dir.path().join("greedy");
+    std::fs::create_dir(&greedy).expect("mkdir");
+    write(&greedy.join("greedy.wasm"), &versioned(1));
+    write(
+        &greedy.join("plugin.toml"),
+        "name = \"greedy\"\nversion = \"1.0.0\"\n[capabilities]\nenv = [\"TOKEN\"]\n",
+    );
     let host = host();
     let events = host.subscribe();
-    let policy = Policy::new();
     let watcher = host
-        .watch(dir.path(), Duration::from_millis(50), move |name, _| {
-            policy.options_for(name, &Grants::none().env("TOKEN", "x"))
-        })
+        .watch_with(dir.path(), quick().policy(Policy::new()))
         .expect("watch");
     let event = wait_for(&events, "reload failed", |e| {
         matches!(e, PluginEvent::ReloadFailed { .. })
@@ -171,11 +170,7 @@ fn a_watched_plugin_directory_follows_its_manifest() {
     write(&plugin_dir.join("plugin.toml"), &manifest("Hi"));
     let host = host();
     let events = host.subscribe();
-    let watcher = host
-        .watch(dir.path(), Duration::from_millis(50), |_, _| {
-            Ok(PluginOptions::new())
-        })
-        .expect("watch");
+    let watcher = host.watch_with(dir.path(), quick()).expect("watch");
     let greet = |watcher: &componentry::Watcher<()>| {
         let plugin = watcher.plugin("greeter").expect("loaded");
         componentry::to_wave(&plugin.invoke(r#"greet("you")"#).expect("call"))
