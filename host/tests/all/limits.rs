@@ -53,15 +53,23 @@ fn an_endless_loop_runs_out_of_fuel() {
 
 #[test]
 fn fuel_is_refilled_per_call_and_metered() {
-    let plugin = faults(Limits::new().fuel(5_000_000));
+    // Measure what one call burns, then give a budget of one and a half calls: two calls on one
+    // instance succeed only if the budget is refilled between them.
+    let mut probe = faults(Limits::new().fuel(u64::MAX / 4))
+        .instantiate()
+        .expect("instance");
+    probe.invoke("spin(100000)").expect("measure");
+    let one_call = probe.fuel_consumed().expect("metered");
+    let plugin = faults(Limits::new().fuel(one_call * 3 / 2));
     let mut instance = plugin.instantiate().expect("instance");
-    instance.invoke("spin(1000)").expect("fits the budget");
-    let small = instance.fuel_consumed().expect("metered");
+    instance.invoke("spin(100000)").expect("fits the budget");
+    assert_eq!(instance.fuel_consumed(), Some(one_call));
     instance
         .invoke("spin(100000)")
-        .expect("fits the budget again: refilled");
-    let large = instance.fuel_consumed().expect("metered");
-    assert!(small > 0 && large > 10 * small, "{small} vs {large}");
+        .expect("fits again only because the budget was refilled");
+    instance.invoke("spin(1000)").expect("metered small");
+    let small = instance.fuel_consumed().expect("metered");
+    assert!(small > 0 && one_call > 10 * small, "{small} vs {one_call}");
 }
 
 #[test]
@@ -204,5 +212,246 @@ fn a_lifetime_fuel_budget_spans_calls_and_instances() {
     assert!(
         matches!(plugin.invoke("ok()"), Err(Error::FuelExhausted { .. })),
         "once spent, the budget stays spent"
+    );
+}
+
+/// A component whose start function and `work` export each burn `iterations` loop rounds
+/// (6 units of fuel each), and whose `answer` export returns 42 and then burns `post` rounds in
+/// its post-return function.
+fn burner(start: u32, post: u32) -> String {
+    format!(
+        r#"(component
+  (core module $m
+    (func $burn (param $n i32)
+      (block $done
+        (br_if $done (i32.eqz (local.get $n)))
+        (loop $l
+          (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+          (br_if $l (local.get $n)))))
+    (func $start (call $burn (i32.const {start})))
+    (start $start)
+    (func (export "work") (param i32) (call $burn (local.get 0)))
+    (func (export "answer") (result i32) (i32.const 42))
+    (func (export "after-answer") (param i32) (call $burn (i32.const {post}))))
+  (core instance $i (instantiate $m))
+  (func (export "work") (param "rounds" u32) (canon lift (core func $i "work")))
+  (func (export "answer") (result u32)
+    (canon lift (core func $i "answer") (post-return (core func $i "after-answer")))))"#
+    )
+}
+
+fn load_wat(wat: &str, limits: Limits) -> Plugin<()> {
+    limited_host()
+        .load_bytes_with(
+            "burner",
+            wat.as_bytes(),
+            PluginOptions::new().limits(limits),
+        )
+        .expect("load")
+}
+
+#[test]
+fn a_start_function_burns_the_budget_of_the_call_it_serves() {
+    // 500k rounds are 3M units: each half fits 3.5M, the two together do not.
+    let plugin = load_wat(&burner(500_000, 0), Limits::new().fuel(3_500_000));
+    assert!(
+        matches!(
+            plugin.invoke("work(500000)"),
+            Err(Error::FuelExhausted { .. })
+        ),
+        "instantiation and call share one budget"
+    );
+    // A held instance's instantiation is a call of its own.
+    let mut instance = plugin.instantiate().expect("the start function fits");
+    assert!(instance.fuel_consumed().expect("metered") >= 3_000_000);
+    instance
+        .invoke("work(500000)")
+        .expect("the call has a budget of its own");
+}
+
+#[test]
+fn a_lifetime_budget_counts_start_functions() {
+    let plugin = load_wat(&burner(500_000, 0), Limits::new().lifetime_fuel(10_000_000));
+    // Each fresh instance burns 3M in its start function and almost nothing in the call.
+    let mut calls = 0;
+    while plugin.invoke("work(1)").is_ok() {
+        calls += 1;
+        assert!(calls < 10, "instantiations were not counted");
+    }
+    assert_eq!(calls, 3, "10M covers three start functions of 3M, not four");
+}
+
+#[test]
+fn post_return_work_counts_against_the_call() {
+    let plugin = load_wat(&burner(0, 500_000), Limits::new().fuel(1_000_000));
+    assert!(matches!(
+        plugin.invoke("answer()"),
+        Err(Error::FuelExhausted { .. })
+    ));
+    let generous = load_wat(&burner(0, 500_000), Limits::new().fuel(10_000_000));
+    let mut instance = generous.instantiate().expect("instance");
+    assert_eq!(
+        componentry::to_wave(&instance.invoke("answer()").expect("answer")),
+        "42"
+    );
+    assert!(instance.fuel_consumed().expect("metered") >= 3_000_000);
+}
+
+#[test]
+fn the_memory_limit_bounds_all_memories_together() {
+    // Four memories of 62.5 MiB (1000 pages) each, against a limit of 64 MiB.
+    let wat = r#"(component
+  (core module $m
+    (memory 1000) (memory 1000) (memory 1000) (memory 1000)
+    (func (export "f") (result i32) (i32.const 1)))
+  (core instance $i (instantiate $m))
+  (func (export "f") (result u32) (canon lift (core func $i "f"))))"#;
+    let plugin = load_wat(wat, Limits::new().max_memory(64 << 20));
+    match plugin.invoke("f()") {
+        Err(Error::MemoryLimit {
+            limit, requested, ..
+        }) => {
+            assert_eq!(limit, 64 << 20);
+            assert!(requested > limit, "{requested}");
+        }
+        other => panic!("expected MemoryLimit, got {other:?}"),
+    }
+    // Growing several small memories is summed too: the fourth growth is refused.
+    let wat = r#"(component
+  (core module $m
+    (memory 1) (memory 1) (memory 1) (memory 1)
+    (func (export "grow") (result i32)
+      (i32.add
+        (i32.add
+          (i32.ne (memory.grow 0 (i32.const 300)) (i32.const -1))
+          (i32.ne (memory.grow 1 (i32.const 300)) (i32.const -1)))
+        (i32.add
+          (i32.ne (memory.grow 2 (i32.const 300)) (i32.const -1))
+          (i32.ne (memory.grow 3 (i32.const 300)) (i32.const -1))))))
+  (core instance $i (instantiate $m))
+  (func (export "grow") (result u32) (canon lift (core func $i "grow"))))"#;
+    let plugin = load_wat(wat, Limits::new().max_memory(64 << 20));
+    // 4 pages + 3 x 300 pages = 56.5 MiB fit; a fourth 300 pages would make 75 MiB.
+    assert_eq!(
+        componentry::to_wave(&plugin.invoke("grow()").expect("grow")),
+        "3"
+    );
+}
+
+#[test]
+fn the_table_limit_bounds_all_tables_together() {
+    let wat = r#"(component
+  (core module $m
+    (table 60000 funcref) (table 60000 funcref)
+    (func (export "f") (result i32) (i32.const 1)))
+  (core instance $i (instantiate $m))
+  (func (export "f") (result u32) (canon lift (core func $i "f"))))"#;
+    let plugin = load_wat(wat, Limits::new().max_table_elements(100_000));
+    match plugin.invoke("f()") {
+        Err(Error::TableLimit {
+            limit, requested, ..
+        }) => {
+            assert_eq!(limit, 100_000);
+            assert_eq!(requested, 120_000);
+        }
+        other => panic!("expected TableLimit, got {other:?}"),
+    }
+    let roomy = load_wat(wat, Limits::new().max_table_elements(120_000));
+    assert_eq!(
+        componentry::to_wave(&roomy.invoke("f()").expect("fits")),
+        "1"
+    );
+}
+
+#[test]
+fn the_instance_cap_bounds_core_instances() {
+    let wat = r#"(component
+  (core module $m (func (export "f") (result i32) (i32.const 1)))
+  (core instance $a (instantiate $m))
+  (core instance $b (instantiate $m))
+  (core instance $c (instantiate $m))
+  (func (export "f") (result u32) (canon lift (core func $c "f"))))"#;
+    let plugin = load_wat(wat, Limits::new().max_instances(2));
+    let err = plugin
+        .invoke("f()")
+        .expect_err("three core instances, two allowed");
+    assert!(err.to_string().contains("instance"), "{err}");
+    let roomy = load_wat(wat, Limits::new().max_instances(3));
+    assert_eq!(
+        componentry::to_wave(&roomy.invoke("f()").expect("fits")),
+        "1"
+    );
+}
+
+#[test]
+fn shared_memories_are_refused() {
+    let wat = r#"(component
+  (core module $m (memory 1 1 shared) (func (export "f") (result i32) (i32.const 1)))
+  (core instance $i (instantiate $m))
+  (func (export "f") (result u32) (canon lift (core func $i "f"))))"#;
+    let err = limited_host()
+        .load_bytes_with("shared", wat.as_bytes(), PluginOptions::new())
+        .expect_err("threads are not enabled");
+    assert!(err.is_load_error(), "{err}");
+    assert!(
+        err.to_string().contains("shared") || err.to_string().contains("threads"),
+        "{err}"
+    );
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
+}
+
+#[test]
+fn open_handles_are_capped_per_instance() {
+    let data = tempfile::tempdir().expect("tempdir");
+    std::fs::write(data.path().join("f.txt"), "x").expect("write");
+    let prober = |limits: Limits| {
+        limited_host()
+            .load_file_with(
+                guest("prober"),
+                PluginOptions::new()
+                    .grants(componentry::Grants::none().dir(data.path(), "/data"))
+                    .limits(limits),
+            )
+            .expect("load prober")
+    };
+    let before = open_fds();
+    let plugin = prober(Limits::new());
+    let (logs, outcome) =
+        crate::logs::capture_logs(|| plugin.invoke(r#"probe#open-many("/data", "f.txt", 20000)"#));
+    match outcome {
+        Err(Error::HandleLimit { limit, .. }) => {
+            assert_eq!(limit, componentry::DEFAULT_MAX_HANDLES)
+        }
+        other => panic!("expected HandleLimit, got {other:?}"),
+    }
+    assert_eq!(
+        logs.matches("refused to open more than").count(),
+        1,
+        "{logs}"
+    );
+    // The descriptors went with the instance; the host never came near its own limit.
+    assert!(open_fds() <= before + 8, "{before} -> {}", open_fds());
+    // Pollables count too, without any grant.
+    assert!(matches!(
+        plugin.invoke("probe#hold-pollables(5000)"),
+        Err(Error::HandleLimit { .. })
+    ));
+    // What the cap allows works (a clock pollable holds two table entries: the wait and the
+    // pollable over it).
+    let roomy = prober(Limits::new().max_handles(12_000));
+    assert_eq!(
+        componentry::to_wave(&roomy.invoke("probe#hold-pollables(5000)").expect("fits")),
+        "5000"
+    );
+    assert_eq!(
+        componentry::to_wave(
+            &plugin
+                .invoke(r#"probe#open-many("/data", "f.txt", 100)"#)
+                .expect("fits")
+        ),
+        "ok(100)"
     );
 }

@@ -4,6 +4,7 @@
 #[cfg(feature = "async")]
 mod asynchronous;
 mod command;
+mod deadlines;
 mod directory;
 mod dynamic;
 mod extension_points;
@@ -35,14 +36,20 @@ pub fn guest(name: &str) -> PathBuf {
     path
 }
 
+/// Where compiled guests are cached between test runs.
+pub fn cache_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/componentry-test-cache")
+}
+
 /// One engine for the whole test binary, caching compiled guests between runs.
 pub fn engine() -> Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE
         .get_or_init(|| {
-            let cache =
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/componentry-test-cache");
-            Engine::builder().cache_dir(cache).build().expect("engine")
+            Engine::builder()
+                .cache_dir(cache_dir())
+                .build()
+                .expect("engine")
         })
         .clone()
 }

@@ -53,6 +53,12 @@ impl Guest for Faults {
         // Not a tail call: every frame stays on the stack.
         1 + std::hint::black_box(Self::recurse(std::hint::black_box(depth - 1)))
     }
+
+    fn out_of_bounds() -> u32 {
+        // Far beyond any linear memory this plugin can have: the access traps.
+        let far = std::hint::black_box(0xffff_fff0usize) as *const u32;
+        unsafe { std::ptr::read_volatile(far) }
+    }
 }
 
 export!(Faults);

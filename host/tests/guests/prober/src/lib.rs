@@ -6,6 +6,7 @@ componentry_sdk::wit_bindgen::generate!({
     path: "../wit",
     world: "prober",
     runtime_path: "componentry_sdk::wit_bindgen::rt",
+    generate_all,
 });
 
 use exports::componentry::test::probe::Guest;
@@ -86,29 +87,7 @@ impl Guest for Prober {
     }
 
     fn connect(addr: String) -> Result<(), String> {
-        let (ip, port) = addr.split_once(':').ok_or("not a.b.c.d:port")?;
-        let octets: Vec<u8> = ip.split('.').filter_map(|o| o.parse().ok()).collect();
-        let [a, b, c, d] = octets[..] else {
-            return Err("not an IPv4 address".into());
-        };
-        let port: u16 = port.parse().map_err(|_| "bad port")?;
-        let network = wasi::sockets::instance_network::instance_network();
-        let socket = wasi::sockets::tcp_create_socket::create_tcp_socket(IpAddressFamily::Ipv4)
-            .map_err(|e| format!("create: {e:?}"))?;
-        let remote = IpSocketAddress::Ipv4(Ipv4SocketAddress {
-            port,
-            address: (a, b, c, d),
-        });
-        socket
-            .start_connect(&network, remote)
-            .map_err(|e| format!("connect: {e:?}"))?;
-        loop {
-            match socket.finish_connect() {
-                Ok(_) => return Ok(()),
-                Err(wasi::sockets::network::ErrorCode::WouldBlock) => socket.subscribe().block(),
-                Err(e) => return Err(format!("connect: {e:?}")),
-            }
-        }
+        connect_tcp(&addr).map(|_| ())
     }
 
     fn http_get(scheme: String, authority: String, path: String) -> Result<(u16, String), String> {
@@ -172,6 +151,169 @@ impl Guest for Prober {
     fn say(line: String) {
         println!("{line}");
     }
+
+    fn complain(line: String) {
+        eprintln!("{line}");
+    }
+
+    fn flood_stdout(bytes: u32) {
+        let stdout = wasi::cli::stdout::get_stdout();
+        let mut left = bytes as usize;
+        while left > 0 {
+            let permit = match stdout.check_write() {
+                Ok(0) => {
+                    stdout.subscribe().block();
+                    continue;
+                }
+                Ok(permit) => permit as usize,
+                Err(_) => return,
+            };
+            let chunk = left.min(permit);
+            if stdout.write(&vec![b'x'; chunk]).is_err() {
+                return;
+            }
+            left -= chunk;
+        }
+        let _ = stdout.blocking_flush();
+    }
+
+    fn log_line(message: String) {
+        componentry::plugin::log::log(componentry::plugin::log::Level::Info, &message);
+    }
+
+    fn sleep(ms: u64) {
+        wasi::clocks::monotonic_clock::subscribe_duration(ms * 1_000_000).block();
+    }
+
+    fn poll_sleep(ms: u64) {
+        let pollable = wasi::clocks::monotonic_clock::subscribe_duration(ms * 1_000_000);
+        wasi::io::poll::poll(&[&pollable]);
+    }
+
+    fn read_stdin() -> Result<u64, String> {
+        let stdin = wasi::cli::stdin::get_stdin();
+        read_all(&stdin).map(|bytes| bytes.len() as u64)
+    }
+
+    fn await_peer(addr: String) -> Result<Vec<u8>, String> {
+        let (input, _output) = connect_tcp(&addr)?;
+        input.blocking_read(1).map_err(|e| format!("read: {e:?}"))
+    }
+
+    fn open_many(dir: String, path: String, n: u32) -> Result<u32, String> {
+        let mut held = Vec::new();
+        for _ in 0..n {
+            held.push(open(&dir, &path, false)?);
+        }
+        Ok(held.len() as u32)
+    }
+
+    fn hold_pollables(n: u32) -> u32 {
+        let held: Vec<_> = (0..n)
+            .map(|_| wasi::clocks::monotonic_clock::subscribe_duration(1_000_000_000))
+            .collect();
+        held.len() as u32
+    }
+
+    fn listen(addr: String) -> Result<(), String> {
+        let network = wasi::sockets::instance_network::instance_network();
+        let socket = wasi::sockets::tcp_create_socket::create_tcp_socket(IpAddressFamily::Ipv4)
+            .map_err(|e| format!("create: {e:?}"))?;
+        socket
+            .start_bind(&network, ipv4(&addr)?)
+            .map_err(|e| format!("bind: {e:?}"))?;
+        finish(&socket.subscribe(), || socket.finish_bind()).map_err(|e| format!("bind: {e:?}"))?;
+        socket
+            .start_listen()
+            .map_err(|e| format!("listen: {e:?}"))?;
+        finish(&socket.subscribe(), || socket.finish_listen()).map_err(|e| format!("listen: {e:?}"))
+    }
+
+    fn udp_send(addr: String, payload: String) -> Result<(), String> {
+        use wasi::sockets::udp::OutgoingDatagram;
+        let network = wasi::sockets::instance_network::instance_network();
+        let socket = wasi::sockets::udp_create_socket::create_udp_socket(IpAddressFamily::Ipv4)
+            .map_err(|e| format!("create: {e:?}"))?;
+        let any = IpSocketAddress::Ipv4(Ipv4SocketAddress {
+            port: 0,
+            address: (0, 0, 0, 0),
+        });
+        socket
+            .start_bind(&network, any)
+            .map_err(|e| format!("bind: {e:?}"))?;
+        finish(&socket.subscribe(), || socket.finish_bind()).map_err(|e| format!("bind: {e:?}"))?;
+        let (_incoming, outgoing) = socket.stream(None).map_err(|e| format!("stream: {e:?}"))?;
+        outgoing.subscribe().block();
+        outgoing.check_send().map_err(|e| format!("send: {e:?}"))?;
+        let datagram = OutgoingDatagram {
+            data: payload.into_bytes(),
+            remote_address: Some(ipv4(&addr)?),
+        };
+        outgoing
+            .send(&[datagram])
+            .map(|_| ())
+            .map_err(|e| format!("send: {e:?}"))
+    }
+
+    fn modified(dir: String, path: String) -> Result<u64, String> {
+        let stat = preopen(&dir)?
+            .stat_at(PathFlags::SYMLINK_FOLLOW, &path)
+            .map_err(|e| format!("{e:?}"))?;
+        let time = stat
+            .data_modification_timestamp
+            .ok_or("no modification time")?;
+        Ok(time.seconds * 1_000_000_000 + u64::from(time.nanoseconds))
+    }
+}
+
+/// `a.b.c.d:port` as a WASI socket address.
+fn ipv4(addr: &str) -> Result<IpSocketAddress, String> {
+    let (ip, port) = addr.split_once(':').ok_or("not a.b.c.d:port")?;
+    let octets: Vec<u8> = ip.split('.').filter_map(|o| o.parse().ok()).collect();
+    let [a, b, c, d] = octets[..] else {
+        return Err("not an IPv4 address".into());
+    };
+    let port: u16 = port.parse().map_err(|_| "bad port")?;
+    Ok(IpSocketAddress::Ipv4(Ipv4SocketAddress {
+        port,
+        address: (a, b, c, d),
+    }))
+}
+
+/// Calls a `finish-*` function until it stops saying would-block.
+fn finish<R>(
+    ready: &wasi::io::poll::Pollable,
+    mut attempt: impl FnMut() -> Result<R, wasi::sockets::network::ErrorCode>,
+) -> Result<R, wasi::sockets::network::ErrorCode> {
+    loop {
+        match attempt() {
+            Err(wasi::sockets::network::ErrorCode::WouldBlock) => ready.block(),
+            other => return other,
+        }
+    }
+}
+
+/// Opens a TCP connection to an IPv4 `a.b.c.d:port`.
+fn connect_tcp(
+    addr: &str,
+) -> Result<
+    (
+        wasi::io::streams::InputStream,
+        wasi::io::streams::OutputStream,
+    ),
+    String,
+> {
+    let network = wasi::sockets::instance_network::instance_network();
+    let socket = wasi::sockets::tcp_create_socket::create_tcp_socket(IpAddressFamily::Ipv4)
+        .map_err(|e| format!("create: {e:?}"))?;
+    socket
+        .start_connect(&network, ipv4(addr)?)
+        .map_err(|e| format!("connect: {e:?}"))?;
+    let streams = finish(&socket.subscribe(), || socket.finish_connect())
+        .map_err(|e| format!("connect: {e:?}"));
+    // The streams are children of the socket: keep it alive as long as the process.
+    std::mem::forget(socket);
+    streams
 }
 
 export!(Prober);
