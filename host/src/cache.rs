@@ -3,10 +3,21 @@
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use wasmtime::component::Component;
 
 use crate::error::{Error, Result};
+
+/// What an engine's compiled-artifact cache has done since the engine was built.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Loads served from a cached artifact, without compiling.
+    pub hits: u64,
+    /// Loads that compiled (no artifact, or an unusable one).
+    pub misses: u64,
+}
 
 /// A directory of serialized compiled components.
 #[derive(Debug, Clone)]
@@ -14,16 +25,22 @@ pub(crate) struct ArtifactCache {
     dir: PathBuf,
     /// Distinguishes artifacts of engines with other settings or another wasmtime version.
     engine_key: String,
+    counters: Arc<[AtomicU64; 2]>,
 }
 
 impl ArtifactCache {
     pub(crate) fn open(dir: PathBuf, engine: &wasmtime::Engine) -> Result<Self> {
-        std::fs::create_dir_all(&dir).map_err(|e| {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(&dir).map_err(|e| {
             Error::Engine(format!(
                 "cannot create the cache directory {}: {e}",
                 dir.display()
             ))
         })?;
+        check_private(&dir)?;
         // DefaultHasher is stable within one build of the host, which is all an artifact needs:
         // another build gets another wasmtime anyway and must not reuse native code.
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
@@ -31,7 +48,15 @@ impl ArtifactCache {
         Ok(Self {
             dir,
             engine_key: format!("{:016x}", hasher.finish()),
+            counters: Arc::default(),
         })
+    }
+
+    pub(crate) fn stats(&self) -> CacheStats {
+        CacheStats {
+            hits: self.counters[0].load(Ordering::Relaxed),
+            misses: self.counters[1].load(Ordering::Relaxed),
+        }
     }
 
     fn path_for(&self, sha256: &[u8; 32]) -> PathBuf {
@@ -41,6 +66,13 @@ impl ArtifactCache {
 
     /// Returns the cached artifact for `sha256`, if there is a usable one.
     pub(crate) fn get(&self, engine: &wasmtime::Engine, sha256: &[u8; 32]) -> Option<Component> {
+        let found = self.read(engine, sha256);
+        let counter = if found.is_some() { 0 } else { 1 };
+        self.counters[counter].fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    fn read(&self, engine: &wasmtime::Engine, sha256: &[u8; 32]) -> Option<Component> {
         let path = self.path_for(sha256);
         // Read into memory rather than mapping the file: a file changed under a mapping would
         // fault the host, whoever changed it.
@@ -66,6 +98,48 @@ impl ArtifactCache {
             tracing::warn!(path = %path.display(), "cannot write compiled artifact: {e:#}");
         }
     }
+}
+
+/// Refuses a cache directory that another user could write: whoever writes it chooses native
+/// code the host runs.
+#[cfg(unix)]
+fn check_private(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let metadata = std::fs::metadata(dir).map_err(|e| {
+        Error::Engine(format!(
+            "cannot read the cache directory {}: {e}",
+            dir.display()
+        ))
+    })?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    let problem = if metadata.uid() != me {
+        Some(format!(
+            "it belongs to another user (uid {})",
+            metadata.uid()
+        ))
+    } else if metadata.mode() & 0o022 != 0 {
+        Some(format!(
+            "other users may write it (mode {:o})",
+            metadata.mode() & 0o777
+        ))
+    } else {
+        None
+    };
+    match problem {
+        Some(problem) => Err(Error::Engine(format!(
+            "refusing the cache directory {}: {problem}; its files are native code the host runs \
+             without checking them again, so it must be writable by this user only (chmod 700 it, \
+             or choose another directory)",
+            dir.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
+#[cfg(not(unix))]
+fn check_private(_dir: &Path) -> Result<()> {
+    Ok(())
 }
 
 fn write_atomically(path: &Path, component: &Component) -> anyhow::Result<()> {

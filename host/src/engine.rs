@@ -1,11 +1,12 @@
 //! The engine: wasmtime's compiler and runtime configuration, shared by every plugin it loads.
 
 use std::num::NonZeroUsize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cache::ArtifactCache;
+use crate::cache::{ArtifactCache, CacheStats};
+use crate::coredump::{CoreDumps, DEFAULT_MAX_CORE_DUMP_BYTES, DEFAULT_MAX_CORE_DUMPS};
 use crate::deadline::Timer;
 use crate::error::{Error, Result};
 
@@ -20,7 +21,7 @@ pub struct Engine {
     epoch_tick: Option<Duration>,
     /// Ends waits at their deadlines; fired by the epoch ticker, so present with it.
     timer: Option<Arc<Timer>>,
-    core_dump_dir: Option<Arc<Path>>,
+    core_dumps: Option<Arc<CoreDumps>>,
 }
 
 impl Engine {
@@ -43,14 +44,19 @@ impl Engine {
         self.cache.as_ref()
     }
 
+    /// What the compiled-artifact cache has done, when the engine has one.
+    pub fn cache_stats(&self) -> Option<CacheStats> {
+        self.cache.as_ref().map(ArtifactCache::stats)
+    }
+
     /// Whether plugins compiled by this engine can be given fuel budgets.
     pub fn fuel_enabled(&self) -> bool {
         self.fuel
     }
 
     /// Where core dumps of trapping plugins go, when they are on.
-    pub(crate) fn core_dump_dir(&self) -> Option<Arc<Path>> {
-        self.core_dump_dir.clone()
+    pub(crate) fn core_dumps(&self) -> Option<Arc<CoreDumps>> {
+        self.core_dumps.clone()
     }
 
     /// The epoch ticker's period, when epoch interruption (and so deadlines) is on.
@@ -82,6 +88,8 @@ pub struct EngineBuilder {
     epoch_tick: Option<Duration>,
     max_wasm_stack: usize,
     core_dump_dir: Option<PathBuf>,
+    max_core_dumps: usize,
+    max_core_dump_bytes: usize,
 }
 
 /// The default period of the epoch ticker: 10 ms.
@@ -100,6 +108,8 @@ impl Default for EngineBuilder {
             epoch_tick: None,
             max_wasm_stack: DEFAULT_MAX_WASM_STACK,
             core_dump_dir: None,
+            max_core_dumps: DEFAULT_MAX_CORE_DUMPS,
+            max_core_dump_bytes: DEFAULT_MAX_CORE_DUMP_BYTES,
         }
     }
 }
@@ -153,11 +163,22 @@ impl EngineBuilder {
         self
     }
 
-    /// Writes a wasm core dump of every trapping plugin into `dir` (`PLUGIN-MILLIS-N.coredump`,
-    /// readable with wasm tools that understand core dumps), for debugging. Defaults to off:
-    /// capturing the dump costs time on every trap, and the dump holds the plugin's memory.
+    /// Writes a wasm core dump of trapping plugins into `dir` (`PLUGIN-MILLIS-N.coredump`,
+    /// readable with wasm tools that understand core dumps, mode 0600), for debugging, up to the
+    /// caps of [`core_dump_limits`](Self::core_dump_limits). Defaults to off: capturing the dump
+    /// costs time on every trap, and the dump holds the plugin's memory.
     pub fn core_dumps(mut self, dir: impl Into<PathBuf>) -> Self {
         self.core_dump_dir = Some(dir.into());
+        self
+    }
+
+    /// At most `files` core dumps per engine, each of a plugin with at most `bytes` of memory;
+    /// traps beyond them are reported without a dump. Defaults to
+    /// [`DEFAULT_MAX_CORE_DUMPS`](crate::DEFAULT_MAX_CORE_DUMPS) and
+    /// [`DEFAULT_MAX_CORE_DUMP_BYTES`](crate::DEFAULT_MAX_CORE_DUMP_BYTES).
+    pub fn core_dump_limits(mut self, files: usize, bytes: usize) -> Self {
+        self.max_core_dumps = files;
+        self.max_core_dump_bytes = bytes;
         self
     }
 
@@ -192,7 +213,13 @@ impl EngineBuilder {
             fuel: self.fuel,
             epoch_tick: self.epoch_tick,
             timer,
-            core_dump_dir: self.core_dump_dir.map(Arc::from),
+            core_dumps: self.core_dump_dir.map(|dir| {
+                Arc::new(CoreDumps::new(
+                    dir,
+                    self.max_core_dumps,
+                    self.max_core_dump_bytes,
+                ))
+            }),
         })
     }
 }

@@ -76,6 +76,8 @@ impl<T: Send + 'static> Host<T> {
             .map_err(|e| Error::Engine(format!("cannot link wasi:http: {e:#}")))?;
         crate::grants::fs_refusals::add_to_linker(&mut linker)
             .map_err(|e| Error::Engine(format!("cannot link the filesystem refusal log: {e:#}")))?;
+        crate::grants::determinism::add_to_linker(&mut linker)
+            .map_err(|e| Error::Engine(format!("cannot link virtual file times: {e:#}")))?;
         crate::deadline::add_to_linker(&mut linker)
             .map_err(|e| Error::Engine(format!("cannot link deadline-bound waits: {e:#}")))?;
         Self::builder_with(engine, linker, new_state, false)

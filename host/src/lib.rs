@@ -54,7 +54,9 @@ mod wave;
 mod wit_type;
 mod world;
 
+pub use cache::CacheStats;
 pub use capabilities::{CapabilityUse, capabilities};
+pub use coredump::{DEFAULT_MAX_CORE_DUMP_BYTES, DEFAULT_MAX_CORE_DUMPS};
 pub use discovery::{DEFAULT_DEBOUNCE, LoadOutcome, LoadReport, WatchOptions, Watcher};
 pub use engine::{DEFAULT_EPOCH_TICK, DEFAULT_MAX_WASM_STACK, Engine, EngineBuilder};
 pub use error::{Error, Result};

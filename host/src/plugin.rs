@@ -235,8 +235,9 @@ impl<T: Send + 'static> Plugin<T> {
         let http = inner.grants.http_hooks();
         let limiter = Limiter::new(inner.limits.clone(), inner.lifetime_fuel_used.clone());
         let mut state = PluginState::new(inner.name.clone(), wasi, http, limiter, budget, data);
-        state.core_dump_dir = inner.host.engine.core_dump_dir();
+        state.core_dumps = inner.host.engine.core_dumps();
         state.timer = inner.host.engine.timer().cloned();
+        state.deterministic = inner.grants.deterministic();
         state.settings = self.inner.settings.clone();
         let mut store = Store::new(self.inner.host.engine.wasmtime(), state);
         store.limiter(|state| &mut state.limiter);

@@ -1,7 +1,6 @@
 //! What each plugin instance's store holds: its WASI context, its resource table and the
 //! application's own per-plugin state.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use wasmtime::component::ResourceTable;
@@ -24,7 +23,9 @@ pub struct PluginState<T> {
     pub(crate) limiter: Limiter,
     output_budget: Arc<OutputBudget>,
     pub(crate) timer: Option<Arc<crate::deadline::Timer>>,
-    pub(crate) core_dump_dir: Option<Arc<Path>>,
+    /// The plugin runs deterministically: file timestamps are virtual too.
+    pub(crate) deterministic: bool,
+    pub(crate) core_dumps: Option<Arc<crate::coredump::CoreDumps>>,
     pub(crate) settings: Arc<Settings>,
     data: T,
 }
@@ -54,7 +55,8 @@ impl<T> PluginState<T> {
             limiter,
             output_budget,
             timer: None,
-            core_dump_dir: None,
+            deterministic: false,
+            core_dumps: None,
             settings: Arc::default(),
             data,
         }

@@ -25,7 +25,7 @@
 //! interfaces = ["acme:app/kv@1.0.0"]
 //! ```
 
-mod determinism;
+pub(crate) mod determinism;
 mod env;
 mod fs;
 pub(crate) mod fs_refusals;
@@ -494,6 +494,11 @@ impl PreparedGrants {
 
     pub(crate) fn grants(&self) -> &Grants {
         &self.grants
+    }
+
+    /// Whether the plugin runs deterministically.
+    pub(crate) fn deterministic(&self) -> bool {
+        self.grants.deterministic.is_some()
     }
 
     /// The hooks that hold a plugin's outbound HTTP to these grants.

@@ -108,6 +108,28 @@ fn dropping_the_future_cancels_the_call_and_the_plugin_goes_on() {
 }
 
 #[test]
+fn a_held_instance_whose_call_was_cancelled_takes_no_more_calls() {
+    let host = async_host(false);
+    let plugin = faults(&host, Limits::new());
+    let runtime = current_thread();
+    let mut instance = runtime
+        .block_on(plugin.instantiate_async())
+        .expect("instance");
+    let cancelled = runtime.block_on(async {
+        tokio::time::timeout(
+            Duration::from_millis(100),
+            instance.invoke_async("forever()"),
+        )
+        .await
+    });
+    assert!(cancelled.is_err(), "the timeout dropped the call");
+    assert!(matches!(
+        runtime.block_on(instance.invoke_async("ok()")),
+        Err(Error::InstanceFailed { .. })
+    ));
+}
+
+#[test]
 fn sync_and_async_calls_are_not_mixed_up() {
     let host = async_host(false);
     let plugin = host.load_file(guest("faults")).expect("load");

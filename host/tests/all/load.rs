@@ -140,7 +140,16 @@ fn the_artifact_cache_is_used_and_survives_corruption() {
         artifact.display()
     );
 
+    assert_eq!(
+        cached_engine.cache_stats().map(|s| (s.hits, s.misses)),
+        Some((0, 1))
+    );
     let cached = host.load_file(&path).expect("load from cache");
+    assert_eq!(
+        cached_engine.cache_stats().map(|s| (s.hits, s.misses)),
+        Some((1, 1)),
+        "the second load did not compile"
+    );
     assert_eq!(
         crate::dynamic::wave(&cached.invoke(r#"greet("cache")"#).expect("call")),
         r#""Hello, cache!""#
@@ -150,10 +159,35 @@ fn the_artifact_cache_is_used_and_survives_corruption() {
     let recompiled = host
         .load_file(&path)
         .expect("recompile past a corrupt artifact");
+    assert_eq!(cached_engine.cache_stats().map(|s| s.misses), Some(2));
     assert_eq!(
         crate::dynamic::wave(&recompiled.invoke(r#"greet("again")"#).expect("call")),
         r#""Hello, again!""#
     );
+}
+
+#[test]
+fn a_cache_directory_other_users_can_write_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shared = dir.path().join("shared");
+    std::fs::create_dir(&shared).expect("mkdir");
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let err = Engine::builder()
+        .cache_dir(&shared)
+        .build()
+        .expect_err("a world-writable cache is refused");
+    assert!(matches!(err, Error::Engine(_)), "{err}");
+    assert!(
+        err.to_string().contains("other users may write it")
+            && err.to_string().contains("chmod 700"),
+        "{err}"
+    );
+    // One the engine makes itself is private.
+    let made = dir.path().join("made");
+    Engine::builder().cache_dir(&made).build().expect("engine");
+    let mode = std::fs::metadata(&made).expect("made").permissions().mode();
+    assert_eq!(mode & 0o077, 0, "{mode:o}");
 }
 
 fn hex(bytes: &[u8]) -> String {

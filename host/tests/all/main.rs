@@ -11,6 +11,8 @@ mod extension_points;
 mod limits;
 mod load;
 mod logs;
+mod output;
+mod policy;
 mod reload;
 mod sandbox;
 mod traps;

@@ -222,3 +222,105 @@ fn without_the_handover_interface_the_new_version_starts_afresh() {
         "2"
     );
 }
+
+#[test]
+fn a_large_state_is_handed_over() {
+    let original = std::fs::read(crate::guest("counter")).expect("counter guest");
+    let plugin = host()
+        .load_bytes("counter", &original, Grants::none())
+        .expect("load");
+    let mut instance = plugin.instantiate().expect("instance");
+    instance.invoke("increment()").expect("call");
+    instance.invoke("add-ballast(8)").expect("8 MiB of state");
+    plugin.reload(&rebuilt(&original)).expect("reload");
+    assert!(instance.upgrade().expect("an 8 MiB snapshot moves"));
+    assert_eq!(
+        componentry::to_wave(&instance.invoke("state-size()").expect("size")),
+        (4 + (8u64 << 20)).to_string()
+    );
+    assert_eq!(
+        componentry::to_wave(&instance.invoke("increment()").expect("call")),
+        "2"
+    );
+}
+
+#[test]
+fn a_reload_keeps_the_pin_the_grants_and_the_limits() {
+    use componentry::{Error, Limits, PluginOptions};
+    use sha2::Digest;
+
+    // The pin: other bytes are refused, the pinned version keeps serving.
+    let v1 = versioned(1);
+    let pinned: [u8; 32] = sha2::Sha256::digest(&v1).into();
+    let plugin = host()
+        .load_bytes_with("pinned", &v1, PluginOptions::new().expect_sha256(pinned))
+        .expect("load");
+    assert!(matches!(
+        plugin.reload(&versioned(2)),
+        Err(Error::IntegrityMismatch { .. })
+    ));
+    assert_eq!(version_of(&plugin), "1");
+
+    // The grants: a rebuilt prober still sees what was granted, and nothing more.
+    let prober = std::fs::read(crate::guest("prober")).expect("prober");
+    let plugin = host()
+        .load_bytes("prober", &prober, Grants::none().env("MODE", "granted"))
+        .expect("load");
+    plugin.reload(&rebuilt(&prober)).expect("reload");
+    assert_eq!(
+        componentry::to_wave(&plugin.invoke(r#"probe#get-env("MODE")"#).expect("call")),
+        r#"some("granted")"#
+    );
+    assert_eq!(
+        componentry::to_wave(&plugin.invoke("probe#env-count()").expect("call")),
+        "1"
+    );
+
+    // The limits: a rebuilt faults still runs out of the same fuel.
+    let engine = componentry::Engine::builder()
+        .fuel(true)
+        .build()
+        .expect("engine");
+    let faults = std::fs::read(crate::guest("faults")).expect("faults");
+    let plugin = componentry::Host::<()>::new(&engine)
+        .expect("host")
+        .load_bytes_with(
+            "faults",
+            &faults,
+            PluginOptions::new().limits(Limits::new().fuel(1_000_000)),
+        )
+        .expect("load");
+    plugin.reload(&rebuilt(&faults)).expect("reload");
+    assert!(matches!(
+        plugin.invoke("forever()"),
+        Err(Error::FuelExhausted {
+            consumed: 1_000_000,
+            ..
+        })
+    ));
+}
+
+mod versioned_bindings {
+    ::componentry::bindgen!({
+        inline: "package test:versioned; world versioned { export version: func() -> u32; }",
+    });
+    ::componentry::typed_world!(Versioned, VersionedPre);
+}
+
+#[test]
+fn typed_bindings_follow_a_reload() {
+    let plugin = host()
+        .load_bytes("typed", &versioned(1), Grants::none())
+        .expect("load");
+    let typed = plugin
+        .typed::<versioned_bindings::Versioned>()
+        .expect("bindings");
+    let call = || typed.call(|v, store| v.call_version(store)).expect("call");
+    assert_eq!(call(), 1);
+    plugin.reload(&versioned(2)).expect("reload");
+    assert_eq!(
+        call(),
+        2,
+        "the bindings were resolved again for the new version"
+    );
+}

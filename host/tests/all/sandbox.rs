@@ -63,6 +63,25 @@ fn assert_refused(outcome: &str, what: &str) {
     );
 }
 
+/// Asserts that `outcome` is the WASI error `code` (as the prober reports it).
+fn assert_denied(outcome: &str, code: &str, what: &str) {
+    assert!(
+        outcome.starts_with("err(") && outcome.contains(&format!("\\\"{code}\\\"")),
+        "{what} must be refused with `{code}`, got {outcome}"
+    );
+}
+
+/// Runs a filesystem probe that must be refused by the host: the plugin sees `not-permitted`,
+/// and the host logs the refusal with the plugin and the path.
+fn assert_fs_refused(plugin: &componentry::Plugin<()>, call: &str, path: &str, what: &str) {
+    let (logs, outcome) = capture_logs(|| probe(plugin, call));
+    assert_denied(&outcome, "not-permitted", what);
+    assert!(
+        logs.contains("prober") && logs.contains(&format!("`{path}`")),
+        "{what}: the refusal must be logged: {logs}"
+    );
+}
+
 #[test]
 fn without_grants_there_is_no_filesystem() {
     let plugin = prober(Grants::none());
@@ -93,11 +112,11 @@ fn a_granted_directory_can_be_read() {
 fn dot_dot_does_not_leave_the_grant() {
     let f = fixture();
     let plugin = prober(Grants::none().dir(&f.data, "/data"));
-    assert_refused(&read_at(&plugin, "/data", "../secret.txt"), "../secret.txt");
-    assert_refused(
-        &read_at(&plugin, "/data", "./../data/../secret.txt"),
-        "a winding ..",
-    );
+    for path in ["../secret.txt", "./../data/../secret.txt"] {
+        let call = format!("read-at(\"/data\", {})", wave_str(path));
+        assert_fs_refused(&plugin, &call, path, path);
+    }
+    // Through wasi-libc's own path resolution too.
     assert_refused(
         &probe(&plugin, r#"read-file("/data/../secret.txt")"#),
         "/data/../secret.txt",
@@ -109,8 +128,10 @@ fn absolute_paths_do_not_leave_the_grant() {
     let f = fixture();
     let plugin = prober(Grants::none().dir(&f.data, "/data"));
     let secret = f.secret.to_string_lossy().into_owned();
-    assert_refused(&read_at(&plugin, "/data", &secret), "an absolute host path");
-    assert_refused(&read_at(&plugin, "/data", "/etc/passwd"), "/etc/passwd");
+    for path in [secret.as_str(), "/etc/passwd"] {
+        let call = format!("read-at(\"/data\", {})", wave_str(path));
+        assert_fs_refused(&plugin, &call, path, path);
+    }
     assert_refused(
         &probe(&plugin, &format!("read-file({})", wave_str(&secret))),
         "std::fs on a host path",
@@ -121,14 +142,10 @@ fn absolute_paths_do_not_leave_the_grant() {
 fn symlinks_planted_inside_do_not_lead_out() {
     let f = fixture();
     let plugin = prober(Grants::none().dir(&f.data, "/data"));
-    assert_refused(
-        &read_at(&plugin, "/data", "secret-link"),
-        "a symlink to a file outside",
-    );
-    assert_refused(
-        &read_at(&plugin, "/data", "escape/secret.txt"),
-        "a symlink to a directory outside",
-    );
+    for path in ["secret-link", "escape/secret.txt"] {
+        let call = format!("read-at(\"/data\", {})", wave_str(path));
+        assert_fs_refused(&plugin, &call, path, path);
+    }
     assert_eq!(
         std::fs::read_to_string(&f.secret).expect("secret"),
         "top secret"
@@ -139,11 +156,19 @@ fn symlinks_planted_inside_do_not_lead_out() {
 fn a_read_only_grant_cannot_be_written() {
     let f = fixture();
     let plugin = prober(Grants::none().dir(&f.data, "/data"));
-    let created = probe(&plugin, r#"write-at("/data", "new.txt", "pwned")"#);
-    assert_refused(&created, "creating a file in a read-only grant");
+    assert_fs_refused(
+        &plugin,
+        r#"write-at("/data", "new.txt", "pwned")"#,
+        "new.txt",
+        "creating a file in a read-only grant",
+    );
     assert!(!f.data.join("new.txt").exists());
-    let changed = probe(&plugin, r#"write-at("/data", "inside.txt", "pwned")"#);
-    assert_refused(&changed, "overwriting a file in a read-only grant");
+    assert_fs_refused(
+        &plugin,
+        r#"write-at("/data", "inside.txt", "pwned")"#,
+        "inside.txt",
+        "overwriting a file in a read-only grant",
+    );
     assert_eq!(
         std::fs::read_to_string(f.data.join("inside.txt")).expect("read"),
         "inside"
@@ -162,12 +187,16 @@ fn a_read_write_grant_can_be_written_but_not_escaped() {
         std::fs::read_to_string(f.data.join("made.txt")).expect("read"),
         "by the plugin"
     );
-    assert_refused(
-        &probe(&plugin, r#"write-at("/out", "../made.txt", "x")"#),
+    assert_fs_refused(
+        &plugin,
+        r#"write-at("/out", "../made.txt", "x")"#,
+        "../made.txt",
         "writing through ..",
     );
-    assert_refused(
-        &probe(&plugin, r#"write-at("/out", "escape/made.txt", "x")"#),
+    assert_fs_refused(
+        &plugin,
+        r#"write-at("/out", "escape/made.txt", "x")"#,
+        "escape/made.txt",
         "writing through a symlink",
     );
     assert!(!f.secret.with_file_name("made.txt").exists());
@@ -187,27 +216,21 @@ fn a_missing_granted_directory_is_a_clear_error() {
 
 #[test]
 fn environment_variables_are_not_inherited() {
-    // SAFETY: tests of this binary read but never write the environment concurrently.
-    unsafe { std::env::set_var("COMPONENTRY_TEST_SECRET", "hunter2") };
+    // The host's own PATH stands for a secret (tests read the environment, never write it: the
+    // test threads share it).
+    let host_path = std::env::var("PATH").expect("the test runs with a PATH");
     let plugin = prober(Grants::none());
-    assert_eq!(
-        probe(&plugin, r#"get-env("COMPONENTRY_TEST_SECRET")"#),
-        "none"
-    );
     assert_eq!(probe(&plugin, r#"get-env("PATH")"#), "none");
+    assert_eq!(probe(&plugin, r#"get-env("HOME")"#), "none");
     assert_eq!(probe(&plugin, "env-count()"), "0");
 
-    let granted = prober(
-        Grants::none()
-            .env_from_host("COMPONENTRY_TEST_SECRET")
-            .env("MODE", "fast"),
-    );
+    let granted = prober(Grants::none().env_from_host("PATH").env("MODE", "fast"));
     assert_eq!(
-        probe(&granted, r#"get-env("COMPONENTRY_TEST_SECRET")"#),
-        r#"some("hunter2")"#
+        probe(&granted, r#"get-env("PATH")"#),
+        format!("some({})", wave_str(&host_path))
     );
     assert_eq!(probe(&granted, r#"get-env("MODE")"#), r#"some("fast")"#);
-    assert_eq!(probe(&granted, r#"get-env("PATH")"#), "none");
+    assert_eq!(probe(&granted, r#"get-env("HOME")"#), "none");
     assert_eq!(probe(&granted, "env-count()"), "2");
 }
 
@@ -225,14 +248,17 @@ fn connecting_to_a_loopback_port_needs_a_grant() {
         &prober(Grants::none()),
         &format!("connect({})", wave_str(&addr)),
     );
-    assert_refused(&outcome, "a connection without a grant");
-    assert!(outcome.contains("access-denied"), "{outcome}");
+    assert_denied(&outcome, "access-denied", "a connection without a grant");
     // No grant at all: the sockets are simply off, nothing to log. With a grant for another port,
     // the refusal names the address and the flag that would allow it.
     let other = Grants::none().allow_net(NetPattern::parse("127.0.0.1:1").expect("pattern"));
     let (logs_other, outcome) =
         capture_logs(|| probe(&prober(other), &format!("connect({})", wave_str(&addr))));
-    assert_refused(&outcome, "a connection to a port not granted");
+    assert_denied(
+        &outcome,
+        "access-denied",
+        "a connection to a port not granted",
+    );
     assert!(
         logs_other.contains(&format!("--allow-net {addr}")),
         "{logs_other}"
@@ -263,8 +289,9 @@ fn a_granted_address_can_be_reached() {
 
 #[test]
 fn name_lookup_needs_a_grant() {
-    assert_refused(
+    assert_denied(
         &probe(&prober(Grants::none()), r#"resolve("localhost")"#),
+        "permanent-resolver-failure",
         "a lookup without a grant",
     );
     let outcome = probe(
@@ -603,4 +630,87 @@ fn filesystem_refusals_are_logged_with_the_path_and_the_grant() {
     let (logs, outcome) = capture_logs(|| read_at(&plugin, "/data", "inside.txt"));
     assert_eq!(outcome, r#"ok("inside")"#);
     assert!(!logs.contains("refused"), "{logs}");
+}
+
+#[test]
+fn connecting_does_not_grant_listening() {
+    let anywhere = Grants::none().allow_net(NetPattern::parse("*:*").expect("pattern"));
+    let (logs, outcome) = capture_logs(|| probe(&prober(anywhere), r#"listen("127.0.0.1:0")"#));
+    assert_refused(&outcome, "listening with only allow-net");
+    assert!(outcome.contains("access-denied"), "{outcome}");
+    assert!(logs.contains("--allow-listen 127.0.0.1:0"), "{logs}");
+    // Binding the unspecified address (the usual way to listen on every interface) too.
+    let outcome = probe(
+        &prober(Grants::none().allow_net(NetPattern::parse("*:*").expect("pattern"))),
+        r#"listen("0.0.0.0:0")"#,
+    );
+    assert_refused(&outcome, "listening on every interface with only allow-net");
+
+    let listen = Grants::none().allow_listen(NetPattern::parse("127.0.0.1:*").expect("pattern"));
+    assert_eq!(probe(&prober(listen), r#"listen("127.0.0.1:0")"#), "ok");
+}
+
+#[test]
+fn udp_datagrams_go_only_where_granted() {
+    let receiver = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    receiver
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .expect("timeout");
+    let addr = receiver.local_addr().expect("addr").to_string();
+    let send = |grants: Grants| {
+        probe(
+            &prober(grants),
+            &format!("udp-send({}, \"ping\")", wave_str(&addr)),
+        )
+    };
+    let other = Grants::none().allow_net(NetPattern::parse("127.0.0.1:1").expect("pattern"));
+    let outcome = send(other);
+    assert_refused(&outcome, "a datagram to a port not granted");
+    assert!(outcome.contains("access-denied"), "{outcome}");
+
+    let granted = Grants::none().allow_net(NetPattern::parse(&addr).expect("pattern"));
+    assert_eq!(send(granted), "ok");
+    let mut buf = [0u8; 16];
+    let (n, _) = receiver.recv_from(&mut buf).expect("the datagram arrived");
+    assert_eq!(&buf[..n], b"ping");
+}
+
+#[test]
+fn a_granted_name_is_looked_up_once_at_load_and_a_failed_lookup_is_logged() {
+    let (listener, port) = listener();
+    let by_name =
+        Grants::none().allow_net(NetPattern::parse(&format!("localhost:{port}")).expect("pattern"));
+    assert_eq!(
+        probe(&prober(by_name), &format!("connect(\"127.0.0.1:{port}\")")),
+        "ok"
+    );
+    drop(listener);
+    let (logs, plugin) = capture_logs(|| {
+        prober(
+            Grants::none()
+                .allow_net(NetPattern::parse("no-such-host.invalid:80").expect("pattern")),
+        )
+    });
+    assert!(
+        logs.contains("cannot look up the granted host `no-such-host.invalid`"),
+        "{logs}"
+    );
+    let outcome = probe(&plugin, r#"connect("127.0.0.1:80")"#);
+    assert!(outcome.contains("access-denied"), "{outcome}");
+}
+
+#[test]
+fn deterministic_mode_virtualizes_file_times() {
+    let f = fixture();
+    let real = probe(
+        &prober(Grants::none().dir(&f.data, "/data")),
+        r#"modified("/data", "inside.txt")"#,
+    );
+    let virtual_epoch = format!("ok({})", componentry::VIRTUAL_EPOCH_SECS * 1_000_000_000);
+    assert_ne!(real, virtual_epoch);
+    let seeded = probe(
+        &prober(Grants::none().dir(&f.data, "/data").deterministic(3)),
+        r#"modified("/data", "inside.txt")"#,
+    );
+    assert_eq!(seeded, virtual_epoch);
 }

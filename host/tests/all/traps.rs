@@ -51,6 +51,31 @@ fn calls_after_a_trap_succeed_on_a_fresh_instance() {
 }
 
 #[test]
+fn a_held_instance_that_trapped_takes_no_more_calls() {
+    let plugin = host().load_file(guest("faults")).expect("load");
+    let mut instance = plugin.instantiate().expect("instance");
+    assert_eq!(
+        componentry::to_wave(&instance.invoke("divide(10, 2)").expect("call")),
+        "5"
+    );
+    assert!(matches!(
+        instance.invoke("divide(1, 0)"),
+        Err(Error::Trap { .. })
+    ));
+    match instance.invoke("divide(10, 2)") {
+        Err(Error::InstanceFailed { plugin }) => assert_eq!(plugin, "faults"),
+        other => panic!("expected InstanceFailed, got {other:?}"),
+    }
+    // Errors that no guest code caused leave an instance usable.
+    let mut instance = plugin.instantiate().expect("instance");
+    assert!(matches!(
+        instance.invoke("divide(1)"),
+        Err(Error::BadArguments { .. })
+    ));
+    assert!(instance.invoke("divide(10, 2)").is_ok());
+}
+
+#[test]
 fn a_trap_in_a_start_function_is_reported_at_instantiation() {
     let wat = r#"(component
         (core module $m (func $start unreachable) (start $start))
@@ -160,6 +185,16 @@ fn core_dumps_of_traps_are_written_when_asked_for() {
     );
     let bytes = std::fs::read(&dumps[0]).expect("dump");
     assert!(bytes.starts_with(b"\0asm"), "a core dump is a wasm file");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&dumps[0])
+        .expect("dump")
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o777,
+        0o600,
+        "{mode:o}: the dump holds the plugin's memory"
+    );
     // Without the option nothing is written: the default host's traps leave no files behind.
     assert!(matches!(
         crate::host()
@@ -169,4 +204,36 @@ fn core_dumps_of_traps_are_written_when_asked_for() {
         Err(Error::Trap { .. })
     ));
     assert_eq!(std::fs::read_dir(dir.path()).expect("dump dir").count(), 1);
+}
+
+#[test]
+fn core_dumps_are_bounded_in_number_and_size() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = componentry::Engine::builder()
+        .core_dumps(dir.path())
+        .core_dump_limits(2, 64 << 20)
+        .build()
+        .expect("engine");
+    let host: componentry::Host<()> = componentry::Host::new(&engine).expect("host");
+    let plugin = host.load_file(guest("faults")).expect("load");
+    for _ in 0..5 {
+        assert!(matches!(
+            plugin.invoke("divide(1, 0)"),
+            Err(Error::Trap { .. })
+        ));
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).expect("dumps").count(), 2);
+
+    let small = tempfile::tempdir().expect("tempdir");
+    let engine = componentry::Engine::builder()
+        .core_dumps(small.path())
+        .core_dump_limits(10, 1024)
+        .build()
+        .expect("engine");
+    let host: componentry::Host<()> = componentry::Host::new(&engine).expect("host");
+    let plugin = host.load_file(guest("faults")).expect("load");
+    let (logs, outcome) = crate::logs::capture_logs(|| plugin.invoke("divide(1, 0)"));
+    assert!(matches!(outcome, Err(Error::Trap { .. })));
+    assert_eq!(std::fs::read_dir(small.path()).map_or(0, |d| d.count()), 0);
+    assert!(logs.contains("exceed the cap of 1024 bytes"), "{logs}");
 }

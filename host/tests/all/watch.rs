@@ -205,3 +205,99 @@ fn a_watched_plugin_directory_follows_its_manifest() {
     );
     assert!(watcher.plugin("greeter").is_none());
 }
+
+/// Every event that arrives within `window`.
+fn events_within(events: &Receiver<PluginEvent>, window: Duration) -> Vec<PluginEvent> {
+    let until = Instant::now() + window;
+    let mut seen = Vec::new();
+    while let Ok(event) = events.recv_timeout(until.saturating_duration_since(Instant::now())) {
+        seen.push(event);
+    }
+    seen
+}
+
+#[test]
+fn watching_is_quiet_one_change_one_event() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("counter.wasm");
+    write(&file, &versioned(1));
+    let host = host();
+    let events = host.subscribe();
+    let watcher = host.watch_with(dir.path(), quick()).expect("watch");
+    wait_for(&events, "loaded", |e| {
+        matches!(e, PluginEvent::Loaded { .. })
+    });
+    // A loaded plugin is not read again and again: its reads raise no reloads.
+    assert_eq!(version(&watcher, "counter"), "1");
+    let idle = events_within(&events, Duration::from_millis(800));
+    assert!(idle.is_empty(), "{idle:?}");
+
+    // One broken write gives one failure, not one per look at the file.
+    write(&file, &versioned(2)[..40]);
+    let after_broken = events_within(&events, Duration::from_millis(1500));
+    let failures = after_broken
+        .iter()
+        .filter(|e| matches!(e, PluginEvent::ReloadFailed { .. }))
+        .count();
+    assert_eq!(failures, 1, "{after_broken:?}");
+    assert_eq!(after_broken.len(), 1, "{after_broken:?}");
+    assert_eq!(version(&watcher, "counter"), "1");
+
+    // A file written in several steps, within the debounce, is loaded once.
+    let bytes = versioned(3).into_bytes();
+    let mut handle = std::fs::File::create(&file).expect("create");
+    for part in bytes.chunks(bytes.len() / 3 + 1) {
+        std::io::Write::write_all(&mut handle, part).expect("write");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    drop(handle);
+    let after_steps = events_within(&events, Duration::from_millis(1500));
+    assert_eq!(after_steps.len(), 1, "{after_steps:?}");
+    assert!(
+        matches!(after_steps[0], PluginEvent::Reloaded { .. }),
+        "{after_steps:?}"
+    );
+    assert_eq!(version(&watcher, "counter"), "3");
+}
+
+#[test]
+fn an_editor_that_replaces_the_file_by_renaming_is_followed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("counter.wasm");
+    write(&file, &versioned(1));
+    let host = host();
+    let events = host.subscribe();
+    let watcher = host.watch_with(&file, quick()).expect("watch");
+    assert_eq!(version(&watcher, "counter"), "1");
+    let swap = dir.path().join(".counter.wasm.swp");
+    write(&swap, &versioned(2));
+    std::fs::rename(&swap, &file).expect("rename into place");
+    wait_for(&events, "reloaded", |e| {
+        matches!(e, PluginEvent::Reloaded { .. })
+    });
+    assert_eq!(version(&watcher, "counter"), "2");
+}
+
+#[test]
+fn a_component_in_the_text_format_is_watched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("text.wat");
+    write(&file, &versioned(1));
+    let host = host();
+    let events = host.subscribe();
+    let watcher = host.watch_with(dir.path(), quick()).expect("watch");
+    assert_eq!(version(&watcher, "text"), "1");
+    write(&file, &versioned(2));
+    wait_for(&events, "reloaded", |e| {
+        matches!(e, PluginEvent::Reloaded { .. })
+    });
+    assert_eq!(version(&watcher, "text"), "2");
+    // Other files are not components: watching one is refused clearly.
+    let notes = dir.path().join("notes.txt");
+    write(&notes, "hello");
+    let err = host
+        .watch(&notes, &Policy::new())
+        .err()
+        .expect("not a component");
+    assert!(err.to_string().contains("not a component file"), "{err}");
+}
