@@ -154,11 +154,14 @@ const STREAMS: &str = "wasi:io/streams@0.2.12";
 
 type StreamOutcome<R> = Result<R, streams::StreamError>;
 
-/// Turns a stream operation's outcome into what the guest receives (a trap stays a trap).
-fn stream_result<R>(
-    table: &mut ResourceTable,
-    outcome: Result<R, StreamError>,
+/// Runs the blocking stream operation `operation` within the call's deadline, and turns its
+/// outcome into what the guest receives (a trap stays a trap).
+fn stream_wait<T, R>(
+    store: &mut StoreContextMut<'_, PluginState<T>>,
+    operation: impl AsyncFnOnce(&mut ResourceTable) -> Result<R, StreamError>,
 ) -> wasmtime::Result<(StreamOutcome<R>,)> {
+    let outcome = wait(store, operation)?;
+    let table = store.data_mut().table();
     Ok((match outcome {
         Ok(value) => Ok(value),
         Err(error) => Err(table.convert_stream_error(error)?),
@@ -202,56 +205,50 @@ fn add_waits<T: Send + 'static>(linker: &mut Linker<PluginState<T>>) -> wasmtime
     streams_instance.func_wrap(
         "[method]input-stream.blocking-read",
         |mut store: Store<'_, T>, (stream, len): (Resource<DynInputStream>, u64)| {
-            let outcome = wait(&mut store, async |table| {
+            stream_wait(&mut store, async |table| {
                 HostInputStream::blocking_read(table, stream, len).await
-            })?;
-            stream_result(store.data_mut().table(), outcome)
+            })
         },
     )?;
     streams_instance.func_wrap(
         "[method]input-stream.blocking-skip",
         |mut store: Store<'_, T>, (stream, len): (Resource<DynInputStream>, u64)| {
-            let outcome = wait(&mut store, async |table| {
+            stream_wait(&mut store, async |table| {
                 HostInputStream::blocking_skip(table, stream, len).await
-            })?;
-            stream_result(store.data_mut().table(), outcome)
+            })
         },
     )?;
     streams_instance.func_wrap(
         "[method]output-stream.blocking-write-and-flush",
         |mut store: Store<'_, T>, (stream, bytes): (Resource<DynOutputStream>, Vec<u8>)| {
-            let outcome = wait(&mut store, async |table| {
+            stream_wait(&mut store, async |table| {
                 HostOutputStream::blocking_write_and_flush(table, stream, bytes).await
-            })?;
-            stream_result(store.data_mut().table(), outcome)
+            })
         },
     )?;
     streams_instance.func_wrap(
         "[method]output-stream.blocking-write-zeroes-and-flush",
         |mut store: Store<'_, T>, (stream, len): (Resource<DynOutputStream>, u64)| {
-            let outcome = wait(&mut store, async |table| {
+            stream_wait(&mut store, async |table| {
                 HostOutputStream::blocking_write_zeroes_and_flush(table, stream, len).await
-            })?;
-            stream_result(store.data_mut().table(), outcome)
+            })
         },
     )?;
     streams_instance.func_wrap(
         "[method]output-stream.blocking-flush",
         |mut store: Store<'_, T>, (stream,): (Resource<DynOutputStream>,)| {
-            let outcome = wait(&mut store, async |table| {
+            stream_wait(&mut store, async |table| {
                 HostOutputStream::blocking_flush(table, stream).await
-            })?;
-            stream_result(store.data_mut().table(), outcome)
+            })
         },
     )?;
     streams_instance.func_wrap(
         "[method]output-stream.blocking-splice",
         |mut store: Store<'_, T>,
          (dst, src, len): (Resource<DynOutputStream>, Resource<DynInputStream>, u64)| {
-            let outcome = wait(&mut store, async |table| {
+            stream_wait(&mut store, async |table| {
                 HostOutputStream::blocking_splice(table, dst, src, len).await
-            })?;
-            stream_result(store.data_mut().table(), outcome)
+            })
         },
     )?;
     Ok(())

@@ -217,10 +217,32 @@ impl<T: Send + 'static> HostBuilder<T> {
 
     /// Adds host functions for every plugin, granted or not (use [`interface`](Self::interface)
     /// for per-plugin grants), typically with the `add_to_linker` that
-    /// [`bindgen!`](crate::bindgen) generates for a world's imports:
+    /// [`bindgen!`](crate::bindgen) generates for an application interface:
     ///
-    /// ```ignore
-    /// builder.link(|linker| Greeter::add_to_linker::<_, HasSelf<App>>(linker, PluginState::data_mut))?
+    /// ```
+    /// mod bindings {
+    ///     componentry::bindgen!({
+    ///         inline: "package acme:app; interface clock { now: func() -> u64; } world host { import clock; }",
+    ///     });
+    /// }
+    /// use bindings::acme::app::clock;
+    ///
+    /// struct App;
+    ///
+    /// impl clock::Host for App {
+    ///     fn now(&mut self) -> u64 {
+    ///         42
+    ///     }
+    /// }
+    ///
+    /// let engine = componentry::Engine::new()?;
+    /// let host = componentry::Host::builder(&engine, |_plugin| App)?
+    ///     .link(|linker| {
+    ///         clock::add_to_linker::<_, componentry::HasSelf<App>>(linker, componentry::PluginState::data_mut)
+    ///     })?
+    ///     .build();
+    /// # let _ = host;
+    /// # Ok::<(), componentry::Error>(())
     /// ```
     pub fn link(
         mut self,

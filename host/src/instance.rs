@@ -270,6 +270,13 @@ impl<T: Send + 'static> PluginInstance<T> {
     }
 }
 
+impl<T: 'static> Drop for PluginInstance<T> {
+    fn drop(&mut self) {
+        // What ran after the last call (a destructor run through `resource_drop`) still counts.
+        limits::account(&mut self.store);
+    }
+}
+
 #[cfg(feature = "async")]
 impl<T: Send + 'static> PluginInstance<T> {
     /// Like [`call`](Self::call), on an asynchronous host. The deadline holds wherever the call

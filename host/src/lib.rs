@@ -95,9 +95,16 @@ pub use wasmtime::component::Val;
 /// spelled `::componentry::wasmtime`, since `bindgen!` cannot read `$crate`: depend on this crate
 /// under its own name to use the macro.)
 ///
-/// ```ignore
-/// componentry::bindgen!({ path: "wit", world: "greeter" });
-/// componentry::typed_world!(Greeter, GreeterPre);
+/// Generate the bindings in a module of their own (a world's packages become modules, and one
+/// named `componentry` would hide this crate):
+///
+/// ```
+/// mod bindings {
+///     componentry::bindgen!({
+///         inline: "package acme:text; world transform { export upper: func(text: string) -> string; }",
+///     });
+///     componentry::typed_world!(Transform, TransformPre);
+/// }
 /// ```
 #[macro_export]
 macro_rules! bindgen {

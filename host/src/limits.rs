@@ -309,7 +309,7 @@ pub(crate) fn arm<T>(
 }
 
 /// Counts the fuel burned since the last count against the plugin's lifetime budget.
-fn account<T>(store: &mut Store<PluginState<T>>) {
+pub(crate) fn account<T>(store: &mut Store<PluginState<T>>) {
     let Some(mark) = store.data().limiter.fuel_mark else {
         return;
     };

@@ -97,8 +97,19 @@ impl<T: Send + 'static, W: TypedWorld<T>> Typed<T, W> {
     /// Calls into a fresh instance: `f` receives the bindings and the store, as `bindgen!`'s
     /// `call_*` methods want them.
     ///
-    /// ```ignore
+    /// ```no_run
+    /// mod bindings {
+    ///     componentry::bindgen!({
+    ///         inline: "package acme:hello; world greeter { export greet: func(name: string) -> string; }",
+    ///     });
+    ///     componentry::typed_world!(Greeter, GreeterPre);
+    /// }
+    ///
+    /// let engine = componentry::Engine::new()?;
+    /// let host: componentry::Host<()> = componentry::Host::new(&engine)?;
+    /// let greeter = host.load_file("greeter.wasm")?.typed::<bindings::Greeter>()?;
     /// let greeting = greeter.call(|g, store| g.call_greet(store, "world"))?;
+    /// # Ok::<(), componentry::Error>(())
     /// ```
     pub fn call<R>(
         &self,
@@ -161,6 +172,13 @@ pub struct TypedInstance<T: 'static, W> {
     armed: bool,
     /// A call failed in the plugin's code: the instance takes no more calls.
     failed: bool,
+}
+
+impl<T: 'static, W> Drop for TypedInstance<T, W> {
+    fn drop(&mut self) {
+        // What ran after the last call (a destructor run through `resource_drop`) still counts.
+        limits::account(&mut self.store);
+    }
 }
 
 impl<T: Send + 'static, W> TypedInstance<T, W> {

@@ -3,7 +3,7 @@
 //! The framework's WIT worlds come pre-generated, one module per world, each with an export
 //! macro; a plugin is a type implementing the world's `Guest` trait:
 //!
-//! ```ignore
+//! ```no_run
 //! use componentry_sdk::greeter::Guest;
 //! use componentry_sdk::log;
 //!

@@ -75,24 +75,38 @@ fn test(root: &Path) -> anyhow::Result<()> {
                 .args(["--", "--check"]),
         )?;
     }
-    step::run(
-        "clippy",
-        step::command(&cargo, root).args([
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--all-features",
-            "--",
-            "-D",
-            "warnings",
-        ]),
-    )?;
+    // The crates as shipped (default features) and with every feature: both must build, lint
+    // clean and pass, so that neither configuration rots.
+    for (features, flag) in [
+        ("default features", None),
+        ("all features", Some("--all-features")),
+    ] {
+        step::run(
+            &format!("clippy ({features})"),
+            step::command(&cargo, root)
+                .args(["clippy", "--workspace", "--all-targets"])
+                .args(flag)
+                .args(["--", "-D", "warnings"]),
+        )?;
+    }
     let guest_dir = guests::build_all(root)?;
+    for (features, flag) in [
+        ("default features", None),
+        ("all features", Some("--all-features")),
+    ] {
+        step::run(
+            &format!("workspace tests ({features})"),
+            step::command(&cargo, root)
+                .args(["test", "--workspace"])
+                .args(flag)
+                .env("COMPONENTRY_GUESTS", &guest_dir),
+        )?;
+    }
     step::run(
-        "workspace tests",
+        "example host (examples/hello-host)",
         step::command(&cargo, root)
-            .args(["test", "--workspace", "--all-features"])
-            .env("COMPONENTRY_GUESTS", &guest_dir),
+            .args(["run", "--quiet", "-p", "hello-host", "--"])
+            .arg(guest_dir.join("hello-rust.wasm")),
     )?;
     println!(
         "xtask test: everything passed in {}",

@@ -4,11 +4,11 @@
 
 use std::net::TcpListener;
 use std::path::Path;
-use std::sync::mpsc::Receiver;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use componentry::{Error, Grants, OnExcess, Plugin, PluginEvent, Policy, PolicyRule, WatchOptions};
 
+use crate::watch::wait_for;
 use crate::{guest, host};
 
 /// A plugin directory `name/` under `root` holding the prober and a manifest with
@@ -82,18 +82,6 @@ fn a_manifest_only_requests_when_loading_a_directory() {
     }
 }
 
-fn wait_for(events: &Receiver<PluginEvent>, wanted: impl Fn(&PluginEvent) -> bool) -> PluginEvent {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match events.recv_timeout(left) {
-            Ok(event) if wanted(&event) => return event,
-            Ok(_) => continue,
-            Err(_) => panic!("no such event within 20 s"),
-        }
-    }
-}
-
 #[test]
 fn a_manifest_only_requests_when_watching() {
     let root = tempfile::tempdir().expect("tempdir");
@@ -103,7 +91,9 @@ fn a_manifest_only_requests_when_watching() {
     let watcher = host
         .watch(root.path(), &Policy::new().otherwise(OnExcess::Trim))
         .expect("watch");
-    wait_for(&events, |e| matches!(e, PluginEvent::Loaded { .. }));
+    wait_for(&events, "event", |e| {
+        matches!(e, PluginEvent::Loaded { .. })
+    });
     assert_reaches_nothing(&watcher.plugin("greedy").expect("loaded"));
 }
 
@@ -123,7 +113,9 @@ fn what_the_policy_allows_is_granted_whichever_way_the_plugin_is_found() {
     let host = host();
     let events = host.subscribe();
     let watcher = host.watch(root.path(), &policy).expect("watch");
-    wait_for(&events, |e| matches!(e, PluginEvent::Loaded { .. }));
+    wait_for(&events, "event", |e| {
+        matches!(e, PluginEvent::Loaded { .. })
+    });
     let watched = watcher.plugin("greedy").expect("loaded");
     assert_eq!(watched.grants(), loaded.grants());
 }
@@ -214,9 +206,12 @@ fn two_plugins_claiming_one_name_are_told_apart() {
         .expect("watch");
     wait_for(
         &events,
+        "loaded",
         |e| matches!(e, PluginEvent::Loaded { plugin, .. } if plugin == "same"),
     );
-    let failed = wait_for(&events, |e| matches!(e, PluginEvent::ReloadFailed { .. }));
+    let failed = wait_for(&events, "event", |e| {
+        matches!(e, PluginEvent::ReloadFailed { .. })
+    });
     assert!(
         format!("{failed:?}").contains("already taken"),
         "{failed:?}"

@@ -15,7 +15,7 @@ fn versioned(n: u32) -> String {
 }
 
 /// Waits (at most 20 s) for the first event that `wanted` accepts.
-fn wait_for(
+pub fn wait_for(
     events: &Receiver<PluginEvent>,
     what: &str,
     wanted: impl Fn(&PluginEvent) -> bool,

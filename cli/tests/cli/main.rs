@@ -1,9 +1,12 @@
 //! The `componentry` binary, run as a user runs it: output formats and exit codes.
 
+mod documented;
+mod hardening;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-fn guest(name: &str) -> PathBuf {
+pub fn guest(name: &str) -> PathBuf {
     let dir = std::env::var_os("COMPONENTRY_GUESTS")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/guests"));
@@ -16,72 +19,142 @@ fn guest(name: &str) -> PathBuf {
     path
 }
 
-/// Runs the CLI, killing it if it has not finished in a minute, so a hung plugin fails the test
-/// instead of hanging it.
-fn componentry(args: &[&str]) -> Output {
-    use std::io::Read;
-    let cache =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/componentry-test-cache-cli");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_componentry"))
-        .args(args)
-        .env("COMPONENTRY_CACHE_DIR", cache)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run componentry");
-    let mut out = child.stdout.take().expect("stdout");
-    let mut err = child.stderr.take().expect("stderr");
-    let out_reader = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = out.read_to_end(&mut bytes);
-        bytes
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = err.read_to_end(&mut bytes);
-        bytes
-    });
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
+/// The binary under test: this build's, or another one named by `COMPONENTRY_CLI` (to run the
+/// suite against an installed or older build).
+fn binary() -> std::ffi::OsString {
+    std::env::var_os("COMPONENTRY_CLI").unwrap_or_else(|| env!("CARGO_BIN_EXE_componentry").into())
+}
+
+/// Where the CLI under test caches compiled components.
+fn cache_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/componentry-test-cache-cli")
+}
+
+/// One run of the CLI: its arguments, what its stdin gets, its environment.
+#[derive(Default)]
+pub struct Run {
+    args: Vec<String>,
+    stdin: Option<Vec<u8>>,
+    /// Keep stdin open (and silent) until the CLI ends.
+    hold_stdin: bool,
+    env: Vec<(String, String)>,
+}
+
+impl Run {
+    pub fn new(args: &[&str]) -> Self {
+        Self {
+            args: args.iter().map(|a| a.to_string()).collect(),
+            ..Self::default()
         }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("componentry {args:?} did not finish within 60 s");
+    }
+
+    /// Feeds `bytes` to stdin, then closes it.
+    pub fn stdin(mut self, bytes: &[u8]) -> Self {
+        self.stdin = Some(bytes.to_vec());
+        self
+    }
+
+    /// Connects stdin to a pipe that stays open and silent.
+    pub fn hold_stdin(mut self) -> Self {
+        self.hold_stdin = true;
+        self
+    }
+
+    /// Sets an environment variable of the CLI's process (never of the test's own).
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Runs the CLI, killing it if it has not finished in a minute, so a hung plugin fails the
+    /// test instead of hanging it.
+    pub fn output(self) -> Output {
+        use std::io::{Read, Write};
+        let piped = self.stdin.is_some() || self.hold_stdin;
+        let mut command = Command::new(binary());
+        command
+            .args(&self.args)
+            .env("COMPONENTRY_CACHE_DIR", cache_dir())
+            .stdin(if piped {
+                std::process::Stdio::piped()
+            } else {
+                std::process::Stdio::null()
+            })
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        for (name, value) in &self.env {
+            command.env(name, value);
         }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    };
-    Output {
-        status,
-        stdout: out_reader.join().expect("stdout reader"),
-        stderr: err_reader.join().expect("stderr reader"),
+        let mut child = command.spawn().expect("run componentry");
+        let mut held = None;
+        if let Some(mut stdin) = child.stdin.take() {
+            match &self.stdin {
+                Some(bytes) => {
+                    let _ = stdin.write_all(bytes);
+                }
+                None => held = Some(stdin),
+            }
+        }
+        let mut out = child.stdout.take().expect("stdout");
+        let mut err = child.stderr.take().expect("stderr");
+        let out_reader = std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = out.read_to_end(&mut bytes);
+            bytes
+        });
+        let err_reader = std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = err.read_to_end(&mut bytes);
+            bytes
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("componentry {:?} did not finish within 60 s", self.args);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        drop(held);
+        Output {
+            status,
+            stdout: out_reader.join().expect("stdout reader"),
+            stderr: err_reader.join().expect("stderr reader"),
+        }
+    }
+
+    /// Runs and checks the exit code, showing the whole output when it differs.
+    pub fn expect(self, code: i32) -> Output {
+        let args = self.args.clone();
+        let output = self.output();
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "componentry {args:?}\nstdout: {}\nstderr: {}",
+            stdout(&output),
+            stderr(&output)
+        );
+        output
     }
 }
 
-fn stdout(output: &Output) -> String {
+pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn stderr(output: &Output) -> String {
+pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// Runs and checks the exit code, showing the whole output when it differs.
 fn expect_code(args: &[&str], code: i32) -> Output {
-    let output = componentry(args);
-    assert_eq!(
-        output.status.code(),
-        Some(code),
-        "componentry {args:?}\nstdout: {}\nstderr: {}",
-        stdout(&output),
-        stderr(&output)
-    );
-    output
+    Run::new(args).expect(code)
 }
 
-fn path_arg(path: &std::path::Path) -> String {
+pub fn path_arg(path: &std::path::Path) -> String {
     path.to_string_lossy().into_owned()
 }
 
@@ -697,7 +770,7 @@ fn inspect_shows_the_manifest_and_the_grants_a_policy_leaves() {
 }
 
 /// The `versioned` test component (`host/tests/guests/wat/versioned.wat`) returning `n`.
-fn versioned(n: u32) -> String {
+pub fn versioned(n: u32) -> String {
     let template = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../host/tests/guests/wat/versioned.wat"
@@ -706,71 +779,119 @@ fn versioned(n: u32) -> String {
     template.replace("VERSION", &n.to_string())
 }
 
+/// A `componentry watch` running in the background, read line by line; killed when dropped.
+pub struct Watching {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Watching {
+    pub fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
+        use std::io::BufRead;
+        let mut command = Command::new(binary());
+        command
+            .arg("watch")
+            .args(args)
+            .env("COMPONENTRY_CACHE_DIR", cache_dir())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("run componentry watch");
+        let stdout = child.stdout.take().expect("stdout");
+        let (sender, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let errors = child.stderr.take().expect("stderr");
+        let collected = stderr.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(errors)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let mut all = collected.lock().expect("stderr");
+                all.push_str(&line);
+                all.push('\n');
+            }
+        });
+        Self {
+            child,
+            lines,
+            stderr,
+        }
+    }
+
+    /// The next line on stdout, within 20 s.
+    pub fn next_line(&self) -> String {
+        self.lines
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("a line within 20 s")
+    }
+
+    /// Every line printed within `window`.
+    pub fn lines_within(&self, window: std::time::Duration) -> Vec<String> {
+        let until = std::time::Instant::now() + window;
+        let mut lines = Vec::new();
+        while let Ok(line) = self
+            .lines
+            .recv_timeout(until.saturating_duration_since(std::time::Instant::now()))
+        {
+            lines.push(line);
+        }
+        lines
+    }
+
+    /// What it wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().expect("stderr").clone()
+    }
+}
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[test]
 fn watch_reports_every_change_on_one_line() {
-    use std::io::BufRead;
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("counter.wasm");
     std::fs::write(&file, versioned(1)).expect("write");
-    let cache =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/componentry-test-cache-cli");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_componentry"))
-        .args([
-            "watch",
-            dir.path().to_str().expect("utf-8"),
-            "--invoke",
-            "version()",
-        ])
-        .env("COMPONENTRY_CACHE_DIR", cache)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("run componentry watch");
-    let stdout = child.stdout.take().expect("stdout");
-    let (lines, received) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let next_line = || {
-        received
-            .recv_timeout(std::time::Duration::from_secs(20))
-            .expect("a line within 20 s")
-    };
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let line = next_line();
-        assert!(
-            line.starts_with("loaded counter sha256:") && line.ends_with(" -> 1"),
-            "{line}"
-        );
-        assert_eq!(
-            line.split("sha256:")
-                .nth(1)
-                .map(|rest| rest.split(' ').next().map(str::len)),
-            Some(Some(12))
-        );
-        std::fs::write(&file, versioned(2)).expect("write");
-        let line = next_line();
-        assert!(
-            line.starts_with("loaded counter sha256:") && line.ends_with(" -> 2"),
-            "{line}"
-        );
-        std::fs::write(&file, "(component (core module").expect("write");
-        let line = next_line();
-        assert!(line.starts_with("reload failed counter: "), "{line}");
-        std::fs::remove_file(&file).expect("remove");
-        assert_eq!(next_line(), "unloaded counter");
-    }));
-    let _ = child.kill();
-    let _ = child.wait();
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
+    let watching = Watching::start(&[&path_arg(dir.path()), "--invoke", "version()"], &[]);
+    let line = watching.next_line();
+    assert!(
+        line.starts_with("loaded counter sha256:") && line.ends_with(" -> 1"),
+        "{line}"
+    );
+    assert_eq!(
+        line.split("sha256:")
+            .nth(1)
+            .map(|rest| rest.split(' ').next().map(str::len)),
+        Some(Some(12))
+    );
+    std::fs::write(&file, versioned(2)).expect("write");
+    let line = watching.next_line();
+    assert!(
+        line.starts_with("loaded counter sha256:") && line.ends_with(" -> 2"),
+        "{line}"
+    );
+    std::fs::write(&file, "(component (core module").expect("write");
+    let line = watching.next_line();
+    assert!(line.starts_with("reload failed counter: "), "{line}");
+    std::fs::remove_file(&file).expect("remove");
+    assert_eq!(watching.next_line(), "unloaded counter");
 }
