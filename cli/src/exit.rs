@@ -104,3 +104,125 @@ fn report_details(error: &Error) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plugin() -> String {
+        "p".to_owned()
+    }
+
+    #[test]
+    fn every_kind_of_error_has_its_documented_code() {
+        let cases: Vec<(Error, u8)> = vec![
+            (
+                Error::NotGranted {
+                    plugin: plugin(),
+                    import: "acme:app/kv@1.0.0".into(),
+                },
+                NOT_GRANTED,
+            ),
+            (
+                Error::MissingImport {
+                    plugin: plugin(),
+                    import: "x".into(),
+                    reason: "y".into(),
+                },
+                NOT_GRANTED,
+            ),
+            (
+                Error::PolicyDenied {
+                    plugin: plugin(),
+                    requests: vec!["env HOME".into()],
+                },
+                NOT_GRANTED,
+            ),
+            (
+                Error::IntegrityMismatch {
+                    plugin: plugin(),
+                    expected: "a".into(),
+                    found: "b".into(),
+                },
+                LOAD,
+            ),
+            (
+                Error::DuplicateName {
+                    plugin: plugin(),
+                    path: "b".into(),
+                    first: "a".into(),
+                },
+                LOAD,
+            ),
+            (
+                Error::Trap {
+                    plugin: plugin(),
+                    function: "f".into(),
+                    code: None,
+                    message: "m".into(),
+                    backtrace: None,
+                },
+                TRAP,
+            ),
+            (
+                Error::TableLimit {
+                    plugin: plugin(),
+                    function: "f".into(),
+                    limit: 1,
+                    requested: 2,
+                },
+                TRAP,
+            ),
+            (
+                Error::FuelExhausted {
+                    plugin: plugin(),
+                    function: "f".into(),
+                    consumed: 1,
+                },
+                FUEL,
+            ),
+            (
+                Error::DeadlineExceeded {
+                    plugin: plugin(),
+                    function: "f".into(),
+                    deadline: std::time::Duration::from_millis(1),
+                },
+                DEADLINE,
+            ),
+            (
+                Error::MemoryLimit {
+                    plugin: plugin(),
+                    function: "f".into(),
+                    limit: 1,
+                    requested: 2,
+                },
+                MEMORY,
+            ),
+            (
+                Error::HandleLimit {
+                    plugin: plugin(),
+                    function: "f".into(),
+                    limit: 1,
+                },
+                MEMORY,
+            ),
+            (
+                Error::Exit {
+                    plugin: plugin(),
+                    status: 3,
+                },
+                3,
+            ),
+            (Error::InstanceFailed { plugin: plugin() }, OTHER),
+        ];
+        for (error, code) in cases {
+            assert_eq!(code_for(&error), code, "{error}");
+        }
+    }
+
+    #[test]
+    fn one_line_escapes_what_a_terminal_would_act_on() {
+        assert_eq!(one_line("a\n  b\tc"), "a b c");
+        assert_eq!(one_line("x\u{1b}[8my"), "x\\u{1b}[8my");
+    }
+}

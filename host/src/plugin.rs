@@ -175,9 +175,10 @@ impl<T: Send + 'static> Plugin<T> {
                 Ok(outcome)
             }
             Err(error) => {
+                let shown = crate::text::escape_untrusted(&error.to_string()).into_owned();
                 tracing::warn!(
                     plugin = self.name(),
-                    "reload failed, the previous version keeps serving: {error}"
+                    "reload failed, the previous version keeps serving: {shown}"
                 );
                 inner.host.events.emit(PluginEvent::ReloadFailed {
                     plugin: self.name().to_owned(),
@@ -288,10 +289,11 @@ impl<T: Send + 'static> Plugin<T> {
             && error.is_guest_failure()
             && let Some(failures) = self.inner.failures.record_failure(policy, Instant::now())
         {
+            let shown = crate::text::escape_untrusted(&error.to_string()).into_owned();
             tracing::warn!(
                 plugin = self.name(),
                 failures,
-                "plugin quarantined for {:?}: {error}",
+                "plugin quarantined for {:?}: {shown}",
                 policy.cooldown
             );
             self.inner.host.events.emit(PluginEvent::Quarantined {

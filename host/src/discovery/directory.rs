@@ -117,7 +117,9 @@ impl<T: Send + 'static> Host<T> {
                 }
             };
             if let Err(e) = &result {
-                tracing::warn!(plugin = name, "not loaded: {e}");
+                // Errors can quote a plugin's files (a manifest's line): shown escaped.
+                let shown = crate::text::escape_untrusted(&e.to_string()).into_owned();
+                tracing::warn!(plugin = name, "not loaded: {shown}");
             }
             outcomes.push(LoadOutcome {
                 source,

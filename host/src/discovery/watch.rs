@@ -402,9 +402,10 @@ impl<T: Send + 'static> Follower<T> {
             return;
         }
         self.failures.insert(entry.to_owned(), failure);
+        let shown = crate::text::escape_untrusted(&error.to_string()).into_owned();
         tracing::warn!(
             plugin = name,
-            "not loaded; a previous version, if any, keeps serving: {error}"
+            "not loaded; a previous version, if any, keeps serving: {shown}"
         );
         self.host.events.emit(PluginEvent::ReloadFailed {
             plugin: name.to_owned(),

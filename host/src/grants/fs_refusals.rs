@@ -36,7 +36,8 @@ pub(crate) fn add_to_linker<T: Send + 'static>(
                 || oflags.contains(OpenFlags::CREATE)
                 || oflags.contains(OpenFlags::TRUNCATE);
             let mut view = store.data_mut().filesystem();
-            let shown = path.clone();
+            // The path is the plugin's own text: shown escaped, it cannot forge a log line.
+            let shown = crate::text::escape_untrusted(&path).into_owned();
             match fs::HostDescriptor::open_at(&mut view, fd, path_flags, path, oflags, flags) {
                 Ok(fd) => Ok((Ok(fd),)),
                 Err(error) => {

@@ -288,7 +288,8 @@ impl WasiHttpHooks for HttpHooks {
     ) -> ResponseFuture {
         let uri = request.uri().clone();
         if !self.permits(&uri) {
-            let host = uri.host().unwrap_or("?");
+            let host = crate::text::escape_untrusted(uri.host().unwrap_or("?")).into_owned();
+            let uri = crate::text::escape_untrusted(&uri.to_string()).into_owned();
             tracing::warn!(
                 target: crate::LOG_TARGET,
                 plugin = &*self.plugin,

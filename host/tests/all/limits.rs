@@ -455,3 +455,49 @@ fn open_handles_are_capped_per_instance() {
         "ok(100)"
     );
 }
+
+/// A component exporting a resource `thing` whose destructor burns 500k rounds (3M units).
+const COSTLY_DESTRUCTOR: &str = r#"(component
+  (core module $dtor
+    (func (export "dtor") (param i32)
+      (local $n i32)
+      (local.set $n (i32.const 500000))
+      (loop $l
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br_if $l (local.get $n)))))
+  (core instance $d (instantiate $dtor))
+  (type $thing (resource (rep i32) (dtor (core func $d "dtor"))))
+  (core func $new (canon resource.new $thing))
+  (core module $m
+    (import "" "new" (func $new (param i32) (result i32)))
+    (func (export "make") (result i32) (call $new (i32.const 7))))
+  (core instance $i (instantiate $m (with "" (instance (export "new" (func $new))))))
+  (export $exported "thing" (type $thing))
+  (func (export "make") (result (own $exported)) (canon lift (core func $i "make"))))"#;
+
+#[test]
+fn resource_destructors_count_against_the_lifetime_budget() {
+    let plugin = load_wat(COSTLY_DESTRUCTOR, Limits::new().lifetime_fuel(10_000_000));
+    let mut destroyed = 0;
+    for _ in 0..10 {
+        let Ok(mut instance) = plugin.instantiate() else {
+            break;
+        };
+        let Ok(results) = instance.call("make", &[]) else {
+            break;
+        };
+        let Some(componentry::Val::Resource(thing)) = results.into_iter().next() else {
+            panic!("make returns a resource");
+        };
+        // The host drops the resource: the plugin's destructor runs, outside any call.
+        if thing.resource_drop(instance.store()).is_err() {
+            break;
+        }
+        destroyed += 1;
+    }
+    assert_eq!(destroyed, 3, "10M covers three destructors of 3M, not four");
+    assert!(matches!(
+        plugin.invoke("make()"),
+        Err(Error::FuelExhausted { .. })
+    ));
+}

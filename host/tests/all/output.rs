@@ -120,3 +120,40 @@ fn stdin_is_closed_unless_granted() {
     let results = plugin.invoke("probe#read-stdin()").expect("call");
     assert_eq!(componentry::to_wave(&results), "ok(0)");
 }
+
+#[test]
+fn paths_in_refusal_messages_are_escaped() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let plugin = prober(Grants::none().dir(data.path(), "/data"));
+    let (logs, ()) = capture_logs(|| {
+        call(
+            &plugin,
+            "read-at",
+            &[
+                Val::String("/data".into()),
+                Val::String("../x\n2026-01-01T00:00:00Z  INFO forged\u{1b}[8m".into()),
+            ],
+        )
+    });
+    assert!(logs.contains("refused reading"), "{logs}");
+    assert!(!logs.lines().any(|l| l.starts_with("2026-01-01")), "{logs}");
+    assert!(!logs.contains('\u{1b}'), "{logs}");
+}
+
+#[test]
+fn a_hostile_manifest_cannot_forge_log_lines_through_its_errors() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = root.path().join("sly");
+    std::fs::create_dir(&dir).expect("mkdir");
+    std::fs::copy(guest("prober"), dir.join("sly.wasm")).expect("copy");
+    // An invalid manifest whose error message quotes the offending line.
+    std::fs::write(
+        dir.join("plugin.toml"),
+        "name = \"sly\"\nversion = \"1.0.0\"\nbogus = \"\u{1b}[8mhidden\"\n",
+    )
+    .expect("manifest");
+    let (logs, report) = capture_logs(|| host().load_dir(root.path(), &componentry::Policy::new()));
+    assert_eq!(report.expect("load").failed().count(), 1);
+    assert!(logs.contains("bogus"), "{logs}");
+    assert!(!logs.contains('\u{1b}'), "{logs}");
+}
