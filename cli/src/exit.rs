@@ -94,13 +94,20 @@ fn report_details(error: &Error) {
         source = cause.source();
     }
     if let Error::Trap {
-        backtrace: Some(backtrace),
-        ..
+        backtrace, stderr, ..
     } = error
     {
-        eprintln!("wasm backtrace:");
-        for line in backtrace.lines() {
-            eprintln!("{}", componentry::escape_untrusted(line));
+        if let Some(stderr) = stderr {
+            eprintln!("the plugin's stderr before the trap:");
+            for line in stderr.lines() {
+                eprintln!("  {}", componentry::escape_untrusted(line));
+            }
+        }
+        if let Some(backtrace) = backtrace {
+            eprintln!("wasm backtrace:");
+            for line in backtrace.lines() {
+                eprintln!("{}", componentry::escape_untrusted(line));
+            }
         }
     }
 }
@@ -161,6 +168,7 @@ mod tests {
                     code: None,
                     message: "m".into(),
                     backtrace: None,
+                    stderr: None,
                 },
                 TRAP,
             ),

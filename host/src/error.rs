@@ -194,6 +194,10 @@ pub enum Error {
         message: String,
         /// The wasm backtrace (function names where the component has them), if captured.
         backtrace: Option<String>,
+        /// The last bytes (up to 4 KiB) the plugin wrote to stderr during the call: where a
+        /// language runtime reports the error behind the trap (a Python traceback, a JavaScript
+        /// exception, a Rust panic message, a C program's message before `abort`).
+        stderr: Option<String>,
     },
 
     /// The call burned its whole fuel budget.
@@ -364,6 +368,44 @@ impl Error {
         }
     }
 
+    /// A stable, kebab-case name for the kind of error, for matching in configuration (as
+    /// `componentry test` does with `expect-error`) and for counting errors by kind:
+    /// `load` (unreadable, not wasm, a core module, invalid, rejected), `missing-import`,
+    /// `not-granted`, `policy-denied`, `integrity`, `grant`, `config`, `incompatible`,
+    /// `not-found`, `not-provided`, `bad-arguments`, `trap`, `fuel`, `deadline`, `memory`, `table`,
+    /// `handles`, `duplicate-name`, `instance-failed`, `quarantined`, `exit`, `host`, `engine`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Read { .. }
+            | Error::NotWasm { .. }
+            | Error::CoreModule { .. }
+            | Error::Invalid { .. }
+            | Error::Rejected { .. } => "load",
+            Error::MissingImport { .. } => "missing-import",
+            Error::NotGranted { .. } => "not-granted",
+            Error::PolicyDenied { .. } => "policy-denied",
+            Error::IntegrityMismatch { .. } => "integrity",
+            Error::Grant { .. } => "grant",
+            Error::Config { .. } => "config",
+            Error::Incompatible { .. } => "incompatible",
+            Error::ExportNotFound { .. } => "not-found",
+            Error::NotProvided { .. } => "not-provided",
+            Error::BadArguments { .. } => "bad-arguments",
+            Error::Trap { .. } => "trap",
+            Error::FuelExhausted { .. } => "fuel",
+            Error::DeadlineExceeded { .. } => "deadline",
+            Error::MemoryLimit { .. } => "memory",
+            Error::TableLimit { .. } => "table",
+            Error::HandleLimit { .. } => "handles",
+            Error::DuplicateName { .. } => "duplicate-name",
+            Error::InstanceFailed { .. } => "instance-failed",
+            Error::Quarantined { .. } => "quarantined",
+            Error::Exit { .. } => "exit",
+            Error::Host { .. } => "host",
+            Error::Engine(_) => "engine",
+        }
+    }
+
     /// True for errors where the plugin's own code failed: a trap, or a limit it ran into.
     pub fn is_guest_failure(&self) -> bool {
         matches!(
@@ -403,7 +445,12 @@ impl Error {
 
 /// Maps an error that came out of running a plugin's code (instantiation or a call) into the
 /// crate's error, once, here.
-pub(crate) fn from_guest(plugin: &str, function: &str, error: wasmtime::Error) -> Error {
+pub(crate) fn from_guest(
+    plugin: &str,
+    function: &str,
+    error: wasmtime::Error,
+    stderr: Option<String>,
+) -> Error {
     if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
         return Error::Exit {
             plugin: plugin.to_owned(),
@@ -431,5 +478,6 @@ pub(crate) fn from_guest(plugin: &str, function: &str, error: wasmtime::Error) -
         code,
         message,
         backtrace,
+        stderr,
     }
 }

@@ -416,7 +416,8 @@ pub(crate) fn classify<T>(
             limit: limits.max_handles,
         };
     }
-    error::from_guest(plugin, function, error)
+    let stderr = store.data().output_budget().stderr_tail();
+    error::from_guest(plugin, function, error, stderr)
 }
 
 #[cfg(test)]

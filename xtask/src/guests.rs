@@ -5,8 +5,9 @@ use std::time::Instant;
 
 use anyhow::Context;
 
+use componentry_toolchain::rust::{Route, TARGET};
+
 use crate::step;
-use crate::toolchain::{Route, TARGET};
 
 /// The guest workspaces, relative to the repository root.
 pub const WORKSPACES: &[&str] = &["examples/plugins", "host/tests/guests"];
@@ -22,7 +23,7 @@ struct Guest {
 /// Builds every guest and returns the directory holding `<package>.wasm` for each.
 pub fn build_all(root: &Path) -> anyhow::Result<PathBuf> {
     let started = Instant::now();
-    let route = Route::detect()?;
+    let route = crate::install::rust_route()?;
     println!("==> guests: building with the {}", route.describe());
     let target_dir = root.join("target/wasm-guests");
     let out_dir = root.join("target/guests");

@@ -6,8 +6,8 @@
 
 mod c_guests;
 mod guests;
+mod install;
 mod step;
-mod toolchain;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -86,7 +86,13 @@ pub(crate) struct OutputBudget {
     warned: [AtomicBool; 3],
     /// Counts the calls, so that a partial line of one call is not joined to the next.
     call: AtomicUsize,
+    /// The last bytes the plugin wrote to stderr in this call, wherever stderr goes: what a
+    /// language runtime prints before it traps (a traceback, a panic message).
+    stderr_tail: std::sync::Mutex<Vec<u8>>,
 }
+
+/// How much of a call's stderr is kept for the error of a trap: 4 KiB.
+pub(crate) const STDERR_TAIL: usize = 4096;
 
 impl OutputBudget {
     pub(crate) fn new(plugin: Arc<str>, cap: usize) -> Arc<Self> {
@@ -96,6 +102,7 @@ impl OutputBudget {
             used: Default::default(),
             warned: Default::default(),
             call: AtomicUsize::new(0),
+            stderr_tail: Default::default(),
         })
     }
 
@@ -123,6 +130,7 @@ impl OutputBudget {
     /// Starts a new call: every channel's budget is whole again.
     pub(crate) fn reset(&self) {
         self.call.fetch_add(1, Ordering::Relaxed);
+        self.tail().clear();
         for (used, warned) in self.used.iter().zip(&self.warned) {
             used.store(0, Ordering::Relaxed);
             warned.store(false, Ordering::Relaxed);
@@ -131,6 +139,31 @@ impl OutputBudget {
 
     pub(crate) fn plugin(&self) -> &str {
         &self.plugin
+    }
+
+    fn tail(&self) -> std::sync::MutexGuard<'_, Vec<u8>> {
+        self.stderr_tail
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Keeps `bytes` written to `channel`, if it is stderr, among the last ones of the call.
+    fn record(&self, channel: Channel, bytes: &[u8]) {
+        if channel != Channel::Stderr {
+            return;
+        }
+        let mut tail = self.tail();
+        let bytes = &bytes[bytes.len().saturating_sub(STDERR_TAIL)..];
+        let keep = STDERR_TAIL - bytes.len();
+        let drop = tail.len().saturating_sub(keep);
+        tail.drain(..drop);
+        tail.extend_from_slice(bytes);
+    }
+
+    /// What the plugin wrote to stderr last in this call, if anything.
+    pub(crate) fn stderr_tail(&self) -> Option<String> {
+        let tail = self.tail();
+        (!tail.is_empty()).then(|| String::from_utf8_lossy(&tail).into_owned())
     }
 }
 
@@ -148,13 +181,14 @@ pub(crate) fn apply(
         let sink = Sink {
             budget: budget.clone(),
             channel,
-            inherit: output == Output::Inherit,
+            mode: output,
         };
-        match (output, channel) {
-            (Output::Discard, _) => {}
-            (_, Channel::Stderr) => {
+        // Even a discarded stderr has a sink: its last bytes explain a trap.
+        match channel {
+            Channel::Stderr => {
                 builder.stderr(sink);
             }
+            _ if output == Output::Discard => {}
             _ => {
                 builder.stdout(sink);
             }
@@ -162,12 +196,13 @@ pub(crate) fn apply(
     }
 }
 
-/// A plugin's stdout or stderr: into the log, or the host's own stream, within the budget.
+/// A plugin's stdout or stderr: into the log, or the host's own stream, within the budget, or
+/// nowhere.
 #[derive(Clone)]
 struct Sink {
     budget: Arc<OutputBudget>,
     channel: Channel,
-    inherit: bool,
+    mode: Output,
 }
 
 impl Sink {
@@ -181,13 +216,13 @@ impl Sink {
 
 impl IsTerminal for Sink {
     fn is_terminal(&self) -> bool {
-        self.inherit && self.host_stream().is_terminal()
+        self.mode == Output::Inherit && self.host_stream().is_terminal()
     }
 }
 
 impl StdoutStream for Sink {
     fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
-        if self.inherit {
+        if self.mode == Output::Inherit {
             Box::new(Capped {
                 inner: Box::into_pin(self.host_stream().async_stream()),
                 budget: self.budget.clone(),
@@ -201,7 +236,7 @@ impl StdoutStream for Sink {
     // Written synchronously on the calling thread (not through a background task), so the log
     // lines belong to the call that produced them.
     fn p2_stream(&self) -> Box<dyn OutputStream> {
-        if self.inherit {
+        if self.mode == Output::Inherit {
             Box::new(CappedStream {
                 inner: self.host_stream().p2_stream(),
                 budget: self.budget.clone(),
@@ -239,6 +274,10 @@ impl LineWriter {
             // What an earlier call left unterminated is its own line.
             self.flush_pending();
             self.call = call;
+        }
+        self.sink.budget.record(self.sink.channel, buf);
+        if self.sink.mode == Output::Discard {
+            return;
         }
         let allowed = self.sink.budget.take(self.sink.channel, buf.len());
         for chunk in buf[..allowed].split_inclusive(|b| *b == b'\n') {
@@ -332,6 +371,7 @@ impl Pollable for CappedStream {
 
 impl OutputStream for CappedStream {
     fn write(&mut self, bytes: wasmtime_wasi_io::bytes::Bytes) -> StreamResult<()> {
+        self.budget.record(self.channel, &bytes);
         let allowed = self.budget.take(self.channel, bytes.len());
         if allowed == 0 {
             return Ok(());
@@ -362,6 +402,7 @@ impl AsyncWrite for Capped {
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         let this = self.get_mut();
+        this.budget.record(this.channel, buf);
         let allowed = this.budget.take(this.channel, buf.len());
         if allowed == 0 {
             return Poll::Ready(Ok(buf.len()));
@@ -416,6 +457,20 @@ mod tests {
         budget.reset();
         assert_eq!(budget.take(Channel::Stdout, 1000), 1000);
         assert_eq!(budget.take(Channel::Stdout, 1000), 24);
+    }
+
+    #[test]
+    fn the_last_bytes_of_stderr_are_kept() {
+        let budget = OutputBudget::new("p".into(), 10);
+        budget.record(Channel::Stdout, b"not kept");
+        assert_eq!(budget.stderr_tail(), None);
+        budget.record(Channel::Stderr, &vec![b'a'; STDERR_TAIL]);
+        budget.record(Channel::Stderr, b"Traceback: boom");
+        let tail = budget.stderr_tail().expect("kept");
+        assert_eq!(tail.len(), STDERR_TAIL);
+        assert!(tail.ends_with("aTraceback: boom"));
+        budget.reset();
+        assert_eq!(budget.stderr_tail(), None);
     }
 
     #[test]

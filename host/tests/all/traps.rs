@@ -237,3 +237,48 @@ fn core_dumps_are_bounded_in_number_and_size() {
     assert_eq!(std::fs::read_dir(small.path()).map_or(0, |d| d.count()), 0);
     assert!(logs.contains("exceed the cap of 1024 bytes"), "{logs}");
 }
+
+#[test]
+fn a_trap_carries_what_the_plugin_said_on_stderr() {
+    let plugin = host().load_file(guest("faults")).expect("load");
+    match plugin.invoke(r#"panic-with("the language's own message")"#) {
+        Err(Error::Trap { stderr, .. }) => {
+            let stderr = stderr.expect("the panic message went to stderr");
+            assert!(stderr.contains("the language's own message"), "{stderr}");
+        }
+        other => panic!("expected a trap, got {other:?}"),
+    }
+    // Even when stderr is discarded, its tail explains the trap.
+    let discarding = host()
+        .load_file_with(
+            guest("faults"),
+            componentry::PluginOptions::new()
+                .grants(componentry::Grants::none().stderr(componentry::Output::Discard)),
+        )
+        .expect("load");
+    match discarding.invoke(r#"panic-with("still explained")"#) {
+        Err(Error::Trap {
+            stderr: Some(stderr),
+            ..
+        }) => assert!(stderr.contains("still explained")),
+        other => panic!("expected a trap with stderr, got {other:?}"),
+    }
+    // A trap without output has none.
+    let silent = r#"(component
+        (core module $m (func (export "f") unreachable))
+        (core instance $i (instantiate $m))
+        (func (export "f") (canon lift (core func $i "f"))))"#;
+    let silent = host()
+        .load_bytes("silent", silent.as_bytes(), componentry::Grants::none())
+        .expect("load");
+    match silent.invoke("f()") {
+        Err(error @ Error::Trap { .. }) => {
+            assert_eq!(error.kind(), "trap");
+            assert!(
+                matches!(error, Error::Trap { stderr: None, .. }),
+                "{error:?}"
+            );
+        }
+        other => panic!("expected a trap, got {other:?}"),
+    }
+}

@@ -1,25 +1,22 @@
-//! Finding a toolchain that builds Rust guests for `wasm32-wasip2`.
+//! Building Rust guests for `wasm32-wasip2`.
 //!
 //! Two routes, in order of preference:
 //! 1. a Rust toolchain with the `wasm32-wasip2` target installed (`rustup target add wasm32-wasip2`);
 //! 2. Debian's offline route: Debian's own rustc with its standard library sources, rebuilt for
 //!    the target with `-Zbuild-std`, linked against Debian's wasi-libc with LLVM's `wasm-ld` and
-//!    the rustup toolchain's `wasm-component-ld`. When its packages are missing and we run as
-//!    root, they are installed.
+//!    the rustup toolchain's `wasm-component-ld`.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::bail;
+use crate::{Result, ToolchainError};
 
-use crate::step;
-
-/// The target every guest is built for.
+/// The target every Rust guest is built for.
 pub const TARGET: &str = "wasm32-wasip2";
 
 /// Debian packages of the offline route.
-const DEBIAN_PACKAGES: &[&str] = &[
+pub const DEBIAN_PACKAGES: &[&str] = &[
     "rustc-web",
     "cargo-web",
     "rust-web-src",
@@ -34,46 +31,42 @@ const DEBIAN_STD_SOURCES: &str = "/usr/lib/rustlib/src/rust/library/std";
 const LLVM_BIN: &str = "/usr/lib/llvm-22/bin";
 const WASI_LIBC: &str = "/usr/lib/wasm32-wasi";
 
-/// How guests get built.
+/// How Rust guests get built.
+#[derive(Debug, Clone)]
 pub enum Route {
     /// A toolchain with the target's standard library installed.
-    Installed { cargo: OsString },
+    Installed {
+        /// The cargo to run.
+        cargo: OsString,
+    },
     /// Debian's rustc with `-Zbuild-std`.
-    Debian { component_ld_dir: PathBuf },
+    Debian {
+        /// Where `wasm-component-ld` is.
+        component_ld_dir: PathBuf,
+    },
 }
 
 impl Route {
-    /// Finds a working route, installing the Debian packages when that is possible and needed.
-    pub fn detect() -> anyhow::Result<Route> {
-        let cargo = step::cargo();
+    /// Finds a working route; when there is none, the error names what to install.
+    pub fn detect() -> Result<Route> {
         if target_installed() {
-            return Ok(Route::Installed { cargo });
+            return Ok(Route::Installed { cargo: cargo() });
         }
-        let Some(component_ld_dir) = find_component_ld() else {
-            bail!(
-                "no toolchain builds {TARGET} components here, and `wasm-component-ld` was not found; \
-                 run `rustup target add {TARGET}`"
-            );
+        let missing = || ToolchainError::Missing {
+            what: format!("a Rust toolchain that builds {TARGET} components"),
+            install: format!(
+                "rustup target add {TARGET} (or, offline on Debian, as root: apt-get install -y {})",
+                DEBIAN_PACKAGES.join(" ")
+            ),
         };
+        let component_ld_dir = find_component_ld().ok_or_else(missing)?;
         if !debian_route_ready() {
-            if !can_install() {
-                bail!(
-                    "no toolchain builds {TARGET} components here; run `rustup target add {TARGET}` \
-                     (or, offline on Debian, as root: `apt-get install -y {}`)",
-                    DEBIAN_PACKAGES.join(" ")
-                );
-            }
-            apt_install(DEBIAN_PACKAGES)?;
-            if !debian_route_ready() {
-                bail!(
-                    "the Debian packages were installed but the offline route is still incomplete"
-                );
-            }
+            return Err(missing());
         }
         Ok(Route::Debian { component_ld_dir })
     }
 
-    /// A one-line description for the build log.
+    /// A one-line description for build logs.
     pub fn describe(&self) -> String {
         match self {
             Route::Installed { .. } => format!("installed {TARGET} target"),
@@ -86,9 +79,14 @@ impl Route {
     /// A cargo command set up for this route, running in `dir`.
     pub fn cargo(&self, dir: &Path) -> Command {
         match self {
-            Route::Installed { cargo } => step::command(cargo, dir),
+            Route::Installed { cargo } => {
+                let mut command = Command::new(cargo);
+                command.current_dir(dir);
+                command
+            }
             Route::Debian { component_ld_dir } => {
-                let mut command = step::command(DEBIAN_CARGO, dir);
+                let mut command = Command::new(DEBIAN_CARGO);
+                command.current_dir(dir);
                 let mut path = vec![
                     PathBuf::from(LLVM_BIN),
                     component_ld_dir.clone(),
@@ -142,10 +140,15 @@ impl Route {
     }
 }
 
+/// The cargo to run: the one running us (`CARGO`), else the one on `PATH`.
+pub fn cargo() -> OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
 /// Whether the Rust toolchain cargo uses has the target's standard library.
 fn target_installed() -> bool {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let Some(sysroot) = step::output(Command::new(rustc).args(["--print", "sysroot"])) else {
+    let Some(sysroot) = crate::output(Command::new(rustc).args(["--print", "sysroot"])) else {
         return false;
     };
     Path::new(sysroot.trim())
@@ -163,8 +166,8 @@ fn find_component_ld() -> Option<PathBuf> {
         return on_path;
     }
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let sysroot = step::output(Command::new(&rustc).args(["--print", "sysroot"]))?;
-    let verbose = step::output(Command::new(&rustc).arg("-vV"))?;
+    let sysroot = crate::output(Command::new(&rustc).args(["--print", "sysroot"]))?;
+    let verbose = crate::output(Command::new(&rustc).arg("-vV"))?;
     let host = verbose
         .lines()
         .find_map(|l| l.strip_prefix("host: "))?
@@ -177,7 +180,8 @@ fn find_component_ld() -> Option<PathBuf> {
     dir.join("wasm-component-ld").is_file().then_some(dir)
 }
 
-fn debian_route_ready() -> bool {
+/// Whether every piece of the Debian route is installed.
+pub fn debian_route_ready() -> bool {
     [
         DEBIAN_CARGO,
         DEBIAN_RUSTC,
@@ -188,31 +192,4 @@ fn debian_route_ready() -> bool {
     ]
     .iter()
     .all(|p| Path::new(p).exists())
-}
-
-/// Whether xtask may install Debian packages itself: it runs as root where apt-get exists.
-pub fn can_install() -> bool {
-    Path::new("/usr/bin/apt-get").exists()
-        && step::output(Command::new("id").arg("-u")).is_some_and(|uid| uid.trim() == "0")
-}
-
-/// Installs Debian packages.
-pub fn apt_install(packages: &[&str]) -> anyhow::Result<()> {
-    println!(
-        "xtask: installing from Debian's packages: {}",
-        packages.join(" ")
-    );
-    step::run(
-        "apt-get update",
-        Command::new("apt-get")
-            .args(["update", "-q"])
-            .env("DEBIAN_FRONTEND", "noninteractive"),
-    )?;
-    step::run(
-        "apt-get install",
-        Command::new("apt-get")
-            .args(["install", "-y", "-q", "--no-install-recommends"])
-            .args(packages)
-            .env("DEBIAN_FRONTEND", "noninteractive"),
-    )
 }
