@@ -62,7 +62,7 @@ mod tests {
             std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         }
         assert_eq!(find("sh", std::slice::from_ref(&dir)), Some(tool));
-        assert!(find("no-such-tool-anywhere", &[dir.clone()]).is_none());
+        assert!(find("no-such-tool-anywhere", std::slice::from_ref(&dir)).is_none());
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 }
