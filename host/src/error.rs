@@ -193,11 +193,11 @@ pub enum Error {
         /// The trap's description.
         message: String,
         /// The wasm backtrace (function names where the component has them), if captured.
-        backtrace: Option<String>,
+        backtrace: Option<Box<str>>,
         /// The last bytes (up to 4 KiB) the plugin wrote to stderr during the call: where a
         /// language runtime reports the error behind the trap (a Python traceback, a JavaScript
         /// exception, a Rust panic message, a C program's message before `abort`).
-        stderr: Option<String>,
+        stderr: Option<Box<str>>,
     },
 
     /// The call burned its whole fuel budget.
@@ -477,7 +477,7 @@ pub(crate) fn from_guest(
         function: function.to_owned(),
         code,
         message,
-        backtrace,
-        stderr,
+        backtrace: backtrace.map(String::into_boxed_str),
+        stderr: stderr.map(String::into_boxed_str),
     }
 }
