@@ -28,6 +28,8 @@ pub enum Failure {
     Usage(String),
     /// An error from the library.
     Plugin(Error),
+    /// Any other failure (exit 1), said in a sentence.
+    Other(String),
 }
 
 impl Failure {
@@ -39,12 +41,14 @@ impl Failure {
         ExitCode::from(match self {
             Failure::Usage(_) => USAGE,
             Failure::Plugin(error) => code_for(error),
+            Failure::Other(_) => OTHER,
         })
     }
 
     pub fn report(&self, verbose: bool) {
         match self {
             Failure::Usage(message) => eprintln!("componentry: usage error: {message}"),
+            Failure::Other(message) => eprintln!("componentry: error: {}", one_line(message)),
             Failure::Plugin(error) => {
                 eprintln!("componentry: error: {}", one_line(&error.to_string()));
                 if verbose {

@@ -5,9 +5,12 @@
 //! trapped; 6 fuel exhausted; 7 deadline exceeded; 8 memory limit hit. A command plugin's own
 //! exit status is passed through.
 
+mod build;
 mod exit;
 mod grant_flags;
+mod language;
 mod limit_flags;
+mod scaffold;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -80,6 +83,29 @@ enum Command {
         grants: grant_flags::GrantFlags,
         #[command(flatten)]
         limits: limit_flags::LimitFlags,
+    },
+    /// Make a new plugin project from the template of its language, ready to build: by default a
+    /// `componentry:plugin/greeter`, or stubs for an application's own world.
+    New {
+        /// The language: rust, python, js, c or go.
+        #[arg(value_enum)]
+        language: language::Language,
+        /// The project's directory; its name is the plugin's name.
+        name: PathBuf,
+        /// The application's world to implement (`name` or `pkg:name/world`; the package's only
+        /// world when omitted), from `--wit`.
+        #[arg(long, value_name = "WIT-WORLD", requires = "wit")]
+        world: Option<String>,
+        /// The application's WIT directory (or file), copied into the project.
+        #[arg(long, value_name = "DIR")]
+        wit: Option<PathBuf>,
+    },
+    /// Build the plugin project in DIR (default: here) with its language's tool; the component
+    /// is written beside its plugin.toml, and its path is the last line printed.
+    Build {
+        /// The project's directory.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
     },
     /// Check a component against an extension point (a WIT world) before running it: prints
     /// every problem, and exits 0 when compatible, 3 when not.
@@ -188,6 +214,21 @@ fn dispatch(command: Command) -> Result<(), exit::Failure> {
             &limits,
         ),
         Command::Check { plugin, wit, world } => check(&plugin, &wit, world.as_deref()),
+        Command::Build { dir } => {
+            let component = build::build(&dir).map_err(|e| match e {
+                build::BuildError::Project(message) => exit::Failure::Usage(message),
+                other => exit::Failure::Other(other.to_string()),
+            })?;
+            let shown = std::path::absolute(&component).unwrap_or(component);
+            println!("{}", shown.display());
+            Ok(())
+        }
+        Command::New {
+            language,
+            name,
+            world,
+            wit,
+        } => new(language, &name, wit.as_deref(), world.as_deref()),
     }
 }
 
@@ -347,6 +388,25 @@ fn watch(
             _ => {}
         }
     }
+    Ok(())
+}
+
+fn new(
+    language: language::Language,
+    dir: &Path,
+    wit: Option<&Path>,
+    world: Option<&str>,
+) -> Result<(), exit::Failure> {
+    let target = wit.map(|wit| scaffold::Target { wit, world });
+    let written = scaffold::new_project(language, dir, target).map_err(|e| match e {
+        scaffold::ScaffoldError::Usage(message) => exit::Failure::Usage(message),
+        other => exit::Failure::Other(other.to_string()),
+    })?;
+    println!("created {} ({})", dir.display(), language.name());
+    for file in written {
+        println!("  {}", file.display());
+    }
+    println!("next: cd {} && componentry build", dir.display());
     Ok(())
 }
 

@@ -8,13 +8,18 @@ use crate::state::PluginState;
 
 mod bindings {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "wit",
         world: "componentry:plugin/framework",
     });
 }
 
 use bindings::componentry::plugin::log::{self, Level};
 use bindings::componentry::plugin::settings;
+
+/// The framework's own WIT package, `componentry:plugin`: the interfaces every plugin may import
+/// (`log`, `settings`), the one long-lived plugins may export (`state-handover`), and the
+/// `greeter` world.
+pub const FRAMEWORK_WIT: &str = include_str!("../wit/plugin.wit");
 
 /// The `tracing` target of messages plugins log.
 pub const LOG_TARGET: &str = "componentry::plugin";

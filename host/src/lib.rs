@@ -62,7 +62,7 @@ pub use engine::{DEFAULT_EPOCH_TICK, DEFAULT_MAX_WASM_STACK, Engine, EngineBuild
 pub use error::{Error, Result};
 pub use events::PluginEvent;
 pub use extension_point::{CompatibilityReport, ExtensionPoint, ExtensionPoints, Problem, serves};
-pub use framework::LOG_TARGET;
+pub use framework::{FRAMEWORK_WIT, LOG_TARGET};
 pub use grants::{
     DEFAULT_LOG_CAP, DEFAULT_SEED, DirGrant, EnvGrant, Grants, HttpPattern, NetPattern, Output,
     VIRTUAL_EPOCH_SECS, VIRTUAL_TICK_NANOS,
@@ -74,7 +74,7 @@ pub use limits::{
     ASYNC_YIELD_FUEL, DEFAULT_MAX_HANDLES, DEFAULT_MAX_INSTANCES, DEFAULT_MAX_MEMORY,
     DEFAULT_MAX_TABLE_ELEMENTS, Limits,
 };
-pub use manifest::{ExtensionPointRef, Manifest};
+pub use manifest::{BuildSettings, ExtensionPointRef, Manifest};
 pub use plugin::{Plugin, ReloadOutcome};
 pub use policy::{OnExcess, PluginIdentity, Policy, PolicyRule};
 pub use quarantine::QuarantinePolicy;

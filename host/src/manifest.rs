@@ -13,6 +13,9 @@
 //!
 //! [settings]              # handed to the plugin
 //! volume = "loud"
+//!
+//! [build]                 # for `componentry build`; hosts ignore it
+//! world = "acme:text/transformer"
 //! ```
 //!
 //! Unknown keys, wrong types and impossible values are errors naming the file, the line and the
@@ -43,6 +46,18 @@ pub struct Manifest {
     pub capabilities: Grants,
     /// Settings handed to the plugin, as written.
     pub settings: toml::Table,
+    /// How `componentry build` builds the plugin; hosts ignore it.
+    pub build: BuildSettings,
+}
+
+/// The `[build]` table of a manifest: what `componentry build` needs to know beyond the sources.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[non_exhaustive]
+pub struct BuildSettings {
+    /// The WIT world the plugin implements (`pkg:name/world`), from the project's `wit/`
+    /// directory. Defaults to the package's only world.
+    pub world: Option<String>,
 }
 
 /// An extension point and the versions a plugin accepts: `acme:text/transformer@^1.1`.
@@ -92,6 +107,8 @@ struct ManifestToml {
     capabilities: Option<Spanned<GrantsToml>>,
     #[serde(default)]
     settings: toml::Table,
+    #[serde(default)]
+    build: BuildSettings,
 }
 
 impl Manifest {
@@ -163,6 +180,7 @@ impl Manifest {
             extension_point,
             capabilities,
             settings: raw.settings,
+            build: raw.build,
         })
     }
 }
@@ -188,6 +206,9 @@ allow-http = ["api.example.com"]
 
 [settings]
 volume = "loud"
+
+[build]
+world = "acme:text/transformer"
 "#;
 
     fn error(text: &str) -> String {
@@ -210,6 +231,7 @@ volume = "loud"
         assert!(!ep.requirement.matches(&Version::new(1, 0, 0)));
         assert_eq!(m.capabilities.dirs().len(), 1);
         assert_eq!(m.settings["volume"].as_str(), Some("loud"));
+        assert_eq!(m.build.world.as_deref(), Some("acme:text/transformer"));
     }
 
     #[test]

@@ -35,7 +35,7 @@ extern crate self as componentry_sdk;
 #[allow(missing_docs, clippy::all)]
 pub mod greeter {
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "wit",
         world: "componentry:plugin/greeter",
         pub_export_macro: true,
         export_macro_name: "export",

@@ -90,24 +90,24 @@ fn test(root: &Path) -> anyhow::Result<()> {
         )?;
     }
     let guest_dir = guests::build_all(root)?;
-    for (features, flag) in [
-        ("default features", None),
-        ("all features", Some("--all-features")),
-    ] {
+    let tests = |features: &str, flag: Option<&str>| {
         step::run(
             &format!("workspace tests ({features})"),
             step::command(&cargo, root)
                 .args(["test", "--workspace"])
                 .args(flag)
                 .env("COMPONENTRY_GUESTS", &guest_dir),
-        )?;
-    }
+        )
+    };
+    tests("default features", None)?;
+    // Right after the default-feature tests, whose build it shares.
     step::run(
         "example host (examples/hello-host)",
         step::command(&cargo, root)
             .args(["run", "--quiet", "-p", "hello-host", "--"])
             .arg(guest_dir.join("hello-rust.wasm")),
     )?;
+    tests("all features", Some("--all-features"))?;
     println!(
         "xtask test: everything passed in {}",
         step::elapsed(started)

@@ -18,6 +18,7 @@ mod sandbox;
 mod traps;
 mod typed;
 mod watch;
+mod wit_copies;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

@@ -1,0 +1,18 @@
+"""{{name}}: a Componentry plugin in Python.
+
+It implements the `componentry:plugin/greeter` world: `greet(name)` returns "Hello, NAME!" (or
+the `greeting` its settings give), and tells the host's log whom it greeted.
+"""
+
+import wit_world
+from wit_world.imports import log, settings
+
+
+class WitWorld(wit_world.WitWorld):
+    def greet(self, name: str) -> str:
+        if not name:
+            # An uncaught exception traps; the host's error carries its traceback.
+            raise ValueError("a name is required")
+        log.log(log.Level.INFO, f"greeting {name}")
+        greeting = settings.get("greeting") or "Hello"
+        return f"{greeting}, {name}!"
