@@ -30,6 +30,8 @@ pub enum Failure {
     Plugin(Error),
     /// Any other failure (exit 1), said in a sentence.
     Other(String),
+    /// A failure already reported on stdout, ending with this code.
+    Quiet(u8),
 }
 
 impl Failure {
@@ -42,6 +44,7 @@ impl Failure {
             Failure::Usage(_) => USAGE,
             Failure::Plugin(error) => code_for(error),
             Failure::Other(_) => OTHER,
+            Failure::Quiet(code) => *code,
         })
     }
 
@@ -49,6 +52,7 @@ impl Failure {
         match self {
             Failure::Usage(message) => eprintln!("componentry: usage error: {message}"),
             Failure::Other(message) => eprintln!("componentry: error: {}", one_line(message)),
+            Failure::Quiet(_) => {}
             Failure::Plugin(error) => {
                 eprintln!("componentry: error: {}", one_line(&error.to_string()));
                 if verbose {

@@ -6,6 +6,7 @@
 //! exit status is passed through.
 
 mod build;
+mod cases;
 mod exit;
 mod grant_flags;
 mod language;
@@ -107,6 +108,18 @@ enum Command {
         #[arg(default_value = ".")]
         dir: PathBuf,
     },
+    /// Run a plugin's test cases (calls and what each must give, with grants, limits, settings
+    /// and stubs for the application's imports): one line per case, then `N passed, N
+    /// failed`; exit 0 only when all pass.
+    Test {
+        /// The component.
+        plugin: PathBuf,
+        /// The cases file (TOML).
+        cases: PathBuf,
+        /// Compile without the compiled-artifact cache.
+        #[arg(long)]
+        no_cache: bool,
+    },
     /// Check a component against an extension point (a WIT world) before running it: prints
     /// every problem, and exits 0 when compatible, 3 when not.
     Check {
@@ -160,7 +173,7 @@ struct RunArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    match dispatch(cli.command) {
+    match dispatch(cli.command, cli.verbose) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             failure.report(cli.verbose);
@@ -182,7 +195,7 @@ fn init_logging(verbose: bool) {
         .init();
 }
 
-fn dispatch(command: Command) -> Result<(), exit::Failure> {
+fn dispatch(command: Command, verbose: bool) -> Result<(), exit::Failure> {
     match command {
         Command::Inspect {
             plugin,
@@ -214,6 +227,19 @@ fn dispatch(command: Command) -> Result<(), exit::Failure> {
             &limits,
         ),
         Command::Check { plugin, wit, world } => check(&plugin, &wit, world.as_deref()),
+        Command::Test {
+            plugin,
+            cases,
+            no_cache,
+        } => {
+            let file =
+                cases::CasesFile::read(&cases).map_err(|e| exit::Failure::Usage(e.to_string()))?;
+            let report = cases::run(&plugin, &file, engine_builder(no_cache), verbose)?;
+            if report.failed > 0 {
+                return Err(exit::Failure::Quiet(exit::OTHER));
+            }
+            Ok(())
+        }
         Command::Build { dir } => {
             let component = build::build(&dir).map_err(|e| match e {
                 build::BuildError::Project(message) => exit::Failure::Usage(message),
@@ -291,7 +317,7 @@ fn inspect(
 }
 
 /// The manifest at `given`, or `plugin.toml` beside the component when there is one.
-fn find_manifest(
+pub(crate) fn find_manifest(
     component: &Path,
     given: Option<&Path>,
 ) -> Result<Option<Manifest>, exit::Failure> {
@@ -304,7 +330,7 @@ fn find_manifest(
 }
 
 /// The component's bytes, read once.
-fn read_component(path: &Path, name: &str) -> Result<Vec<u8>, exit::Failure> {
+pub(crate) fn read_component(path: &Path, name: &str) -> Result<Vec<u8>, exit::Failure> {
     std::fs::read(path).map_err(|source| {
         exit::Failure::Plugin(componentry::Error::Read {
             plugin: name.to_owned(),
@@ -504,7 +530,7 @@ fn list_or_none(items: Vec<String>) -> String {
     }
 }
 
-fn plugin_name(path: &Path) -> String {
+pub(crate) fn plugin_name(path: &Path) -> String {
     let stem = path
         .file_stem()
         .map(|stem| stem.to_string_lossy().into_owned())

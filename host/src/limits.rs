@@ -28,7 +28,8 @@ pub const ASYNC_YIELD_FUEL: u64 = 100_000;
 /// constants); fuel and the deadline are off unless set, since checking them costs time in every
 /// plugin the engine compiles (see [`EngineBuilder::fuel`](crate::EngineBuilder::fuel) and
 /// [`EngineBuilder::epoch_interruption`](crate::EngineBuilder::epoch_interruption)).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(from = "LimitsToml")]
 pub struct Limits {
     fuel: Option<u64>,
     lifetime_fuel: Option<u64>,
@@ -136,6 +137,49 @@ impl Limits {
     /// The deadline of a call, if any.
     pub fn call_deadline(&self) -> Option<Duration> {
         self.deadline
+    }
+}
+
+/// The TOML form of [`Limits`], in the vocabulary policies and the CLI's flags use:
+/// `fuel`, `lifetime-fuel`, `timeout-ms`, `max-memory`, `max-table-elements`, `max-instances`,
+/// `max-handles`; each optional.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct LimitsToml {
+    pub(crate) fuel: Option<u64>,
+    pub(crate) lifetime_fuel: Option<u64>,
+    pub(crate) timeout_ms: Option<u64>,
+    pub(crate) max_memory: Option<usize>,
+    pub(crate) max_table_elements: Option<usize>,
+    pub(crate) max_instances: Option<usize>,
+    pub(crate) max_handles: Option<usize>,
+}
+
+impl From<LimitsToml> for Limits {
+    fn from(table: LimitsToml) -> Self {
+        let mut limits = Limits::new();
+        if let Some(fuel) = table.fuel {
+            limits = limits.fuel(fuel);
+        }
+        if let Some(fuel) = table.lifetime_fuel {
+            limits = limits.lifetime_fuel(fuel);
+        }
+        if let Some(ms) = table.timeout_ms {
+            limits = limits.deadline(Duration::from_millis(ms));
+        }
+        if let Some(bytes) = table.max_memory {
+            limits = limits.max_memory(bytes);
+        }
+        if let Some(elements) = table.max_table_elements {
+            limits = limits.max_table_elements(elements);
+        }
+        if let Some(instances) = table.max_instances {
+            limits = limits.max_instances(instances);
+        }
+        if let Some(handles) = table.max_handles {
+            limits = limits.max_handles(handles);
+        }
+        limits
     }
 }
 

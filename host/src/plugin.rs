@@ -221,6 +221,13 @@ impl<T: Send + 'static> Plugin<T> {
             .collect()
     }
 
+    /// The type of the exported function `name` (as [`call`](Self::call) names it), for
+    /// typed handling of its arguments and results (such as parsing WAVE with
+    /// [`Val::from_wave`](wasmtime::component::Val::from_wave)).
+    pub fn function_type(&self, name: &str) -> Result<wasmtime::component::types::ComponentFunc> {
+        Ok(self.find_func(&self.current(), name)?.ty)
+    }
+
     /// The plugin's grants.
     pub fn grants(&self) -> &Grants {
         self.inner.grants.grants()

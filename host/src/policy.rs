@@ -30,7 +30,6 @@
 //! matches is allowed nothing beyond the grants every plugin gets.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -347,28 +346,15 @@ impl Policy {
             if let Some(hex_hash) = &raw.sha256 {
                 rule = rule.sha256(parse_sha256(hex_hash).map_err(&rule_fail)?);
             }
-            let mut limits = Limits::new();
-            if let Some(fuel) = raw.fuel {
-                limits = limits.fuel(fuel);
-            }
-            if let Some(fuel) = raw.lifetime_fuel {
-                limits = limits.lifetime_fuel(fuel);
-            }
-            if let Some(ms) = raw.timeout_ms {
-                limits = limits.deadline(Duration::from_millis(ms));
-            }
-            if let Some(bytes) = raw.max_memory {
-                limits = limits.max_memory(bytes);
-            }
-            if let Some(elements) = raw.max_table_elements {
-                limits = limits.max_table_elements(elements);
-            }
-            if let Some(instances) = raw.max_instances {
-                limits = limits.max_instances(instances);
-            }
-            if let Some(handles) = raw.max_handles {
-                limits = limits.max_handles(handles);
-            }
+            let limits = Limits::from(crate::limits::LimitsToml {
+                fuel: raw.fuel,
+                lifetime_fuel: raw.lifetime_fuel,
+                timeout_ms: raw.timeout_ms,
+                max_memory: raw.max_memory,
+                max_table_elements: raw.max_table_elements,
+                max_instances: raw.max_instances,
+                max_handles: raw.max_handles,
+            });
             policy = policy.rule(rule.limits(limits).relative_to(&base));
         }
         Ok(policy)

@@ -2,6 +2,7 @@
 
 mod documented;
 mod hardening;
+mod harness;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

@@ -59,7 +59,8 @@ pub const DEFAULT_SEED: u64 = 0;
 /// Settings that have a default (stdout, stderr, the output cap, arguments, deterministic mode)
 /// remember whether they were set, so that merging grants keeps every setting that was written
 /// down, including one written down as its default.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "GrantsToml")]
 pub struct Grants {
     args: Option<Vec<String>>,
     env: Vec<EnvGrant>,
@@ -470,6 +471,23 @@ impl Grants {
     }
 }
 
+impl TryFrom<GrantsToml> for Grants {
+    type Error = String;
+
+    fn try_from(table: GrantsToml) -> std::result::Result<Self, String> {
+        table.into_grants(None)
+    }
+}
+
+impl Grants {
+    /// The same grants with relative host directories taken relative to `base` (the directory
+    /// of the file they were read from).
+    pub fn relative_to(mut self, base: &Path) -> Self {
+        self.dirs = self.dirs.into_iter().map(|d| d.relative_to(base)).collect();
+        self
+    }
+}
+
 /// A plugin's grants made ready for its instances: checked, names looked up, once per load.
 pub(crate) struct PreparedGrants {
     plugin: Arc<str>,
@@ -535,7 +553,7 @@ impl PreparedGrants {
 }
 
 /// The TOML form of [`Grants`].
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(crate) struct GrantsToml {
     #[serde(default)]
@@ -563,7 +581,7 @@ pub(crate) struct GrantsToml {
     interfaces: Vec<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 #[serde(untagged)]
 enum Deterministic {
     On(bool),

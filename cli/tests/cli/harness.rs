@@ -1,0 +1,270 @@
+//! `componentry test` (a plugin author's test harness) and `componentry new`.
+
+use std::path::Path;
+
+use crate::{Run, guest, path_arg, stderr, stdout};
+
+fn cases(dir: &Path, text: &str) -> String {
+    let path = dir.join("cases.toml");
+    std::fs::write(&path, text).expect("write cases");
+    path_arg(&path)
+}
+
+#[test]
+fn passing_cases_exit_0_with_a_line_each() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = cases(
+        dir.path(),
+        r#"
+[[case]]
+name = "greets"
+call = 'greet("Ada")'
+expect = '"Hello, Ada!"'
+log-contains = "greeting Ada"
+
+[[case]]
+call = 'greet("Bo")'
+settings = { greeting = "Howdy" }
+expect = '"Howdy, Bo!"'
+"#,
+    );
+    let out = Run::new(&["test", &path_arg(&guest("hello-rust")), &file]).expect(0);
+    assert_eq!(
+        stdout(&out),
+        "ok     greets\nok     greet(\"Bo\")\n2 passed, 0 failed\n"
+    );
+}
+
+#[test]
+fn failing_cases_say_why_and_exit_1() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = cases(
+        dir.path(),
+        r#"
+[[case]]
+name = "wrong result"
+call = 'greet("Ada")'
+expect = '"Goodbye, Ada!"'
+
+[[case]]
+name = "wrong log"
+call = 'greet("Ada")'
+log-contains = "Bo"
+
+[[case]]
+name = "an error that does not come"
+call = 'greet("Ada")'
+expect-error = "trap"
+
+[[case]]
+name = "right"
+call = 'greet("Ada")'
+"#,
+    );
+    let out = Run::new(&["test", &path_arg(&guest("hello-rust")), &file]).expect(1);
+    let text = stdout(&out);
+    assert!(
+        text.contains(
+            r#"FAILED wrong result (line 2): expected "Goodbye, Ada!", got "Hello, Ada!""#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("FAILED wrong log (line 7): the plugin's log does not contain `Bo`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("FAILED an error that does not come (line 12): expected a `trap` error"),
+        "{text}"
+    );
+    assert!(text.contains("ok     right\n"), "{text}");
+    assert!(text.ends_with("1 passed, 3 failed\n"), "{text}");
+}
+
+#[test]
+fn error_kinds_limits_and_grants_per_case() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = cases(
+        dir.path(),
+        r#"
+[defaults]
+limits = { fuel = 100000000 }
+
+[[case]]
+call = 'forever()'
+limits = { fuel = 100000 }
+expect-error = "fuel"
+
+[[case]]
+call = 'forever()'
+limits = { timeout-ms = 50 }
+expect-error = "deadline"
+
+[[case]]
+call = 'allocate(64)'
+limits = { max-memory = 16777216 }
+expect-error = "memory"
+
+[[case]]
+call = 'panic-with("boom")'
+expect-error = "trap"
+error-contains = "boom"
+
+[[case]]
+call = 'divide(1)'
+expect-error = "bad-arguments"
+
+[[case]]
+call = 'spin(10)'
+"#,
+    );
+    let out = Run::new(&["test", &path_arg(&guest("faults")), &file]).expect(0);
+    assert!(
+        stdout(&out).ends_with("6 passed, 0 failed\n"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn stubs_stand_in_for_the_applications_imports() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stubbed = cases(
+        dir.path(),
+        r#"
+[stubs]
+"vault#secret" = '"from a stub"'
+
+[[case]]
+call = 'peek()'
+expect = '"the secret is from a stub"'
+"#,
+    );
+    let vault_user = path_arg(&guest("vault-user"));
+    Run::new(&["test", &vault_user, &stubbed]).expect(0);
+
+    let unstubbed = cases(
+        dir.path(),
+        "[[case]]\ncall = 'peek()'\nexpect-error = \"trap\"\nerror-contains = \"has no stub\"\n",
+    );
+    Run::new(&["test", &vault_user, &unstubbed]).expect(0);
+
+    let unknown = cases(
+        dir.path(),
+        "[stubs]\n\"vault#nothing\" = '1'\n[[case]]\ncall = 'peek()'\n",
+    );
+    let out = Run::new(&["test", &vault_user, &unknown]).expect(2);
+    assert!(
+        stderr(&out).contains("`vault#nothing` is not a function the plugin imports")
+            && stderr(&out).contains("componentry:test/vault@0.1.0#secret"),
+        "{}",
+        stderr(&out)
+    );
+
+    let bad_value = cases(
+        dir.path(),
+        "[stubs]\n\"vault#secret\" = '42'\n[[case]]\ncall = 'peek()'\n",
+    );
+    let out = Run::new(&["test", &vault_user, &bad_value]).expect(1);
+    assert!(stdout(&out).contains("not valid WAVE"), "{}", stdout(&out));
+}
+
+#[test]
+fn a_bad_cases_file_names_the_file_and_the_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hello = path_arg(&guest("hello-rust"));
+    let file = cases(
+        dir.path(),
+        "[[case]]\ncall = 'greet(\"x\")'\nexpect-eror = \"trap\"\n",
+    );
+    let out = Run::new(&["test", &hello, &file]).expect(2);
+    assert!(
+        stderr(&out).contains("cases.toml")
+            && stderr(&out).contains("line 3")
+            && stderr(&out).contains("expect-eror"),
+        "{}",
+        stderr(&out)
+    );
+    let file = cases(dir.path(), "# nothing\n");
+    let out = Run::new(&["test", &hello, &file]).expect(2);
+    assert!(stderr(&out).contains("no [[case]]"), "{}", stderr(&out));
+}
+
+#[test]
+fn new_makes_a_project_ready_to_build() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let project = dir.path().join("greeter-py");
+    let out = Run::new(&["new", "python", &path_arg(&project)]).expect(0);
+    assert!(
+        stdout(&out).contains("componentry build"),
+        "{}",
+        stdout(&out)
+    );
+    for file in [
+        "app.py",
+        "plugin.toml",
+        "cases.toml",
+        "README.md",
+        "wit/plugin.wit",
+    ] {
+        assert!(project.join(file).is_file(), "{file}");
+    }
+    let manifest = std::fs::read_to_string(project.join("plugin.toml")).expect("manifest");
+    assert!(manifest.contains("name = \"greeter-py\""), "{manifest}");
+    // Never over an existing project; never with a name that is not a plugin name.
+    Run::new(&["new", "python", &path_arg(&project)]).expect(2);
+    Run::new(&["new", "rust", &path_arg(&dir.path().join("Bad Name"))]).expect(2);
+    let out = Run::new(&["new", "cobol", &path_arg(&dir.path().join("x"))]).expect(2);
+    assert!(stderr(&out).contains("rust"), "{}", stderr(&out));
+}
+
+#[test]
+fn new_generates_stubs_for_an_applications_world() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wit = dir.path().join("wit");
+    std::fs::create_dir(&wit).expect("mkdir");
+    std::fs::write(
+        wit.join("text.wit"),
+        "package acme:text@1.2.0;\ninterface transform { upper: func(text: string) -> string; }\n\
+         world transformer { export transform; export count: func(text: string) -> u32; }\n",
+    )
+    .expect("wit");
+    for language in ["rust", "python", "js"] {
+        let project = dir.path().join(format!("text-{language}"));
+        Run::new(&[
+            "new",
+            language,
+            &path_arg(&project),
+            "--wit",
+            &path_arg(&wit),
+            "--world",
+            "transformer",
+        ])
+        .expect(0);
+        let manifest = std::fs::read_to_string(project.join("plugin.toml")).expect("manifest");
+        assert!(
+            manifest.contains("world = \"acme:text/transformer\""),
+            "{manifest}"
+        );
+        assert!(
+            manifest.contains("extension-point = \"acme:text/transformer@^1.2.0\""),
+            "{manifest}"
+        );
+        assert!(project.join("wit/text.wit").is_file());
+        let cases = std::fs::read_to_string(project.join("cases.toml")).expect("cases");
+        assert!(cases.contains("call = 'transform#upper(\"\")'"), "{cases}");
+    }
+    let out = Run::new(&[
+        "new",
+        "c",
+        &path_arg(&dir.path().join("text-c")),
+        "--wit",
+        &path_arg(&wit),
+    ])
+    .expect(2);
+    assert!(
+        stderr(&out).contains("rust, python and js"),
+        "{}",
+        stderr(&out)
+    );
+}
