@@ -20,12 +20,17 @@ struct Guest {
     is_command: bool,
 }
 
+/// The cargo target directory of every Rust guest build.
+pub fn target_dir(root: &Path) -> PathBuf {
+    root.join("target/wasm-guests")
+}
+
 /// Builds every guest and returns the directory holding `<package>.wasm` for each.
 pub fn build_all(root: &Path) -> anyhow::Result<PathBuf> {
     let started = Instant::now();
     let route = crate::install::rust_route()?;
     println!("==> guests: building with the {}", route.describe());
-    let target_dir = root.join("target/wasm-guests");
+    let target_dir = target_dir(root);
     let out_dir = root.join("target/guests");
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
     for workspace in WORKSPACES {

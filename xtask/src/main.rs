@@ -1,13 +1,15 @@
 //! Build and test automation: `cargo xtask <command>`.
 //!
 //! - `guests`: build every Rust guest in the repository to a `wasm32-wasip2` component.
-//! - `test`: everything the project checks (fmt, clippy, guests, tests).
+//! - `templates`: build every language's template the way a plugin author does.
+//! - `test`: everything the project checks (fmt, clippy, guests, templates, tests).
 //! - `demo`: build the example plugins and run the example host application.
 
 mod c_guests;
 mod guests;
 mod install;
 mod step;
+mod templates;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -29,7 +31,11 @@ enum Command {
     /// Build every Rust guest (example plugins and test guests) to wasm32-wasip2 components in
     /// target/guests/.
     Guests,
-    /// Run every check the project makes: fmt, clippy (warnings denied), guest builds, tests.
+    /// Build every language's template from `componentry new` output into target/templates/,
+    /// setting up each toolchain (Python and JavaScript tools under target/tools/).
+    Templates,
+    /// Run every check the project makes: fmt, clippy (warnings denied), guest and template
+    /// builds, tests.
     Test,
     /// Build the example plugins and run the example host application.
     Demo,
@@ -40,6 +46,7 @@ fn main() -> ExitCode {
     let root = workspace_root();
     let outcome = match cli.command {
         Command::Guests => guests::build_all(&root).map(|_| ()),
+        Command::Templates => templates::build_all(&root, &guests::target_dir(&root)).map(|_| ()),
         Command::Test => test(&root),
         Command::Demo => demo(&root),
     };
@@ -90,13 +97,15 @@ fn test(root: &Path) -> anyhow::Result<()> {
         )?;
     }
     let guest_dir = guests::build_all(root)?;
+    let template_dir = templates::build_all(root, &guests::target_dir(root))?;
     let tests = |features: &str, flag: Option<&str>| {
         step::run(
             &format!("workspace tests ({features})"),
             step::command(&cargo, root)
                 .args(["test", "--workspace"])
                 .args(flag)
-                .env("COMPONENTRY_GUESTS", &guest_dir),
+                .env("COMPONENTRY_GUESTS", &guest_dir)
+                .env("COMPONENTRY_TEMPLATES", &template_dir),
         )
     };
     tests("default features", None)?;

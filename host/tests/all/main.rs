@@ -8,6 +8,7 @@ mod deadlines;
 mod directory;
 mod dynamic;
 mod extension_points;
+mod languages;
 mod limits;
 mod load;
 mod logs;

@@ -1,0 +1,82 @@
+//! Plugins in every language the templates cover (built by `cargo xtask templates`): the same
+//! typed call gives the same answer, and a failure is a typed `Trap` carrying the language's own
+//! message.
+
+use std::path::PathBuf;
+
+use componentry::Error;
+
+use crate::host;
+
+fn templates() -> PathBuf {
+    let dir = std::env::var_os("COMPONENTRY_TEMPLATES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/templates"));
+    assert!(
+        dir.join("languages.txt").is_file(),
+        "the templates are not built: run `cargo xtask templates` first"
+    );
+    dir
+}
+
+fn languages() -> Vec<String> {
+    let listed = std::fs::read_to_string(templates().join("languages.txt")).expect("languages");
+    listed.lines().map(str::to_owned).collect()
+}
+
+mod bindings {
+    ::componentry::bindgen!({ path: "wit", world: "componentry:plugin/greeter" });
+    ::componentry::typed_world!(Greeter, GreeterPre);
+}
+
+#[test]
+fn a_typed_call_is_answered_alike_in_every_language() {
+    for language in languages() {
+        let path = templates()
+            .join(&language)
+            .join(format!("greeter-{language}.wasm"));
+        let plugin = host().load_file(&path).expect("load");
+        let greeter = plugin.typed::<bindings::Greeter>().expect("a greeter");
+        let greeting = greeter
+            .call(|g, store| g.call_greet(store, "Ada"))
+            .unwrap_or_else(|e| panic!("{language}: {e}"));
+        assert_eq!(greeting, "Hello, Ada!", "{language}");
+    }
+}
+
+#[test]
+fn a_failure_is_a_typed_trap_with_the_languages_message() {
+    let expected = [
+        ("rust", "panicked"),
+        ("python", "ValueError: a name is required"),
+        ("js", "greet@app.js"),
+        ("c", "a name is required"),
+        ("go", "panic: a name is required"),
+    ];
+    for language in languages() {
+        let path = templates()
+            .join(&language)
+            .join(format!("greeter-{language}.wasm"));
+        let plugin = host().load_file(&path).expect("load");
+        match plugin.invoke(r#"greet("")"#) {
+            Err(Error::Trap {
+                stderr: Some(stderr),
+                ..
+            }) => {
+                assert!(
+                    stderr.contains("a name is required"),
+                    "{language}: {stderr}"
+                );
+                let (_, marker) = expected
+                    .iter()
+                    .find(|(l, _)| *l == language)
+                    .expect("a known language");
+                assert!(
+                    stderr.contains(marker),
+                    "{language}: `{marker}` in {stderr}"
+                );
+            }
+            other => panic!("{language}: expected a trap with stderr, got {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! The cross-language templates, built the way a plugin author builds them: `componentry new`
+//! in a temporary directory, then `componentry build`, with each language's toolchain set up by
+//! xtask itself (the Python and JavaScript tools installed once under `target/tools/`).
+//!
+//! What is built lands in `target/templates/`: per language, the greeter template's component
+//! and cases file (`LANG/greeter-LANG.wasm`), and for Rust, Python and JavaScript a project
+//! generated for an application's own world (`LANG-stubs/transformer-LANG.wasm`);
+//! `languages.txt` lists what was built, for the conformance tests. (Crate names differ from
+//! every guest's: Rust templates share the guests' target directory.)
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use componentry_toolchain::tools::{COMPONENTIZE_JS_VERSION, COMPONENTIZE_PY_VERSION, JCO_VERSION};
+
+use crate::step;
+
+/// The languages whose toolchains xtask sets up on any machine of this kind.
+const ALWAYS: &[&str] = &["rust", "python", "js", "c"];
+/// Languages built for an application's world too.
+const WITH_STUBS: &[&str] = &["rust", "python", "js"];
+
+/// Builds every template it can; returns `target/templates`.
+pub fn build_all(root: &Path, guest_target: &Path) -> anyhow::Result<PathBuf> {
+    let started = Instant::now();
+    println!("==> templates: from `componentry new`, built with `componentry build`");
+    step::run(
+        "build the CLI",
+        step::command(step::cargo(), root).args(["build", "--quiet", "-p", "componentry-cli"]),
+    )?;
+    let cli = root.join("target/debug/componentry");
+    crate::install::rust_route()?;
+    crate::install::c_compiler()?;
+    let tools = root.join("target/tools");
+    let path = tool_path(&python_tools(&tools)?, &js_tools(&tools)?)?;
+    let mut languages: Vec<&str> = ALWAYS.to_vec();
+    if go_available() {
+        languages.push("go");
+    } else {
+        println!("    go: no Go 1.24 or later here; the Go template is documented, not built");
+    }
+    let out = root.join("target/templates");
+    if out.exists() {
+        std::fs::remove_dir_all(&out).with_context(|| format!("clearing {}", out.display()))?;
+    }
+    let work = tempfile::tempdir().context("a temporary directory")?;
+    let fixture = root.join("xtask/fixtures/transformer");
+    for language in &languages {
+        let project = work.path().join(format!("greeter-{language}"));
+        make_and_build(&cli, &path, guest_target, language, &project, None)?;
+        publish(
+            &project,
+            &format!("greeter-{language}"),
+            &out.join(language),
+        )?;
+        if WITH_STUBS.contains(language) {
+            let project = work.path().join(format!("transformer-{language}"));
+            make_and_build(
+                &cli,
+                &path,
+                guest_target,
+                language,
+                &project,
+                Some(&fixture),
+            )?;
+            publish(
+                &project,
+                &format!("transformer-{language}"),
+                &out.join(format!("{language}-stubs")),
+            )?;
+        }
+    }
+    std::fs::write(out.join("languages.txt"), languages.join("\n") + "\n")?;
+    println!(
+        "<== templates: {} ready in {}",
+        out.display(),
+        step::elapsed(started)
+    );
+    Ok(out)
+}
+
+fn make_and_build(
+    cli: &Path,
+    path: &std::ffi::OsStr,
+    guest_target: &Path,
+    language: &str,
+    project: &Path,
+    wit: Option<&Path>,
+) -> anyhow::Result<()> {
+    let mut new = Command::new(cli);
+    new.args(["new", language]).arg(project);
+    if let Some(wit) = wit {
+        new.arg("--wit").arg(wit);
+    }
+    step::run(
+        &format!("componentry new {language} {}", file_name(project)),
+        new.stdout(std::process::Stdio::null()),
+    )?;
+    step::run(
+        &format!("componentry build {}", file_name(project)),
+        Command::new(cli)
+            .arg("build")
+            .arg(project)
+            .env("PATH", path)
+            // Rust templates share the guests' target directory: the standard library (rebuilt
+            // on the offline route) is built once.
+            .env("CARGO_TARGET_DIR", guest_target)
+            .stdout(std::process::Stdio::null()),
+    )
+}
+
+/// Copies a built project's component and cases file into `into`.
+fn publish(project: &Path, name: &str, into: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(into)?;
+    for file in [format!("{name}.wasm"), "cases.toml".to_owned()] {
+        std::fs::copy(project.join(&file), into.join(&file))
+            .with_context(|| format!("copying {file} of {}", project.display()))?;
+    }
+    Ok(())
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// componentize-py in a virtual environment of its own, installed once.
+fn python_tools(tools: &Path) -> anyhow::Result<PathBuf> {
+    let venv = tools.join("python");
+    let bin = venv.join("bin");
+    let marker = venv.join(format!("componentize-py-{COMPONENTIZE_PY_VERSION}"));
+    if marker.exists() && bin.join("componentize-py").is_file() {
+        return Ok(bin);
+    }
+    let python = ["python3", "python"]
+        .into_iter()
+        .find(|p| step::output(Command::new(p).arg("--version")).is_some())
+        .context("no python3 to install componentize-py with")?;
+    step::run(
+        "python -m venv target/tools/python",
+        Command::new(python).args(["-m", "venv"]).arg(&venv),
+    )?;
+    step::run(
+        &format!("pip install componentize-py=={COMPONENTIZE_PY_VERSION}"),
+        Command::new(bin.join("pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check"])
+            .arg(format!("componentize-py=={COMPONENTIZE_PY_VERSION}")),
+    )?;
+    std::fs::write(&marker, "")?;
+    Ok(bin)
+}
+
+/// componentize-js and jco in a node_modules of their own, installed once.
+fn js_tools(tools: &Path) -> anyhow::Result<PathBuf> {
+    let prefix = tools.join("js");
+    let bin = prefix.join("node_modules/.bin");
+    let marker = prefix.join(format!("componentize-js-{COMPONENTIZE_JS_VERSION}"));
+    if marker.exists() && bin.join("componentize-js").is_file() {
+        return Ok(bin);
+    }
+    if step::output(Command::new("npm").arg("--version")).is_none() {
+        bail!("no npm to install componentize-js with (install Node.js 20 or later)");
+    }
+    std::fs::create_dir_all(&prefix)?;
+    step::run(
+        &format!("npm install componentize-js@{COMPONENTIZE_JS_VERSION} jco@{JCO_VERSION}"),
+        Command::new("npm")
+            .arg("install")
+            .arg("--prefix")
+            .arg(&prefix)
+            .args(["--no-audit", "--no-fund", "--loglevel=error"])
+            .arg(format!(
+                "@bytecodealliance/componentize-js@{COMPONENTIZE_JS_VERSION}"
+            ))
+            .arg(format!("@bytecodealliance/jco@{JCO_VERSION}")),
+    )?;
+    std::fs::write(&marker, "")?;
+    Ok(bin)
+}
+
+/// `PATH` with the installed tools first.
+fn tool_path(python: &Path, js: &Path) -> anyhow::Result<std::ffi::OsString> {
+    let mut dirs = vec![python.to_owned(), js.to_owned()];
+    dirs.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    Ok(std::env::join_paths(dirs)?)
+}
+
+/// Whether a Go of 1.24 or later is installed.
+fn go_available() -> bool {
+    let Some(version) = step::output(Command::new("go").arg("version")) else {
+        return false;
+    };
+    // `go version go1.24.2 linux/amd64`
+    version
+        .split_whitespace()
+        .nth(2)
+        .and_then(|v| v.strip_prefix("go"))
+        .and_then(|v| {
+            let mut parts = v.split('.');
+            Some((
+                parts.next()?.parse::<u32>().ok()?,
+                parts.next()?.parse::<u32>().ok()?,
+            ))
+        })
+        .is_some_and(|(major, minor)| (major, minor) >= (1, 24))
+}
