@@ -268,3 +268,30 @@ fn new_generates_stubs_for_an_applications_world() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_missing_tool_is_named_with_its_install_command() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (language, install) in [
+        ("python", "pip install componentize-py==0.25.1"),
+        (
+            "js",
+            "npm install --save-dev @bytecodealliance/componentize-js@0.23.0",
+        ),
+    ] {
+        let project = dir.path().join(format!("lonely-{language}"));
+        Run::new(&["new", language, &path_arg(&project)]).expect(0);
+        // A PATH without the language's tool (the tests' own tools live under target/tools).
+        let out = Run::new(&["build", &path_arg(&project)])
+            .env("PATH", "/usr/bin:/bin")
+            .expect(1);
+        let text = stderr(&out);
+        assert!(
+            text.contains("was not found") && text.contains(install),
+            "{language}: {text}"
+        );
+        assert!(!text.contains("panicked"), "{text}");
+    }
+    let out = Run::new(&["build", &path_arg(dir.path())]).expect(2);
+    assert!(stderr(&out).contains("componentry new"), "{}", stderr(&out));
+}
