@@ -96,9 +96,15 @@ fn code_for(error: &Error) -> u8 {
 }
 
 fn report_details(error: &Error) {
+    let mut shown = error.to_string();
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
-        eprintln!("  caused by: {}", one_line(&cause.to_string()));
+        let text = cause.to_string();
+        // Messages often quote their cause already: show only what is new.
+        if !shown.contains(&text) {
+            eprintln!("  caused by: {}", one_line(&text));
+        }
+        shown = text;
         source = cause.source();
     }
     if let Error::Trap {
@@ -142,7 +148,8 @@ mod tests {
                 Error::MissingImport {
                     plugin: plugin(),
                     import: "x".into(),
-                    reason: "y".into(),
+                    hint: String::new(),
+                    source: None,
                 },
                 NOT_GRANTED,
             ),
@@ -177,6 +184,7 @@ mod tests {
                     message: "m".into(),
                     backtrace: None,
                     stderr: None,
+                    source: None,
                 },
                 TRAP,
             ),

@@ -383,7 +383,9 @@ fn watch(
         .build()?;
     let host: Host<()> = Host::new(&engine)?;
     let events = host.subscribe();
-    let watcher = host.watch(path, &policy)?;
+    let watcher = componentry::PluginDir::new(path)
+        .policy(policy)
+        .watch(&host)?;
     for event in events {
         match event {
             PluginEvent::Loaded { plugin, sha256 }
@@ -453,6 +455,7 @@ fn check(path: &Path, wit: &Path, world: Option<&str>) -> Result<(), exit::Failu
     Err(exit::Failure::Plugin(componentry::Error::Incompatible {
         plugin: name,
         reason: format!("{} problem(s) against {target}", report.problems.len()),
+        source: None,
     }))
 }
 

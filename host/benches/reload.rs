@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use componentry::{Engine, Grants, Host, PluginEvent, WatchOptions};
+use componentry::{Engine, Grants, Host, PluginDir, PluginEvent};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 /// The `versioned` test component (`host/tests/guests/wat/versioned.wat`) returning `n`.
@@ -44,8 +44,9 @@ fn bench_reload(c: &mut Criterion) {
     std::fs::write(&file, &versions[0]).expect("write");
     let events = host.subscribe();
     let debounce = Duration::from_millis(10);
-    let watcher = host
-        .watch_with(dir.path(), WatchOptions::new().debounce(debounce))
+    let watcher = PluginDir::new(dir.path())
+        .debounce(debounce)
+        .watch(&host)
         .expect("watch");
     let mut current = 0;
     group.sample_size(20);

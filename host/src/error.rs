@@ -1,12 +1,31 @@
 //! The crate's error type: one enum whose variants a caller can match on.
 //!
-//! Every variant names the plugin it concerns, so a message read in a log says which plugin failed
-//! and why without further context.
+//! Every variant that concerns a plugin names it, so a message read in a log says which plugin
+//! failed and why without further context; [`Error::plugin`] gives it. Causes are kept, not
+//! flattened: [`std::error::Error::source`] walks the chain down to what wasmtime or the system
+//! said.
 
 use std::path::PathBuf;
 
 /// A `Result` whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The cause of an error, kept for its chain.
+pub type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The error a typed call returns when the plugin's version lacks the function it wanted:
+/// made by a [`versioned_world!`](crate::versioned_world)'s `not_provided`, and reported as
+/// [`Error::NotProvided`].
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("`{function}` arrived in {since}; the plugin provides {plugin_version}")]
+pub struct NotProvided {
+    /// The function that was wanted.
+    pub function: String,
+    /// The version that added it.
+    pub since: String,
+    /// The version the plugin provides.
+    pub plugin_version: String,
+}
 
 /// Everything that can go wrong while loading, inspecting or calling a plugin.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +70,9 @@ pub enum Error {
         plugin: String,
         /// The decoder's or validator's explanation.
         reason: String,
+        /// What the decoder or validator said, when there is more to it.
+        #[source]
+        source: Option<Source>,
     },
 
     /// The component is valid but the engine refused to compile it (for example it uses a proposal
@@ -61,20 +83,25 @@ pub enum Error {
         plugin: String,
         /// The engine's explanation.
         reason: String,
+        /// What the engine said.
+        #[source]
+        source: Option<Source>,
     },
 
-    /// The component imports something the host does not provide.
-    #[error(
-        "plugin '{plugin}': imports `{import}`, which this host does not provide ({reason}); \
-         grant the interface to the plugin or remove the import"
-    )]
+    /// The component imports something the host does not provide (or provides with another
+    /// type).
+    #[error("plugin '{plugin}': imports `{import}`, which this host does not provide{hint}")]
     MissingImport {
         /// The plugin's name.
         plugin: String,
         /// The import, as named in the component (`pkg:name/iface@version`).
         import: String,
-        /// The linker's explanation.
-        reason: String,
+        /// What the host does provide that is closest, when something is (`; the host
+        /// registers acme:app/kv@2.0.0`), or empty.
+        hint: String,
+        /// What the linker said.
+        #[source]
+        source: Option<Source>,
     },
 
     /// The component imports an application host interface that this plugin was not granted.
@@ -121,6 +148,21 @@ pub enum Error {
         plugin: String,
         /// What is wrong with it.
         reason: String,
+        /// What the system said.
+        #[source]
+        source: Option<Source>,
+    },
+
+    /// Text in the grant, limit or manifest vocabulary is not well formed (`10.*.example:80` as a
+    /// network pattern, say).
+    #[error("`{text}` is not a valid {what}: {reason}")]
+    Syntax {
+        /// What the text should have been: `network pattern`, `HTTP pattern`, ...
+        what: &'static str,
+        /// The text.
+        text: String,
+        /// What is wrong with it.
+        reason: String,
     },
 
     /// A configuration file (grants, manifest, policy) is unreadable or malformed.
@@ -139,6 +181,9 @@ pub enum Error {
         plugin: String,
         /// What does not match.
         reason: String,
+        /// What wasmtime said, when it found the mismatch.
+        #[source]
+        source: Option<Source>,
     },
 
     /// No export of the plugin has the requested name.
@@ -191,13 +236,16 @@ pub enum Error {
         /// The trap code, when wasmtime reported one.
         code: Option<wasmtime::Trap>,
         /// The trap's description.
-        message: String,
+        message: Box<str>,
         /// The wasm backtrace (function names where the component has them), if captured.
         backtrace: Option<Box<str>>,
         /// The last bytes (up to 4 KiB) the plugin wrote to stderr during the call: where a
         /// language runtime reports the error behind the trap (a Python traceback, a JavaScript
         /// exception, a Rust panic message, a C program's message before `abort`).
         stderr: Option<Box<str>>,
+        /// The error a host function failed with, when that ended the call.
+        #[source]
+        source: Option<Source>,
     },
 
     /// The call burned its whole fuel budget.
@@ -321,21 +369,45 @@ pub enum Error {
         status: i32,
     },
 
-    /// Something unexpected inside the host (I/O on the compilation cache, engine setup).
+    /// Something the host cannot do for this plugin (a limit the engine cannot enforce, a call
+    /// of the wrong kind for the host).
     #[error("plugin '{plugin}': {message}")]
     Host {
-        /// The plugin's name, or `-` when no plugin is involved.
+        /// The plugin's name.
         plugin: String,
         /// What went wrong.
         message: String,
     },
 
-    /// The engine could not be configured.
-    #[error("engine configuration: {0}")]
-    Engine(String),
+    /// The engine or the host could not be set up as asked.
+    #[error("{message}")]
+    Engine {
+        /// What could not be done.
+        message: String,
+        /// What wasmtime or the system said.
+        #[source]
+        source: Option<Source>,
+    },
 }
 
 impl Error {
+    /// An [`Error::Engine`] whose message quotes its cause, which stays in the chain.
+    pub(crate) fn engine(message: impl std::fmt::Display, source: impl Into<Source>) -> Self {
+        let source = source.into();
+        Error::Engine {
+            message: format!("{message}: {source}"),
+            source: Some(source),
+        }
+    }
+
+    /// An [`Error::Engine`] with no cause behind it.
+    pub(crate) fn engine_message(message: impl Into<String>) -> Self {
+        Error::Engine {
+            message: message.into(),
+            source: None,
+        }
+    }
+
     /// The name of the plugin this error concerns, if any.
     pub fn plugin(&self) -> Option<&str> {
         match self {
@@ -364,14 +436,14 @@ impl Error {
             | Error::Quarantined { plugin, .. }
             | Error::Exit { plugin, .. }
             | Error::Host { plugin, .. } => Some(plugin),
-            Error::Engine(_) | Error::Config { .. } => None,
+            Error::Engine { .. } | Error::Config { .. } | Error::Syntax { .. } => None,
         }
     }
 
     /// A stable, kebab-case name for the kind of error, for matching in configuration (as
     /// `componentry test` does with `expect-error`) and for counting errors by kind:
     /// `load` (unreadable, not wasm, a core module, invalid, rejected), `missing-import`,
-    /// `not-granted`, `policy-denied`, `integrity`, `grant`, `config`, `incompatible`,
+    /// `not-granted`, `policy-denied`, `integrity`, `grant`, `syntax`, `config`, `incompatible`,
     /// `not-found`, `not-provided`, `bad-arguments`, `trap`, `fuel`, `deadline`, `memory`, `table`,
     /// `handles`, `duplicate-name`, `instance-failed`, `quarantined`, `exit`, `host`, `engine`.
     pub fn kind(&self) -> &'static str {
@@ -386,6 +458,7 @@ impl Error {
             Error::PolicyDenied { .. } => "policy-denied",
             Error::IntegrityMismatch { .. } => "integrity",
             Error::Grant { .. } => "grant",
+            Error::Syntax { .. } => "syntax",
             Error::Config { .. } => "config",
             Error::Incompatible { .. } => "incompatible",
             Error::ExportNotFound { .. } => "not-found",
@@ -402,7 +475,7 @@ impl Error {
             Error::Quarantined { .. } => "quarantined",
             Error::Exit { .. } => "exit",
             Error::Host { .. } => "host",
-            Error::Engine(_) => "engine",
+            Error::Engine { .. } => "engine",
         }
     }
 
@@ -462,22 +535,26 @@ pub(crate) fn from_guest(
         .downcast_ref::<wasmtime::WasmBacktrace>()
         .map(|bt| bt.to_string())
         .filter(|bt| !bt.trim().is_empty());
-    let message = match code {
-        // The trap's own text; the backtrace is kept apart so one-line messages stay one line.
-        Some(trap) => trap.to_string(),
-        None => error
-            .chain()
-            .map(|cause| cause.to_string())
-            .filter(|cause| Some(cause) != backtrace.as_ref())
-            .collect::<Vec<_>>()
-            .join(": "),
+    // A trap's own text, or the outermost message of a host function's error (whose causes stay
+    // in the chain); the backtrace is kept apart so that one-line messages stay one line.
+    let (message, source) = match code {
+        Some(trap) => (trap.to_string(), None),
+        None => {
+            let message = error
+                .chain()
+                .map(|cause| cause.to_string())
+                .find(|cause| Some(cause) != backtrace.as_ref())
+                .unwrap_or_default();
+            (message, Some(error.into()))
+        }
     };
     Error::Trap {
         plugin: plugin.to_owned(),
         function: function.to_owned(),
         code,
-        message,
+        message: message.into_boxed_str(),
         backtrace: backtrace.map(String::into_boxed_str),
         stderr: stderr.map(String::into_boxed_str),
+        source,
     }
 }

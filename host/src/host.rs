@@ -1,55 +1,32 @@
-//! The host: an engine, the linker every plugin is instantiated against, and how to make each
-//! plugin instance's application state. Plugins are loaded through it.
+//! The host: an engine, the linker every plugin is instantiated against (built once), and how to
+//! make each plugin instance's application state. Plugins are loaded through it.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use wasmtime::component::Linker;
+use wasmtime::component::{Linker, LinkerInstance};
 
+use crate::capability::{Grants, determinism, fs};
 use crate::engine::Engine;
+use crate::engine::events::{EventBus, PluginEvent};
 use crate::error::{Error, Result};
-use crate::events::{EventBus, PluginEvent};
-use crate::extension_point::ExtensionPoint;
-use crate::grants::Grants;
-use crate::limits::Limits;
 use crate::plugin::Plugin;
-use crate::quarantine::QuarantinePolicy;
-use crate::state::PluginState;
-use crate::state::Settings;
-
-type StateFactory<T> = dyn Fn(&str) -> T + Send + Sync;
-type LinkFn<T> = dyn Fn(&mut Linker<PluginState<T>>) -> wasmtime::Result<()> + Send + Sync;
-
-/// An application host interface, linked only into plugins granted it.
-pub(crate) struct HostInterface<T: 'static> {
-    pub(crate) name: String,
-    pub(crate) link: Arc<LinkFn<T>>,
-}
+use crate::plugin::options::PluginOptions;
+use crate::plugin::runtime::Runtime;
+use crate::store::PluginState;
 
 /// Loads plugins and gives them the host functions the application links.
 ///
 /// `T` is the application's state of one plugin instance, made fresh for every instance by the
 /// factory given to [`Host::builder`]. Cheap to clone.
 pub struct Host<T: 'static> {
-    pub(crate) engine: Engine,
-    pub(crate) linker: Arc<Linker<PluginState<T>>>,
-    pub(crate) interfaces: Arc<Vec<HostInterface<T>>>,
-    pub(crate) new_state: Arc<StateFactory<T>>,
-    pub(crate) stub_unknown_imports: bool,
-    pub(crate) events: EventBus,
-    pub(crate) asynchronous: bool,
+    runtime: Arc<Runtime<T>>,
 }
 
 impl<T> Clone for Host<T> {
     fn clone(&self) -> Self {
         Self {
-            engine: self.engine.clone(),
-            linker: self.linker.clone(),
-            interfaces: self.interfaces.clone(),
-            new_state: self.new_state.clone(),
-            stub_unknown_imports: self.stub_unknown_imports,
-            events: self.events.clone(),
-            asynchronous: self.asynchronous,
+            runtime: self.runtime.clone(),
         }
     }
 }
@@ -58,7 +35,7 @@ impl<T: Send + Default + 'static> Host<T> {
     /// A host whose instances start with `T::default()` and which links WASI and the framework's
     /// own interfaces only.
     pub fn new(engine: &Engine) -> Result<Self> {
-        Ok(Self::builder(engine, |_| T::default())?.build())
+        Self::builder(engine, |_| T::default())?.build()
     }
 }
 
@@ -71,16 +48,16 @@ impl<T: Send + 'static> Host<T> {
     ) -> Result<HostBuilder<T>> {
         let mut linker = Linker::new(engine.wasmtime());
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
-            .map_err(|e| Error::Engine(format!("cannot link WASI: {e:#}")))?;
+            .map_err(|e| engine_error("cannot link WASI", e))?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)
-            .map_err(|e| Error::Engine(format!("cannot link wasi:http: {e:#}")))?;
-        crate::grants::fs_refusals::add_to_linker(&mut linker)
-            .map_err(|e| Error::Engine(format!("cannot link the filesystem refusal log: {e:#}")))?;
-        crate::grants::determinism::add_to_linker(&mut linker)
-            .map_err(|e| Error::Engine(format!("cannot link virtual file times: {e:#}")))?;
-        crate::deadline::add_to_linker(&mut linker)
-            .map_err(|e| Error::Engine(format!("cannot link deadline-bound waits: {e:#}")))?;
-        Self::builder_with(engine, linker, new_state, false)
+            .map_err(|e| engine_error("cannot link wasi:http", e))?;
+        fs::add_to_linker(&mut linker)
+            .map_err(|e| engine_error("cannot link the filesystem refusal log", e))?;
+        determinism::add_to_linker(&mut linker)
+            .map_err(|e| engine_error("cannot link virtual file times", e))?;
+        crate::store::deadline::add_to_linker(&mut linker)
+            .map_err(|e| engine_error("cannot link deadline-bound waits", e))?;
+        HostBuilder::new(engine, linker, Box::new(new_state), false)
     }
 
     /// Starts building an asynchronous host: its plugins are called with the `*_async` methods
@@ -94,39 +71,33 @@ impl<T: Send + 'static> Host<T> {
     ) -> Result<HostBuilder<T>> {
         let mut linker = Linker::new(engine.wasmtime());
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .map_err(|e| Error::Engine(format!("cannot link WASI: {e:#}")))?;
+            .map_err(|e| engine_error("cannot link WASI", e))?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
-            .map_err(|e| Error::Engine(format!("cannot link wasi:http: {e:#}")))?;
-        Self::builder_with(engine, linker, new_state, true)
+            .map_err(|e| engine_error("cannot link wasi:http", e))?;
+        HostBuilder::new(engine, linker, Box::new(new_state), true)
     }
 
-    fn builder_with(
-        engine: &Engine,
-        mut linker: Linker<PluginState<T>>,
-        new_state: impl Fn(&str) -> T + Send + Sync + 'static,
-        asynchronous: bool,
-    ) -> Result<HostBuilder<T>> {
-        crate::framework::add_to_linker(&mut linker)
-            .map_err(|e| Error::Engine(format!("cannot link the framework's interfaces: {e:#}")))?;
-        Ok(HostBuilder {
-            engine: engine.clone(),
-            linker,
-            interfaces: Vec::new(),
-            new_state: Arc::new(new_state),
-            stub_unknown_imports: false,
-            asynchronous,
-        })
-    }
-
-    /// Subscribes to events about this host's plugins (quarantines, and later reloads). Each
-    /// subscriber gets every event from now on; drop the receiver to unsubscribe.
+    /// Subscribes to events about this host's plugins: loads, reloads, failures, unloads,
+    /// quarantines. Each subscriber gets every event from now on, up to
+    /// [`EVENT_BACKLOG`](crate::EVENT_BACKLOG) it has not read yet (later ones are dropped for it,
+    /// never blocking the host); drop the receiver to unsubscribe.
     pub fn subscribe(&self) -> std::sync::mpsc::Receiver<PluginEvent> {
-        self.events.subscribe()
+        self.runtime.events.subscribe()
+    }
+
+    /// Like [`subscribe`](Self::subscribe), as a receiver to `.await` on.
+    #[cfg(feature = "async")]
+    pub fn subscribe_async(&self) -> tokio::sync::mpsc::Receiver<PluginEvent> {
+        self.runtime.events.subscribe_async()
     }
 
     /// The engine this host compiles plugins with.
     pub fn engine(&self) -> &Engine {
-        &self.engine
+        &self.runtime.engine
+    }
+
+    pub(crate) fn runtime(&self) -> &Arc<Runtime<T>> {
+        &self.runtime
     }
 
     /// Loads the component at `path`, named after the file, with no grants.
@@ -144,8 +115,8 @@ impl<T: Send + 'static> Host<T> {
         let name = options
             .name
             .clone()
-            .unwrap_or_else(|| crate::discovery::name_from_path(path));
-        let bytes = crate::loader::read(&name, path)?;
+            .unwrap_or_else(|| crate::names::plugin_name_from_path(path));
+        let bytes = crate::engine::loader::read(&name, path)?;
         self.load_bytes_with(name, &bytes, options)
     }
 
@@ -167,44 +138,114 @@ impl<T: Send + 'static> Host<T> {
         bytes: &[u8],
         options: PluginOptions,
     ) -> Result<Plugin<T>> {
-        Plugin::load(
-            self,
-            name.into(),
-            bytes,
-            crate::loader::sha256(bytes),
-            options,
-        )
+        let sha256 = crate::engine::loader::sha256(bytes);
+        Plugin::load(&self.runtime, name.into(), bytes, sha256, options)
+    }
+
+    /// Loads bytes whose SHA-256 is already known (a policy looked at them).
+    pub(crate) fn load_hashed(
+        &self,
+        name: String,
+        bytes: &[u8],
+        sha256: [u8; 32],
+        options: PluginOptions,
+    ) -> Result<Plugin<T>> {
+        Plugin::load(&self.runtime, name, bytes, sha256, options)
     }
 }
 
-/// Configuration of a [`Host`]: what it links besides WASI.
+fn engine_error(what: &str, error: wasmtime::Error) -> Error {
+    Error::Engine {
+        message: what.to_owned(),
+        source: Some(error.into()),
+    }
+}
+
+/// Configuration of a [`Host`]: what it links besides WASI and the framework's interfaces.
 pub struct HostBuilder<T: 'static> {
     engine: Engine,
     linker: Linker<PluginState<T>>,
-    interfaces: Vec<HostInterface<T>>,
-    new_state: Arc<StateFactory<T>>,
+    interfaces: Vec<String>,
+    new_state: Box<dyn Fn(&str) -> T + Send + Sync>,
     stub_unknown_imports: bool,
     asynchronous: bool,
 }
 
 impl<T: Send + 'static> HostBuilder<T> {
-    /// Registers the application host interface `name` (`pkg:name/iface@version`), linked by
-    /// `link` into the plugins granted it ([`Grants::interface`]) and into no other. A plugin that
-    /// imports it without the grant fails to load with [`Error::NotGranted`].
+    fn new(
+        engine: &Engine,
+        mut linker: Linker<PluginState<T>>,
+        new_state: Box<dyn Fn(&str) -> T + Send + Sync>,
+        asynchronous: bool,
+    ) -> Result<Self> {
+        crate::capability::framework::add_to_linker(&mut linker)
+            .map_err(|e| engine_error("cannot link the framework's interfaces", e))?;
+        Ok(Self {
+            engine: engine.clone(),
+            linker,
+            interfaces: Vec::new(),
+            new_state,
+            stub_unknown_imports: false,
+            asynchronous,
+        })
+    }
+
+    /// Registers the application host interface `name` (`pkg:name/iface@version`, as the
+    /// application's WIT names it), whose functions `add` defines: typically the
+    /// `add_to_linker_instance` that [`bindgen!`](crate::bindgen) generates for the interface.
+    /// Only plugins granted it ([`Grants::interface`]) may import it; one that imports it
+    /// without the grant fails to load with [`Error::NotGranted`]. A plugin importing a version
+    /// of it that the registered one does not serve fails with [`Error::MissingImport`] naming
+    /// what the host registers.
     ///
-    /// `link` typically calls the `add_to_linker` that [`bindgen!`](crate::bindgen) generates for
-    /// the interface; its host functions receive `&mut PluginState<T>`, and through it the
-    /// application's per-plugin state.
+    /// The host creates the instance under `name` itself, so the name granted is always the
+    /// name linked. A name of WASI or of the framework's own interfaces, a name registered twice,
+    /// or a name that is not `pkg:name/iface` is refused.
+    ///
+    /// ```
+    /// mod bindings {
+    ///     componentry::bindgen!({
+    ///         inline: "package acme:app@1.0.0; interface kv { get: func(key: string) -> option<string>; } world host { import kv; }",
+    ///     });
+    /// }
+    /// use bindings::acme::app::kv;
+    ///
+    /// #[derive(Default)]
+    /// struct App;
+    ///
+    /// impl kv::Host for App {
+    ///     fn get(&mut self, key: String) -> Option<String> {
+    ///         (key == "greeting").then(|| "hello".to_owned())
+    ///     }
+    /// }
+    ///
+    /// let engine = componentry::Engine::new()?;
+    /// let host = componentry::Host::builder(&engine, |_plugin| App)?
+    ///     .interface("acme:app/kv@1.0.0", |instance| {
+    ///         kv::add_to_linker_instance::<_, componentry::HasSelf<App>>(
+    ///             instance,
+    ///             componentry::PluginState::data_mut,
+    ///         )
+    ///     })?
+    ///     .build()?;
+    /// # let _ = host;
+    /// # Ok::<(), componentry::Error>(())
+    /// ```
     pub fn interface(
         mut self,
         name: impl Into<String>,
-        link: impl Fn(&mut Linker<PluginState<T>>) -> wasmtime::Result<()> + Send + Sync + 'static,
-    ) -> Self {
-        self.interfaces.push(HostInterface {
-            name: name.into(),
-            link: Arc::new(link),
-        });
-        self
+        add: impl FnOnce(&mut LinkerInstance<'_, PluginState<T>>) -> wasmtime::Result<()>,
+    ) -> Result<Self> {
+        let name = name.into();
+        crate::capability::interfaces::check_registrable(&name, &self.interfaces)?;
+        let mut instance = self
+            .linker
+            .instance(&name)
+            .map_err(|e| engine_error(&format!("cannot register `{name}`"), e))?;
+        add(&mut instance)
+            .map_err(|e| engine_error(&format!("cannot link the functions of `{name}`"), e))?;
+        self.interfaces.push(name);
+        Ok(self)
     }
 
     /// Lets plugins that import something the host does not provide (and that was not denied by
@@ -217,7 +258,9 @@ impl<T: Send + 'static> HostBuilder<T> {
 
     /// Adds host functions for every plugin, granted or not (use [`interface`](Self::interface)
     /// for per-plugin grants), typically with the `add_to_linker` that
-    /// [`bindgen!`](crate::bindgen) generates for an application interface:
+    /// [`bindgen!`](crate::bindgen) generates for an application interface. Link only the
+    /// application's own interfaces: WASI and `componentry:plugin` are linked already, and a
+    /// function defined twice is refused, naming the conflict.
     ///
     /// ```
     /// mod bindings {
@@ -240,7 +283,7 @@ impl<T: Send + 'static> HostBuilder<T> {
     ///     .link(|linker| {
     ///         clock::add_to_linker::<_, componentry::HasSelf<App>>(linker, componentry::PluginState::data_mut)
     ///     })?
-    ///     .build();
+    ///     .build()?;
     /// # let _ = host;
     /// # Ok::<(), componentry::Error>(())
     /// ```
@@ -248,100 +291,28 @@ impl<T: Send + 'static> HostBuilder<T> {
         mut self,
         add: impl FnOnce(&mut Linker<PluginState<T>>) -> wasmtime::Result<()>,
     ) -> Result<Self> {
-        add(&mut self.linker)
-            .map_err(|e| Error::Engine(format!("cannot link host functions: {e:#}")))?;
+        add(&mut self.linker).map_err(|e| {
+            engine_error(
+                "cannot link host functions (WASI and componentry:plugin are linked already: \
+                 link only the application's own interfaces)",
+                e,
+            )
+        })?;
         Ok(self)
     }
 
     /// Finishes the host.
-    pub fn build(self) -> Host<T> {
-        Host {
-            engine: self.engine,
-            linker: Arc::new(self.linker),
-            interfaces: Arc::new(self.interfaces),
-            new_state: self.new_state,
-            stub_unknown_imports: self.stub_unknown_imports,
-            events: EventBus::default(),
-            asynchronous: self.asynchronous,
-        }
-    }
-}
-
-/// How to load one plugin: its name, its grants and its limits.
-#[derive(Debug, Clone, Default)]
-pub struct PluginOptions {
-    name: Option<String>,
-    pub(crate) grants: Grants,
-    pub(crate) limits: Limits,
-    pub(crate) quarantine: Option<QuarantinePolicy>,
-    pub(crate) expect_sha256: Option<[u8; 32]>,
-    pub(crate) extension_point: Option<Arc<ExtensionPoint>>,
-    pub(crate) settings: Settings,
-}
-
-impl PluginOptions {
-    /// Options with every default: the name from the file, no grants.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The plugin's name in errors and logs. Defaults to the file name without its extension.
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
-
-    /// The plugin's capabilities. Defaults to [`Grants::none`].
-    pub fn grants(mut self, grants: Grants) -> Self {
-        self.grants = grants;
-        self
-    }
-
-    /// The plugin's limits. Defaults to [`Limits::default`].
-    pub fn limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
-        self
-    }
-
-    /// Checks the component against `extension_point` before loading it: an incompatible one is
-    /// refused with every problem ([`Error::Incompatible`]), and calls to functions the
-    /// extension point added after the plugin's version are [`Error::NotProvided`].
-    pub fn extension_point(mut self, extension_point: impl Into<Arc<ExtensionPoint>>) -> Self {
-        self.extension_point = Some(extension_point.into());
-        self
-    }
-
-    /// The plugin's settings (`componentry:plugin/settings`), as a manifest's `[settings]`
-    /// table: strings as written, other values in TOML syntax. Defaults to none.
-    pub fn settings(mut self, table: &toml::Table) -> Self {
-        self.settings = table
-            .iter()
-            .map(|(key, value)| {
-                let text = match value {
-                    toml::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                (key.clone(), text)
-            })
-            .collect();
-        self
-    }
-
-    /// The grants these options give.
-    pub fn granted(&self) -> &Grants {
-        &self.grants
-    }
-
-    /// Refuses the component unless its bytes have this SHA-256 ([`Error::IntegrityMismatch`]).
-    /// Defaults to no pin.
-    pub fn expect_sha256(mut self, sha256: [u8; 32]) -> Self {
-        self.expect_sha256 = Some(sha256);
-        self
-    }
-
-    /// Quarantines the plugin after repeated failures. Defaults to never.
-    pub fn quarantine(mut self, policy: QuarantinePolicy) -> Self {
-        self.quarantine = Some(policy);
-        self
+    pub fn build(self) -> Result<Host<T>> {
+        Ok(Host {
+            runtime: Arc::new(Runtime {
+                engine: self.engine,
+                linker: self.linker,
+                interfaces: self.interfaces,
+                new_state: self.new_state,
+                stub_unknown_imports: self.stub_unknown_imports,
+                events: EventBus::default(),
+                asynchronous: self.asynchronous,
+            }),
+        })
     }
 }

@@ -5,10 +5,12 @@
 //! types ([`Typed`]) or dynamically ([`Plugin::call`], [`Plugin::invoke`]). Plugins get no
 //! capability unless it is granted ([`Grants`]).
 //!
-//! The path of a plugin through the crate, one module per step: bytes ([`loader`](crate::Host::load_file))
-//! -> hash -> compiled-artifact cache or compile -> component -> linker and pre-instance
-//! ([`Plugin`]) -> per call a store with its [`PluginState`] -> instance -> call -> result, or an
-//! [`Error`] mapped once.
+//! The crate is built in layers, each using only those below it: `error` and `engine` (compiler,
+//! artifact cache, timer, events); `store` (what each instance's store holds, its limits and how a
+//! call ended); `capability` (one module per kind of grant); `compat` (components against
+//! extension points); `plugin` (the handle, its versions, instances and the call path); `config`
+//! (manifests, policies); [`Host`]; and `discovery` ([`PluginDir`]: loading and watching
+//! directories of plugins). `docs/architecture.md` draws them.
 //!
 //! ```no_run
 //! use componentry::{Engine, Host};
@@ -22,66 +24,57 @@
 //! ```
 #![deny(missing_docs)]
 
-#[cfg(feature = "async")]
-mod asynchronous;
-mod cache;
-mod capabilities;
-mod command;
-mod config_file;
-mod coredump;
-mod deadline;
+/// README.md's Rust examples, compiled as doctests so that the README cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeExamples;
+
+mod capability;
+mod compat;
+mod config;
 mod discovery;
 mod engine;
 mod error;
-mod events;
-mod exports;
-mod extension_point;
-mod framework;
-mod grants;
 mod host;
-mod inspect;
-mod instance;
-mod limits;
-mod linking;
-mod loader;
-mod manifest;
+mod names;
 mod plugin;
-mod policy;
-mod quarantine;
-mod state;
+mod store;
 mod text;
 mod wave;
-mod wit_type;
-mod world;
 
-pub use cache::CacheStats;
-pub use capabilities::{CapabilityUse, capabilities};
-pub use coredump::{DEFAULT_MAX_CORE_DUMP_BYTES, DEFAULT_MAX_CORE_DUMPS};
-pub use discovery::{DEFAULT_DEBOUNCE, LoadOutcome, LoadReport, WatchOptions, Watcher};
-pub use engine::{DEFAULT_EPOCH_TICK, DEFAULT_MAX_WASM_STACK, Engine, EngineBuilder};
-pub use error::{Error, Result};
-pub use events::PluginEvent;
-pub use extension_point::{CompatibilityReport, ExtensionPoint, ExtensionPoints, Problem, serves};
-pub use framework::{FRAMEWORK_WIT, LOG_TARGET};
-pub use grants::{
-    DEFAULT_LOG_CAP, DEFAULT_SEED, DirGrant, EnvGrant, Grants, HttpPattern, NetPattern, Output,
-    VIRTUAL_EPOCH_SECS, VIRTUAL_TICK_NANOS,
+pub use capability::framework::{FRAMEWORK_WIT, LOG_TARGET};
+pub use capability::listing::{CapabilityUse, capabilities};
+pub use capability::{
+    DEFAULT_SEED, DirGrant, EnvGrant, Grants, HttpPattern, NetPattern, Output, VIRTUAL_EPOCH_SECS,
+    VIRTUAL_TICK_NANOS,
 };
-pub use host::{Host, HostBuilder, PluginOptions};
-pub use inspect::ComponentWorld;
-pub use instance::PluginInstance;
-pub use limits::{
+pub use compat::extension_point::{
+    CompatibilityReport, ExtensionPoint, ExtensionPoints, Problem, serves,
+};
+pub use compat::inspect::ComponentWorld;
+pub use config::manifest::{BuildSettings, ExtensionPointRef, Manifest};
+pub use config::policy::{OnExcess, PluginIdentity, Policy, PolicyRule};
+pub use discovery::{DEFAULT_DEBOUNCE, LoadOutcome, LoadReport, PluginDir, Watcher};
+pub use engine::cache::CacheStats;
+pub use engine::events::{EVENT_BACKLOG, PluginEvent};
+pub use engine::{DEFAULT_EPOCH_TICK, DEFAULT_MAX_WASM_STACK, Engine, EngineBuilder};
+pub use error::{Error, NotProvided, Result, Source};
+pub use host::{Host, HostBuilder};
+pub use names::plugin_name_from_path;
+pub use plugin::instance::PluginInstance;
+pub use plugin::options::PluginOptions;
+pub use plugin::quarantine::QuarantinePolicy;
+pub use plugin::typed::{Typed, TypedFuture, TypedInstance, TypedWorld, VersionIndices};
+pub use plugin::{Plugin, ReloadOutcome};
+pub use store::coredump::{DEFAULT_MAX_CORE_DUMP_BYTES, DEFAULT_MAX_CORE_DUMPS};
+pub use store::limits::{
     ASYNC_YIELD_FUEL, DEFAULT_MAX_HANDLES, DEFAULT_MAX_INSTANCES, DEFAULT_MAX_MEMORY,
     DEFAULT_MAX_TABLE_ELEMENTS, Limits,
 };
-pub use manifest::{BuildSettings, ExtensionPointRef, Manifest};
-pub use plugin::{Plugin, ReloadOutcome};
-pub use policy::{OnExcess, PluginIdentity, Policy, PolicyRule};
-pub use quarantine::QuarantinePolicy;
-pub use state::{PluginState, Settings};
+pub use store::output::DEFAULT_LOG_CAP;
+pub use store::{PluginState, Settings};
 pub use text::escape_untrusted;
 pub use wave::to_wave;
-pub use world::{Typed, TypedInstance, TypedWorld};
 
 /// The wasmtime this crate is built on, for code that needs its types.
 pub use wasmtime;
@@ -103,7 +96,7 @@ pub use wasmtime::component::Val;
 ///     componentry::bindgen!({
 ///         inline: "package acme:text; world transform { export upper: func(text: string) -> string; }",
 ///     });
-///     componentry::typed_world!(Transform, TransformPre);
+///     componentry::typed_world!(Transform, TransformIndices);
 /// }
 /// ```
 #[macro_export]

@@ -42,7 +42,7 @@ pub fn run(
     let stubs = file.stubs.clone();
     let host: Host<()> = Host::builder(&engine, |_| ())?
         .link(move |linker| define_stubs(linker, &stubbed, &stubs))?
-        .build();
+        .build()?;
     let base_settings = manifest.map(|m| m.settings).unwrap_or_default();
     let mut report = Report {
         passed: 0,

@@ -9,7 +9,7 @@ use componentry::{Engine, Host};
 
 mod bindings {
     ::componentry::bindgen!({ path: "../../wit", world: "componentry:plugin/greeter" });
-    ::componentry::typed_world!(Greeter, GreeterPre);
+    ::componentry::typed_world!(Greeter, GreeterIndices);
 }
 
 fn main() -> anyhow::Result<()> {

@@ -1,30 +1,124 @@
-//! Finding plugins on disk: loading a directory of them once ([`Host::load_dir`]) or following
-//! it as it changes ([`Host::watch`]). Both read each entry the same way and take its options
-//! from the same manifest -> policy -> options pipeline ([`Candidate`]), so what a plugin gets
-//! never depends on how it was found.
+//! Finding plugins on disk ([`PluginDir`]): loading a directory of them once or following it as
+//! it changes. Both read each entry the same way and take its options from the same manifest ->
+//! policy -> options pipeline ([`Candidate`]), so what a plugin gets never depends on how it was
+//! found.
 //!
 //! An entry is either a component file (`NAME.wasm`, or `NAME.wat` in the text format), loaded
 //! as plugin `NAME` and requesting nothing, or a plugin directory holding a `plugin.toml` and the
 //! one component it describes. Entries whose names start with `.` are skipped.
-//!
-//! [`Host::load_dir`]: crate::Host::load_dir
-//! [`Host::watch`]: crate::Host::watch
 
 mod directory;
 mod watch;
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 pub use directory::{LoadOutcome, LoadReport};
-pub use watch::{DEFAULT_DEBOUNCE, WatchOptions, Watcher};
+pub use watch::{DEFAULT_DEBOUNCE, Watcher};
 
+use crate::host::Host;
+use crate::plugin::Plugin;
+
+use crate::capability::Grants;
+use crate::compat::extension_point::ExtensionPoints;
+use crate::compat::inspect::ComponentWorld;
+use crate::config::manifest::Manifest;
+use crate::config::policy::{PluginIdentity, Policy};
 use crate::error::{Error, Result};
-use crate::extension_point::ExtensionPoints;
-use crate::grants::Grants;
-use crate::host::PluginOptions;
-use crate::inspect::ComponentWorld;
-use crate::manifest::Manifest;
-use crate::policy::{PluginIdentity, Policy};
+use crate::plugin::options::PluginOptions;
+
+/// A place plugins are found: a directory of component files and plugin directories, or one
+/// component file; and how the plugins found there are loaded (the policy that grants them
+/// capabilities, the extension points they must fit).
+///
+/// ```no_run
+/// use componentry::{Engine, Host, PluginDir, Policy};
+///
+/// let engine = Engine::new()?;
+/// let host: Host<()> = Host::new(&engine)?;
+/// let plugins = PluginDir::new("plugins").policy(Policy::from_file("policy.toml")?);
+/// // Once:
+/// let report = plugins.load(&host)?;
+/// print!("{report}");
+/// // Or following the directory as it changes, keeping the handles already loaded:
+/// let watcher = plugins.watch_adopting(&host, report.loaded().cloned())?;
+/// # let _ = watcher;
+/// # Ok::<(), componentry::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct PluginDir {
+    path: PathBuf,
+    policy: Policy,
+    extension_points: Option<ExtensionPoints>,
+    debounce: Duration,
+}
+
+impl PluginDir {
+    /// The plugins at `path`: a directory, or (for [`watch`](Self::watch)) one component file.
+    /// Plugins load with an empty policy (granted nothing; one whose manifest requests anything
+    /// is refused), no extension point check, and [`DEFAULT_DEBOUNCE`] when watched.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            policy: Policy::new(),
+            extension_points: None,
+            debounce: DEFAULT_DEBOUNCE,
+        }
+    }
+
+    /// The policy that gives each plugin its options for what its manifest requests.
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Checks each plugin against the extension point it fits among `points` (and against the
+    /// version requirement of its manifest's `extension-point`), so that incompatible plugins
+    /// are refused with every problem.
+    pub fn extension_points(mut self, points: ExtensionPoints) -> Self {
+        self.extension_points = Some(points);
+        self
+    }
+
+    /// How long a file must stay unchanged before a watcher reads it.
+    pub fn debounce(mut self, debounce: Duration) -> Self {
+        self.debounce = debounce;
+        self
+    }
+
+    /// The directory or file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Loads every plugin in the directory, in name order, into `host`. One bad plugin never
+    /// stops the rest; a second plugin claiming a name already taken is refused
+    /// ([`Error::DuplicateName`]). Fails only when the directory itself cannot be read.
+    pub fn load<T: Send + 'static>(&self, host: &Host<T>) -> Result<LoadReport<T>> {
+        directory::load(host, self)
+    }
+
+    /// Loads the plugins and follows the directory (or file): a plugin is reloaded when its
+    /// component changes, reloaded with its new options when its manifest changes (its
+    /// [`Plugin`] handle follows it either way), loaded when it appears and unloaded when it goes
+    /// (its handle is then [retired](Plugin::is_retired)). Subscribe to the host's events
+    /// ([`Host::subscribe`]) to hear of each.
+    pub fn watch<T: Send + 'static>(&self, host: &Host<T>) -> Result<Watcher<T>> {
+        watch::start(host, self, Vec::new())
+    }
+
+    /// Like [`watch`](Self::watch), keeping the handles of `plugins` (loaded before, typically
+    /// by [`load`](Self::load)) for the entries of the same names: the watcher reloads those
+    /// handles rather than loading new ones, so the application's handles keep following their
+    /// plugins.
+    pub fn watch_adopting<T: Send + 'static>(
+        &self,
+        host: &Host<T>,
+        plugins: impl IntoIterator<Item = Plugin<T>>,
+    ) -> Result<Watcher<T>> {
+        watch::start(host, self, plugins.into_iter().collect())
+    }
+}
 
 /// The name of a plugin directory's manifest.
 pub(crate) const MANIFEST: &str = "plugin.toml";
@@ -47,8 +141,8 @@ impl Candidate {
         if entry.is_dir() {
             return Self::read_plugin_dir(entry);
         }
-        let name = name_from_path(entry);
-        let candidate = crate::loader::read(&name, entry).map(|bytes| Self {
+        let name = crate::names::plugin_name_from_path(entry);
+        let candidate = crate::engine::loader::read(&name, entry).map(|bytes| Self {
             entry: entry.to_owned(),
             identity: PluginIdentity::new(name.clone(), Some(entry), &bytes),
             manifest: None,
@@ -60,17 +154,17 @@ impl Candidate {
 
     fn read_plugin_dir(dir: &Path) -> (String, Result<Self>) {
         let manifest_path = dir.join(MANIFEST);
-        let manifest = crate::config_file::read(&manifest_path).and_then(|text| {
+        let manifest = crate::config::toml::read(&manifest_path).and_then(|text| {
             let manifest = Manifest::parse(&text, &manifest_path)?;
             Ok((manifest, text))
         });
         let (manifest, text) = match manifest {
             Ok(read) => read,
-            Err(error) => return (name_from_path(dir), Err(error)),
+            Err(error) => return (crate::names::plugin_name_from_path(dir), Err(error)),
         };
         let name = manifest.name.clone();
         let candidate = component_in(dir, &name)
-            .and_then(|component| crate::loader::read(&name, &component))
+            .and_then(|component| crate::engine::loader::read(&name, &component))
             .map(|bytes| Self {
                 entry: dir.to_owned(),
                 identity: PluginIdentity::new(name.clone(), Some(dir), &bytes),
@@ -130,10 +224,25 @@ impl Candidate {
                         package.map(|p| p.to_string()).unwrap_or_default(),
                         point.world_name()
                     ),
+                    source: None,
                 });
             }
         }
         Ok(options.extension_point(point))
+    }
+
+    /// Loads the plugin into `host` with `options`.
+    pub(crate) fn load<T: Send + 'static>(
+        &self,
+        host: &Host<T>,
+        options: PluginOptions,
+    ) -> Result<Plugin<T>> {
+        host.load_hashed(
+            self.name().to_owned(),
+            &self.bytes,
+            self.identity.sha256,
+            options,
+        )
     }
 }
 
@@ -182,32 +291,4 @@ pub(crate) fn has_component_extension(path: &Path) -> bool {
 pub(crate) fn hidden(path: &Path) -> bool {
     path.file_name()
         .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-}
-
-/// The plugin name a file or directory gets when no manifest names it: its file name without
-/// the extension, with anything a terminal would act on escaped.
-pub(crate) fn name_from_path(path: &Path) -> String {
-    let stem = path
-        .file_stem()
-        .map(|stem| stem.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string());
-    crate::text::escape_untrusted(&stem).into_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn plugin_names_come_from_file_stems_and_are_safe_to_print() {
-        assert_eq!(
-            name_from_path(Path::new("/a/b/hello-rust.wasm")),
-            "hello-rust"
-        );
-        assert_eq!(name_from_path(Path::new("plain")), "plain");
-        assert_eq!(
-            name_from_path(Path::new("/p/evil\u{1b}[8m.wasm")),
-            "evil\\u{1b}[8m"
-        );
-    }
 }

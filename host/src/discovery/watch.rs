@@ -1,5 +1,5 @@
-//! Watching plugin files: when a component changes on disk, the new version is loaded off the
-//! calling threads and swapped in ([`Plugin::reload`]); new plugins in a watched directory are
+//! Watching plugin files ([`PluginDir::watch`]): when a component changes on disk, the new
+//! version is loaded off the calling threads and swapped in ([`Plugin::reload`]); new plugins in a watched directory are
 //! loaded, deleted ones unloaded. Changes are debounced, so a file written in several steps is
 //! read once it has settled; a version that fails to load never replaces a working one, and the
 //! same failure is reported once, not at every look.
@@ -16,53 +16,16 @@ use std::time::{Duration, Instant};
 use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
 use notify::{RecursiveMode, Watcher as _};
 
-use super::{Candidate, MANIFEST, has_component_extension, hidden};
+use super::{Candidate, MANIFEST, PluginDir, has_component_extension, hidden};
+use crate::compat::extension_point::ExtensionPoints;
+use crate::config::policy::Policy;
+use crate::engine::events::PluginEvent;
 use crate::error::{Error, Result};
-use crate::events::PluginEvent;
-use crate::extension_point::ExtensionPoints;
 use crate::host::Host;
 use crate::plugin::Plugin;
-use crate::policy::Policy;
 
 /// How long a file must stay unchanged before it is read: 150 ms.
 pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(150);
-
-/// How to watch: the policy that gives each plugin its options, the extension points plugins
-/// are checked against, and the debounce.
-#[derive(Clone, Default)]
-pub struct WatchOptions {
-    policy: Policy,
-    extension_points: Option<ExtensionPoints>,
-    debounce: Option<Duration>,
-}
-
-impl WatchOptions {
-    /// Options with every default: an empty policy (plugins are granted nothing, and a plugin
-    /// whose manifest requests something is refused), no extension points, [`DEFAULT_DEBOUNCE`].
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The policy each plugin's options come from, as in [`Host::load_dir`]. Defaults to
-    /// [`Policy::new`].
-    pub fn policy(mut self, policy: Policy) -> Self {
-        self.policy = policy;
-        self
-    }
-
-    /// Checks each plugin against the extension point it fits, as in [`Host::load_dir_for`].
-    /// Defaults to no check.
-    pub fn extension_points(mut self, points: ExtensionPoints) -> Self {
-        self.extension_points = Some(points);
-        self
-    }
-
-    /// How long a file must stay unchanged before it is read. Defaults to [`DEFAULT_DEBOUNCE`].
-    pub fn debounce(mut self, debounce: Duration) -> Self {
-        self.debounce = Some(debounce);
-        self
-    }
-}
 
 type Registry<T> = Arc<RwLock<BTreeMap<PathBuf, Entry<T>>>>;
 
@@ -101,75 +64,68 @@ impl<T: Send + 'static> Watcher<T> {
     }
 }
 
-impl<T: Send + 'static> Host<T> {
-    /// Watches `path` with [`WatchOptions`] of `policy` and the defaults otherwise; see
-    /// [`watch_with`](Self::watch_with).
-    pub fn watch(&self, path: impl AsRef<Path>, policy: &Policy) -> Result<Watcher<T>> {
-        self.watch_with(path, WatchOptions::new().policy(policy.clone()))
-    }
-
-    /// Watches `path`: a component file, or a directory of plugins (component files and plugin
-    /// directories, as [`load_dir`](Self::load_dir) reads them). Each plugin is loaded with the
-    /// options the policy gives for what its manifest requests, exactly as `load_dir` would, and
-    /// reloaded when its component changes; a changed manifest loads the plugin afresh with the
-    /// options it now gets. Subscribe to the host's events ([`Host::subscribe`]) to hear of
-    /// loads, reloads, failures and unloads.
-    pub fn watch_with(&self, path: impl AsRef<Path>, options: WatchOptions) -> Result<Watcher<T>> {
-        let path = path.as_ref().to_owned();
-        let (dir, only) = if path.is_dir() {
-            (path.clone(), None)
-        } else {
-            if !has_component_extension(&path) {
-                return Err(Error::Config {
-                    path: path.clone(),
-                    reason: "cannot watch: not a component file (.wasm or .wat) nor a directory"
-                        .to_owned(),
-                });
-            }
-            let dir = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            (dir.to_owned(), Some(path.clone()))
-        };
-        let dir = dir.canonicalize().map_err(|e| Error::Config {
-            path: path.clone(),
-            reason: format!("cannot watch: {e}"),
-        })?;
-        let (sender, receiver) = channel();
-        let mut watcher = notify::recommended_watcher(sender).map_err(|e| watch_error(&path, e))?;
-        // The directory, not the file: editors and compilers often replace a file by renaming.
-        let mode = if only.is_some() {
-            RecursiveMode::NonRecursive
-        } else {
-            RecursiveMode::Recursive
-        };
-        watcher
-            .watch(&dir, mode)
-            .map_err(|e| watch_error(&path, e))?;
-        let plugins: Registry<T> = Arc::default();
-        let mut follower = Follower {
-            host: self.clone(),
-            plugins: plugins.clone(),
-            policy: options.policy,
-            points: options.extension_points,
-            dir,
-            only,
-            failures: HashMap::new(),
-        };
-        for entry in follower.initial_entries() {
-            follower.settle(&entry);
+/// Starts watching `dir` for `host`, keeping the handles of `adopted` for entries of their names.
+pub(super) fn start<T: Send + 'static>(
+    host: &Host<T>,
+    dir: &PluginDir,
+    adopted: Vec<Plugin<T>>,
+) -> Result<Watcher<T>> {
+    let path = dir.path().to_owned();
+    let (watched, only) = if path.is_dir() {
+        (path.clone(), None)
+    } else {
+        if !has_component_extension(&path) {
+            return Err(Error::Config {
+                path: path.clone(),
+                reason: "cannot watch: not a component file (.wasm or .wat) nor a directory"
+                    .to_owned(),
+            });
         }
-        let debounce = options.debounce.unwrap_or(DEFAULT_DEBOUNCE);
-        std::thread::Builder::new()
-            .name("componentry-watch".to_owned())
-            .spawn(move || follower.run(receiver, debounce))
-            .map_err(|e| Error::Engine(format!("cannot start the watcher thread: {e}")))?;
-        Ok(Watcher {
-            plugins,
-            _watcher: watcher,
-        })
+        let parent = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        (parent.to_owned(), Some(path.clone()))
+    };
+    let watched = watched.canonicalize().map_err(|e| Error::Config {
+        path: path.clone(),
+        reason: format!("cannot watch: {e}"),
+    })?;
+    let (sender, receiver) = channel();
+    let mut watcher = notify::recommended_watcher(sender).map_err(|e| watch_error(&path, e))?;
+    // The directory, not the file: editors and compilers often replace a file by renaming.
+    let mode = if only.is_some() {
+        RecursiveMode::NonRecursive
+    } else {
+        RecursiveMode::Recursive
+    };
+    watcher
+        .watch(&watched, mode)
+        .map_err(|e| watch_error(&path, e))?;
+    let plugins: Registry<T> = Arc::default();
+    let mut follower = Follower {
+        host: host.clone(),
+        plugins: plugins.clone(),
+        policy: dir.policy.clone(),
+        points: dir.extension_points.clone(),
+        dir: watched,
+        only,
+        failures: HashMap::new(),
+        adopted,
+    };
+    for entry in follower.initial_entries() {
+        follower.settle(&entry);
     }
+    follower.adopted.clear();
+    let debounce = dir.debounce;
+    std::thread::Builder::new()
+        .name("componentry-watch".to_owned())
+        .spawn(move || follower.run(receiver, debounce))
+        .map_err(|e| Error::engine("cannot start the watcher thread", e))?;
+    Ok(Watcher {
+        plugins,
+        _watcher: watcher,
+    })
 }
 
 fn watch_error(path: &Path, error: notify::Error) -> Error {
@@ -204,6 +160,9 @@ struct Follower<T: 'static> {
     only: Option<PathBuf>,
     /// The last failure reported per entry, so that the same failure is not reported again.
     failures: HashMap<PathBuf, Failure>,
+    /// Handles the application loaded before watching, kept for the entries of their names
+    /// while the first look settles.
+    adopted: Vec<Plugin<T>>,
 }
 
 /// A failure to load an entry, with what it was about.
@@ -287,7 +246,8 @@ impl<T: Send + 'static> Follower<T> {
         }
     }
 
-    /// Loads, reloads or reloads afresh (when the manifest changed) the plugin of `candidate`.
+    /// Loads the plugin of `candidate`, or brings the loaded one up to date: its component
+    /// swapped in when only that changed, its options too when its manifest changed.
     fn apply(&mut self, candidate: Candidate) {
         let entry = candidate.entry.clone();
         let name = candidate.name().to_owned();
@@ -295,26 +255,60 @@ impl<T: Send + 'static> Follower<T> {
             .read()
             .get(&entry)
             .map(|e| (e.plugin.clone(), e.manifest.clone()));
-        if let Some((plugin, loaded_with)) = &existing
-            && *loaded_with == candidate.manifest_text
-            && plugin.name() == name
-        {
-            let already_failed = self.failures.get(&entry).is_some_and(|failure| {
-                failure.sha256 == Some(candidate.identity.sha256)
-                    && failure.manifest == candidate.manifest_text
-            });
-            if already_failed {
-                return;
-            }
-            // Same manifest: swap the component in. An unchanged component is no event at all.
-            match plugin.reload(&candidate.bytes) {
-                Ok(_) => {
-                    self.failures.remove(&entry);
-                }
-                Err(error) => self.remember_failure(&entry, &candidate, &error),
-            }
+        let already_failed = self.failures.get(&entry).is_some_and(|failure| {
+            failure.sha256 == Some(candidate.identity.sha256)
+                && failure.manifest == candidate.manifest_text
+        });
+        if already_failed {
             return;
         }
+        match existing {
+            // Same plugin, same manifest: swap the component in (an unchanged one is no event).
+            Some((plugin, loaded_with))
+                if plugin.name() == name && loaded_with == candidate.manifest_text =>
+            {
+                let reloaded = plugin.reload(&candidate.bytes);
+                self.note(&entry, &candidate, reloaded.err());
+            }
+            // Same plugin, new manifest: the handle follows, with the options it now gets.
+            Some((plugin, _)) if plugin.name() == name => {
+                let options = candidate.options(&self.policy, self.points.as_ref());
+                let reloaded = match options {
+                    Ok(options) => plugin.reload_with(&candidate.bytes, options),
+                    Err(error) => {
+                        let (sha, text) = (
+                            Some(candidate.identity.sha256),
+                            candidate.manifest_text.clone(),
+                        );
+                        self.failed(&entry, &name, sha, text, &error);
+                        return;
+                    }
+                };
+                if reloaded.is_ok() {
+                    self.write().insert(
+                        entry.clone(),
+                        Entry {
+                            plugin,
+                            manifest: candidate.manifest_text.clone(),
+                        },
+                    );
+                }
+                self.note(&entry, &candidate, reloaded.err());
+            }
+            // The manifest renamed it: another plugin now.
+            Some(_) => {
+                self.unload(&entry);
+                self.load(candidate);
+            }
+            None => self.load(candidate),
+        }
+    }
+
+    /// Loads the plugin of an entry seen for the first time (or renamed), or adopts the
+    /// application's handle of that name.
+    fn load(&mut self, candidate: Candidate) {
+        let entry = candidate.entry.clone();
+        let name = candidate.name().to_owned();
         if let Some(first) = self.taken_by_other(&entry, &name) {
             let error = Error::DuplicateName {
                 plugin: name.clone(),
@@ -328,10 +322,22 @@ impl<T: Send + 'static> Follower<T> {
             self.failed(&entry, &name, sha, text, &error);
             return;
         }
-        let started = Instant::now();
+        if let Some(plugin) = self.adopt(&name) {
+            // Loaded by the application already: keep its handle, brought up to date.
+            let reloaded = plugin.reload(&candidate.bytes);
+            self.write().insert(
+                entry.clone(),
+                Entry {
+                    plugin,
+                    manifest: candidate.manifest_text.clone(),
+                },
+            );
+            self.note(&entry, &candidate, reloaded.err());
+            return;
+        }
         let loaded = candidate
             .options(&self.policy, self.points.as_ref())
-            .and_then(|options| self.host.load_candidate(&candidate, options));
+            .and_then(|options| candidate.load(&self.host, options));
         match loaded {
             Ok(plugin) => {
                 self.failures.remove(&entry);
@@ -343,25 +349,36 @@ impl<T: Send + 'static> Follower<T> {
                         manifest: candidate.manifest_text,
                     },
                 );
-                let event = match existing {
-                    Some((old, _)) => PluginEvent::Reloaded {
-                        plugin: name,
-                        old_sha256: hex::encode(old.sha256()),
-                        new_sha256: sha256,
-                        took: started.elapsed(),
-                    },
-                    None => PluginEvent::Loaded {
-                        plugin: name,
-                        sha256,
-                    },
-                };
-                self.host.events.emit(event);
+                self.events().emit(PluginEvent::Loaded {
+                    plugin: name,
+                    sha256,
+                });
             }
             Err(error) => {
                 let (sha, text) = (Some(candidate.identity.sha256), candidate.manifest_text);
                 self.failed(&entry, &name, sha, text, &error)
             }
         }
+    }
+
+    /// The application's handle of the plugin `name`, if it handed one over to adopt.
+    fn adopt(&mut self, name: &str) -> Option<Plugin<T>> {
+        let at = self.adopted.iter().position(|p| p.name() == name)?;
+        Some(self.adopted.swap_remove(at))
+    }
+
+    /// Records how a reload (which `Plugin` has reported already) went.
+    fn note(&mut self, entry: &Path, candidate: &Candidate, error: Option<Error>) {
+        match error {
+            None => {
+                self.failures.remove(entry);
+            }
+            Some(error) => self.remember_failure(entry, candidate, &error),
+        }
+    }
+
+    fn events(&self) -> &crate::engine::events::EventBus {
+        &self.host.runtime().events
     }
 
     /// Where the plugin already called `name` comes from, when it is another entry's.
@@ -407,17 +424,19 @@ impl<T: Send + 'static> Follower<T> {
             plugin = name,
             "not loaded; a previous version, if any, keeps serving: {shown}"
         );
-        self.host.events.emit(PluginEvent::ReloadFailed {
+        self.events().emit(PluginEvent::ReloadFailed {
             plugin: name.to_owned(),
             error: error.to_string(),
         });
     }
 
     fn unload(&self, entry: &Path) {
-        if let Some(gone) = self.write().remove(entry) {
+        let gone = self.write().remove(entry);
+        if let Some(gone) = gone {
+            gone.plugin.retire();
             let plugin = gone.plugin.name().to_owned();
             tracing::info!(plugin, "unloaded: its file is gone");
-            self.host.events.emit(PluginEvent::Unloaded { plugin });
+            self.events().emit(PluginEvent::Unloaded { plugin });
         }
     }
 

@@ -18,6 +18,7 @@ fn async_host(fuel: bool) -> Host<()> {
     Host::builder_async(&engine, |_| ())
         .expect("builder")
         .build()
+        .expect("host")
 }
 
 fn faults(host: &Host<()>, limits: Limits) -> Plugin<()> {
@@ -150,8 +151,8 @@ fn a_granted_host_interface_can_be_async() {
     let engine = Engine::builder().build().expect("engine");
     let host: Host<String> = Host::builder_async(&engine, |_| "42".to_owned())
         .expect("builder")
-        .interface(VAULT, |linker| {
-            linker.instance(VAULT)?.func_wrap_async(
+        .interface(VAULT, |instance| {
+            instance.func_wrap_async(
                 "secret",
                 |store: componentry::wasmtime::StoreContextMut<
                     '_,
@@ -166,7 +167,9 @@ fn a_granted_host_interface_can_be_async() {
                 },
             )
         })
-        .build();
+        .expect("vault interface")
+        .build()
+        .expect("host");
     let plugin = host
         .load_file_with(
             guest("vault-user"),

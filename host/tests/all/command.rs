@@ -32,7 +32,7 @@ fn a_failing_command_reports_its_status() {
 fn a_plugin_without_run_is_not_a_command() {
     let plugin = host().load_file(guest("hello-rust")).expect("load");
     match plugin.run_command() {
-        Err(Error::Incompatible { plugin, reason }) => {
+        Err(Error::Incompatible { plugin, reason, .. }) => {
             assert_eq!(plugin, "hello-rust");
             assert!(reason.contains("wasi:cli/run"), "{reason}");
         }

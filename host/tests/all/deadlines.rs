@@ -147,6 +147,7 @@ mod asynchronous {
         Host::builder_async(&deadline_engine(), |_| ())
             .expect("builder")
             .build()
+            .expect("host")
             .load_file_with(
                 guest("prober"),
                 PluginOptions::new()

@@ -1,7 +1,7 @@
 //! Loading a directory of plugins: deterministic order, one report, one bad plugin never stops
 //! the rest.
 
-use componentry::{Error, Grants, Policy, PolicyRule};
+use componentry::{Error, Grants, PluginDir, Policy, PolicyRule};
 
 use crate::{guest, host};
 
@@ -42,7 +42,10 @@ fn a_directory_loads_what_it_can_and_reports_the_rest() {
 
     let policy =
         Policy::new().rule(PolicyRule::new("*").allow(Grants::none().env_from_host("LANG")));
-    let report = host().load_dir(root, &policy).expect("directory readable");
+    let report = PluginDir::new(root)
+        .policy(policy.clone())
+        .load(&host())
+        .expect("directory readable");
     let names: Vec<&str> = report.outcomes.iter().map(|o| o.name.as_str()).collect();
     assert_eq!(
         names,
@@ -99,8 +102,8 @@ fn a_directory_loads_what_it_can_and_reports_the_rest() {
 
 #[test]
 fn an_unreadable_directory_is_an_error() {
-    let err = host()
-        .load_dir("/no/such/plugins", &Policy::new())
+    let err = PluginDir::new("/no/such/plugins")
+        .load(&host())
         .err()
         .expect("must fail");
     assert!(err.to_string().contains("/no/such/plugins"), "{err}");
@@ -140,11 +143,13 @@ fn a_directory_is_checked_against_the_hosts_extension_points() {
     let host = componentry::Host::<()>::builder(&crate::engine(), |_| ())
         .expect("builder")
         .stub_unknown_imports(true)
-        .build();
+        .build()
+        .expect("host");
     let points = ExtensionPoints::new()
         .with(ExtensionPoint::from_wit_str(HOST_WIT, Some("transformer")).expect("WIT"));
-    let report = host
-        .load_dir_for(root, &Policy::new(), &points)
+    let report = PluginDir::new(root)
+        .extension_points(points)
+        .load(&host)
         .expect("readable");
     let loaded: Vec<&str> = report.loaded().map(|p| p.name()).collect();
     assert_eq!(loaded, vec!["a-old", "d-fine"], "{report}");

@@ -204,6 +204,7 @@ fn stub_host() -> componentry::Host<()> {
         .expect("builder")
         .stub_unknown_imports(true)
         .build()
+        .expect("host")
 }
 
 fn load_against(

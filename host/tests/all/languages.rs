@@ -26,7 +26,7 @@ fn languages() -> Vec<String> {
 
 mod bindings {
     ::componentry::bindgen!({ path: "wit", world: "componentry:plugin/greeter" });
-    ::componentry::typed_world!(Greeter, GreeterPre);
+    ::componentry::typed_world!(Greeter, GreeterIndices);
 }
 
 #[test]

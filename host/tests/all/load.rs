@@ -177,7 +177,7 @@ fn a_cache_directory_other_users_can_write_is_refused() {
         .cache_dir(&shared)
         .build()
         .expect_err("a world-writable cache is refused");
-    assert!(matches!(err, Error::Engine(_)), "{err}");
+    assert!(matches!(err, Error::Engine { .. }), "{err}");
     assert!(
         err.to_string().contains("other users may write it")
             && err.to_string().contains("chmod 700"),

@@ -2,7 +2,7 @@
 //! lines: stdout, stderr and `componentry:plugin/log` each have an exact budget per call, and
 //! their text is escaped.
 
-use componentry::{DEFAULT_LOG_CAP, Grants, Output, PluginOptions, Val};
+use componentry::{DEFAULT_LOG_CAP, Grants, Output, PluginDir, PluginOptions, Val};
 
 use crate::logs::capture_logs;
 use crate::{guest, host};
@@ -152,7 +152,11 @@ fn a_hostile_manifest_cannot_forge_log_lines_through_its_errors() {
         "name = \"sly\"\nversion = \"1.0.0\"\nbogus = \"\u{1b}[8mhidden\"\n",
     )
     .expect("manifest");
-    let (logs, report) = capture_logs(|| host().load_dir(root.path(), &componentry::Policy::new()));
+    let (logs, report) = capture_logs(|| {
+        PluginDir::new(root.path())
+            .policy(componentry::Policy::new().clone())
+            .load(&host())
+    });
     assert_eq!(report.expect("load").failed().count(), 1);
     assert!(logs.contains("bogus"), "{logs}");
     assert!(!logs.contains('\u{1b}'), "{logs}");

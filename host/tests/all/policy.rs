@@ -6,7 +6,7 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::time::Duration;
 
-use componentry::{Error, Grants, OnExcess, Plugin, PluginEvent, Policy, PolicyRule, WatchOptions};
+use componentry::{Error, Grants, OnExcess, Plugin, PluginDir, PluginEvent, Policy, PolicyRule};
 
 use crate::watch::wait_for;
 use crate::{guest, host};
@@ -58,7 +58,10 @@ fn a_manifest_only_requests_when_loading_a_directory() {
     let root = tempfile::tempdir().expect("tempdir");
     plugin_dir(root.path(), "greedy", "greedy", GREEDY);
     let trim = Policy::new().otherwise(OnExcess::Trim);
-    let report = host().load_dir(root.path(), &trim).expect("load");
+    let report = PluginDir::new(root.path())
+        .policy(trim.clone())
+        .load(&host())
+        .expect("load");
     let plugin = report.loaded().next().expect("loaded, trimmed");
     assert!(
         plugin.grants().describe().is_empty(),
@@ -67,7 +70,10 @@ fn a_manifest_only_requests_when_loading_a_directory() {
     );
     assert_reaches_nothing(plugin);
 
-    let report = host().load_dir(root.path(), &Policy::new()).expect("load");
+    let report = PluginDir::new(root.path())
+        .policy(Policy::new().clone())
+        .load(&host())
+        .expect("load");
     match report.failed().next() {
         Some((_, Error::PolicyDenied { plugin, requests })) => {
             assert_eq!(plugin, "greedy");
@@ -88,8 +94,9 @@ fn a_manifest_only_requests_when_watching() {
     plugin_dir(root.path(), "greedy", "greedy", GREEDY);
     let host = host();
     let events = host.subscribe();
-    let watcher = host
-        .watch(root.path(), &Policy::new().otherwise(OnExcess::Trim))
+    let watcher = PluginDir::new(root.path())
+        .policy(Policy::new().otherwise(OnExcess::Trim))
+        .watch(&host)
         .expect("watch");
     wait_for(&events, "event", |e| {
         matches!(e, PluginEvent::Loaded { .. })
@@ -103,7 +110,10 @@ fn what_the_policy_allows_is_granted_whichever_way_the_plugin_is_found() {
     plugin_dir(root.path(), "greedy", "greedy", "env = [\"HOME\"]");
     let policy = Policy::new()
         .rule(PolicyRule::new("greedy").allow(Grants::none().env("HOME", "/home/sandboxed")));
-    let report = host().load_dir(root.path(), &policy).expect("load");
+    let report = PluginDir::new(root.path())
+        .policy(policy.clone())
+        .load(&host())
+        .expect("load");
     let loaded = report.loaded().next().expect("allowed");
     assert_eq!(
         probe(loaded, r#"get-env("HOME")"#),
@@ -112,7 +122,10 @@ fn what_the_policy_allows_is_granted_whichever_way_the_plugin_is_found() {
 
     let host = host();
     let events = host.subscribe();
-    let watcher = host.watch(root.path(), &policy).expect("watch");
+    let watcher = PluginDir::new(root.path())
+        .policy(policy.clone())
+        .watch(&host)
+        .expect("watch");
     wait_for(&events, "event", |e| {
         matches!(e, PluginEvent::Loaded { .. })
     });
@@ -126,7 +139,10 @@ fn a_value_the_policy_sets_is_never_replaced_by_the_hosts() {
     plugin_dir(root.path(), "p", "p", "env = [\"PATH\"]");
     let fixed = Policy::new()
         .rule(PolicyRule::new("p").allow(Grants::none().env("PATH", "public-demo-token")));
-    let report = host().load_dir(root.path(), &fixed).expect("load");
+    let report = PluginDir::new(root.path())
+        .policy(fixed.clone())
+        .load(&host())
+        .expect("load");
     let plugin = report.loaded().next().expect("loaded");
     assert_eq!(
         probe(plugin, r#"get-env("PATH")"#),
@@ -136,7 +152,10 @@ fn a_value_the_policy_sets_is_never_replaced_by_the_hosts() {
     // A policy that passes the host's own value does so.
     let passed =
         Policy::new().rule(PolicyRule::new("p").allow(Grants::none().env_from_host("PATH")));
-    let report = host().load_dir(root.path(), &passed).expect("load");
+    let report = PluginDir::new(root.path())
+        .policy(passed.clone())
+        .load(&host())
+        .expect("load");
     let plugin = report.loaded().next().expect("loaded");
     let host_path = std::env::var("PATH").expect("the test runs with a PATH");
     assert_eq!(
@@ -161,7 +180,10 @@ fn an_address_pattern_does_not_admit_a_name_that_looks_like_it() {
         root.path().join("policy.toml"),
     )
     .expect("policy");
-    let report = host().load_dir(root.path(), &policy).expect("load");
+    let report = PluginDir::new(root.path())
+        .policy(policy.clone())
+        .load(&host())
+        .expect("load");
     match report.failed().next() {
         Some((_, Error::PolicyDenied { requests, .. })) => {
             assert_eq!(requests, &["allow-net 10.0.0.1.attacker.example:5432"]);
@@ -175,7 +197,10 @@ fn two_plugins_claiming_one_name_are_told_apart() {
     let root = tempfile::tempdir().expect("tempdir");
     plugin_dir(root.path(), "a-first", "same", "");
     plugin_dir(root.path(), "b-second", "same", "");
-    let report = host().load_dir(root.path(), &Policy::new()).expect("load");
+    let report = PluginDir::new(root.path())
+        .policy(Policy::new().clone())
+        .load(&host())
+        .expect("load");
     assert_eq!(report.loaded().count(), 1);
     match report.failed().next() {
         Some((
@@ -198,11 +223,9 @@ fn two_plugins_claiming_one_name_are_told_apart() {
 
     let host = host();
     let events = host.subscribe();
-    let watcher = host
-        .watch_with(
-            root.path(),
-            WatchOptions::new().debounce(Duration::from_millis(50)),
-        )
+    let watcher = PluginDir::new(root.path())
+        .debounce(Duration::from_millis(50))
+        .watch(&host)
         .expect("watch");
     wait_for(
         &events,
@@ -229,16 +252,18 @@ fn a_rule_can_select_by_where_the_plugin_lives() {
         root.path().join("policy.toml"),
     )
     .expect("policy");
-    let trusted = host()
-        .load_dir(root.path().join("trusted"), &policy)
+    let trusted = PluginDir::new(root.path().join("trusted"))
+        .policy(policy.clone())
+        .load(&host())
         .expect("load");
     let plugin = trusted
         .loaded()
         .next()
         .expect("the trusted copy is allowed");
     assert_eq!(probe(plugin, r#"get-env("MODE")"#), r#"some("trusted")"#);
-    let untrusted = host()
-        .load_dir(root.path().join("untrusted"), &policy)
+    let untrusted = PluginDir::new(root.path().join("untrusted"))
+        .policy(policy)
+        .load(&host())
         .expect("load");
     assert!(
         matches!(

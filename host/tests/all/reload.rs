@@ -304,7 +304,7 @@ mod versioned_bindings {
     ::componentry::bindgen!({
         inline: "package test:versioned; world versioned { export version: func() -> u32; }",
     });
-    ::componentry::typed_world!(Versioned, VersionedPre);
+    ::componentry::typed_world!(Versioned, VersionedIndices);
 }
 
 #[test]

@@ -323,14 +323,16 @@ const VAULT: &str = "componentry:test/vault@0.1.0";
 fn vault_host(stub: bool) -> Host<Vault> {
     Host::builder(&engine(), |_| Vault)
         .expect("builder")
-        .interface(VAULT, |linker| {
-            vault_api::add_to_linker::<_, componentry::HasSelf<Vault>>(
-                linker,
+        .interface(VAULT, |instance| {
+            vault_api::add_to_linker_instance::<_, componentry::HasSelf<Vault>>(
+                instance,
                 componentry::PluginState::data_mut,
             )
         })
+        .expect("vault interface")
         .stub_unknown_imports(stub)
         .build()
+        .expect("host")
 }
 
 #[test]
@@ -379,6 +381,7 @@ fn an_interface_the_host_lacks_is_refused_or_stubbed_on_request() {
         .expect("builder")
         .stub_unknown_imports(true)
         .build()
+        .expect("host")
         .load_file(guest("vault-user"))
         .expect("loads with stubs");
     assert!(matches!(stubbed.invoke("peek()"), Err(Error::Trap { .. })));

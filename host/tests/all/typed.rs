@@ -7,7 +7,7 @@ use crate::{guest, host};
 
 mod bindings {
     ::componentry::bindgen!({ path: "../wit", world: "componentry:plugin/greeter" });
-    ::componentry::typed_world!(Greeter, GreeterPre);
+    ::componentry::typed_world!(Greeter, GreeterIndices);
 }
 
 use bindings::Greeter;
@@ -42,7 +42,7 @@ fn a_typed_instance_serves_several_calls() {
 fn a_plugin_of_another_world_is_incompatible() {
     let plugin = host().load_file(guest("types-echo")).expect("load");
     match plugin.typed::<Greeter>() {
-        Err(Error::Incompatible { plugin, reason }) => {
+        Err(Error::Incompatible { plugin, reason, .. }) => {
             assert_eq!(plugin, "types-echo");
             assert!(reason.contains("greet"), "{reason}");
         }

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-use componentry::{PluginEvent, Policy, WatchOptions};
+use componentry::{PluginDir, PluginEvent, Policy};
 
 use crate::host;
 
@@ -32,8 +32,8 @@ pub fn wait_for(
 }
 
 /// Watching with a short debounce, so that tests wait little.
-fn quick() -> WatchOptions {
-    WatchOptions::new().debounce(Duration::from_millis(50))
+fn quick(path: impl Into<std::path::PathBuf>) -> PluginDir {
+    PluginDir::new(path).debounce(Duration::from_millis(50))
 }
 
 fn write(path: &Path, text: &str) {
@@ -52,7 +52,7 @@ fn a_watched_directory_follows_its_files() {
     write(&file, &versioned(1));
     let host = host();
     let events = host.subscribe();
-    let watcher = host.watch_with(dir.path(), quick()).expect("watch");
+    let watcher = quick(dir.path()).watch(&host).expect("watch");
     wait_for(
         &events,
         "loaded",
@@ -120,7 +120,7 @@ fn a_watched_file_is_reloaded_and_its_neighbours_ignored() {
     write(&dir.path().join("other.wasm"), &versioned(5));
     let host = host();
     let events = host.subscribe();
-    let watcher = host.watch_with(&file, quick()).expect("watch");
+    let watcher = quick(&file).watch(&host).expect("watch");
     assert_eq!(watcher.plugins().len(), 1);
     assert_eq!(version(&watcher, "only"), "1");
     write(&file, &versioned(2));
@@ -145,8 +145,9 @@ fn a_policy_can_refuse_a_watched_plugin() {
     );
     let host = host();
     let events = host.subscribe();
-    let watcher = host
-        .watch_with(dir.path(), quick().policy(Policy::new()))
+    let watcher = quick(dir.path())
+        .policy(Policy::new())
+        .watch(&host)
         .expect("watch");
     let event = wait_for(&events, "reload failed", |e| {
         matches!(e, PluginEvent::ReloadFailed { .. })
@@ -170,7 +171,7 @@ fn a_watched_plugin_directory_follows_its_manifest() {
     write(&plugin_dir.join("plugin.toml"), &manifest("Hi"));
     let host = host();
     let events = host.subscribe();
-    let watcher = host.watch_with(dir.path(), quick()).expect("watch");
+    let watcher = quick(dir.path()).watch(&host).expect("watch");
     let greet = |watcher: &componentry::Watcher<()>| {
         let plugin = watcher.plugin("greeter").expect("loaded");
         componentry::to_wave(&plugin.invoke(r#"greet("you")"#).expect("call"))
@@ -223,7 +224,7 @@ fn watching_is_quiet_one_change_one_event() {
     write(&file, &versioned(1));
     let host = host();
     let events = host.subscribe();
-    let watcher = host.watch_with(dir.path(), quick()).expect("watch");
+    let watcher = quick(dir.path()).watch(&host).expect("watch");
     wait_for(&events, "loaded", |e| {
         matches!(e, PluginEvent::Loaded { .. })
     });
@@ -267,7 +268,7 @@ fn an_editor_that_replaces_the_file_by_renaming_is_followed() {
     write(&file, &versioned(1));
     let host = host();
     let events = host.subscribe();
-    let watcher = host.watch_with(&file, quick()).expect("watch");
+    let watcher = quick(&file).watch(&host).expect("watch");
     assert_eq!(version(&watcher, "counter"), "1");
     let swap = dir.path().join(".counter.wasm.swp");
     write(&swap, &versioned(2));
@@ -285,7 +286,7 @@ fn a_component_in_the_text_format_is_watched() {
     write(&file, &versioned(1));
     let host = host();
     let events = host.subscribe();
-    let watcher = host.watch_with(dir.path(), quick()).expect("watch");
+    let watcher = quick(dir.path()).watch(&host).expect("watch");
     assert_eq!(version(&watcher, "text"), "1");
     write(&file, &versioned(2));
     wait_for(&events, "reloaded", |e| {
@@ -295,8 +296,8 @@ fn a_component_in_the_text_format_is_watched() {
     // Other files are not components: watching one is refused clearly.
     let notes = dir.path().join("notes.txt");
     write(&notes, "hello");
-    let err = host
-        .watch(&notes, &Policy::new())
+    let err = PluginDir::new(&notes)
+        .watch(&host)
         .err()
         .expect("not a component");
     assert!(err.to_string().contains("not a component file"), "{err}");

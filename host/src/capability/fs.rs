@@ -1,0 +1,230 @@
+//! Filesystem grants: host directories mapped to guest paths, read-only or read-write.
+//!
+//! wasmtime-wasi resolves every path the guest opens beneath a granted directory (with cap-std),
+//! so `..`, absolute paths and symlinks cannot leave it. `open-at`, the door to every file, is
+//! wrapped on synchronous hosts so that each refusal is also logged with the plugin, the path and
+//! the grant that would allow it.
+
+use std::path::{Component, Path, PathBuf};
+
+use wasmtime::StoreContextMut;
+use wasmtime::component::{Linker, Resource};
+use wasmtime_wasi::filesystem::WasiFilesystemView;
+use wasmtime_wasi::p2::bindings::sync::filesystem::types::{
+    self as fs, Descriptor, DescriptorFlags, ErrorCode, OpenFlags, PathFlags,
+};
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+
+use crate::error::{Error, Result};
+use crate::store::PluginState;
+
+/// A host directory granted to a plugin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirGrant {
+    /// The directory on the host.
+    pub host: PathBuf,
+    /// Where the plugin sees it.
+    pub guest: String,
+    /// Whether the plugin may create, change and delete files in it.
+    pub writable: bool,
+}
+
+impl DirGrant {
+    /// Parses `HOST[::GUEST]`; without `::GUEST` the plugin sees the directory at its host path.
+    pub fn parse(text: &str, writable: bool) -> std::result::Result<Self, String> {
+        let (host, guest) = match text.split_once("::") {
+            Some((host, guest)) => (host, guest),
+            None => (text, text),
+        };
+        if host.is_empty() || guest.is_empty() || text.contains('\0') {
+            return Err(format!("`{text}` is not HOST[::GUEST]"));
+        }
+        Ok(Self {
+            host: normalize(Path::new(host)),
+            guest: guest.to_owned(),
+            writable,
+        })
+    }
+
+    /// The same grant with a relative host path taken relative to `base` (the directory of the
+    /// file that names it).
+    pub(crate) fn relative_to(mut self, base: &Path) -> Self {
+        if self.host.is_relative() {
+            self.host = normalize(&base.join(&self.host));
+        }
+        self
+    }
+
+    /// What `allowed` (an entry of a policy) gives a plugin that requests `self`: the same host
+    /// directory at the same guest path, read-write only where both say so.
+    pub(crate) fn granted_by(&self, allowed: &DirGrant) -> Option<DirGrant> {
+        let same = normalize(&self.host) == normalize(&allowed.host) && self.guest == allowed.guest;
+        same.then(|| DirGrant {
+            writable: self.writable && allowed.writable,
+            ..self.clone()
+        })
+    }
+
+    /// `dir HOST::GUEST` or `dir-rw HOST::GUEST`, in the grant vocabulary.
+    pub(crate) fn vocabulary(&self) -> String {
+        let flag = if self.writable { "dir-rw" } else { "dir" };
+        format!("{flag} {}::{}", self.host.display(), self.guest)
+    }
+
+    /// `/host -> /guest (read-only)`, for listings.
+    pub fn describe(&self) -> String {
+        let mode = if self.writable {
+            "read-write"
+        } else {
+            "read-only"
+        };
+        if self.host.to_string_lossy() == self.guest {
+            format!("{} ({mode})", self.guest)
+        } else {
+            format!("{} -> {} ({mode})", self.host.display(), self.guest)
+        }
+    }
+}
+
+/// `path` without `.` components, and without `..` where a parent precedes it (judged on the
+/// text alone: symlinks are resolved by the sandbox when the plugin opens files, not here).
+fn normalize(path: &Path) -> PathBuf {
+    let mut normal = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(normal.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                normal.pop();
+            }
+            other => normal.push(other),
+        }
+    }
+    if normal.as_os_str().is_empty() {
+        normal.push(".");
+    }
+    normal
+}
+
+pub(crate) fn apply(builder: &mut WasiCtxBuilder, plugin: &str, dirs: &[DirGrant]) -> Result<()> {
+    for dir in dirs {
+        let perms = if dir.writable {
+            FsPerms::ReadWrite
+        } else {
+            FsPerms::ReadOnly
+        };
+        builder
+            .preopened_dir(&dir.host, &dir.guest, perms)
+            .map_err(|e| Error::Grant {
+                plugin: plugin.to_owned(),
+                reason: format!(
+                    "cannot open the granted directory {}: {e:#}",
+                    dir.host.display()
+                ),
+                source: Some(e.into()),
+            })?;
+    }
+    Ok(())
+}
+
+/// The `wasi:filesystem/types` instance as wasmtime-wasi defines it.
+const TYPES: &str = "wasi:filesystem/types@0.2.12";
+
+type OpenAtParams = (
+    Resource<Descriptor>,
+    PathFlags,
+    String,
+    OpenFlags,
+    DescriptorFlags,
+);
+
+/// Replaces `open-at` in `linker` by one that logs refusals and otherwise does the same.
+pub(crate) fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<PluginState<T>>,
+) -> wasmtime::Result<()> {
+    linker.allow_shadowing(true);
+    let defined = linker.instance(TYPES)?.func_wrap(
+        "[method]descriptor.open-at",
+        |mut store: StoreContextMut<'_, PluginState<T>>, (fd, path_flags, path, oflags, flags): OpenAtParams| {
+            let plugin = store.data().plugin_name().to_owned();
+            let writing = flags.contains(DescriptorFlags::WRITE)
+                || flags.contains(DescriptorFlags::MUTATE_DIRECTORY)
+                || oflags.contains(OpenFlags::CREATE)
+                || oflags.contains(OpenFlags::TRUNCATE);
+            let mut view = store.data_mut().filesystem();
+            // The path is the plugin's own text: shown escaped, it cannot forge a log line.
+            let shown = crate::text::escape_untrusted(&path).into_owned();
+            match fs::HostDescriptor::open_at(&mut view, fd, path_flags, path, oflags, flags) {
+                Ok(fd) => Ok((Ok(fd),)),
+                Err(error) => {
+                    let code = fs::Host::convert_error_code(&mut view, error)?;
+                    if matches!(code, ErrorCode::NotPermitted | ErrorCode::Access | ErrorCode::ReadOnly) {
+                        let (what, grant) = if writing {
+                            ("writing", "--dir-rw HOST::GUEST (grants TOML: dir-rw = [\"HOST::GUEST\"])")
+                        } else {
+                            ("reading", "--dir HOST::GUEST (grants TOML: dir = [\"HOST::GUEST\"])")
+                        };
+                        tracing::warn!(
+                            target: crate::LOG_TARGET,
+                            plugin,
+                            "refused {what} `{shown}`: it is outside the plugin's granted directories \
+                             (or they are read-only); grant its directory with {grant}"
+                        );
+                    }
+                    Ok((Err(code),))
+                }
+            }
+        },
+    );
+    linker.allow_shadowing(false);
+    defined
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_and_guest_paths() {
+        let d = DirGrant::parse("/srv/data::/data", false).expect("parse");
+        assert_eq!(d.host, PathBuf::from("/srv/data"));
+        assert_eq!(d.guest, "/data");
+        let same = DirGrant::parse("/tmp", true).expect("parse");
+        assert_eq!(same.guest, "/tmp");
+        assert_eq!(same.describe(), "/tmp (read-write)");
+        assert!(DirGrant::parse("::/x", false).is_err());
+    }
+
+    #[test]
+    fn coverage_compares_normalized_host_paths_and_the_guest_path() {
+        let allowed = DirGrant::parse("/srv/data/::/data", false).expect("parse");
+        let request = DirGrant::parse("/srv/./data::/data", true).expect("parse");
+        let granted = request.granted_by(&allowed).expect("same directory");
+        assert!(!granted.writable, "read-only where the policy says so");
+        assert!(
+            DirGrant::parse("/srv/data/../etc::/data", false)
+                .expect("parse")
+                .granted_by(&allowed)
+                .is_none()
+        );
+        assert!(
+            DirGrant::parse("/srv/data::/other", false)
+                .expect("parse")
+                .granted_by(&allowed)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn relative_paths_are_taken_from_the_file_that_names_them() {
+        let dir = DirGrant::parse("data::/data", false)
+            .expect("parse")
+            .relative_to(Path::new("/plugins/shout"));
+        assert_eq!(dir.host, PathBuf::from("/plugins/shout/data"));
+        let absolute = DirGrant::parse("/srv::/srv", false)
+            .expect("parse")
+            .relative_to(Path::new("/plugins"));
+        assert_eq!(absolute.host, PathBuf::from("/srv"));
+    }
+}

@@ -1,0 +1,334 @@
+//! Standard streams: stdin closed or inherited; stdout and stderr into the host's log (tagged with
+//! the plugin's name), inherited, or discarded.
+//!
+//! Every byte a plugin can make the host print or log is bounded: each instance has one budget of
+//! `output-cap` bytes per channel (stdout, stderr and the `componentry:plugin/log` interface) for
+//! each call, shared by every handle the plugin opens to that channel, and the bytes beyond it
+//! are dropped with one warning. Text logged on a plugin's behalf has its control characters
+//! escaped, so a plugin cannot forge lines of the host's log.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+
+use serde::Deserialize;
+use tokio::io::AsyncWrite;
+use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
+
+use crate::store::output::{Channel, OutputBudget};
+use crate::text::escape_untrusted;
+
+/// Where a plugin's stdout or stderr goes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Output {
+    /// Dropped.
+    Discard,
+    /// Into the host's `tracing` log, a line at a time, tagged with the plugin's name. The default.
+    #[default]
+    Log,
+    /// Written to the host process's own stream (capped like the log, but not escaped: what the
+    /// plugin writes is what the stream receives).
+    Inherit,
+}
+
+impl Output {
+    /// The grant's word for it: `discard`, `log` or `inherit`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Output::Discard => "discard",
+            Output::Log => "log",
+            Output::Inherit => "inherit",
+        }
+    }
+
+    /// What a plugin that asks for `self` gets when the policy allows `allowed` (or states
+    /// nothing): the policy's setting where it has one, else the request up to the default.
+    pub(crate) fn granted_by(self, allowed: Option<Output>) -> Output {
+        allowed.unwrap_or(self.min(Output::Log))
+    }
+}
+
+pub(crate) fn apply(
+    builder: &mut WasiCtxBuilder,
+    budget: &Arc<OutputBudget>,
+    inherit_stdin: bool,
+    stdout: Output,
+    stderr: Output,
+) {
+    if inherit_stdin {
+        builder.inherit_stdin();
+    }
+    for (output, channel) in [(stdout, Channel::Stdout), (stderr, Channel::Stderr)] {
+        let sink = Sink {
+            budget: budget.clone(),
+            channel,
+            mode: output,
+        };
+        // Even a discarded stderr has a sink: its last bytes explain a trap.
+        match channel {
+            Channel::Stderr => {
+                builder.stderr(sink);
+            }
+            _ if output == Output::Discard => {}
+            _ => {
+                builder.stdout(sink);
+            }
+        }
+    }
+}
+
+/// A plugin's stdout or stderr: into the log, or the host's own stream, within the budget, or
+/// nowhere.
+#[derive(Clone)]
+struct Sink {
+    budget: Arc<OutputBudget>,
+    channel: Channel,
+    mode: Output,
+}
+
+impl Sink {
+    fn host_stream(&self) -> Box<dyn StdoutStream> {
+        match self.channel {
+            Channel::Stderr => Box::new(wasmtime_wasi::cli::stderr()),
+            _ => Box::new(wasmtime_wasi::cli::stdout()),
+        }
+    }
+}
+
+impl IsTerminal for Sink {
+    fn is_terminal(&self) -> bool {
+        self.mode == Output::Inherit && self.host_stream().is_terminal()
+    }
+}
+
+impl StdoutStream for Sink {
+    fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
+        if self.mode == Output::Inherit {
+            Box::new(Capped {
+                inner: Box::into_pin(self.host_stream().async_stream()),
+                budget: self.budget.clone(),
+                channel: self.channel,
+            })
+        } else {
+            Box::new(LineWriter::new(self.clone()))
+        }
+    }
+
+    // Written synchronously on the calling thread (not through a background task), so the log
+    // lines belong to the call that produced them.
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        if self.mode == Output::Inherit {
+            Box::new(CappedStream {
+                inner: self.host_stream().p2_stream(),
+                budget: self.budget.clone(),
+                channel: self.channel,
+            })
+        } else {
+            Box::new(LineWriter::new(self.clone()))
+        }
+    }
+}
+
+/// How long a line may grow before it is logged anyway.
+const MAX_LINE: usize = 64 * 1024;
+
+/// Buffers partial lines and logs whole ones, within the budget.
+struct LineWriter {
+    sink: Sink,
+    pending: Vec<u8>,
+    /// The call the pending bytes were written in.
+    call: usize,
+}
+
+impl LineWriter {
+    fn new(sink: Sink) -> Self {
+        Self {
+            sink,
+            pending: Vec::new(),
+            call: 0,
+        }
+    }
+
+    fn push(&mut self, buf: &[u8]) {
+        let call = self.sink.budget.call.load(Ordering::Relaxed);
+        if call != self.call {
+            // What an earlier call left unterminated is its own line.
+            self.flush_pending();
+            self.call = call;
+        }
+        self.sink.budget.record(self.sink.channel, buf);
+        if self.sink.mode == Output::Discard {
+            return;
+        }
+        let allowed = self.sink.budget.take(self.sink.channel, buf.len());
+        for chunk in buf[..allowed].split_inclusive(|b| *b == b'\n') {
+            self.pending.extend_from_slice(chunk);
+            if chunk.ends_with(b"\n") || self.pending.len() >= MAX_LINE {
+                self.flush_pending();
+            }
+        }
+        if allowed < buf.len() {
+            // The rest of this call's output is dropped: log what was let through now.
+            self.flush_pending();
+        }
+    }
+
+    fn flush_pending(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let line = std::mem::take(&mut self.pending);
+        let text = String::from_utf8_lossy(&line);
+        let text = escape_untrusted(text.trim_end_matches(['\n', '\r']));
+        let plugin = self.sink.budget.plugin();
+        match self.sink.channel {
+            Channel::Stderr => {
+                tracing::warn!(target: crate::LOG_TARGET, plugin, stream = "stderr", "{text}")
+            }
+            _ => tracing::info!(target: crate::LOG_TARGET, plugin, stream = "stdout", "{text}"),
+        }
+    }
+}
+
+impl AsyncWrite for LineWriter {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.get_mut().push(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.get_mut().flush_pending();
+        Poll::Ready(Ok(()))
+    }
+}
+
+#[wasmtime_wasi_io::async_trait]
+impl Pollable for LineWriter {
+    async fn ready(&mut self) {}
+}
+
+impl OutputStream for LineWriter {
+    fn write(&mut self, bytes: wasmtime_wasi_io::bytes::Bytes) -> StreamResult<()> {
+        self.push(&bytes);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(MAX_LINE)
+    }
+}
+
+impl Drop for LineWriter {
+    fn drop(&mut self) {
+        self.flush_pending();
+    }
+}
+
+/// The host's own stream, within the budget (p2).
+struct CappedStream {
+    inner: Box<dyn OutputStream>,
+    budget: Arc<OutputBudget>,
+    channel: Channel,
+}
+
+#[wasmtime_wasi_io::async_trait]
+impl Pollable for CappedStream {
+    async fn ready(&mut self) {
+        self.inner.ready().await
+    }
+}
+
+impl OutputStream for CappedStream {
+    fn write(&mut self, bytes: wasmtime_wasi_io::bytes::Bytes) -> StreamResult<()> {
+        self.budget.record(self.channel, &bytes);
+        let allowed = self.budget.take(self.channel, bytes.len());
+        if allowed == 0 {
+            return Ok(());
+        }
+        self.inner.write(bytes.slice(..allowed))
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        self.inner.flush()
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        self.inner.check_write()
+    }
+}
+
+/// The host's own stream, within the budget (async writers).
+struct Capped {
+    inner: Pin<Box<dyn AsyncWrite + Send + Sync>>,
+    budget: Arc<OutputBudget>,
+    channel: Channel,
+}
+
+impl AsyncWrite for Capped {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        this.budget.record(this.channel, buf);
+        let allowed = this.budget.take(this.channel, buf.len());
+        if allowed == 0 {
+            return Poll::Ready(Ok(buf.len()));
+        }
+        match this.inner.as_mut().poll_write(cx, &buf[..allowed]) {
+            Poll::Ready(Ok(written)) => {
+                // What the stream did not take yet is given back to be taken again on the retry;
+                // once all that was allowed is written, the dropped rest counts as written too.
+                this.budget.give_back(this.channel, allowed - written);
+                let dropped = buf.len() - allowed;
+                Poll::Ready(Ok(written + if written == allowed { dropped } else { 0 }))
+            }
+            other => {
+                this.budget.give_back(this.channel, allowed);
+                other
+            }
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.get_mut().inner.as_mut().poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.get_mut().inner.as_mut().poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_policy_states_outputs_and_requests_stay_below_the_default() {
+        assert_eq!(Output::Inherit.granted_by(None), Output::Log);
+        assert_eq!(Output::Discard.granted_by(None), Output::Discard);
+        assert_eq!(Output::Inherit.granted_by(Some(Output::Log)), Output::Log);
+        assert_eq!(
+            Output::Log.granted_by(Some(Output::Inherit)),
+            Output::Inherit
+        );
+    }
+}

@@ -1,0 +1,155 @@
+//! The compiled-artifact cache: native code of compiled components on disk, keyed by the
+//! component's SHA-256 and the engine's configuration.
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use wasmtime::component::Component;
+
+use crate::error::{Error, Result};
+
+/// What an engine's compiled-artifact cache has done since the engine was built.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Loads served from a cached artifact, without compiling.
+    pub hits: u64,
+    /// Loads that compiled (no artifact, or an unusable one).
+    pub misses: u64,
+}
+
+/// A directory of serialized compiled components.
+#[derive(Debug, Clone)]
+pub(crate) struct ArtifactCache {
+    dir: PathBuf,
+    /// Distinguishes artifacts of engines with other settings or another wasmtime version.
+    engine_key: String,
+    counters: Arc<[AtomicU64; 2]>,
+}
+
+impl ArtifactCache {
+    pub(crate) fn open(dir: PathBuf, engine: &wasmtime::Engine) -> Result<Self> {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(&dir).map_err(|e| {
+            Error::engine(
+                format_args!("cannot create the cache directory {}", dir.display()),
+                e,
+            )
+        })?;
+        check_private(&dir)?;
+        // DefaultHasher is stable within one build of the host, which is all an artifact needs:
+        // another build gets another wasmtime anyway and must not reuse native code.
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        Ok(Self {
+            dir,
+            engine_key: format!("{:016x}", hasher.finish()),
+            counters: Arc::default(),
+        })
+    }
+
+    pub(crate) fn stats(&self) -> CacheStats {
+        CacheStats {
+            hits: self.counters[0].load(Ordering::Relaxed),
+            misses: self.counters[1].load(Ordering::Relaxed),
+        }
+    }
+
+    fn path_for(&self, sha256: &[u8; 32]) -> PathBuf {
+        self.dir
+            .join(format!("{}-{}.cwasm", hex::encode(sha256), self.engine_key))
+    }
+
+    /// Returns the cached artifact for `sha256`, if there is a usable one.
+    pub(crate) fn get(&self, engine: &wasmtime::Engine, sha256: &[u8; 32]) -> Option<Component> {
+        let found = self.read(engine, sha256);
+        let counter = if found.is_some() { 0 } else { 1 };
+        self.counters[counter].fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    fn read(&self, engine: &wasmtime::Engine, sha256: &[u8; 32]) -> Option<Component> {
+        let path = self.path_for(sha256);
+        // Read into memory rather than mapping the file: a file changed under a mapping would
+        // fault the host, whoever changed it.
+        let bytes = std::fs::read(&path).ok()?;
+        // SAFETY: the cache directory is the application's own (see `EngineBuilder::cache_dir`),
+        // and files are written whole by `put` (rename into place), so what is read was produced
+        // by `Component::serialize` of an engine with the same compatibility hash. wasmtime also
+        // checks the artifact's header against the engine before using it.
+        match unsafe { Component::deserialize(engine, &bytes) } {
+            Ok(component) => Some(component),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), "ignoring unusable cached artifact: {e:#}");
+                None
+            }
+        }
+    }
+
+    /// Stores `component` for `sha256`. Failure only costs a recompilation later, so it is logged
+    /// and not returned.
+    pub(crate) fn put(&self, sha256: &[u8; 32], component: &Component) {
+        let path = self.path_for(sha256);
+        if let Err(e) = write_atomically(&path, component) {
+            tracing::warn!(path = %path.display(), "cannot write compiled artifact: {e:#}");
+        }
+    }
+}
+
+/// Refuses a cache directory that another user could write: whoever writes it chooses native
+/// code the host runs.
+#[cfg(unix)]
+fn check_private(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let metadata = std::fs::metadata(dir).map_err(|e| {
+        Error::engine(
+            format_args!("cannot read the cache directory {}", dir.display()),
+            e,
+        )
+    })?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    let problem = if metadata.uid() != me {
+        Some(format!(
+            "it belongs to another user (uid {})",
+            metadata.uid()
+        ))
+    } else if metadata.mode() & 0o022 != 0 {
+        Some(format!(
+            "other users may write it (mode {:o})",
+            metadata.mode() & 0o777
+        ))
+    } else {
+        None
+    };
+    match problem {
+        Some(problem) => Err(Error::engine_message(format!(
+            "refusing the cache directory {}: {problem}; its files are native code the host runs \
+             without checking them again, so it must be writable by this user only (chmod 700 it, \
+             or choose another directory)",
+            dir.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
+#[cfg(not(unix))]
+fn check_private(_dir: &Path) -> Result<()> {
+    Ok(())
+}
+
+fn write_atomically(path: &Path, component: &Component) -> anyhow::Result<()> {
+    let bytes = component
+        .serialize()
+        .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    // A temporary file of its own for every writer, so that concurrent writers never share one.
+    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut file, &bytes)?;
+    file.persist(path)?;
+    Ok(())
+}

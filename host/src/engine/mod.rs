@@ -1,0 +1,251 @@
+//! The engine: wasmtime's compiler and runtime configuration, shared by every plugin it loads.
+
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub(crate) mod cache;
+pub(crate) mod events;
+pub(crate) mod loader;
+pub(crate) mod timer;
+
+use cache::{ArtifactCache, CacheStats};
+use timer::Timer;
+
+use crate::error::{Error, Result};
+use crate::store::coredump::{CoreDumps, DEFAULT_MAX_CORE_DUMP_BYTES, DEFAULT_MAX_CORE_DUMPS};
+
+/// A configured WebAssembly engine. Cheap to clone (a reference count); share one per process.
+///
+/// Build one with [`Engine::builder`], or [`Engine::new`] for the defaults.
+#[derive(Clone)]
+pub struct Engine {
+    wasmtime: wasmtime::Engine,
+    cache: Option<ArtifactCache>,
+    fuel: bool,
+    epoch_tick: Option<Duration>,
+    /// Ends waits at their deadlines; fired by the epoch ticker, so present with it.
+    timer: Option<Arc<Timer>>,
+    core_dumps: Option<Arc<CoreDumps>>,
+}
+
+impl Engine {
+    /// An engine with every default of [`EngineBuilder`].
+    pub fn new() -> Result<Self> {
+        Self::builder().build()
+    }
+
+    /// Starts configuring an engine.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    /// The underlying wasmtime engine, for code that needs wasmtime directly.
+    pub fn wasmtime(&self) -> &wasmtime::Engine {
+        &self.wasmtime
+    }
+
+    pub(crate) fn cache(&self) -> Option<&ArtifactCache> {
+        self.cache.as_ref()
+    }
+
+    /// What the compiled-artifact cache has done, when the engine has one.
+    pub fn cache_stats(&self) -> Option<CacheStats> {
+        self.cache.as_ref().map(ArtifactCache::stats)
+    }
+
+    /// Whether plugins compiled by this engine can be given fuel budgets.
+    pub fn fuel_enabled(&self) -> bool {
+        self.fuel
+    }
+
+    /// Where core dumps of trapping plugins go, when they are on.
+    pub(crate) fn core_dumps(&self) -> Option<Arc<CoreDumps>> {
+        self.core_dumps.clone()
+    }
+
+    /// The epoch ticker's period, when epoch interruption (and so deadlines) is on.
+    pub fn epoch_tick(&self) -> Option<Duration> {
+        self.epoch_tick
+    }
+
+    /// The timer that ends waits at their deadlines, when deadlines are on.
+    pub(crate) fn timer(&self) -> Option<&Arc<Timer>> {
+        self.timer.as_ref()
+    }
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("cache", &self.cache)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configuration of an [`Engine`]. Every setting states its default.
+#[derive(Debug, Clone)]
+pub struct EngineBuilder {
+    cache_dir: Option<PathBuf>,
+    wasm_backtrace_frames: usize,
+    parallel_compilation: bool,
+    fuel: bool,
+    epoch_tick: Option<Duration>,
+    max_wasm_stack: usize,
+    core_dump_dir: Option<PathBuf>,
+    max_core_dumps: usize,
+    max_core_dump_bytes: usize,
+}
+
+/// The default period of the epoch ticker: 10 ms.
+pub const DEFAULT_EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The default stack available to wasm code: 512 KiB.
+pub const DEFAULT_MAX_WASM_STACK: usize = 512 << 10;
+
+impl Default for EngineBuilder {
+    fn default() -> Self {
+        Self {
+            cache_dir: None,
+            wasm_backtrace_frames: 32,
+            parallel_compilation: true,
+            fuel: false,
+            epoch_tick: None,
+            max_wasm_stack: DEFAULT_MAX_WASM_STACK,
+            core_dump_dir: None,
+            max_core_dumps: DEFAULT_MAX_CORE_DUMPS,
+            max_core_dump_bytes: DEFAULT_MAX_CORE_DUMP_BYTES,
+        }
+    }
+}
+
+impl EngineBuilder {
+    /// Keeps compiled components in `dir`, keyed by the SHA-256 of the component and the engine's
+    /// configuration, so that loading the same bytes again skips compilation.
+    ///
+    /// Defaults to no cache. The directory must be writable only by the application: its files are
+    /// native code that is mapped and run without re-validation.
+    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// How many frames of wasm backtrace (with function names where the component has them) to
+    /// capture when a plugin traps; 0 captures none. Defaults to 32.
+    pub fn wasm_backtrace_frames(mut self, frames: usize) -> Self {
+        self.wasm_backtrace_frames = frames;
+        self
+    }
+
+    /// Compiles a component's functions on several threads. Defaults to `true`.
+    pub fn parallel_compilation(mut self, enable: bool) -> Self {
+        self.parallel_compilation = enable;
+        self
+    }
+
+    /// Compiles fuel metering into plugins, so that [`Limits::fuel`](crate::Limits::fuel) can
+    /// bound each call. Defaults to `false`: metering slows compute-heavy plugins (about 1.3x
+    /// measured here), so hosts that do not bound fuel do not pay for it.
+    pub fn fuel(mut self, enable: bool) -> Self {
+        self.fuel = enable;
+        self
+    }
+
+    /// Compiles epoch checks into plugins and starts one ticker thread for the engine, advancing
+    /// the epoch every `tick`, so that [`Limits::deadline`](crate::Limits::deadline) can stop a
+    /// call within its deadline plus one tick, whether the plugin is computing or waiting in a
+    /// host call. Defaults to off (the checks cost about 1.45x on
+    /// compute-heavy plugins, measured here); [`DEFAULT_EPOCH_TICK`] is a good period.
+    pub fn epoch_interruption(mut self, tick: Duration) -> Self {
+        self.epoch_tick = Some(tick.max(Duration::from_micros(100)));
+        self
+    }
+
+    /// The most stack wasm code may use, in bytes; deeper recursion traps with a stack overflow
+    /// instead of overflowing the host's stack. Defaults to [`DEFAULT_MAX_WASM_STACK`].
+    pub fn max_wasm_stack(mut self, bytes: usize) -> Self {
+        self.max_wasm_stack = bytes;
+        self
+    }
+
+    /// Writes a wasm core dump of trapping plugins into `dir` (`PLUGIN-MILLIS-N.coredump`,
+    /// readable with wasm tools that understand core dumps, mode 0600), for debugging, up to the
+    /// caps of [`core_dump_limits`](Self::core_dump_limits). Defaults to off: capturing the dump
+    /// costs time on every trap, and the dump holds the plugin's memory.
+    pub fn core_dumps(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.core_dump_dir = Some(dir.into());
+        self
+    }
+
+    /// At most `files` core dumps per engine, each of a plugin with at most `bytes` of memory;
+    /// traps beyond them are reported without a dump. Defaults to
+    /// [`DEFAULT_MAX_CORE_DUMPS`](crate::DEFAULT_MAX_CORE_DUMPS) and
+    /// [`DEFAULT_MAX_CORE_DUMP_BYTES`](crate::DEFAULT_MAX_CORE_DUMP_BYTES).
+    pub fn core_dump_limits(mut self, files: usize, bytes: usize) -> Self {
+        self.max_core_dumps = files;
+        self.max_core_dump_bytes = bytes;
+        self
+    }
+
+    /// Creates the engine.
+    pub fn build(self) -> Result<Engine> {
+        let mut config = wasmtime::Config::new();
+        config
+            .wasm_component_model(true)
+            .wasm_backtrace_max_frames(NonZeroUsize::new(self.wasm_backtrace_frames))
+            .parallel_compilation(self.parallel_compilation)
+            .consume_fuel(self.fuel)
+            .epoch_interruption(self.epoch_tick.is_some())
+            .max_wasm_stack(self.max_wasm_stack)
+            .coredump_on_trap(self.core_dump_dir.is_some());
+        let wasmtime = wasmtime::Engine::new(&config)
+            .map_err(|e| Error::engine("wasmtime refused the engine configuration", e))?;
+        let cache = match self.cache_dir {
+            Some(dir) => Some(ArtifactCache::open(dir, &wasmtime)?),
+            None => None,
+        };
+        let timer = match self.epoch_tick {
+            Some(tick) => {
+                let timer = Arc::new(Timer::default());
+                start_ticker(&wasmtime, tick, timer.clone())?;
+                Some(timer)
+            }
+            None => None,
+        };
+        Ok(Engine {
+            wasmtime,
+            cache,
+            fuel: self.fuel,
+            epoch_tick: self.epoch_tick,
+            timer,
+            core_dumps: self.core_dump_dir.map(|dir| {
+                Arc::new(CoreDumps::new(
+                    dir,
+                    self.max_core_dumps,
+                    self.max_core_dump_bytes,
+                ))
+            }),
+        })
+    }
+}
+
+/// Starts the engine's one epoch ticker, which also ends waits whose deadlines have passed; it
+/// ends by itself once the engine is dropped.
+fn start_ticker(engine: &wasmtime::Engine, tick: Duration, timer: Arc<Timer>) -> Result<()> {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("componentry-epoch".to_owned())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(tick);
+                match weak.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => break,
+                }
+                timer.fire(std::time::Instant::now());
+            }
+        })
+        .map_err(|e| Error::engine("cannot start the epoch ticker thread", e))?;
+    Ok(())
+}

@@ -1,0 +1,155 @@
+//! Finding a component's exported functions by the names users write: `func` for a function
+//! exported by the world itself, and `iface#func` or `pkg:name/iface@version#func` for a function
+//! of an exported interface.
+
+use wasmtime::component::types::{ComponentFunc, ComponentItem};
+use wasmtime::component::{Component, ComponentExportIndex};
+
+use crate::error::{Error, Result};
+
+/// An exported function, resolved.
+#[derive(Clone)]
+pub(crate) struct ExportedFunc {
+    /// The canonical name: `func` or `pkg:name/iface@version#func`.
+    pub(crate) name: String,
+    pub(crate) index: ComponentExportIndex,
+    pub(crate) ty: ComponentFunc,
+}
+
+impl ExportedFunc {
+    /// The function's type in WIT syntax, for messages and listings.
+    pub(crate) fn signature(&self) -> String {
+        let params: Vec<String> = self
+            .ty
+            .params()
+            .map(|(name, ty)| format!("{name}: {}", crate::compat::wit_type::describe(&ty)))
+            .collect();
+        let mut signature = format!("func({})", params.join(", "));
+        if let Some(result) = self.ty.results().next() {
+            signature.push_str(" -> ");
+            signature.push_str(&crate::compat::wit_type::describe(&result));
+        }
+        signature
+    }
+}
+
+/// Every exported function, top-level ones first, in the component's order.
+pub(crate) fn list(engine: &wasmtime::Engine, component: &Component) -> Vec<ExportedFunc> {
+    let ty = component.component_type();
+    let mut funcs = Vec::new();
+    for (name, item) in ty.exports(engine) {
+        match item.ty {
+            ComponentItem::ComponentFunc(func) => {
+                if let Some(index) = component.get_export_index(None, name) {
+                    funcs.push(ExportedFunc {
+                        name: name.to_owned(),
+                        index,
+                        ty: func,
+                    });
+                }
+            }
+            ComponentItem::ComponentInstance(instance) => {
+                let Some(outer) = component.get_export_index(None, name) else {
+                    continue;
+                };
+                for (func_name, item) in instance.exports(engine) {
+                    if let ComponentItem::ComponentFunc(func) = item.ty
+                        && let Some(index) = component.get_export_index(Some(&outer), func_name)
+                    {
+                        funcs.push(ExportedFunc {
+                            name: format!("{name}#{func_name}"),
+                            index,
+                            ty: func,
+                        });
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    funcs
+}
+
+/// Finds the function `wanted` among `exports` (a component's, as [`list`] gives them).
+pub(crate) fn find<'a>(
+    exports: &'a [ExportedFunc],
+    plugin: &str,
+    wanted: &str,
+) -> Result<&'a ExportedFunc> {
+    let candidates: Vec<&ExportedFunc> = exports
+        .iter()
+        .filter(|f| names_match(&f.name, wanted))
+        .collect();
+    match candidates.len() {
+        1 => Ok(candidates[0]),
+        0 => Err(Error::ExportNotFound {
+            plugin: plugin.to_owned(),
+            name: wanted.to_owned(),
+            available: available(exports),
+        }),
+        _ => Err(Error::ExportNotFound {
+            plugin: plugin.to_owned(),
+            name: wanted.to_owned(),
+            available: format!(
+                "(ambiguous; name one of these in full) {}",
+                candidates
+                    .iter()
+                    .map(|f| f.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }),
+    }
+}
+
+fn available(exports: &[ExportedFunc]) -> String {
+    let names: Vec<&str> = exports.iter().map(|f| f.name.as_str()).collect();
+    if names.is_empty() {
+        "no functions".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// Whether the canonical export name `full` is what the user meant by `wanted`.
+///
+/// An interface may be written in full (`pkg:name/iface@1.0.0`), without its version
+/// (`pkg:name/iface`), or by its bare name (`iface`).
+fn names_match(full: &str, wanted: &str) -> bool {
+    match (full.rsplit_once('#'), wanted.rsplit_once('#')) {
+        (None, None) => full == wanted,
+        (Some((full_iface, full_func)), Some((wanted_iface, wanted_func))) => {
+            full_func == wanted_func && crate::names::designates(wanted_iface, full_iface)
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_match;
+
+    #[test]
+    fn top_level_functions_match_by_name_only() {
+        assert!(names_match("greet", "greet"));
+        assert!(!names_match("greet", "greeting"));
+        assert!(!names_match("acme:text/t@1.0.0#greet", "greet"));
+    }
+
+    #[test]
+    fn interface_functions_match_in_every_spelling() {
+        let full = "acme:text/transform@1.2.0#upper";
+        assert!(names_match(full, "acme:text/transform@1.2.0#upper"));
+        assert!(names_match(full, "acme:text/transform#upper"));
+        assert!(names_match(full, "transform#upper"));
+        assert!(!names_match(full, "acme:text/transform@1.3.0#upper"));
+        assert!(!names_match(full, "text#upper"));
+        assert!(!names_match(full, "transform#lower"));
+    }
+
+    #[test]
+    fn unversioned_interfaces_match() {
+        assert!(names_match("local:x/echo#f", "echo#f"));
+        assert!(names_match("local:x/echo#f", "local:x/echo#f"));
+    }
+}

@@ -1,0 +1,335 @@
+//! A live plugin instance: a store and an instantiated component, kept for several calls.
+//!
+//! Every call into guest code, dynamic or typed, synchronous or not, goes through one path here:
+//! refuse it if the instance failed or the plugin is quarantined, arm the store (fuel, deadline),
+//! run it, settle its fuel, map its error once, and count it against the quarantine policy.
+
+use std::sync::Arc;
+
+use wasmtime::Store;
+use wasmtime::component::wasm_wave::untyped::UntypedFuncCall;
+use wasmtime::component::{ComponentNamedList, Func, Instance, Lift, Lower, Val};
+
+use crate::compat::wit_type;
+use crate::error::{Error, Result};
+use crate::plugin::exports::ExportedFunc;
+use crate::plugin::{Plugin, PluginVersion};
+use crate::store::PluginState;
+use crate::store::{limiter, outcome};
+
+/// The interface through which state moves from one version of a plugin to the next.
+const STATE_HANDOVER: &str = "componentry:plugin/state-handover";
+
+/// One instance of a plugin. State the plugin keeps in its memory survives from call to call.
+///
+/// After a call fails in the plugin's own code (a trap, or a limit it ran into) the instance may
+/// be inconsistent, so it refuses further calls with [`Error::InstanceFailed`]: make a new one
+/// (the plugin handle's own calls always use fresh instances).
+pub struct PluginInstance<T: 'static> {
+    plugin: Plugin<T>,
+    /// The version this instance was made from: a reload does not change it.
+    version: Arc<PluginVersion<T>>,
+    store: Store<PluginState<T>>,
+    instance: Instance,
+    fuel_consumed: Option<u64>,
+    /// The store's budget and deadline were armed for the instantiation and still cover the
+    /// first call (the plugin handle's instance-per-call path).
+    armed: bool,
+    /// A call failed in the plugin's code, or was cancelled half-way.
+    failed: bool,
+}
+
+impl<T: Send + 'static> PluginInstance<T> {
+    pub(crate) fn new(
+        plugin: Plugin<T>,
+        version: Arc<PluginVersion<T>>,
+        store: Store<PluginState<T>>,
+        instance: Instance,
+    ) -> Self {
+        Self {
+            plugin,
+            version,
+            store,
+            instance,
+            fuel_consumed: None,
+            armed: true,
+            failed: false,
+        }
+    }
+
+    /// Ends the instantiation as a call of its own: its fuel is counted, and the next call is
+    /// armed afresh.
+    pub(crate) fn settle(&mut self) {
+        self.fuel_consumed = limiter::settle(&mut self.store);
+        self.armed = false;
+    }
+
+    /// The plugin this is an instance of.
+    pub fn plugin(&self) -> &Plugin<T> {
+        &self.plugin
+    }
+
+    /// The instance's store, whose data holds the application's state for it.
+    pub fn store(&mut self) -> &mut Store<PluginState<T>> {
+        &mut self.store
+    }
+
+    /// The fuel the last call consumed, when the plugin has a fuel budget.
+    pub fn fuel_consumed(&self) -> Option<u64> {
+        self.fuel_consumed
+    }
+
+    /// The wasmtime instance, for code that needs wasmtime directly.
+    pub fn wasmtime_instance(&self) -> &Instance {
+        &self.instance
+    }
+
+    /// The store and the wasmtime instance together, for loading typed bindings.
+    pub(crate) fn parts(&mut self) -> (&mut Store<PluginState<T>>, &Instance) {
+        (&mut self.store, &self.instance)
+    }
+
+    /// The exported function `name` of this instance's version.
+    pub(crate) fn find(&self, name: &str) -> Result<ExportedFunc> {
+        self.version.find(self.plugin.name(), name).cloned()
+    }
+
+    /// Calls the export `name` (`func`, `iface#func` or `pkg:name/iface@version#func`) with
+    /// dynamically typed arguments and returns its results.
+    pub fn call(&mut self, name: &str, args: &[Val]) -> Result<Vec<Val>> {
+        let export = self.find(name)?;
+        self.call_export(&export, args)
+    }
+
+    /// Calls a function written as a WAVE call expression, `name(arg, ...)`, and returns its
+    /// results.
+    pub fn invoke(&mut self, call: &str) -> Result<Vec<Val>> {
+        let (export, args) = self.parse_call(call)?;
+        self.call_export(&export, &args)
+    }
+
+    /// Moves this instance to the plugin's current version after a hot reload. When both
+    /// versions export `componentry:plugin/state-handover`, the old instance's `snapshot` is
+    /// handed to the new instance's `restore` (as bytes, through typed calls: no per-byte
+    /// conversion, so a snapshot is bounded by the instances' memory limits only); otherwise the
+    /// new instance starts afresh. Returns whether the instance changed; on an error it stays on
+    /// its old version.
+    pub fn upgrade(&mut self) -> Result<bool> {
+        let current = self.plugin.current();
+        if Arc::ptr_eq(&current, &self.version) {
+            return Ok(false);
+        }
+        let mut next = self.plugin.instantiate()?;
+        let snapshot = self.find(&format!("{STATE_HANDOVER}#snapshot"));
+        let restore = next.find(&format!("{STATE_HANDOVER}#restore"));
+        match (snapshot, restore) {
+            (Ok(snapshot), Ok(restore)) => {
+                let state = self.run_typed::<(), (Vec<u8>,)>(&snapshot, ())?.0;
+                next.run_typed::<(Vec<u8>,), ()>(&restore, (state,))?;
+                tracing::info!(
+                    plugin = self.plugin.name(),
+                    "state handed over to the new version"
+                );
+            }
+            _ => tracing::info!(
+                plugin = self.plugin.name(),
+                "the new version starts afresh: {STATE_HANDOVER} is not exported by both versions"
+            ),
+        }
+        *self = next;
+        Ok(true)
+    }
+
+    fn call_export(&mut self, export: &ExportedFunc, args: &[Val]) -> Result<Vec<Val>> {
+        let func = self.prepare(export, args)?;
+        let mut results = vec![Val::Bool(false); export.ty.results().len()];
+        self.run(&export.name, |store, _| {
+            func.call(store, args, &mut results)
+        })?;
+        Ok(results)
+    }
+
+    /// Calls `export` through wasmtime's typed interface, with the same limits and accounting.
+    pub(crate) fn run_typed<P, R>(&mut self, export: &ExportedFunc, params: P) -> Result<R>
+    where
+        P: ComponentNamedList + Lower + Send + Sync,
+        R: ComponentNamedList + Lift + Send + Sync + 'static,
+    {
+        let func = self
+            .instance
+            .get_typed_func::<P, R>(&mut self.store, export.index)
+            .map_err(|e| Error::Incompatible {
+                plugin: self.plugin.name().to_owned(),
+                reason: format!("`{}` has another type than expected", export.name),
+                source: Some(e.into()),
+            })?;
+        self.run(&export.name, |store, _| func.call(store, params))
+    }
+
+    /// Runs one synchronous call of guest code, `call`, named `function` in errors.
+    pub(crate) fn run<R>(
+        &mut self,
+        function: &str,
+        call: impl FnOnce(&mut Store<PluginState<T>>, &Instance) -> wasmtime::Result<R>,
+    ) -> Result<R> {
+        self.plugin.require_mode(false)?;
+        self.begin()?;
+        let outcome = call(&mut self.store, &self.instance);
+        let outcome = self.finish(function, outcome);
+        self.plugin.record(&outcome);
+        outcome
+    }
+
+    /// Readies the instance for a call: refused on a failed instance or a quarantined plugin;
+    /// the store armed (unless the instantiation's arming still covers the call).
+    fn begin(&mut self) -> Result<()> {
+        if self.failed {
+            return Err(Error::InstanceFailed {
+                plugin: self.plugin.name().to_owned(),
+            });
+        }
+        self.plugin.admit()?;
+        if !std::mem::take(&mut self.armed) {
+            self.plugin.arm(&mut self.store);
+        }
+        Ok(())
+    }
+
+    /// Checks the arguments against the export's signature and finds the function, so that a
+    /// value of the wrong type is refused before any guest code runs.
+    fn prepare(&mut self, export: &ExportedFunc, args: &[Val]) -> Result<Func> {
+        let bad = |reason: String| Error::BadArguments {
+            plugin: self.plugin.name().to_owned(),
+            function: export.name.clone(),
+            reason: format!("{reason}; the signature is {}", export.signature()),
+        };
+        let params = export.ty.params().len();
+        if params != args.len() {
+            return Err(bad(format!(
+                "expected {params} argument(s), got {}",
+                args.len()
+            )));
+        }
+        for ((name, ty), arg) in export.ty.params().zip(args) {
+            wit_type::check(arg, &ty).map_err(|e| bad(format!("argument `{name}`: {e}")))?;
+        }
+        self.instance
+            .get_func(&mut self.store, export.index)
+            .ok_or_else(|| Error::ExportNotFound {
+                plugin: self.plugin.name().to_owned(),
+                name: export.name.clone(),
+                available: "(the instance lacks an export its component declares)".to_owned(),
+            })
+    }
+
+    /// Meters the call that just ended and maps its error; a failure of the guest marks the
+    /// instance failed.
+    fn finish<R>(&mut self, function: &str, outcome: wasmtime::Result<R>) -> Result<R> {
+        self.fuel_consumed = limiter::settle(&mut self.store);
+        match outcome {
+            Ok(value) => Ok(value),
+            Err(e) => {
+                let mapped = outcome::classify(&mut self.store, self.plugin.name(), function, e);
+                self.failed |= mapped.is_guest_failure();
+                Err(mapped)
+            }
+        }
+    }
+
+    /// Resolves a WAVE call expression into the export and its arguments.
+    fn parse_call(&self, call: &str) -> Result<(ExportedFunc, Vec<Val>)> {
+        let bad_call = |reason: String| Error::BadArguments {
+            plugin: self.plugin.name().to_owned(),
+            function: call.to_owned(),
+            reason,
+        };
+        // WAVE's own name syntax has no `iface#func`, so the name is split off here and the
+        // arguments are parsed as the call of a placeholder.
+        let Some((name, arguments)) = call.split_once('(') else {
+            return Err(bad_call("not a call: write `name(arg, ...)`".to_owned()));
+        };
+        let placeholder = format!("f({arguments}");
+        let parsed = UntypedFuncCall::parse(&placeholder)
+            .map_err(|e| bad_call(format!("the arguments are not valid WAVE: {e}")))?;
+        let export = self.find(name.trim())?;
+        let types: Vec<_> = export.ty.params().map(|(_, ty)| ty).collect();
+        let args = parsed
+            .to_wasm_params(types.iter())
+            .map_err(|e| Error::BadArguments {
+                plugin: self.plugin.name().to_owned(),
+                function: export.name.clone(),
+                reason: format!("{e}; the signature is {}", export.signature()),
+            })?;
+        Ok((export, args))
+    }
+}
+
+impl<T: 'static> Drop for PluginInstance<T> {
+    fn drop(&mut self) {
+        // What ran after the last call (a destructor run through `resource_drop`) still counts.
+        limiter::account(&mut self.store);
+    }
+}
+
+#[cfg(feature = "async")]
+impl<T: Send + 'static> PluginInstance<T> {
+    /// Like [`call`](Self::call), on an asynchronous host. The deadline holds wherever the call
+    /// waits; dropping the future cancels the call, and the instance then takes no more calls.
+    pub async fn call_async(&mut self, name: &str, args: &[Val]) -> Result<Vec<Val>> {
+        let export = self.find(name)?;
+        self.call_export_async(&export, args).await
+    }
+
+    /// Like [`invoke`](Self::invoke), on an asynchronous host.
+    pub async fn invoke_async(&mut self, call: &str) -> Result<Vec<Val>> {
+        let (export, args) = self.parse_call(call)?;
+        self.call_export_async(&export, &args).await
+    }
+
+    async fn call_export_async(&mut self, export: &ExportedFunc, args: &[Val]) -> Result<Vec<Val>> {
+        let func = self.prepare(export, args)?;
+        let mut results = vec![Val::Bool(false); export.ty.results().len()];
+        let deadline = self.begin_async()?;
+        let raced = crate::engine::timer::race(
+            func.call_async(&mut self.store, args, &mut results),
+            deadline,
+        )
+        .await;
+        self.conclude_async(&export.name, raced)?;
+        Ok(results)
+    }
+
+    /// Readies the instance for an asynchronous call and returns the deadline the call's future
+    /// must race. Until [`conclude_async`](Self::conclude_async), the instance counts as failed:
+    /// a future dropped half-way leaves it so.
+    pub(crate) fn begin_async(&mut self) -> Result<Option<crate::engine::timer::Deadline>> {
+        self.plugin.require_mode(true)?;
+        self.begin()?;
+        self.failed = true;
+        Ok(self.store.data().deadline_timer())
+    }
+
+    /// Ends an asynchronous call begun with [`begin_async`](Self::begin_async), given what the
+    /// race of its future against the deadline gave.
+    pub(crate) fn conclude_async<R>(
+        &mut self,
+        function: &str,
+        raced: std::result::Result<wasmtime::Result<R>, crate::engine::timer::Elapsed>,
+    ) -> Result<R> {
+        self.failed = false;
+        let outcome = match raced {
+            Ok(outcome) => self.finish(function, outcome),
+            Err(crate::engine::timer::Elapsed) => {
+                self.fuel_consumed = limiter::settle(&mut self.store);
+                self.failed = true;
+                Err(outcome::deadline_exceeded(
+                    &self.store,
+                    self.plugin.name(),
+                    function,
+                ))
+            }
+        };
+        self.plugin.record(&outcome);
+        outcome
+    }
+}

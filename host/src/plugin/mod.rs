@@ -1,0 +1,506 @@
+//! A loaded plugin: a cheap, thread-safe handle to the current version of a plugin.
+//!
+//! Below the handle: its versions ([`version`]: compiled, linked, checked once), its instances
+//! ([`instance`]: the one call path every call takes), typed views ([`typed`]), what is shared
+//! with the other plugins of a host ([`runtime`]), and the options it loads with ([`options`]).
+
+pub(crate) mod exports;
+pub(crate) mod instance;
+pub(crate) mod linking;
+pub(crate) mod options;
+pub(crate) mod quarantine;
+pub(crate) mod runtime;
+pub(crate) mod typed;
+pub(crate) mod version;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+use arc_swap::ArcSwap;
+use semver::Version;
+use wasmtime::Store;
+use wasmtime::component::{Component, Val};
+
+use crate::capability::Grants;
+use crate::engine::events::PluginEvent;
+use crate::error::{Error, Result};
+use crate::store::limiter::{self, Limiter};
+use crate::store::limits::Limits;
+use crate::store::output::OutputBudget;
+use crate::store::{PluginState, outcome};
+use instance::PluginInstance;
+use options::PluginOptions;
+use quarantine::FailureTracker;
+use runtime::Runtime;
+use typed::{Typed, TypedWorld};
+use version::{Configuration, PluginVersion};
+
+/// A loaded plugin. Clone it freely: clones share the compiled component, and it is `Send + Sync`.
+///
+/// Each call through the plugin itself ([`call`](Self::call), [`invoke`](Self::invoke)) runs
+/// on a fresh instance, so no state leaks from one call into the next and a trap never poisons a
+/// later call. To keep state across calls, [`instantiate`](Self::instantiate) once and call the
+/// [`PluginInstance`].
+///
+/// The handle follows its plugin: a reload ([`reload`](Self::reload), or a watcher seeing its
+/// file or manifest change) swaps what the handle runs; calls under way finish on the version
+/// they started on. When a watcher unloads the plugin, the handle is retired
+/// ([`is_retired`](Self::is_retired)) but keeps working.
+pub struct Plugin<T: 'static> {
+    inner: Arc<PluginInner<T>>,
+}
+
+impl<T> std::fmt::Debug for Plugin<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("name", &self.inner.name)
+            .field("sha256", &hex::encode(self.inner.version.load().sha256))
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> Clone for Plugin<T> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+struct PluginInner<T: 'static> {
+    name: Arc<str>,
+    runtime: Arc<Runtime<T>>,
+    failures: FailureTracker,
+    lifetime_fuel_used: Arc<AtomicU64>,
+    /// The version calls start on; a reload swaps it, and calls under way keep theirs.
+    version: ArcSwap<PluginVersion<T>>,
+    /// Unloaded by a watcher: the handle still works, but no longer follows a file.
+    retired: AtomicBool,
+}
+
+/// What a reload did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReloadOutcome {
+    /// The bytes (and options) are the ones already loaded; nothing was done.
+    Unchanged,
+    /// The new version replaced the old one.
+    Reloaded {
+        /// The SHA-256 of the version replaced, in hex.
+        old_sha256: String,
+        /// The SHA-256 of the version now serving, in hex.
+        new_sha256: String,
+    },
+}
+
+impl<T: Send + 'static> Plugin<T> {
+    /// Loads `bytes`, whose SHA-256 is `sha256`, as the plugin `name`.
+    pub(crate) fn load(
+        runtime: &Arc<Runtime<T>>,
+        name: String,
+        bytes: &[u8],
+        sha256: [u8; 32],
+        options: PluginOptions,
+    ) -> Result<Self> {
+        let name: Arc<str> = name.into();
+        let config = Arc::new(Configuration::new(runtime, &name, options)?);
+        let version = PluginVersion::build(runtime, &name, config, bytes, sha256)?;
+        tracing::debug!(plugin = %name, sha256 = %hex::encode(version.sha256), "plugin loaded");
+        Ok(Self {
+            inner: Arc::new(PluginInner {
+                name,
+                runtime: runtime.clone(),
+                failures: FailureTracker::default(),
+                lifetime_fuel_used: Arc::default(),
+                version: ArcSwap::from_pointee(version),
+                retired: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// Replaces the plugin's component by `bytes`, after compiling and checking them as at load
+    /// (same grants, limits, extension point and pin). Calls already running finish on the old
+    /// version; calls that start afterwards use the new one. On failure the old version keeps
+    /// serving. Either way an event tells subscribers.
+    pub fn reload(&self, bytes: &[u8]) -> Result<ReloadOutcome> {
+        let config = self.current().config.clone();
+        self.swap_in(bytes, config, false)
+    }
+
+    /// Replaces the plugin's component and its options at once (a watcher does this when a
+    /// manifest changes): the handle keeps following the plugin.
+    pub(crate) fn reload_with(
+        &self,
+        bytes: &[u8],
+        options: PluginOptions,
+    ) -> Result<ReloadOutcome> {
+        let config = Configuration::new(&self.inner.runtime, &self.inner.name, options)
+            .map(Arc::new)
+            .inspect_err(|error| self.reload_failed(error))?;
+        self.swap_in(bytes, config, true)
+    }
+
+    fn swap_in(
+        &self,
+        bytes: &[u8],
+        config: Arc<Configuration>,
+        new_options: bool,
+    ) -> Result<ReloadOutcome> {
+        let started = Instant::now();
+        let sha256 = crate::engine::loader::sha256(bytes);
+        let old = self.current();
+        if sha256 == old.sha256 && !new_options {
+            return Ok(ReloadOutcome::Unchanged);
+        }
+        let built =
+            PluginVersion::build(&self.inner.runtime, &self.inner.name, config, bytes, sha256);
+        match built {
+            Ok(version) => {
+                let outcome = ReloadOutcome::Reloaded {
+                    old_sha256: hex::encode(old.sha256),
+                    new_sha256: hex::encode(version.sha256),
+                };
+                self.inner.version.store(Arc::new(version));
+                tracing::info!(plugin = self.name(), "reloaded in {:?}", started.elapsed());
+                self.inner.runtime.events.emit(PluginEvent::Reloaded {
+                    plugin: self.name().to_owned(),
+                    old_sha256: hex::encode(old.sha256),
+                    new_sha256: hex::encode(sha256),
+                    took: started.elapsed(),
+                });
+                Ok(outcome)
+            }
+            Err(error) => {
+                self.reload_failed(&error);
+                Err(error)
+            }
+        }
+    }
+
+    fn reload_failed(&self, error: &Error) {
+        let shown = crate::text::escape_untrusted(&error.to_string()).into_owned();
+        tracing::warn!(
+            plugin = self.name(),
+            "reload failed, the previous version keeps serving: {shown}"
+        );
+        self.inner.runtime.events.emit(PluginEvent::ReloadFailed {
+            plugin: self.name().to_owned(),
+            error: error.to_string(),
+        });
+    }
+
+    /// Marks the handle retired: its plugin was unloaded.
+    pub(crate) fn retire(&self) {
+        self.inner.retired.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the plugin was unloaded (its file is gone): the handle still works, on the last
+    /// version it had, but nothing will reload it any more.
+    pub fn is_retired(&self) -> bool {
+        self.inner.retired.load(Ordering::Relaxed)
+    }
+
+    /// Whether `self` and `other` are handles to the same plugin.
+    pub fn same_plugin(&self, other: &Plugin<T>) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    /// The version calls start on now.
+    pub(crate) fn current(&self) -> Arc<PluginVersion<T>> {
+        self.inner.version.load_full()
+    }
+
+    /// The plugin's name, as used in errors and logs.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The plugin's own version, as its manifest gave it.
+    pub fn version(&self) -> Option<Version> {
+        self.current().config.version.clone()
+    }
+
+    /// The SHA-256 of the current version's bytes.
+    pub fn sha256(&self) -> [u8; 32] {
+        self.current().sha256
+    }
+
+    /// The current version's compiled component, for code that needs wasmtime directly.
+    pub fn component(&self) -> Component {
+        self.current().component.clone()
+    }
+
+    /// The functions the plugin exports, named as [`call`](Self::call) accepts them
+    /// (`func`, or `pkg:name/iface@version#func`), with their WIT signatures.
+    pub fn exported_functions(&self) -> Vec<(String, String)> {
+        self.current()
+            .exports
+            .iter()
+            .map(|f| (f.name.clone(), f.signature()))
+            .collect()
+    }
+
+    /// The type of the exported function `name` (as [`call`](Self::call) names it), for
+    /// typed handling of its arguments and results (such as parsing WAVE with
+    /// [`Val::from_wave`](wasmtime::component::Val::from_wave)).
+    pub fn function_type(&self, name: &str) -> Result<wasmtime::component::types::ComponentFunc> {
+        Ok(self.current().find(self.name(), name)?.ty.clone())
+    }
+
+    /// The plugin's grants (of its current version).
+    pub fn grants(&self) -> Grants {
+        self.current().config.grants.grants().clone()
+    }
+
+    /// The plugin's limits (of its current version).
+    pub fn limits(&self) -> Limits {
+        self.current().config.limits.clone()
+    }
+
+    /// A fresh store for an instance of `version`, armed for a call.
+    pub(crate) fn new_store(&self, version: &PluginVersion<T>) -> Result<Store<PluginState<T>>> {
+        let inner = &self.inner;
+        let config = &version.config;
+        let budget = OutputBudget::new(
+            inner.name.clone(),
+            config.grants.grants().output_cap_bytes(),
+        );
+        let wasi = config.grants.wasi_ctx(&budget)?;
+        let data = (inner.runtime.new_state)(&inner.name);
+        let limiter = Limiter::new(config.limits.clone(), inner.lifetime_fuel_used.clone());
+        let mut state = PluginState::new(
+            inner.name.clone(),
+            wasi,
+            config.grants.http_hooks(),
+            limiter,
+            budget,
+            data,
+        );
+        state.core_dumps = inner.runtime.engine.core_dumps();
+        state.timer = inner.runtime.engine.timer().cloned();
+        state.deterministic = config.grants.deterministic();
+        state.settings = config.settings.clone();
+        state.plugin_version = config.version.clone();
+        state.sha256 = version.sha256;
+        let mut store = Store::new(inner.runtime.engine.wasmtime(), state);
+        store.limiter(|state| &mut state.limiter);
+        self.arm(&mut store);
+        Ok(store)
+    }
+
+    /// Prepares `store` for the next call: fuel refilled, deadline restarted.
+    pub(crate) fn arm(&self, store: &mut Store<PluginState<T>>) {
+        let engine = &self.inner.runtime.engine;
+        limiter::arm(
+            store,
+            engine.fuel_enabled(),
+            engine.epoch_tick(),
+            self.inner.runtime.asynchronous,
+        );
+    }
+
+    /// Refuses a call while the plugin is quarantined.
+    pub(crate) fn admit(&self) -> Result<()> {
+        if self.current().config.quarantine.is_some()
+            && let Some(remaining) = self.inner.failures.quarantined(Instant::now())
+        {
+            return Err(Error::Quarantined {
+                plugin: self.name().to_owned(),
+                remaining,
+            });
+        }
+        Ok(())
+    }
+
+    /// Counts a failed call against the quarantine policy, quarantining the plugin (with an
+    /// event) when it is one failure too many.
+    pub(crate) fn record<R>(&self, outcome: &Result<R>) {
+        let version = self.current();
+        let Some(policy) = &version.config.quarantine else {
+            return;
+        };
+        if let Err(error) = outcome
+            && error.is_guest_failure()
+            && let Some(failures) = self.inner.failures.record_failure(policy, Instant::now())
+        {
+            let shown = crate::text::escape_untrusted(&error.to_string()).into_owned();
+            tracing::warn!(
+                plugin = self.name(),
+                failures,
+                "plugin quarantined for {:?}: {shown}",
+                policy.cooldown
+            );
+            self.inner.runtime.events.emit(PluginEvent::Quarantined {
+                plugin: self.name().to_owned(),
+                failures,
+                cooldown: policy.cooldown,
+                last_error: error.to_string(),
+            });
+        }
+    }
+
+    /// Refuses a synchronous call on an asynchronous host, or the reverse.
+    pub(crate) fn require_mode(&self, asynchronous: bool) -> Result<()> {
+        if self.inner.runtime.asynchronous == asynchronous {
+            return Ok(());
+        }
+        let message = if asynchronous {
+            "this host is synchronous: build it with `Host::builder_async` to call plugins asynchronously"
+        } else {
+            "this host is asynchronous: call its plugins with the `*_async` methods"
+        };
+        Err(Error::Host {
+            plugin: self.name().to_owned(),
+            message: message.to_owned(),
+        })
+    }
+
+    /// Creates an instance, which keeps its state across calls. Instantiating (running the
+    /// component's start functions) has its own fuel budget and deadline, as a call does.
+    pub fn instantiate(&self) -> Result<PluginInstance<T>> {
+        let mut instance = self.instantiate_for_call()?;
+        instance.settle();
+        Ok(instance)
+    }
+
+    /// Creates an instance for one call: the fuel budget and the deadline armed for the
+    /// instantiation also cover the call that follows.
+    pub(crate) fn instantiate_for_call(&self) -> Result<PluginInstance<T>> {
+        self.instantiate_version(self.current())
+    }
+
+    /// Creates an instance of `version` for one call.
+    pub(crate) fn instantiate_version(
+        &self,
+        version: Arc<PluginVersion<T>>,
+    ) -> Result<PluginInstance<T>> {
+        self.require_mode(false)?;
+        self.admit()?;
+        let mut store = self.new_store(&version)?;
+        let outcome = version
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| outcome::classify(&mut store, self.name(), "<instantiate>", e));
+        self.record(&outcome);
+        Ok(PluginInstance::new(self.clone(), version, store, outcome?))
+    }
+
+    /// Like [`instantiate`](Self::instantiate), on an asynchronous host.
+    #[cfg(feature = "async")]
+    pub async fn instantiate_async(&self) -> Result<PluginInstance<T>> {
+        let mut instance = self.instantiate_for_call_async().await?;
+        instance.settle();
+        Ok(instance)
+    }
+
+    /// Like [`instantiate_for_call`](Self::instantiate_for_call), on an asynchronous host: the
+    /// instantiation races the deadline too.
+    #[cfg(feature = "async")]
+    pub(crate) async fn instantiate_for_call_async(&self) -> Result<PluginInstance<T>> {
+        self.instantiate_version_async(self.current()).await
+    }
+
+    /// Creates an instance of `version` for one call, on an asynchronous host.
+    #[cfg(feature = "async")]
+    pub(crate) async fn instantiate_version_async(
+        &self,
+        version: Arc<PluginVersion<T>>,
+    ) -> Result<PluginInstance<T>> {
+        self.require_mode(true)?;
+        self.admit()?;
+        let mut store = self.new_store(&version)?;
+        let deadline = store.data().deadline_timer();
+        let raced =
+            crate::engine::timer::race(version.pre.instantiate_async(&mut store), deadline).await;
+        let outcome = match raced {
+            Ok(Ok(instance)) => Ok(instance),
+            Ok(Err(e)) => Err(outcome::classify(
+                &mut store,
+                self.name(),
+                "<instantiate>",
+                e,
+            )),
+            Err(crate::engine::timer::Elapsed) => Err(outcome::deadline_exceeded(
+                &store,
+                self.name(),
+                "<instantiate>",
+            )),
+        };
+        self.record(&outcome);
+        Ok(PluginInstance::new(self.clone(), version, store, outcome?))
+    }
+
+    /// Calls the export `name` with dynamically typed arguments on a fresh instance. The call's
+    /// fuel budget and deadline cover the instantiation too.
+    pub fn call(&self, name: &str, args: &[Val]) -> Result<Vec<Val>> {
+        self.instantiate_for_call()?.call(name, args)
+    }
+
+    /// Like [`call`](Self::call), on an asynchronous host. Dropping the future cancels the call.
+    #[cfg(feature = "async")]
+    pub async fn call_async(&self, name: &str, args: &[Val]) -> Result<Vec<Val>> {
+        self.instantiate_for_call_async()
+            .await?
+            .call_async(name, args)
+            .await
+    }
+
+    /// Calls a function written as a WAVE call expression, `name(arg, ...)`, on a fresh instance,
+    /// and returns its results.
+    pub fn invoke(&self, call: &str) -> Result<Vec<Val>> {
+        self.instantiate_for_call()?.invoke(call)
+    }
+
+    /// Like [`invoke`](Self::invoke), on an asynchronous host.
+    #[cfg(feature = "async")]
+    pub async fn invoke_async(&self, call: &str) -> Result<Vec<Val>> {
+        self.instantiate_for_call_async()
+            .await?
+            .invoke_async(call)
+            .await
+    }
+
+    /// Runs the plugin as a command: calls its `wasi:cli/run` export on a fresh instance.
+    ///
+    /// The arguments it sees are the ones granted (see [`Grants::args`](crate::Grants::args)).
+    /// Returns `Ok(())` for success and [`Error::Exit`] for a failure status (`run` returning an
+    /// error is status 1, `exit(n)` is status `n`).
+    pub fn run_command(&self) -> Result<()> {
+        // Any 0.2 version: the typed call below checks the signature.
+        const RUN: &str = "wasi:cli/run#run";
+        let mut instance = self.instantiate_for_call()?;
+        let export = instance.find(RUN).map_err(|_| Error::Incompatible {
+            plugin: self.name().to_owned(),
+            reason: "not a command: it does not export wasi:cli/run".to_owned(),
+            source: None,
+        })?;
+        match instance.run_typed::<(), (Result<(), ()>,)>(&export, ()) {
+            Ok((Ok(()),)) => Ok(()),
+            Ok((Err(()),)) => Err(Error::Exit {
+                plugin: self.name().to_owned(),
+                status: 1,
+            }),
+            Err(Error::Exit { status: 0, .. }) => Ok(()),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Attaches the bindings of world `W` (generated with [`bindgen!`](crate::bindgen) and
+    /// declared with [`typed_world!`](crate::typed_world), or several versions of a world
+    /// declared with [`versioned_world!`](crate::versioned_world)), checking that the plugin
+    /// exports what `W` needs.
+    pub fn typed<W: TypedWorld<T>>(&self) -> Result<Typed<T, W>> {
+        Typed::new(self.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    fn assert_send_sync<X: Send + Sync>() {}
+
+    #[test]
+    fn plugin_handle_is_send_and_sync() {
+        assert_send_sync::<super::Plugin<()>>();
+        assert_send_sync::<super::Plugin<std::sync::Mutex<Vec<String>>>>();
+    }
+}

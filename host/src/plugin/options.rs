@@ -1,0 +1,106 @@
+//! How to load one plugin: its name and version, its grants, limits, settings, the extension
+//! point it is checked against, its hash pin and its quarantine policy.
+
+use std::sync::Arc;
+
+use semver::Version;
+
+use crate::capability::Grants;
+use crate::compat::extension_point::ExtensionPoint;
+use crate::plugin::quarantine::QuarantinePolicy;
+use crate::store::Settings;
+use crate::store::limits::Limits;
+
+/// How to load one plugin: its name, its grants and its limits.
+#[derive(Debug, Clone, Default)]
+pub struct PluginOptions {
+    pub(crate) name: Option<String>,
+    pub(crate) version: Option<Version>,
+    pub(crate) grants: Grants,
+    pub(crate) limits: Limits,
+    pub(crate) quarantine: Option<QuarantinePolicy>,
+    pub(crate) expect_sha256: Option<[u8; 32]>,
+    pub(crate) extension_point: Option<Arc<ExtensionPoint>>,
+    pub(crate) settings: Settings,
+}
+
+impl PluginOptions {
+    /// Options with every default: the name from the file, no grants.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The plugin's name in errors and logs. Defaults to the file name without its extension.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The plugin's own version (as its manifest gives it), for the application's host functions
+    /// ([`PluginState::plugin_version`](crate::PluginState::plugin_version)). Defaults to none.
+    pub fn version(mut self, version: Version) -> Self {
+        self.version = Some(version);
+        self
+    }
+
+    /// The limits these options give.
+    pub fn configured_limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The plugin's capabilities. Defaults to [`Grants::none`].
+    pub fn grants(mut self, grants: Grants) -> Self {
+        self.grants = grants;
+        self
+    }
+
+    /// The plugin's limits. Defaults to [`Limits::default`].
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Checks the component against `extension_point` before loading it: an incompatible one is
+    /// refused with every problem ([`Error::Incompatible`](crate::Error::Incompatible)), and
+    /// calls to functions the extension point added after the plugin's version are
+    /// [`Error::NotProvided`](crate::Error::NotProvided).
+    pub fn extension_point(mut self, extension_point: impl Into<Arc<ExtensionPoint>>) -> Self {
+        self.extension_point = Some(extension_point.into());
+        self
+    }
+
+    /// The plugin's settings (`componentry:plugin/settings`), as a manifest's `[settings]`
+    /// table: strings as written, other values in TOML syntax. Defaults to none.
+    pub fn settings(mut self, table: &toml::Table) -> Self {
+        self.settings = table
+            .iter()
+            .map(|(key, value)| {
+                let text = match value {
+                    toml::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                (key.clone(), text)
+            })
+            .collect();
+        self
+    }
+
+    /// The grants these options give.
+    pub fn granted(&self) -> &Grants {
+        &self.grants
+    }
+
+    /// Refuses the component unless its bytes have this SHA-256
+    /// ([`Error::IntegrityMismatch`](crate::Error::IntegrityMismatch)).
+    /// Defaults to no pin.
+    pub fn expect_sha256(mut self, sha256: [u8; 32]) -> Self {
+        self.expect_sha256 = Some(sha256);
+        self
+    }
+
+    /// Quarantines the plugin after repeated failures. Defaults to never.
+    pub fn quarantine(mut self, policy: QuarantinePolicy) -> Self {
+        self.quarantine = Some(policy);
+        self
+    }
+}

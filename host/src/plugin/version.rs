@@ -1,0 +1,159 @@
+//! One version of a plugin: its compiled component, pre-instantiated against the host's linker,
+//! with everything every call needs computed once (its export table), and the configuration it
+//! was loaded with (grants made ready, limits, settings). Immutable: a reload makes a new one.
+
+use std::sync::Arc;
+
+use semver::Version;
+use wasmtime::component::{Component, InstancePre};
+
+use crate::capability::PreparedGrants;
+use crate::compat::extension_point::ExtensionPoint;
+use crate::compat::inspect::ComponentWorld;
+use crate::engine::loader;
+use crate::error::{Error, Result};
+use crate::plugin::exports::{self, ExportedFunc};
+use crate::plugin::linking;
+use crate::plugin::options::PluginOptions;
+use crate::plugin::quarantine::QuarantinePolicy;
+use crate::plugin::runtime::Runtime;
+use crate::store::Settings;
+use crate::store::limits::Limits;
+
+/// What a plugin was loaded with, made ready: shared by its versions until options change.
+pub(crate) struct Configuration {
+    pub(crate) grants: PreparedGrants,
+    pub(crate) limits: Limits,
+    pub(crate) quarantine: Option<QuarantinePolicy>,
+    pub(crate) extension_point: Option<Arc<ExtensionPoint>>,
+    pub(crate) expect_sha256: Option<[u8; 32]>,
+    pub(crate) settings: Arc<Settings>,
+    /// The plugin's own version, as its manifest gives it.
+    pub(crate) version: Option<Version>,
+}
+
+impl Configuration {
+    /// Checks `options` against what the engine can enforce and prepares the grants.
+    pub(crate) fn new<T>(
+        runtime: &Runtime<T>,
+        name: &Arc<str>,
+        options: PluginOptions,
+    ) -> Result<Self> {
+        check_engine_supports(runtime, name, &options.limits)?;
+        Ok(Self {
+            grants: PreparedGrants::new(name, options.grants)?,
+            limits: options.limits,
+            quarantine: options.quarantine,
+            extension_point: options.extension_point,
+            expect_sha256: options.expect_sha256,
+            settings: Arc::new(options.settings),
+            version: options.version,
+        })
+    }
+}
+
+/// One compiled version of a plugin's component, ready to instantiate.
+pub(crate) struct PluginVersion<T: 'static> {
+    pub(crate) config: Arc<Configuration>,
+    pub(crate) component: Component,
+    pub(crate) pre: InstancePre<crate::store::PluginState<T>>,
+    pub(crate) sha256: [u8; 32],
+    /// The extension point version the component was built against, when it shows.
+    pub(crate) target_version: Option<Version>,
+    /// Every exported function, resolved once.
+    pub(crate) exports: Vec<ExportedFunc>,
+}
+
+impl<T: Send + 'static> PluginVersion<T> {
+    /// Reads the bytes into a checked, compiled, pre-instantiated version: the hash pin, the
+    /// extension point, compilation (through the cache), the linking of its imports, its exports.
+    pub(crate) fn build(
+        runtime: &Runtime<T>,
+        name: &str,
+        config: Arc<Configuration>,
+        bytes: &[u8],
+        sha256: [u8; 32],
+    ) -> Result<Self> {
+        if let Some(expected) = config.expect_sha256
+            && sha256 != expected
+        {
+            return Err(Error::IntegrityMismatch {
+                plugin: name.to_owned(),
+                expected: hex::encode(expected),
+                found: hex::encode(sha256),
+            });
+        }
+        let target_version = match &config.extension_point {
+            Some(point) => {
+                let world = ComponentWorld::decode(name, bytes)?;
+                let report = point.check(&world);
+                if !report.is_compatible() {
+                    return Err(Error::Incompatible {
+                        plugin: name.to_owned(),
+                        reason: report.to_string(),
+                        source: None,
+                    });
+                }
+                report.plugin_version
+            }
+            None => None,
+        };
+        let compiled = loader::compile(&runtime.engine, name, bytes, sha256)?;
+        let pre =
+            linking::instantiate_pre(runtime, name, config.grants.grants(), &compiled.component)?;
+        let exports = exports::list(runtime.engine.wasmtime(), &compiled.component);
+        Ok(Self {
+            config,
+            component: compiled.component,
+            pre,
+            sha256: compiled.sha256,
+            target_version,
+            exports,
+        })
+    }
+
+    /// The exported function `wanted`, or why there is none: [`Error::NotProvided`] when the
+    /// extension point added it after the plugin's version.
+    pub(crate) fn find(&self, plugin: &str, wanted: &str) -> Result<&ExportedFunc> {
+        exports::find(&self.exports, plugin, wanted).map_err(|e| {
+            let newer = match (&self.config.extension_point, &self.target_version, &e) {
+                (Some(point), Some(built_for), Error::ExportNotFound { .. }) => point
+                    .since(wanted)
+                    .filter(|since| since > built_for)
+                    .map(|since| (since, built_for.clone())),
+                _ => None,
+            };
+            match newer {
+                Some((since, built_for)) => Error::NotProvided {
+                    plugin: plugin.to_owned(),
+                    function: wanted.to_owned(),
+                    since: since.to_string(),
+                    plugin_version: built_for.to_string(),
+                },
+                None => e,
+            }
+        })
+    }
+}
+
+/// Refuses limits the engine was not built to enforce, rather than silently not enforcing them.
+fn check_engine_supports<T>(runtime: &Runtime<T>, plugin: &str, limits: &Limits) -> Result<()> {
+    let engine = &runtime.engine;
+    let fuel = limits.fuel_budget().is_some() || limits.lifetime_fuel_budget().is_some();
+    if fuel && !engine.fuel_enabled() {
+        return Err(Error::Host {
+            plugin: plugin.to_owned(),
+            message: "a fuel budget needs an engine built with `EngineBuilder::fuel(true)`"
+                .to_owned(),
+        });
+    }
+    if limits.call_deadline().is_some() && engine.epoch_tick().is_none() {
+        return Err(Error::Host {
+            plugin: plugin.to_owned(),
+            message:
+                "a deadline needs an engine built with `EngineBuilder::epoch_interruption(..)`"
+                    .to_owned(),
+        });
+    }
+    Ok(())
+}

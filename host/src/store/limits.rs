@@ -1,0 +1,191 @@
+//! Bounds on what one plugin instance may consume: fuel and a wall-clock deadline per call, linear
+//! memory, table elements, core instances and open handles per instance. A plugin that runs past
+//! them is stopped with a typed error; the host goes on. (The [`Limiter`](super::limiter) enforces
+//! them in each store.)
+
+use std::time::Duration;
+
+/// The default cap on the linear memory of one instance, all its memories together: 256 MiB.
+pub const DEFAULT_MAX_MEMORY: usize = 256 << 20;
+/// The default cap on the table elements of one instance, all its tables together: 100,000.
+pub const DEFAULT_MAX_TABLE_ELEMENTS: usize = 100_000;
+/// The default cap on core instances (and so on memories and tables) in one plugin instance: 100.
+pub const DEFAULT_MAX_INSTANCES: usize = 100;
+/// The default cap on the host resources one instance holds open at once (files, directories,
+/// sockets, streams, pollables, HTTP requests and bodies, application resources): 1,024.
+pub const DEFAULT_MAX_HANDLES: usize = 1024;
+
+/// How much fuel an asynchronous call burns between yields to the executor: 100,000 units.
+pub const ASYNC_YIELD_FUEL: u64 = 100_000;
+
+/// Limits of one plugin. Memory, tables and instances are always capped (see the `DEFAULT_*`
+/// constants); fuel and the deadline are off unless set, since checking them costs time in every
+/// plugin the engine compiles (see [`EngineBuilder::fuel`](crate::EngineBuilder::fuel) and
+/// [`EngineBuilder::epoch_interruption`](crate::EngineBuilder::epoch_interruption)).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(from = "LimitsToml")]
+pub struct Limits {
+    pub(crate) fuel: Option<u64>,
+    pub(crate) lifetime_fuel: Option<u64>,
+    pub(crate) deadline: Option<Duration>,
+    pub(crate) max_memory: usize,
+    pub(crate) max_table_elements: usize,
+    pub(crate) max_instances: usize,
+    pub(crate) max_handles: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            fuel: None,
+            lifetime_fuel: None,
+            deadline: None,
+            max_memory: DEFAULT_MAX_MEMORY,
+            max_table_elements: DEFAULT_MAX_TABLE_ELEMENTS,
+            max_instances: DEFAULT_MAX_INSTANCES,
+            max_handles: DEFAULT_MAX_HANDLES,
+        }
+    }
+}
+
+impl Limits {
+    /// The defaults: no fuel budget, no deadline, the default caps.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Units of fuel each call may burn (roughly one per wasm instruction), refilled before every
+    /// call. Defaults to unlimited. Needs an engine built with fuel on.
+    pub fn fuel(mut self, fuel: u64) -> Self {
+        self.fuel = Some(fuel);
+        self
+    }
+
+    /// Units of fuel the plugin may burn over its whole life, across all calls and instances;
+    /// once spent, every call fails with [`Error::FuelExhausted`](crate::Error::FuelExhausted). Defaults to unlimited. Needs an
+    /// engine built with fuel on.
+    pub fn lifetime_fuel(mut self, fuel: u64) -> Self {
+        self.lifetime_fuel = Some(fuel);
+        self
+    }
+
+    /// The wall-clock time each call may take; a call still running after it (and at most one
+    /// ticker period more) is stopped. Defaults to none. Needs an engine built with epoch
+    /// interruption on.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// The most linear memory, in bytes, one instance may have, all its memories together.
+    /// Defaults to [`DEFAULT_MAX_MEMORY`].
+    pub fn max_memory(mut self, bytes: usize) -> Self {
+        self.max_memory = bytes;
+        self
+    }
+
+    /// The most table elements one instance may have, all its tables together. Defaults to
+    /// [`DEFAULT_MAX_TABLE_ELEMENTS`].
+    pub fn max_table_elements(mut self, elements: usize) -> Self {
+        self.max_table_elements = elements;
+        self
+    }
+
+    /// The most core instances one plugin instance may create. Defaults to
+    /// [`DEFAULT_MAX_INSTANCES`].
+    pub fn max_instances(mut self, instances: usize) -> Self {
+        self.max_instances = instances;
+        self
+    }
+
+    /// The most host resources one instance may hold open at once: files, directories, sockets,
+    /// streams, pollables, HTTP requests and bodies, and the application's own resources (every
+    /// entry of the instance's resource table). Past it, the WASI call that would open one more
+    /// traps, the call fails with [`crate::Error::HandleLimit`], and the refusal is logged once.
+    /// Defaults to [`DEFAULT_MAX_HANDLES`].
+    pub fn max_handles(mut self, handles: usize) -> Self {
+        self.max_handles = handles;
+        self
+    }
+
+    /// The cap on open host resources.
+    pub fn handle_cap(&self) -> usize {
+        self.max_handles
+    }
+
+    /// The cap on linear memory, in bytes.
+    pub fn memory_cap(&self) -> usize {
+        self.max_memory
+    }
+
+    /// The fuel budget of a call, if any.
+    pub fn fuel_budget(&self) -> Option<u64> {
+        self.fuel
+    }
+
+    /// The fuel budget of the plugin's whole life, if any.
+    pub fn lifetime_fuel_budget(&self) -> Option<u64> {
+        self.lifetime_fuel
+    }
+
+    /// The deadline of a call, if any.
+    pub fn call_deadline(&self) -> Option<Duration> {
+        self.deadline
+    }
+}
+
+/// The TOML form of [`Limits`], in the vocabulary policies and the CLI's flags use:
+/// `fuel`, `lifetime-fuel`, `timeout-ms`, `max-memory`, `max-table-elements`, `max-instances`,
+/// `max-handles`; each optional.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct LimitsToml {
+    pub(crate) fuel: Option<u64>,
+    pub(crate) lifetime_fuel: Option<u64>,
+    pub(crate) timeout_ms: Option<u64>,
+    pub(crate) max_memory: Option<usize>,
+    pub(crate) max_table_elements: Option<usize>,
+    pub(crate) max_instances: Option<usize>,
+    pub(crate) max_handles: Option<usize>,
+}
+
+impl From<LimitsToml> for Limits {
+    fn from(table: LimitsToml) -> Self {
+        let mut limits = Limits::new();
+        if let Some(fuel) = table.fuel {
+            limits = limits.fuel(fuel);
+        }
+        if let Some(fuel) = table.lifetime_fuel {
+            limits = limits.lifetime_fuel(fuel);
+        }
+        if let Some(ms) = table.timeout_ms {
+            limits = limits.deadline(Duration::from_millis(ms));
+        }
+        if let Some(bytes) = table.max_memory {
+            limits = limits.max_memory(bytes);
+        }
+        if let Some(elements) = table.max_table_elements {
+            limits = limits.max_table_elements(elements);
+        }
+        if let Some(instances) = table.max_instances {
+            limits = limits.max_instances(instances);
+        }
+        if let Some(handles) = table.max_handles {
+            limits = limits.max_handles(handles);
+        }
+        limits
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_and_tables_are_capped_by_default() {
+        let limits = Limits::default();
+        assert_eq!(limits.max_memory, DEFAULT_MAX_MEMORY);
+        assert_eq!(limits.fuel_budget(), None);
+        assert_eq!(limits.call_deadline(), None);
+    }
+}
