@@ -96,15 +96,9 @@ fn code_for(error: &Error) -> u8 {
 }
 
 fn report_details(error: &Error) {
-    let mut shown = error.to_string();
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
-        let text = cause.to_string();
-        // Messages often quote their cause already: show only what is new.
-        if !shown.contains(&text) {
-            eprintln!("  caused by: {}", one_line(&text));
-        }
-        shown = text;
+        eprintln!("  caused by: {}", one_line(&cause.to_string()));
         source = cause.source();
     }
     if let Error::Trap {

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use componentry::{DEFAULT_SEED, DirGrant, EnvGrant, Grants, HttpPattern, NetPattern};
+use componentry::{DEFAULT_SEED, Grants};
 
 use crate::exit::Failure;
 
@@ -67,38 +67,20 @@ impl GrantFlags {
             Some(path) => Grants::from_toml_file(path)?,
             None => Grants::none(),
         };
-        for (specs, writable, flag) in [
-            (&self.dirs, false, "--dir"),
-            (&self.dirs_rw, true, "--dir-rw"),
+        // The flags are the grants vocabulary's words: one parser for both.
+        for (word, values) in [
+            ("dir", &self.dirs),
+            ("dir-rw", &self.dirs_rw),
+            ("env", &self.env),
+            ("allow-net", &self.allow_net),
+            ("allow-listen", &self.allow_listen),
+            ("allow-http", &self.allow_http),
         ] {
-            for spec in specs {
-                let dir = DirGrant::parse(spec, writable)
-                    .map_err(|e| Failure::Usage(format!("{flag}: {e}")))?;
-                grants = if writable {
-                    grants.dir_rw(dir.host, dir.guest)
-                } else {
-                    grants.dir(dir.host, dir.guest)
-                };
+            for value in values {
+                grants = grants
+                    .add(word, value)
+                    .map_err(|e| Failure::Usage(format!("--{word}: {e}")))?;
             }
-        }
-        for spec in &self.env {
-            let env = EnvGrant::parse(spec).map_err(|e| Failure::Usage(format!("--env: {e}")))?;
-            grants = grants.env_grant(env);
-        }
-        for spec in &self.allow_net {
-            let pattern =
-                NetPattern::parse(spec).map_err(|e| Failure::Usage(format!("--allow-net: {e}")))?;
-            grants = grants.allow_net(pattern);
-        }
-        for spec in &self.allow_listen {
-            let pattern = NetPattern::parse(spec)
-                .map_err(|e| Failure::Usage(format!("--allow-listen: {e}")))?;
-            grants = grants.allow_listen(pattern);
-        }
-        for spec in &self.allow_http {
-            let pattern = HttpPattern::parse(spec)
-                .map_err(|e| Failure::Usage(format!("--allow-http: {e}")))?;
-            grants = grants.allow_http(pattern);
         }
         if self.allow_name_lookup {
             grants = grants.allow_name_lookup(true);

@@ -155,7 +155,7 @@ pub enum Error {
 
     /// Text in the grant, limit or manifest vocabulary is not well formed (`10.*.example:80` as a
     /// network pattern, say).
-    #[error("`{text}` is not a valid {what}: {reason}")]
+    #[error("invalid {what}: {reason}")]
     Syntax {
         /// What the text should have been: `network pattern`, `HTTP pattern`, ...
         what: &'static str,
@@ -397,6 +397,15 @@ impl Error {
         Error::Engine {
             message: format!("{message}: {source}"),
             source: Some(source),
+        }
+    }
+
+    /// An [`Error::Syntax`]: `text` is not a valid `what`, because `reason` (which quotes it).
+    pub(crate) fn syntax(what: &'static str, text: &str, reason: impl Into<String>) -> Self {
+        Error::Syntax {
+            what,
+            text: text.to_owned(),
+            reason: reason.into(),
         }
     }
 

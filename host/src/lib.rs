@@ -40,22 +40,24 @@ mod names;
 mod plugin;
 mod store;
 mod text;
+mod toml_file;
 mod wave;
 
 pub use capability::framework::{FRAMEWORK_WIT, LOG_TARGET};
-pub use capability::listing::{CapabilityUse, capabilities};
 pub use capability::{
-    DEFAULT_SEED, DirGrant, EnvGrant, Grants, HttpPattern, NetPattern, Output, VIRTUAL_EPOCH_SECS,
-    VIRTUAL_TICK_NANOS,
+    DEFAULT_SEED, DirGrant, EnvGrant, GRANT_WORDS, Grants, HttpPattern, NetPattern, Output,
+    VIRTUAL_EPOCH_SECS, VIRTUAL_TICK_NANOS,
 };
 pub use compat::extension_point::{
     CompatibilityReport, ExtensionPoint, ExtensionPoints, Problem, serves,
 };
 pub use compat::inspect::ComponentWorld;
+pub use compat::listing::{CapabilityUse, capabilities};
 pub use config::manifest::{BuildSettings, ExtensionPointRef, Manifest};
 pub use config::policy::{OnExcess, PluginIdentity, Policy, PolicyRule};
 pub use discovery::{DEFAULT_DEBOUNCE, LoadOutcome, LoadReport, PluginDir, Watcher};
 pub use engine::cache::CacheStats;
+pub use engine::coredump::{DEFAULT_MAX_CORE_DUMP_BYTES, DEFAULT_MAX_CORE_DUMPS};
 pub use engine::events::{EVENT_BACKLOG, PluginEvent};
 pub use engine::{DEFAULT_EPOCH_TICK, DEFAULT_MAX_WASM_STACK, Engine, EngineBuilder};
 pub use error::{Error, NotProvided, Result, Source};
@@ -64,9 +66,10 @@ pub use names::plugin_name_from_path;
 pub use plugin::instance::PluginInstance;
 pub use plugin::options::PluginOptions;
 pub use plugin::quarantine::QuarantinePolicy;
-pub use plugin::typed::{Typed, TypedFuture, TypedInstance, TypedWorld, VersionIndices};
+pub use plugin::typed::{
+    Typed, TypedFuture, TypedInstance, TypedWorld, VersionAttempt, VersionIndices,
+};
 pub use plugin::{Plugin, ReloadOutcome};
-pub use store::coredump::{DEFAULT_MAX_CORE_DUMP_BYTES, DEFAULT_MAX_CORE_DUMPS};
 pub use store::limits::{
     ASYNC_YIELD_FUEL, DEFAULT_MAX_HANDLES, DEFAULT_MAX_INSTANCES, DEFAULT_MAX_MEMORY,
     DEFAULT_MAX_TABLE_ELEMENTS, Limits,

@@ -96,6 +96,13 @@ fn test(root: &Path) -> anyhow::Result<()> {
                 .args(["--", "-D", "warnings"]),
         )?;
     }
+    // Every public item's rustdoc, its links included, must build without warnings.
+    step::run(
+        "rustdoc",
+        step::command(&cargo, root)
+            .args(["doc", "--workspace", "--no-deps", "--all-features"])
+            .env("RUSTDOCFLAGS", "-D warnings"),
+    )?;
     let guest_dir = guests::build_all(root)?;
     let template_dir = templates::build_all(root, &guests::target_dir(root))?;
     let tests = |features: &str, flag: Option<&str>| {
@@ -117,6 +124,23 @@ fn test(root: &Path) -> anyhow::Result<()> {
             .arg(guest_dir.join("hello-rust.wasm")),
     )?;
     tests("all features", Some("--all-features"))?;
+    // The crates users depend on must package and build from their packages alone (the WIT and
+    // templates they embed live inside them).
+    step::run(
+        "cargo package",
+        step::command(&cargo, root).args([
+            "package",
+            "--allow-dirty",
+            "-p",
+            "componentry",
+            "-p",
+            "componentry-toolchain",
+            "-p",
+            "componentry-cli",
+            "-p",
+            "componentry-sdk",
+        ]),
+    )?;
     println!(
         "xtask test: everything passed in {}",
         step::elapsed(started)

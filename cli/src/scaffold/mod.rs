@@ -11,11 +11,11 @@ use include_dir::{Dir, include_dir};
 use crate::language::Language;
 
 /// The templates, one directory per language, as in `sdk-guest-templates/`.
-static TEMPLATES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../sdk-guest-templates");
+static TEMPLATES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/assets/templates");
 
 /// The Rust SDK, vendored into Rust projects.
-const SDK_LIB: &str = include_str!("../../../sdk-rust/src/lib.rs");
-const SDK_WIT: &str = include_str!("../../../sdk-rust/wit/plugin.wit");
+const SDK_LIB: &str = include_str!("../../assets/sdk-rust/lib.rs");
+const SDK_WIT: &str = include_str!("../../assets/sdk-rust/plugin.wit");
 
 /// Why a project could not be made.
 #[derive(Debug)]
@@ -113,11 +113,21 @@ fn project_name(dir: &Path) -> Result<String, ScaffoldError> {
 fn collect(dir: &Dir<'_>, root: &Path, into: &mut Vec<(PathBuf, String)>) {
     for file in dir.files() {
         if let (Ok(relative), Some(text)) = (file.path().strip_prefix(root), file.contents_utf8()) {
-            into.push((relative.to_owned(), text.to_owned()));
+            into.push((project_path(relative), text.to_owned()));
         }
     }
     for sub in dir.dirs() {
         collect(sub, root, into);
+    }
+}
+
+/// Where an embedded template file goes in a project: where it is in the template, with a
+/// `Cargo.toml.in` (embedded under that name, see `assets/README.md`) written as `Cargo.toml`.
+fn project_path(embedded: &Path) -> PathBuf {
+    if embedded.file_name().is_some_and(|n| n == "Cargo.toml.in") {
+        embedded.with_file_name("Cargo.toml")
+    } else {
+        embedded.to_owned()
     }
 }
 
@@ -246,6 +256,56 @@ mod tests {
                 language.name()
             );
         }
+    }
+
+    /// The files of `dir`, relative to it, with their contents.
+    fn files_under(dir: &Path, root: &Path, into: &mut Vec<(PathBuf, Vec<u8>)>) {
+        for entry in std::fs::read_dir(dir).expect("read_dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                files_under(&path, root, into);
+            } else {
+                let relative = path.strip_prefix(root).expect("under root").to_owned();
+                into.push((relative, std::fs::read(&path).expect("read")));
+            }
+        }
+    }
+
+    #[test]
+    fn every_template_file_is_embedded() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk-guest-templates");
+        let mut on_disk = Vec::new();
+        files_under(&root, &root, &mut on_disk);
+        let mut embedded: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+        fn walk(dir: &Dir<'_>, into: &mut Vec<(PathBuf, Vec<u8>)>) {
+            for file in dir.files() {
+                into.push((project_path(file.path()), file.contents().to_vec()));
+            }
+            for sub in dir.dirs() {
+                walk(sub, into);
+            }
+        }
+        walk(&TEMPLATES, &mut embedded);
+        on_disk.sort();
+        embedded.sort();
+        assert_eq!(
+            embedded.iter().map(|(p, _)| p).collect::<Vec<_>>(),
+            on_disk.iter().map(|(p, _)| p).collect::<Vec<_>>(),
+            "cli/assets/templates must link every file of sdk-guest-templates"
+        );
+        assert!(
+            embedded == on_disk,
+            "an embedded template differs from sdk-guest-templates"
+        );
+        let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk-rust");
+        assert_eq!(
+            SDK_LIB,
+            std::fs::read_to_string(sdk.join("src/lib.rs")).expect("sdk")
+        );
+        assert_eq!(
+            SDK_WIT,
+            std::fs::read_to_string(sdk.join("wit/plugin.wit")).expect("sdk")
+        );
     }
 
     #[test]

@@ -132,6 +132,27 @@ impl HostMonotonicClock for VirtualClock {
     }
 }
 
+fn describe(grants: &super::Grants) -> (bool, String) {
+    match grants.deterministic_seed() {
+        Some(seed) => (true, format!("deterministic (seed {seed}, virtual clocks)")),
+        None => (true, "the host's".to_owned()),
+    }
+}
+
+/// Clocks: the host's, or virtual ones in deterministic mode.
+pub(crate) const CLOCKS: super::Unit = super::Unit {
+    name: "wasi:clocks",
+    covers: &["wasi:clocks/"],
+    describe,
+};
+
+/// Randomness: the host's, or seeded in deterministic mode.
+pub(crate) const RANDOM: super::Unit = super::Unit {
+    name: "wasi:random",
+    covers: &["wasi:random/"],
+    describe,
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,12 @@ pub enum EnvGrant {
 
 impl EnvGrant {
     /// Parses `NAME` or `NAME=VALUE`.
-    pub fn parse(spec: &str) -> Result<Self, String> {
+    pub fn parse(spec: &str) -> crate::Result<Self> {
+        Self::parse_reason(spec)
+            .map_err(|reason| crate::Error::syntax("environment grant", spec, reason))
+    }
+
+    fn parse_reason(spec: &str) -> Result<Self, String> {
         let (name, value) = match spec.split_once('=') {
             Some((name, value)) => (name, Some(value)),
             None => (spec, None),
@@ -59,6 +64,18 @@ impl std::fmt::Display for EnvGrant {
         }
     }
 }
+
+/// Environment variables: `wasi:cli/environment` (arguments too).
+pub(crate) const UNIT: super::Unit = super::Unit {
+    name: "wasi:cli/environment",
+    covers: &["wasi:cli/environment"],
+    describe: |grants| {
+        super::list_or(
+            grants.env_names().into_iter().map(str::to_owned).collect(),
+            "no environment variables (grant with --env NAME or --env NAME=VALUE)",
+        )
+    },
+};
 
 #[cfg(test)]
 mod tests {

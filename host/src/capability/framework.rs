@@ -68,3 +68,15 @@ pub(crate) fn add_to_linker<T: Send + 'static>(
     log::add_to_linker::<_, HasSelf<PluginState<T>>>(linker, |state| state)?;
     settings::add_to_linker::<_, HasSelf<PluginState<T>>>(linker, |state| state)
 }
+
+/// The framework's own interfaces: the host's log and the plugin's settings.
+pub(crate) const UNIT: super::Unit = super::Unit {
+    name: "componentry:plugin",
+    covers: &["componentry:plugin/"],
+    describe: |_| {
+        (
+            true,
+            "always available (the host's log, the plugin's settings)".to_owned(),
+        )
+    },
+};

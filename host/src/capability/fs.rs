@@ -31,7 +31,12 @@ pub struct DirGrant {
 
 impl DirGrant {
     /// Parses `HOST[::GUEST]`; without `::GUEST` the plugin sees the directory at its host path.
-    pub fn parse(text: &str, writable: bool) -> std::result::Result<Self, String> {
+    pub fn parse(text: &str, writable: bool) -> Result<Self> {
+        Self::parse_reason(text, writable)
+            .map_err(|reason| Error::syntax("directory grant", text, reason))
+    }
+
+    fn parse_reason(text: &str, writable: bool) -> std::result::Result<Self, String> {
         let (host, guest) = match text.split_once("::") {
             Some((host, guest)) => (host, guest),
             None => (text, text),
@@ -180,6 +185,18 @@ pub(crate) fn add_to_linker<T: Send + 'static>(
     linker.allow_shadowing(false);
     defined
 }
+
+/// Files: `wasi:filesystem`, only within the granted directories.
+pub(crate) const UNIT: super::Unit = super::Unit {
+    name: "wasi:filesystem",
+    covers: &["wasi:filesystem/"],
+    describe: |grants| {
+        super::list_or(
+            grants.dirs().iter().map(DirGrant::describe).collect(),
+            "no directories (grant one with --dir HOST[::GUEST] or --dir-rw)",
+        )
+    },
+};
 
 #[cfg(test)]
 mod tests {

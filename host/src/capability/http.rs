@@ -71,7 +71,12 @@ enum PortRule {
 
 impl HttpPattern {
     /// Parses `[SCHEME://]HOST[:PORT]`.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> crate::Result<Self> {
+        Self::parse_reason(text)
+            .map_err(|reason| crate::Error::syntax("HTTP pattern", text, reason))
+    }
+
+    fn parse_reason(text: &str) -> Result<Self, String> {
         let (scheme, rest) = match text.split_once("://") {
             Some((scheme, rest)) => {
                 let scheme = Scheme::parse(scheme)
@@ -308,6 +313,18 @@ impl WasiHttpHooks for HttpHooks {
     }
 }
 
+/// Outbound HTTP: `wasi:http`, to the granted hosts.
+pub(crate) const UNIT: super::Unit = super::Unit {
+    name: "wasi:http",
+    covers: &["wasi:http/"],
+    describe: |grants| {
+        super::list_or(
+            grants.http().iter().map(HttpPattern::to_string).collect(),
+            "no hosts (grant with --allow-http [SCHEME://]HOST[:PORT])",
+        )
+    },
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -373,7 +390,7 @@ mod tests {
 
     #[test]
     fn bad_patterns_are_explained() {
-        let err = |text: &str| HttpPattern::parse(text).unwrap_err();
+        let err = |text: &str| HttpPattern::parse(text).unwrap_err().to_string();
         assert!(err("ftp://x").contains("http or https"));
         assert!(err("x/path").contains("not a path"));
         assert!(err("x:port").contains("port number"));

@@ -7,6 +7,27 @@ use crate::names;
 /// The packages the host links itself: no application interface may take their names.
 const RESERVED_PACKAGES: &[&str] = &["wasi:", "componentry:plugin/"];
 
+/// Checks that `name` is `namespace:package/interface[@version]`.
+pub(crate) fn check_name(name: &str) -> std::result::Result<(), String> {
+    let malformed = || format!("`{name}` is not namespace:package/interface[@version]");
+    let (package, interface) = names::unversioned(name)
+        .split_once('/')
+        .ok_or_else(malformed)?;
+    let version_ok = name
+        .split_once('@')
+        .is_none_or(|(_, v)| semver::Version::parse(v).is_ok());
+    let well_formed = package
+        .split_once(':')
+        .is_some_and(|(ns, pkg)| !ns.is_empty() && !pkg.is_empty())
+        && !interface.is_empty()
+        && version_ok;
+    if well_formed {
+        Ok(())
+    } else {
+        Err(malformed())
+    }
+}
+
 /// Refuses to register `name` when it is not `pkg:name/iface[@version]`, belongs to WASI or the
 /// framework, or is registered already.
 pub(crate) fn check_registrable(name: &str, registered: &[String]) -> Result<()> {
@@ -14,18 +35,7 @@ pub(crate) fn check_registrable(name: &str, registered: &[String]) -> Result<()>
         message: format!("cannot register the interface `{name}`: {reason}"),
         source: None,
     };
-    let (package, interface) = names::unversioned(name)
-        .split_once('/')
-        .ok_or_else(|| refuse("write it `namespace:package/interface@version`".to_owned()))?;
-    let well_formed = package
-        .split_once(':')
-        .is_some_and(|(ns, pkg)| !ns.is_empty() && !pkg.is_empty())
-        && !interface.is_empty();
-    if !well_formed {
-        return Err(refuse(
-            "write it `namespace:package/interface@version`".to_owned(),
-        ));
-    }
+    check_name(name).map_err(refuse)?;
     if let Some(reserved) = RESERVED_PACKAGES.iter().find(|p| name.starts_with(*p)) {
         return Err(refuse(format!(
             "`{reserved}` interfaces are linked by the host itself; register only the \

@@ -31,7 +31,6 @@ pub(crate) mod framework;
 pub(crate) mod fs;
 mod http;
 pub(crate) mod interfaces;
-pub(crate) mod listing;
 mod net;
 mod stdio;
 
@@ -53,6 +52,74 @@ pub(crate) use net::{ResolvedNet, wildcard_match};
 pub use stdio::Output;
 
 use crate::store::output::{DEFAULT_LOG_CAP, OutputBudget};
+
+/// One kind of capability as listings show it: which imports it covers, and what the grants give
+/// of it. Each capability module declares its own.
+pub(crate) struct Unit {
+    /// How listings name it: a WASI package or interface.
+    pub(crate) name: &'static str,
+    /// The unversioned imports it covers: `pkg:name/` for a whole package, or one interface.
+    pub(crate) covers: &'static [&'static str],
+    /// Whether the grants give anything of it, and what (or what would grant it).
+    pub(crate) describe: fn(&Grants) -> (bool, String),
+}
+
+impl Unit {
+    /// Whether the unversioned import `import` belongs to this capability.
+    pub(crate) fn covers(&self, import: &str) -> bool {
+        self.covers
+            .iter()
+            .any(|covered| match covered.strip_suffix('/') {
+                Some(package) => import.split_once('/').is_some_and(|(p, _)| p == package),
+                None => import == *covered,
+            })
+    }
+}
+
+/// Streams and polling: plumbing every other capability uses, nothing in itself.
+const IO: Unit = Unit {
+    name: "wasi:io",
+    covers: &["wasi:io/"],
+    describe: |_| (true, "always available (streams and polling)".to_owned()),
+};
+
+/// Every capability the host provides, the most specific first.
+pub(crate) const UNITS: &[Unit] = &[
+    fs::UNIT,
+    env::UNIT,
+    stdio::STDIN,
+    stdio::STDOUT,
+    stdio::STDERR,
+    stdio::CLI,
+    net::NAME_LOOKUP,
+    net::UNIT,
+    http::UNIT,
+    determinism::CLOCKS,
+    determinism::RANDOM,
+    IO,
+    framework::UNIT,
+];
+
+/// `(true, the items joined)`, or `(false, none)` when there are none.
+fn list_or(items: Vec<String>, none: &str) -> (bool, String) {
+    if items.is_empty() {
+        (false, none.to_owned())
+    } else {
+        (true, items.join(", "))
+    }
+}
+
+/// The keys of the grant vocabulary whose values are lists, which [`Grants::add`] takes.
+pub const GRANT_WORDS: &[&str] = &[
+    "dir",
+    "dir-rw",
+    "env",
+    "allow-net",
+    "allow-listen",
+    "allow-http",
+    "interfaces",
+    "args",
+];
 
 /// The seed of [`Grants::deterministic`] when none is given.
 pub const DEFAULT_SEED: u64 = 0;
@@ -453,19 +520,75 @@ impl Grants {
         (granted, excess)
     }
 
+    /// Adds one grant written in the vocabulary that grants files, manifests, policies and the
+    /// CLI's flags share: `word` is the key of a list ([`GRANT_WORDS`]: `dir`, `dir-rw`, `env`,
+    /// `allow-net`, `allow-listen`, `allow-http`, `interfaces`, `args`) and `value` one entry.
+    ///
+    /// ```
+    /// let grants = componentry::Grants::none()
+    ///     .add("dir", "/srv/data::/data")?
+    ///     .add("allow-net", "10.0.0.0/8:5432")?;
+    /// assert_eq!(grants.net()[0].to_string(), "10.0.0.0/8:5432");
+    /// assert!(componentry::Grants::none().add("allow-nett", "x:1").is_err());
+    /// # Ok::<(), componentry::Error>(())
+    /// ```
+    pub fn add(mut self, word: &str, value: &str) -> Result<Self> {
+        self.add_entry(word, value, None)?;
+        Ok(self)
+    }
+
+    /// Adds one entry of the list `word`; relative directories are taken relative to `base`.
+    fn add_entry(&mut self, word: &str, value: &str, base: Option<&Path>) -> Result<()> {
+        match word {
+            "dir" | "dir-rw" => {
+                let dir = DirGrant::parse(value, word == "dir-rw")?;
+                self.dirs.push(match base {
+                    Some(base) => dir.relative_to(base),
+                    None => dir,
+                });
+            }
+            "env" => self.env.push(EnvGrant::parse(value)?),
+            "allow-net" => self.net.push(NetPattern::parse(value)?),
+            "allow-listen" => self.listen.push(NetPattern::parse(value)?),
+            "allow-http" => self.http.push(HttpPattern::parse(value)?),
+            "interfaces" => {
+                interfaces::check_name(value)
+                    .map_err(|reason| Error::syntax("interface grant", value, reason))?;
+                self.interfaces.push(value.to_owned());
+            }
+            "args" => self
+                .args
+                .get_or_insert_with(Vec::new)
+                .push(value.to_owned()),
+            other => {
+                return Err(Error::syntax(
+                    "grant",
+                    other,
+                    format!(
+                        "`{other}` is not a grant; the grants are {}",
+                        GRANT_WORDS.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Reads grants from TOML (see the module's documentation for the keys). Errors give the
     /// line, the column and the key.
-    pub fn from_toml(text: &str) -> std::result::Result<Self, String> {
-        let file: GrantsToml = toml::from_str(text).map_err(|e| e.to_string())?;
+    pub fn from_toml(text: &str) -> Result<Self> {
+        let file: GrantsToml =
+            toml::from_str(text).map_err(|e| Error::syntax("grants table", text, e.to_string()))?;
         file.into_grants(None)
+            .map_err(|reason| Error::syntax("grants table", text, reason))
     }
 
     /// Reads grants from a TOML file; relative directories in it are taken relative to the
     /// file's own directory.
     pub fn from_toml_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = crate::config::toml::read(path)?;
-        let file: GrantsToml = crate::config::toml::parse(&text, path)?;
+        let text = crate::toml_file::read(path)?;
+        let file: GrantsToml = crate::toml_file::parse(&text, path)?;
         file.into_grants(path.parent())
             .map_err(|reason| Error::Config {
                 path: path.to_owned(),
@@ -599,41 +722,32 @@ impl GrantsToml {
     /// directory of the file that holds the table, when there is one.
     pub(crate) fn into_grants(self, base: Option<&Path>) -> std::result::Result<Grants, String> {
         let mut grants = Grants {
-            args: self.args,
+            args: self.args.as_ref().map(|_| Vec::new()),
             inherit_stdin: self.stdin,
             name_lookup: self.allow_name_lookup,
             stdout: self.stdout,
             stderr: self.stderr,
             output_cap: self.output_cap,
-            interfaces: self.interfaces,
             ..Grants::default()
         };
-        for (specs, writable, key) in [(&self.dir, false, "dir"), (&self.dir_rw, true, "dir-rw")] {
-            for spec in specs {
-                let dir = DirGrant::parse(spec, writable).map_err(|e| format!("{key}: {e}"))?;
-                grants.dirs.push(match base {
-                    Some(base) => dir.relative_to(base),
-                    None => dir,
-                });
-            }
-        }
-        for spec in &self.env {
+        let lists = [
+            ("dir", &self.dir),
+            ("dir-rw", &self.dir_rw),
+            ("env", &self.env),
+            ("allow-net", &self.allow_net),
+            ("allow-listen", &self.allow_listen),
+            ("allow-http", &self.allow_http),
+            ("interfaces", &self.interfaces),
+        ];
+        let args = self.args.iter().flatten();
+        let entries = lists
+            .into_iter()
+            .flat_map(|(word, values)| values.iter().map(move |v| (word, v)))
+            .chain(args.map(|v| ("args", v)));
+        for (word, value) in entries {
             grants
-                .env
-                .push(EnvGrant::parse(spec).map_err(|e| format!("env: {e}"))?);
-        }
-        for (specs, into, key) in [
-            (&self.allow_net, &mut grants.net, "allow-net"),
-            (&self.allow_listen, &mut grants.listen, "allow-listen"),
-        ] {
-            for spec in specs {
-                into.push(NetPattern::parse(spec).map_err(|e| format!("{key}: {e}"))?);
-            }
-        }
-        for spec in &self.allow_http {
-            grants
-                .http
-                .push(HttpPattern::parse(spec).map_err(|e| format!("allow-http: {e}"))?);
+                .add_entry(word, value, base)
+                .map_err(|e| format!("{word}: {e}"))?;
         }
         grants.deterministic = match self.deterministic {
             None | Some(Deterministic::On(false)) => None,
@@ -685,17 +799,74 @@ mod tests {
 
     #[test]
     fn toml_errors_name_line_and_key() {
-        let err = Grants::from_toml("dir = [\"/a\"]\nallow-nett = [\"x:1\"]\n").unwrap_err();
+        let err = Grants::from_toml("dir = [\"/a\"]\nallow-nett = [\"x:1\"]\n")
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("line 2") && err.contains("allow-nett"),
             "{err}"
         );
-        let err = Grants::from_toml("stdout = \"printer\"\n").unwrap_err();
+        let err = Grants::from_toml("stdout = \"printer\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("line 1") && err.contains("printer"), "{err}");
-        let err = Grants::from_toml("allow-net = [\"nowhere\"]\n").unwrap_err();
+        let err = Grants::from_toml("allow-net = [\"nowhere\"]\n")
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("allow-net") && err.contains("HOST:PORT"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn one_vocabulary_for_files_and_single_entries() {
+        let from_file = Grants::from_toml(
+            r#"
+            dir = ["/srv::/data"]
+            dir-rw = ["/tmp/out"]
+            env = ["HOME", "MODE=fast"]
+            allow-net = ["10.0.0.0/8:5432"]
+            allow-listen = ["127.0.0.1:9000"]
+            allow-http = ["*.example.org"]
+            interfaces = ["acme:app/kv@1.0.0"]
+            args = ["-v"]
+            "#,
+        )
+        .expect("valid");
+        let mut added = Grants::none();
+        for (word, value) in [
+            ("dir", "/srv::/data"),
+            ("dir-rw", "/tmp/out"),
+            ("env", "HOME"),
+            ("env", "MODE=fast"),
+            ("allow-net", "10.0.0.0/8:5432"),
+            ("allow-listen", "127.0.0.1:9000"),
+            ("allow-http", "*.example.org"),
+            ("interfaces", "acme:app/kv@1.0.0"),
+            ("args", "-v"),
+        ] {
+            added = added.add(word, value).expect(word);
+        }
+        assert_eq!(added, from_file);
+    }
+
+    #[test]
+    fn a_bad_entry_is_a_syntax_error_naming_it() {
+        let unknown = Grants::none().add("allow-nett", "x:1").unwrap_err();
+        assert!(matches!(unknown, Error::Syntax { .. }), "{unknown}");
+        assert!(unknown.to_string().contains("allow-net,"), "{unknown}");
+        let bad = Grants::none().add("allow-net", "nowhere").unwrap_err();
+        assert!(
+            matches!(&bad, Error::Syntax { text, .. } if text == "nowhere"),
+            "{bad}"
+        );
+        let interface = Grants::none().add("interfaces", "kv").unwrap_err();
+        assert!(
+            interface
+                .to_string()
+                .contains("namespace:package/interface"),
+            "{interface}"
         );
     }
 

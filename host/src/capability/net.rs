@@ -43,7 +43,12 @@ enum HostPattern {
 
 impl NetPattern {
     /// Parses `HOST:PORT`.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> crate::Result<Self> {
+        Self::parse_reason(text)
+            .map_err(|reason| crate::Error::syntax("network pattern", text, reason))
+    }
+
+    fn parse_reason(text: &str) -> Result<Self, String> {
         let (host, port) = split_host_port(text)?;
         let ports = parse_ports(text, port)?;
         let host = parse_host(text, host)?;
@@ -370,6 +375,33 @@ pub(crate) fn apply(
     });
 }
 
+/// Name lookup: `wasi:sockets/ip-name-lookup`.
+pub(crate) const NAME_LOOKUP: super::Unit = super::Unit {
+    name: "wasi:sockets/ip-name-lookup",
+    covers: &["wasi:sockets/ip-name-lookup"],
+    describe: |grants| match grants.name_lookup() {
+        true => (true, "name lookup".to_owned()),
+        false => (
+            false,
+            "no name lookup (grant with --allow-name-lookup)".to_owned(),
+        ),
+    },
+};
+
+/// Sockets: `wasi:sockets`, to and on the granted addresses.
+pub(crate) const UNIT: super::Unit = super::Unit {
+    name: "wasi:sockets",
+    covers: &["wasi:sockets/"],
+    describe: |grants| {
+        let connect = grants.net().iter().map(|p| format!("connect {p}"));
+        let listen = grants.listen().iter().map(|p| format!("listen {p}"));
+        super::list_or(
+            connect.chain(listen).collect(),
+            "no addresses (grant with --allow-net HOST:PORT or --allow-listen ADDR:PORT)",
+        )
+    },
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -480,7 +512,7 @@ mod tests {
 
     #[test]
     fn bad_patterns_are_explained() {
-        let err = |text: &str| NetPattern::parse(text).unwrap_err();
+        let err = |text: &str| NetPattern::parse(text).unwrap_err().to_string();
         assert!(err("example.com").contains("HOST:PORT"));
         assert!(err("example.com:http").contains("port number"));
         assert!(err(":80").contains("no host"));

@@ -317,6 +317,45 @@ impl AsyncWrite for Capped {
     }
 }
 
+fn describe_output(output: Output) -> String {
+    match output {
+        Output::Log => "into the host's log".to_owned(),
+        Output::Inherit => "inherited".to_owned(),
+        Output::Discard => "discarded".to_owned(),
+    }
+}
+
+/// Standard input: closed unless granted.
+pub(crate) const STDIN: super::Unit = super::Unit {
+    name: "wasi:cli/stdin",
+    covers: &["wasi:cli/stdin"],
+    describe: |grants| match grants.stdin_inherited() {
+        true => (true, "the host's stdin".to_owned()),
+        false => (false, "stdin is closed (grant with --stdin)".to_owned()),
+    },
+};
+
+/// Standard output: into the host's log unless redirected.
+pub(crate) const STDOUT: super::Unit = super::Unit {
+    name: "wasi:cli/stdout",
+    covers: &["wasi:cli/stdout"],
+    describe: |grants| (true, describe_output(grants.outputs().0)),
+};
+
+/// Standard error: into the host's log unless redirected.
+pub(crate) const STDERR: super::Unit = super::Unit {
+    name: "wasi:cli/stderr",
+    covers: &["wasi:cli/stderr"],
+    describe: |grants| (true, describe_output(grants.outputs().1)),
+};
+
+/// The rest of `wasi:cli` (exit, terminals): nothing beyond the instance.
+pub(crate) const CLI: super::Unit = super::Unit {
+    name: "wasi:cli",
+    covers: &["wasi:cli/"],
+    describe: |_| (true, "always available (exit, terminal queries)".to_owned()),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

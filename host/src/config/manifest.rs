@@ -73,7 +73,12 @@ pub struct ExtensionPointRef {
 
 impl ExtensionPointRef {
     /// Parses `pkg:name/world@REQ`.
-    pub fn parse(text: &str) -> std::result::Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self> {
+        Self::parse_reason(text)
+            .map_err(|reason| Error::syntax("extension point requirement", text, reason))
+    }
+
+    fn parse_reason(text: &str) -> std::result::Result<Self, String> {
         let (path, requirement) = text
             .rsplit_once('@')
             .ok_or_else(|| format!("`{text}` is not PACKAGE/WORLD@VERSION-REQUIREMENT (like acme:text/transformer@^1.1)"))?;
@@ -115,7 +120,7 @@ impl Manifest {
     /// Reads and checks the manifest at `path`.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = crate::config::toml::read(path)?;
+        let text = crate::toml_file::read(path)?;
         Self::parse(&text, path)
     }
 
@@ -126,7 +131,7 @@ impl Manifest {
             path: path.clone(),
             reason,
         };
-        let raw: ManifestToml = crate::config::toml::parse(text, &path)?;
+        let raw: ManifestToml = crate::toml_file::parse(text, &path)?;
         let at = |key: &str, span: std::ops::Range<usize>, message: String| {
             fail(format!(
                 "line {}, key `{key}`: {message}",
@@ -155,7 +160,7 @@ impl Manifest {
         })?;
         let extension_point = match &raw.extension_point {
             Some(spec) => Some(
-                ExtensionPointRef::parse(spec.get_ref())
+                ExtensionPointRef::parse_reason(spec.get_ref())
                     .map_err(|e| at("extension-point", spec.span(), e))?,
             ),
             None => None,

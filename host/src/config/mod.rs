@@ -1,6 +1,5 @@
-//! The files an operator and a plugin author write: manifests ([`manifest`]), host policies
-//! ([`policy`]), and reading TOML with errors naming the file ([`toml`]).
+//! The files an operator and a plugin author write: manifests ([`manifest`]) and host policies
+//! ([`policy`]).
 
 pub(crate) mod manifest;
 pub(crate) mod policy;
-pub(crate) mod toml;

@@ -310,7 +310,7 @@ impl Policy {
             path: path.clone(),
             reason,
         };
-        let file: PolicyToml = crate::config::toml::parse(text, &path)?;
+        let file: PolicyToml = crate::toml_file::parse(text, &path)?;
         let mut policy = Policy::new();
         for (index, raw) in file.plugin.into_iter().enumerate() {
             let selectors = [
@@ -366,7 +366,7 @@ impl Policy {
     /// Reads a policy file.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = crate::config::toml::read(path)?;
+        let text = crate::toml_file::read(path)?;
         Self::from_toml(&text, path)
     }
 }

@@ -154,7 +154,7 @@ impl Candidate {
 
     fn read_plugin_dir(dir: &Path) -> (String, Result<Self>) {
         let manifest_path = dir.join(MANIFEST);
-        let manifest = crate::config::toml::read(&manifest_path).and_then(|text| {
+        let manifest = crate::toml_file::read(&manifest_path).and_then(|text| {
             let manifest = Manifest::parse(&text, &manifest_path)?;
             Ok((manifest, text))
         });
@@ -193,7 +193,9 @@ impl Candidate {
             .map_or_else(Grants::none, |m| m.capabilities.clone());
         let mut options = policy.options_for(&self.identity, &requested)?;
         if let Some(manifest) = &self.manifest {
-            options = options.settings(&manifest.settings);
+            options = options
+                .settings(&manifest.settings)
+                .version(manifest.version.clone());
         }
         let Some(points) = points else {
             return Ok(options);

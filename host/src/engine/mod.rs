@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub(crate) mod cache;
+pub(crate) mod coredump;
 pub(crate) mod events;
 pub(crate) mod loader;
 pub(crate) mod timer;
@@ -14,7 +15,7 @@ use cache::{ArtifactCache, CacheStats};
 use timer::Timer;
 
 use crate::error::{Error, Result};
-use crate::store::coredump::{CoreDumps, DEFAULT_MAX_CORE_DUMP_BYTES, DEFAULT_MAX_CORE_DUMPS};
+use coredump::{CoreDumps, DEFAULT_MAX_CORE_DUMP_BYTES, DEFAULT_MAX_CORE_DUMPS};
 
 /// A configured WebAssembly engine. Cheap to clone (a reference count); share one per process.
 ///
@@ -87,6 +88,7 @@ impl std::fmt::Debug for Engine {
 /// Configuration of an [`Engine`]. Every setting states its default.
 #[derive(Debug, Clone)]
 pub struct EngineBuilder {
+    configure: Option<Configure>,
     cache_dir: Option<PathBuf>,
     wasm_backtrace_frames: usize,
     parallel_compilation: bool,
@@ -107,6 +109,7 @@ pub const DEFAULT_MAX_WASM_STACK: usize = 512 << 10;
 impl Default for EngineBuilder {
     fn default() -> Self {
         Self {
+            configure: None,
             cache_dir: None,
             wasm_backtrace_frames: 32,
             parallel_compilation: true,
@@ -120,7 +123,39 @@ impl Default for EngineBuilder {
     }
 }
 
+/// The application's own wasmtime settings, applied before the builder's.
+#[derive(Clone)]
+struct Configure(Arc<dyn Fn(&mut wasmtime::Config) + Send + Sync>);
+
+impl std::fmt::Debug for Configure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Configure(..)")
+    }
+}
+
 impl EngineBuilder {
+    /// Applies wasmtime settings the builder does not cover (as Extism's
+    /// `with_wasmtime_config`): `configure` runs on a fresh [`wasmtime::Config`] before the
+    /// builder's own settings, which therefore win where both speak (the component model, fuel,
+    /// epoch interruption, the stack limit, backtraces, core dumps).
+    ///
+    /// ```
+    /// let engine = componentry::Engine::builder()
+    ///     .wasmtime_config(|config| {
+    ///         config.cranelift_opt_level(componentry::wasmtime::OptLevel::Speed);
+    ///     })
+    ///     .build()?;
+    /// # let _ = engine;
+    /// # Ok::<(), componentry::Error>(())
+    /// ```
+    pub fn wasmtime_config(
+        mut self,
+        configure: impl Fn(&mut wasmtime::Config) + Send + Sync + 'static,
+    ) -> Self {
+        self.configure = Some(Configure(Arc::new(configure)));
+        self
+    }
+
     /// Keeps compiled components in `dir`, keyed by the SHA-256 of the component and the engine's
     /// configuration, so that loading the same bytes again skips compilation.
     ///
@@ -191,6 +226,10 @@ impl EngineBuilder {
     /// Creates the engine.
     pub fn build(self) -> Result<Engine> {
         let mut config = wasmtime::Config::new();
+        if let Some(Configure(configure)) = &self.configure {
+            configure(&mut config);
+        }
+        // What the framework relies on is set last, over anything the escape hatch set.
         config
             .wasm_component_model(true)
             .wasm_backtrace_max_frames(NonZeroUsize::new(self.wasm_backtrace_frames))

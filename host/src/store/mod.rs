@@ -34,7 +34,7 @@ pub struct PluginState<T> {
     pub(crate) timer: Option<Arc<crate::engine::timer::Timer>>,
     /// The plugin runs deterministically: file timestamps are virtual too.
     pub(crate) deterministic: bool,
-    pub(crate) core_dumps: Option<Arc<coredump::CoreDumps>>,
+    pub(crate) core_dumps: Option<Arc<crate::engine::coredump::CoreDumps>>,
     pub(crate) settings: Arc<Settings>,
     /// The plugin's own version, as its manifest gives it.
     pub(crate) plugin_version: Option<semver::Version>,

@@ -8,7 +8,9 @@ mod deadlines;
 mod directory;
 mod dynamic;
 mod extension_points;
+mod host_interfaces;
 mod languages;
+mod layers;
 mod limits;
 mod load;
 mod logs;
@@ -18,6 +20,7 @@ mod reload;
 mod sandbox;
 mod traps;
 mod typed;
+mod typed_versions;
 mod watch;
 mod wit_copies;
 

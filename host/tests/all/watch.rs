@@ -165,10 +165,12 @@ fn a_watched_plugin_directory_follows_its_manifest() {
     let plugin_dir = dir.path().join("greeter");
     std::fs::create_dir(&plugin_dir).expect("mkdir");
     std::fs::copy(crate::guest("hello-rust"), plugin_dir.join("greeter.wasm")).expect("copy");
-    let manifest = |greeting: &str| {
-        format!("name = \"greeter\"\nversion = \"1.0.0\"\n[settings]\ngreeting = \"{greeting}\"\n")
+    let manifest = |version: &str, greeting: &str| {
+        format!(
+            "name = \"greeter\"\nversion = \"{version}\"\n[settings]\ngreeting = \"{greeting}\"\n"
+        )
     };
-    write(&plugin_dir.join("plugin.toml"), &manifest("Hi"));
+    write(&plugin_dir.join("plugin.toml"), &manifest("1.0.0", "Hi"));
     let host = host();
     let events = host.subscribe();
     let watcher = quick(dir.path()).watch(&host).expect("watch");
@@ -177,15 +179,24 @@ fn a_watched_plugin_directory_follows_its_manifest() {
         componentry::to_wave(&plugin.invoke(r#"greet("you")"#).expect("call"))
     };
     assert_eq!(greet(&watcher), r#""Hi, you!""#);
+    // The application's handle, taken once.
+    let handle = watcher.plugin("greeter").expect("loaded");
+    assert_eq!(handle.version(), Some("1.0.0".parse().expect("version")));
 
-    // A changed manifest loads the plugin afresh with its new settings.
-    write(&plugin_dir.join("plugin.toml"), &manifest("Hey"));
+    // A changed manifest reloads the plugin with its new settings, under the same handle.
+    write(&plugin_dir.join("plugin.toml"), &manifest("1.1.0", "Hey"));
     wait_for(
         &events,
         "reloaded",
         |e| matches!(e, PluginEvent::Reloaded { plugin, .. } if plugin == "greeter"),
     );
     assert_eq!(greet(&watcher), r#""Hey, you!""#);
+    let greeting = handle
+        .invoke(r#"greet("you")"#)
+        .expect("the old handle still calls");
+    assert_eq!(componentry::to_wave(&greeting), r#""Hey, you!""#);
+    assert_eq!(handle.version(), Some("1.1.0".parse().expect("version")));
+    assert!(handle.same_plugin(&watcher.plugin("greeter").expect("loaded")));
 
     // A broken manifest leaves the plugin serving as it was.
     write(
@@ -205,6 +216,44 @@ fn a_watched_plugin_directory_follows_its_manifest() {
         |e| matches!(e, PluginEvent::Unloaded { plugin } if plugin == "greeter"),
     );
     assert!(watcher.plugin("greeter").is_none());
+    // The handle can tell, and still serves on its last version.
+    assert!(handle.is_retired());
+    handle
+        .invoke(r#"greet("you")"#)
+        .expect("a retired handle still calls");
+}
+
+#[test]
+fn watching_adopts_the_handles_loaded_before() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("counter.wasm");
+    write(&file, &versioned(1));
+    let host = host();
+    let plugins = quick(dir.path());
+    let report = plugins.load(&host).expect("load");
+    let handle = report.loaded().next().expect("loaded").clone();
+    let events = host.subscribe();
+    let watcher = plugins
+        .watch_adopting(&host, report.loaded().cloned())
+        .expect("watch");
+    assert!(
+        watcher
+            .plugin("counter")
+            .expect("adopted")
+            .same_plugin(&handle),
+        "the watcher serves the application's handle"
+    );
+    write(&file, &versioned(2));
+    wait_for(
+        &events,
+        "reloaded",
+        |e| matches!(e, PluginEvent::Reloaded { plugin, .. } if plugin == "counter"),
+    );
+    assert_eq!(
+        componentry::to_wave(&handle.invoke("version()").expect("call")),
+        "2",
+        "the handle loaded before watching follows the file"
+    );
 }
 
 /// Every event that arrives within `window`.

@@ -1,0 +1,174 @@
+//! The application's own host interfaces: registered once by the name the bindings link, granted
+//! per plugin, and able to reach the calling plugin's identity and hand it host resources.
+
+use componentry::wasmtime::component::Resource;
+use componentry::{Error, Grants, Host, Limits, PluginOptions, PluginState};
+
+use crate::{engine, guest};
+
+mod bindings {
+    ::componentry::bindgen!({
+        path: "tests/guests/wit",
+        world: "componentry:test/notes-user",
+        with: { "componentry:test/notes.note": super::NoteData },
+        // Host functions may fail (a full resource table ends the call): they return Results.
+        imports: { default: trappable },
+    });
+}
+
+use bindings::componentry::test::notes;
+
+const NOTES: &str = "componentry:test/notes@0.1.0";
+
+/// A note as the host keeps it: the plugin holds a handle to it in its resource table.
+pub struct NoteData {
+    text: String,
+    author: String,
+}
+
+/// The application's per-instance state: how many notes this instance made.
+#[derive(Default)]
+struct App {
+    made: u32,
+}
+
+// Implemented for the plugin's whole state, not only the application's part of it, so that the
+// host functions see who calls and reach the instance's resource table.
+impl notes::Host for PluginState<App> {
+    fn whoami(&mut self) -> componentry::wasmtime::Result<String> {
+        let version = self
+            .plugin_version()
+            .map_or("no version".to_owned(), ToString::to_string);
+        Ok(format!("{} ({version})", self.plugin_name()))
+    }
+}
+
+impl notes::HostNote for PluginState<App> {
+    fn new(&mut self, text: String) -> componentry::wasmtime::Result<Resource<NoteData>> {
+        self.data_mut().made += 1;
+        let author = self.plugin_name().to_owned();
+        Ok(self.table().push(NoteData { text, author })?)
+    }
+
+    fn read(&mut self, note: Resource<NoteData>) -> componentry::wasmtime::Result<String> {
+        let note = self.table().get(&note)?;
+        Ok(format!("{} (by {})", note.text, note.author))
+    }
+
+    fn drop(&mut self, note: Resource<NoteData>) -> componentry::wasmtime::Result<()> {
+        self.table().delete(note)?;
+        Ok(())
+    }
+}
+
+fn notes_host() -> Host<App> {
+    Host::builder(&engine(), |_| App::default())
+        .expect("builder")
+        .interface(NOTES, |instance| {
+            notes::add_to_linker_instance::<_, componentry::HasSelf<PluginState<App>>>(
+                instance,
+                |state| state,
+            )
+        })
+        .expect("notes interface")
+        .build()
+        .expect("host")
+}
+
+fn granted() -> PluginOptions {
+    PluginOptions::new().grants(Grants::none().interface(NOTES))
+}
+
+#[test]
+fn host_functions_see_the_calling_plugin_and_hand_out_resources() {
+    let plugin = notes_host()
+        .load_file_with(
+            guest("notes-user"),
+            granted()
+                .name("scribe")
+                .version("1.4.0".parse().expect("version")),
+        )
+        .expect("load");
+    let mut instance = plugin.instantiate().expect("instance");
+    let results = instance.invoke(r#"take-notes("hello", 3)"#).expect("call");
+    assert_eq!(
+        componentry::to_wave(&results),
+        r#""hello (by scribe); I am scribe (1.4.0)""#
+    );
+    assert_eq!(instance.store().data().data().made, 3);
+}
+
+#[test]
+fn host_resources_count_against_the_handle_limit() {
+    let plugin = notes_host()
+        .load_file_with(
+            guest("notes-user"),
+            granted().limits(Limits::default().max_handles(8)),
+        )
+        .expect("load");
+    let err = plugin
+        .invoke(r#"take-notes("x", 100)"#)
+        .expect_err("more notes than handles");
+    assert!(matches!(err, Error::HandleLimit { limit: 8, .. }), "{err}");
+    // Within the limit, the same plugin works.
+    plugin.invoke(r#"take-notes("x", 2)"#).expect("two notes");
+}
+
+#[test]
+fn registering_an_interface_checks_its_name() {
+    for bad in [
+        "notes",
+        "componentry:test",
+        "wasi:cli/environment@0.2.0",
+        "componentry:plugin/log",
+    ] {
+        let refused = Host::<App>::builder(&engine(), |_| App::default())
+            .expect("builder")
+            .interface(bad, |_| Ok(()));
+        assert!(refused.is_err(), "{bad} was registered");
+    }
+    let twice = Host::<App>::builder(&engine(), |_| App::default())
+        .expect("builder")
+        .interface(NOTES, |_| Ok(()))
+        .expect("once")
+        .interface(NOTES, |_| Ok(()));
+    assert!(twice.is_err(), "registered twice");
+}
+
+#[test]
+fn a_grant_of_an_interface_the_host_lacks_is_refused_with_a_suggestion() {
+    let typo = PluginOptions::new().grants(Grants::none().interface("componentry:test/nots@0.1.0"));
+    let err = notes_host()
+        .load_file_with(guest("notes-user"), typo)
+        .expect_err("a typo in a grant");
+    match &err {
+        Error::Grant { reason, .. } => {
+            assert!(reason.contains("does not register"), "{err}");
+            assert!(reason.contains(NOTES), "{err}");
+        }
+        other => panic!("expected a grant error, got {other}"),
+    }
+}
+
+#[test]
+fn a_plugin_importing_another_version_is_told_what_the_host_registers() {
+    let old = Host::<App>::builder(&engine(), |_| App::default())
+        .expect("builder")
+        .interface("componentry:test/notes@1.0.0", |_| Ok(()))
+        .expect("register")
+        .build()
+        .expect("host");
+    let err = old
+        .load_file_with(
+            guest("notes-user"),
+            PluginOptions::new().grants(Grants::none().interface("componentry:test/notes@1.0.0")),
+        )
+        .expect_err("0.1 is not 1.0");
+    match &err {
+        Error::MissingImport { import, hint, .. } => {
+            assert!(import.contains("notes@0.1.0"), "{err}");
+            assert!(hint.contains("notes@1.0.0"), "{err}");
+        }
+        other => panic!("expected MissingImport, got {other}"),
+    }
+}
