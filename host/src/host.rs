@@ -289,16 +289,22 @@ impl<T: Send + 'static> HostBuilder<T> {
     /// ```
     pub fn link(
         mut self,
-        add: impl FnOnce(&mut Linker<PluginState<T>>) -> wasmtime::Result<()>,
+        add: impl Fn(&mut Linker<PluginState<T>>) -> wasmtime::Result<()>,
     ) -> Result<Self> {
-        add(&mut self.linker).map_err(|e| {
-            engine_error(
-                "cannot link host functions (WASI and componentry:plugin are linked already: \
-                 link only the application's own interfaces)",
-                e,
-            )
-        })?;
-        Ok(self)
+        let Err(error) = add(&mut self.linker) else {
+            return Ok(self);
+        };
+        // Linked alone, do the functions link? Then they clash with what the host has linked.
+        let alone = add(&mut Linker::new(self.engine.wasmtime()));
+        Err(match alone {
+            Ok(()) => engine_error(
+                "cannot link host functions: they define names the host links already (WASI, \
+                 componentry:plugin, or an interface registered before); link only the \
+                 application's own interfaces, once",
+                error,
+            ),
+            Err(_) => engine_error("cannot link host functions", error),
+        })
     }
 
     /// Finishes the host.

@@ -29,6 +29,11 @@
 #[doc = include_str!("../../README.md")]
 struct ReadmeExamples;
 
+/// docs/embedding.md's examples, compiled as doctests likewise.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/embedding.md")]
+struct EmbeddingGuideExamples;
+
 mod capability;
 mod compat;
 mod config;
@@ -62,7 +67,7 @@ pub use engine::events::{EVENT_BACKLOG, PluginEvent};
 pub use engine::{DEFAULT_EPOCH_TICK, DEFAULT_MAX_WASM_STACK, Engine, EngineBuilder};
 pub use error::{Error, NotProvided, Result, Source};
 pub use host::{Host, HostBuilder};
-pub use names::plugin_name_from_path;
+pub use names::{designates, plugin_name_from_path};
 pub use plugin::instance::PluginInstance;
 pub use plugin::options::PluginOptions;
 pub use plugin::quarantine::QuarantinePolicy;

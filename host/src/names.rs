@@ -7,9 +7,22 @@ pub(crate) fn unversioned(name: &str) -> &str {
     name.split_once('@').map_or(name, |(bare, _)| bare)
 }
 
+/// The version of `pkg:name/iface@version`, when it has a valid one.
+pub(crate) fn version(name: &str) -> Option<semver::Version> {
+    name.split_once('@')
+        .and_then(|(_, v)| semver::Version::parse(v).ok())
+}
+
 /// Whether the interface name `wanted` (in full, without its version, or as the bare `iface`)
-/// designates `full` (`pkg:name/iface@version`).
-pub(crate) fn designates(wanted: &str, full: &str) -> bool {
+/// designates `full` (`pkg:name/iface@version`): how users may write an interface wherever the
+/// framework takes one (`transform#upper` for `acme:text/transform@1.2.0#upper`).
+///
+/// ```
+/// assert!(componentry::designates("transform", "acme:text/transform@1.2.0"));
+/// assert!(componentry::designates("acme:text/transform", "acme:text/transform@1.2.0"));
+/// assert!(!componentry::designates("acme:text/transform@1.3.0", "acme:text/transform@1.2.0"));
+/// ```
+pub fn designates(wanted: &str, full: &str) -> bool {
     let unversioned = unversioned(full);
     let bare = unversioned
         .rsplit_once('/')

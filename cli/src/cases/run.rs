@@ -118,13 +118,7 @@ fn key_names(key: &str, interface: &str, function: &str) -> bool {
     let Some((wanted, wanted_function)) = key.rsplit_once('#') else {
         return false;
     };
-    let unversioned = interface
-        .split_once('@')
-        .map_or(interface, |(name, _)| name);
-    let bare = unversioned
-        .rsplit_once('/')
-        .map_or(unversioned, |(_, name)| name);
-    wanted_function == function && (wanted == interface || wanted == unversioned || wanted == bare)
+    wanted_function == function && componentry::designates(wanted, interface)
 }
 
 /// Refuses stubs for functions the component does not import.

@@ -97,11 +97,7 @@ pub(crate) fn same_interface(registered: &str, import: &str) -> bool {
     if names::unversioned(registered) != names::unversioned(import) {
         return false;
     }
-    let version = |name: &str| {
-        name.split_once('@')
-            .and_then(|(_, v)| semver::Version::parse(v).ok())
-    };
-    match (version(registered), version(import)) {
+    match (names::version(registered), names::version(import)) {
         (None, _) => true,
         (Some(mine), Some(theirs)) => {
             mine.major == theirs.major && (mine.major > 0 || mine.minor == theirs.minor)

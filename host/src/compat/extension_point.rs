@@ -219,10 +219,8 @@ impl ExtensionPoint {
                 (Some(wanted), _, WorldItem::Interface { id, stability, .. }) => {
                     let interface = &self.resolve.interfaces[*id];
                     let full = self.resolve.name_world_key(key);
-                    let unversioned = full.split_once('@').map_or(full.as_str(), |(n, _)| n);
                     let matches = interface.name.as_deref() == Some(wanted)
-                        || full == wanted
-                        || unversioned == wanted;
+                        || crate::names::designates(wanted, &full);
                     if !matches {
                         return None;
                     }

@@ -180,4 +180,21 @@ fn a_granted_host_interface_can_be_async() {
         .block_on(plugin.invoke_async("peek()"))
         .expect("call");
     assert_eq!(componentry::to_wave(&results), r#""the secret is 42""#);
+    // The same through typed bindings (async exports), with the async host function under them.
+    let typed = plugin
+        .typed::<vault_user::VaultUser>()
+        .expect("a vault user");
+    let peeked = current_thread()
+        .block_on(typed.call_async(|user, store| Box::pin(user.call_peek(store))))
+        .expect("typed call");
+    assert_eq!(peeked, "the secret is 42");
+}
+
+mod vault_user {
+    ::componentry::bindgen!({
+        path: "tests/guests/wit",
+        world: "componentry:test/vault-user",
+        exports: { default: async },
+    });
+    ::componentry::typed_world!(VaultUser, VaultUserIndices);
 }

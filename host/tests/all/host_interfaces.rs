@@ -172,3 +172,36 @@ fn a_plugin_importing_another_version_is_told_what_the_host_registers() {
         other => panic!("expected MissingImport, got {other}"),
     }
 }
+
+#[test]
+fn linking_a_name_the_framework_links_is_reported_as_a_conflict() {
+    let err = Host::<App>::builder(&engine(), |_| App::default())
+        .expect("builder")
+        .link(|linker| {
+            linker
+                .instance("componentry:plugin/log@0.1.0")?
+                .func_wrap("log", |_, (): ()| Ok(()))
+        })
+        .err()
+        .expect("the framework links log already");
+    assert!(
+        err.to_string().contains("names the host links already"),
+        "{err}"
+    );
+    // A closure failing on its own is reported as its own failure.
+    let own = Host::<App>::builder(&engine(), |_| App::default())
+        .expect("builder")
+        .link(|_| {
+            Err(componentry::wasmtime::format_err!(
+                "the application's own failure"
+            ))
+        })
+        .err()
+        .expect("fails");
+    assert!(!own.to_string().contains("links already"), "{own}");
+    assert!(
+        std::error::Error::source(&own)
+            .is_some_and(|cause| cause.to_string().contains("own failure")),
+        "{own}"
+    );
+}
