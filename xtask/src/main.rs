@@ -100,7 +100,16 @@ fn test(root: &Path) -> anyhow::Result<()> {
     step::run(
         "rustdoc",
         step::command(&cargo, root)
-            .args(["doc", "--workspace", "--no-deps", "--all-features"])
+            // The library crates: the CLI's doc comments are its --help text, not rustdoc.
+            .args(["doc", "--no-deps", "--all-features"])
+            .args([
+                "-p",
+                "componentry",
+                "-p",
+                "componentry-toolchain",
+                "-p",
+                "componentry-sdk",
+            ])
             .env("RUSTDOCFLAGS", "-D warnings"),
     )?;
     let guest_dir = guests::build_all(root)?;
