@@ -547,6 +547,7 @@ fn inspect_sets_capabilities_against_the_grants() {
         "{out}"
     );
     assert!(out.contains("imports wasi:sockets - not granted"), "{out}");
+    assert!(out.contains("imports wasi:http - not granted"), "{out}");
     let out = stdout(&expect_code(
         &[
             "inspect",
@@ -557,9 +558,15 @@ fn inspect_sets_capabilities_against_the_grants() {
             "127.0.0.1:80",
             "--env",
             "HOME",
+            "--allow-http",
+            "api.example.com",
         ],
         0,
     ));
+    assert!(
+        out.contains("imports wasi:http - granted: api.example.com"),
+        "{out}"
+    );
     assert!(
         out.contains("imports wasi:filesystem - granted: /tmp -> /data (read-only)"),
         "{out}"

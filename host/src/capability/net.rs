@@ -393,7 +393,7 @@ pub(crate) const UNIT: super::Unit = super::Unit {
     name: "wasi:sockets",
     covers: &["wasi:sockets/"],
     describe: |grants| {
-        let connect = grants.net().iter().map(|p| format!("connect {p}"));
+        let connect = grants.net().iter().map(NetPattern::to_string);
         let listen = grants.listen().iter().map(|p| format!("listen {p}"));
         super::list_or(
             connect.chain(listen).collect(),
