@@ -135,6 +135,15 @@ fn test(root: &Path) -> anyhow::Result<()> {
     tests("all features", Some("--all-features"))?;
     // The crates users depend on must package and build from their packages alone (the WIT and
     // templates they embed live inside them).
+    forget_packaged(
+        root,
+        &[
+            "componentry",
+            "componentry-toolchain",
+            "componentry-cli",
+            "componentry-sdk",
+        ],
+    );
     step::run(
         "cargo package",
         step::command(&cargo, root).args([
@@ -166,4 +175,40 @@ fn demo(root: &Path) -> anyhow::Result<()> {
             .args(["run", "--quiet", "-p", "hello-host", "--"])
             .arg(&plugin),
     )
+}
+
+/// Removes what an earlier `cargo package` left of `crates` where cargo would reuse it. Cargo
+/// takes a crate of a registry (here the temporary local registry it verifies packages from) to
+/// be unchanged while its version is: the sources it unpacked into `$CARGO_HOME/registry/src`
+/// and its builds' fingerprints would make a later verification build the *earlier* sources.
+fn forget_packaged(root: &Path, crates: &[&str]) {
+    let ours = |name: &str| {
+        crates.iter().any(|krate| {
+            name.strip_prefix(krate)
+                .and_then(|rest| rest.strip_prefix('-'))
+                .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_alphanumeric()))
+        })
+    };
+    let remove_ours_in = |dir: &Path| {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if ours(&entry.file_name().to_string_lossy()) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    };
+    // The fingerprints of the verification builds (in the workspace's target directory): the
+    // workspace's own builds of these crates are redone once, which costs little.
+    remove_ours_in(&root.join("target/debug/.fingerprint"));
+    let home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cargo")));
+    let Some(src) = home.map(|home| home.join("registry/src")) else {
+        return;
+    };
+    for registry in std::fs::read_dir(&src).into_iter().flatten().flatten() {
+        // Only the temporary local registries `cargo package` makes, never a real one's.
+        if !registry.file_name().to_string_lossy().starts_with("index.") {
+            remove_ours_in(&registry.path());
+        }
+    }
 }
