@@ -360,6 +360,16 @@ pub enum Error {
         remaining: std::time::Duration,
     },
 
+    /// There was no room for another instance: the engine's instance pool is full, or a
+    /// plugin's pool of instances stayed busy longer than it may wait.
+    #[error("plugin '{plugin}': no room for another instance: {reason}")]
+    Exhausted {
+        /// The plugin's name.
+        plugin: String,
+        /// Which capacity ran out.
+        reason: String,
+    },
+
     /// A command plugin (`wasi:cli/run`) ended with a failure status.
     #[error("plugin '{plugin}' exited with status {status}")]
     Exit {
@@ -443,6 +453,7 @@ impl Error {
             | Error::DuplicateName { plugin, .. }
             | Error::InstanceFailed { plugin }
             | Error::Quarantined { plugin, .. }
+            | Error::Exhausted { plugin, .. }
             | Error::Exit { plugin, .. }
             | Error::Host { plugin, .. } => Some(plugin),
             Error::Engine { .. } | Error::Config { .. } | Error::Syntax { .. } => None,
@@ -454,7 +465,8 @@ impl Error {
     /// `load` (unreadable, not wasm, a core module, invalid, rejected), `missing-import`,
     /// `not-granted`, `policy-denied`, `integrity`, `grant`, `syntax`, `config`, `incompatible`,
     /// `not-found`, `not-provided`, `bad-arguments`, `trap`, `fuel`, `deadline`, `memory`, `table`,
-    /// `handles`, `duplicate-name`, `instance-failed`, `quarantined`, `exit`, `host`, `engine`.
+    /// `handles`, `duplicate-name`, `instance-failed`, `quarantined`, `exhausted`, `exit`, `host`,
+    /// `engine`.
     pub fn kind(&self) -> &'static str {
         match self {
             Error::Read { .. }
@@ -482,6 +494,7 @@ impl Error {
             Error::DuplicateName { .. } => "duplicate-name",
             Error::InstanceFailed { .. } => "instance-failed",
             Error::Quarantined { .. } => "quarantined",
+            Error::Exhausted { .. } => "exhausted",
             Error::Exit { .. } => "exit",
             Error::Host { .. } => "host",
             Error::Engine { .. } => "engine",

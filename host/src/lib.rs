@@ -61,15 +61,17 @@ pub use compat::listing::{CapabilityUse, capabilities};
 pub use config::manifest::{BuildSettings, ExtensionPointRef, Manifest};
 pub use config::policy::{OnExcess, PluginIdentity, Policy, PolicyRule};
 pub use discovery::{DEFAULT_DEBOUNCE, LoadOutcome, LoadReport, PluginDir, Watcher};
-pub use engine::cache::CacheStats;
+pub use engine::cache::{CacheStats, DEFAULT_CACHE_MAX_BYTES};
 pub use engine::coredump::{DEFAULT_MAX_CORE_DUMP_BYTES, DEFAULT_MAX_CORE_DUMPS};
 pub use engine::events::{EVENT_BACKLOG, PluginEvent};
-pub use engine::{DEFAULT_EPOCH_TICK, DEFAULT_MAX_WASM_STACK, Engine, EngineBuilder};
+pub use engine::pooling::DEFAULT_DECOMMIT_BATCH;
+pub use engine::{DEFAULT_EPOCH_TICK, DEFAULT_MAX_WASM_STACK, Engine, EngineBuilder, Pooling};
 pub use error::{Error, NotProvided, Result, Source};
 pub use host::{Host, HostBuilder};
 pub use names::{designates, plugin_name_from_path};
 pub use plugin::instance::PluginInstance;
 pub use plugin::options::PluginOptions;
+pub use plugin::pool::{InstancePool, PoolOptions, Reuse};
 pub use plugin::quarantine::QuarantinePolicy;
 pub use plugin::typed::{
     Typed, TypedFuture, TypedInstance, TypedWorld, VersionAttempt, VersionIndices,

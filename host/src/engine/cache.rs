@@ -1,5 +1,9 @@
 //! The compiled-artifact cache: native code of compiled components on disk, keyed by the
-//! component's SHA-256 and the engine's configuration.
+//! component's SHA-256 and the engine's configuration, bounded in size.
+//!
+//! Several processes may share one directory. Artifacts are written whole to a temporary file
+//! and renamed into place, and evicted by unlinking, never changed in place: a reader sees a
+//! whole artifact or none.
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -17,7 +21,12 @@ pub struct CacheStats {
     pub hits: u64,
     /// Loads that compiled (no artifact, or an unusable one).
     pub misses: u64,
+    /// Artifacts removed to keep the cache within its size bound.
+    pub evictions: u64,
 }
+
+/// The size bound of an artifact cache by default: 1 GiB.
+pub const DEFAULT_CACHE_MAX_BYTES: u64 = 1 << 30;
 
 /// A directory of serialized compiled components.
 #[derive(Debug, Clone)]
@@ -25,11 +34,13 @@ pub(crate) struct ArtifactCache {
     dir: PathBuf,
     /// Distinguishes artifacts of engines with other settings or another wasmtime version.
     engine_key: String,
-    counters: Arc<[AtomicU64; 2]>,
+    counters: Arc<[AtomicU64; 3]>,
+    /// The most bytes of artifacts the directory may hold; the least recently used go first.
+    max_bytes: u64,
 }
 
 impl ArtifactCache {
-    pub(crate) fn open(dir: PathBuf, engine: &wasmtime::Engine) -> Result<Self> {
+    pub(crate) fn open(dir: PathBuf, engine: &wasmtime::Engine, max_bytes: u64) -> Result<Self> {
         let mut builder = std::fs::DirBuilder::new();
         builder.recursive(true);
         #[cfg(unix)]
@@ -49,6 +60,7 @@ impl ArtifactCache {
             dir,
             engine_key: format!("{:016x}", hasher.finish()),
             counters: Arc::default(),
+            max_bytes,
         })
     }
 
@@ -56,6 +68,7 @@ impl ArtifactCache {
         CacheStats {
             hits: self.counters[0].load(Ordering::Relaxed),
             misses: self.counters[1].load(Ordering::Relaxed),
+            evictions: self.counters[2].load(Ordering::Relaxed),
         }
     }
 
@@ -74,13 +87,14 @@ impl ArtifactCache {
 
     fn read(&self, engine: &wasmtime::Engine, sha256: &[u8; 32]) -> Option<Component> {
         let path = self.path_for(sha256);
-        // Read into memory rather than mapping the file: a file changed under a mapping would
-        // fault the host, whoever changed it.
+        // Read into memory rather than mapping the file: a file changed in place under a mapping
+        // (by anyone: this module never does) would fault the host when it touched the page.
         let bytes = std::fs::read(&path).ok()?;
-        // SAFETY: the cache directory is the application's own (see `EngineBuilder::cache_dir`),
-        // and files are written whole by `put` (rename into place), so what is read was produced
-        // by `Component::serialize` of an engine with the same compatibility hash. wasmtime also
-        // checks the artifact's header against the engine before using it.
+        // SAFETY: the cache directory belongs to this user and no other may write it
+        // (`check_private`), and every writer of it (this module, in any process) writes files
+        // whole under a temporary name and renames them into place, so what is read was produced
+        // by `Component::serialize` of an engine with the same compatibility hash (part of the
+        // name). wasmtime also checks the artifact's header against the engine before using it.
         match unsafe { Component::deserialize(engine, &bytes) } {
             Ok(component) => Some(component),
             Err(e) => {
@@ -96,7 +110,10 @@ impl ArtifactCache {
         let path = self.path_for(sha256);
         if let Err(e) = write_atomically(&path, component) {
             tracing::warn!(path = %path.display(), "cannot write compiled artifact: {e:#}");
+            return;
         }
+        let evicted = evict(&self.dir, self.max_bytes, &path);
+        self.counters[2].fetch_add(evicted, Ordering::Relaxed);
     }
 }
 
@@ -140,6 +157,47 @@ fn check_private(dir: &Path) -> Result<()> {
 #[cfg(not(unix))]
 fn check_private(_dir: &Path) -> Result<()> {
     Ok(())
+}
+
+/// Removes the least recently used artifacts of `dir` until they hold at most `max_bytes`
+/// (sparing `keep`, just written); returns how many it removed. Access times (as the file
+/// system keeps them, often at a day's granularity) order them, then modification times.
+fn evict(dir: &Path, max_bytes: u64, keep: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut artifacts: Vec<(std::time::SystemTime, u64, PathBuf)> = entries
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let path = entry.path();
+            if path.extension().is_none_or(|e| e != "cwasm") {
+                return None;
+            }
+            let metadata = entry.metadata().ok()?;
+            let used = metadata.accessed().or_else(|_| metadata.modified()).ok()?;
+            Some((used, metadata.len(), path))
+        })
+        .collect();
+    let mut total: u64 = artifacts.iter().map(|(_, len, _)| len).sum();
+    if total <= max_bytes {
+        return 0;
+    }
+    artifacts.sort_by_key(|(used, _, _)| *used);
+    let mut evicted = 0;
+    for (_, len, path) in artifacts {
+        if total <= max_bytes {
+            break;
+        }
+        if path == keep {
+            continue;
+        }
+        // Another process may have evicted it first: either way it is gone.
+        if std::fs::remove_file(&path).is_ok() {
+            evicted += 1;
+        }
+        total = total.saturating_sub(len);
+    }
+    evicted
 }
 
 fn write_atomically(path: &Path, component: &Component) -> anyhow::Result<()> {

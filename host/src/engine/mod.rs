@@ -9,10 +9,13 @@ pub(crate) mod cache;
 pub(crate) mod coredump;
 pub(crate) mod events;
 pub(crate) mod loader;
+pub(crate) mod pooling;
 pub(crate) mod timer;
 
 use cache::{ArtifactCache, CacheStats};
 use timer::Timer;
+
+pub use pooling::Pooling;
 
 use crate::error::{Error, Result};
 use coredump::{CoreDumps, DEFAULT_MAX_CORE_DUMP_BYTES, DEFAULT_MAX_CORE_DUMPS};
@@ -23,6 +26,7 @@ use coredump::{CoreDumps, DEFAULT_MAX_CORE_DUMP_BYTES, DEFAULT_MAX_CORE_DUMPS};
 #[derive(Clone)]
 pub struct Engine {
     wasmtime: wasmtime::Engine,
+    pooling: Option<Pooling>,
     cache: Option<ArtifactCache>,
     fuel: bool,
     epoch_tick: Option<Duration>,
@@ -45,6 +49,11 @@ impl Engine {
     /// The underlying wasmtime engine, for code that needs wasmtime directly.
     pub fn wasmtime(&self) -> &wasmtime::Engine {
         &self.wasmtime
+    }
+
+    /// The pooling allocator's configuration, when the engine pools instances.
+    pub fn pooling(&self) -> Option<&Pooling> {
+        self.pooling.as_ref()
     }
 
     pub(crate) fn cache(&self) -> Option<&ArtifactCache> {
@@ -89,7 +98,9 @@ impl std::fmt::Debug for Engine {
 #[derive(Debug, Clone)]
 pub struct EngineBuilder {
     configure: Option<Configure>,
+    pooling: Option<Pooling>,
     cache_dir: Option<PathBuf>,
+    cache_max_bytes: u64,
     wasm_backtrace_frames: usize,
     parallel_compilation: bool,
     fuel: bool,
@@ -110,7 +121,9 @@ impl Default for EngineBuilder {
     fn default() -> Self {
         Self {
             configure: None,
+            pooling: None,
             cache_dir: None,
+            cache_max_bytes: cache::DEFAULT_CACHE_MAX_BYTES,
             wasm_backtrace_frames: 32,
             parallel_compilation: true,
             fuel: false,
@@ -134,6 +147,14 @@ impl std::fmt::Debug for Configure {
 }
 
 impl EngineBuilder {
+    /// Allocates instances from a pool reserved up front instead of on demand: a fresh instance
+    /// costs several times less and scales across threads, for some reserved virtual memory
+    /// (see [`Pooling`] and docs/performance.md). Defaults to on-demand allocation.
+    pub fn pooling(mut self, pooling: Pooling) -> Self {
+        self.pooling = Some(pooling);
+        self
+    }
+
     /// Applies wasmtime settings the builder does not cover (as Extism's
     /// `with_wasmtime_config`): `configure` runs on a fresh [`wasmtime::Config`] before the
     /// builder's own settings, which therefore win where both speak (the component model, fuel,
@@ -163,6 +184,14 @@ impl EngineBuilder {
     /// native code that is mapped and run without re-validation.
     pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// The most bytes of compiled artifacts the cache directory may hold: past it, writing an
+    /// artifact removes the least recently used ones. Defaults to
+    /// [`DEFAULT_CACHE_MAX_BYTES`](crate::DEFAULT_CACHE_MAX_BYTES) (1 GiB).
+    pub fn cache_max_bytes(mut self, bytes: u64) -> Self {
+        self.cache_max_bytes = bytes;
         self
     }
 
@@ -229,6 +258,9 @@ impl EngineBuilder {
         if let Some(Configure(configure)) = &self.configure {
             configure(&mut config);
         }
+        if let Some(pooling) = &self.pooling {
+            pooling.apply(&mut config);
+        }
         // What the framework relies on is set last, over anything the escape hatch set.
         config
             .wasm_component_model(true)
@@ -241,7 +273,7 @@ impl EngineBuilder {
         let wasmtime = wasmtime::Engine::new(&config)
             .map_err(|e| Error::engine("wasmtime refused the engine configuration", e))?;
         let cache = match self.cache_dir {
-            Some(dir) => Some(ArtifactCache::open(dir, &wasmtime)?),
+            Some(dir) => Some(ArtifactCache::open(dir, &wasmtime, self.cache_max_bytes)?),
             None => None,
         };
         let timer = match self.epoch_tick {
@@ -254,6 +286,7 @@ impl EngineBuilder {
         };
         Ok(Engine {
             wasmtime,
+            pooling: self.pooling,
             cache,
             fuel: self.fuel,
             epoch_tick: self.epoch_tick,

@@ -14,6 +14,8 @@ pub(crate) struct ExportedFunc {
     pub(crate) name: String,
     pub(crate) index: ComponentExportIndex,
     pub(crate) ty: ComponentFunc,
+    /// Where it is in its component's export table (as [`list`] gives it).
+    pub(crate) position: usize,
 }
 
 impl ExportedFunc {
@@ -45,6 +47,7 @@ pub(crate) fn list(engine: &wasmtime::Engine, component: &Component) -> Vec<Expo
                         name: name.to_owned(),
                         index,
                         ty: func,
+                        position: funcs.len(),
                     });
                 }
             }
@@ -60,6 +63,7 @@ pub(crate) fn list(engine: &wasmtime::Engine, component: &Component) -> Vec<Expo
                             name: format!("{name}#{func_name}"),
                             index,
                             ty: func,
+                            position: funcs.len(),
                         });
                     }
                 }

@@ -37,6 +37,8 @@ pub struct PluginInstance<T: 'static> {
     armed: bool,
     /// A call failed in the plugin's code, or was cancelled half-way.
     failed: bool,
+    /// The instance's functions, by position in the version's export table, looked up once.
+    funcs: Vec<Option<Func>>,
 }
 
 impl<T: Send + 'static> PluginInstance<T> {
@@ -48,12 +50,13 @@ impl<T: Send + 'static> PluginInstance<T> {
     ) -> Self {
         Self {
             plugin,
-            version,
             store,
             instance,
             fuel_consumed: None,
             armed: true,
             failed: false,
+            funcs: vec![None; version.exports.len()],
+            version,
         }
     }
 
@@ -62,6 +65,16 @@ impl<T: Send + 'static> PluginInstance<T> {
     pub(crate) fn settle(&mut self) {
         self.fuel_consumed = limiter::settle(&mut self.store);
         self.armed = false;
+    }
+
+    /// Whether the instance takes calls: no call of it failed in the plugin's code.
+    pub(crate) fn usable(&self) -> bool {
+        !self.failed
+    }
+
+    /// Whether the instance runs the plugin's current version (no reload replaced it).
+    pub(crate) fn is_current(&self) -> bool {
+        Arc::ptr_eq(&self.plugin.current(), &self.version)
     }
 
     /// The plugin this is an instance of.
@@ -97,15 +110,17 @@ impl<T: Send + 'static> PluginInstance<T> {
     /// Calls the export `name` (`func`, `iface#func` or `pkg:name/iface@version#func`) with
     /// dynamically typed arguments and returns its results.
     pub fn call(&mut self, name: &str, args: &[Val]) -> Result<Vec<Val>> {
-        let export = self.find(name)?;
-        self.call_export(&export, args)
+        let version = self.version.clone();
+        let export = version.find(self.plugin.name(), name)?;
+        self.call_export(export, args)
     }
 
     /// Calls a function written as a WAVE call expression, `name(arg, ...)`, and returns its
     /// results.
     pub fn invoke(&mut self, call: &str) -> Result<Vec<Val>> {
-        let (export, args) = self.parse_call(call)?;
-        self.call_export(&export, &args)
+        let version = self.version.clone();
+        let (export, args) = self.parse_call(&version, call)?;
+        self.call_export(export, &args)
     }
 
     /// Moves this instance to the plugin's current version after a hot reload. When both
@@ -176,7 +191,7 @@ impl<T: Send + 'static> PluginInstance<T> {
         self.begin()?;
         let outcome = call(&mut self.store, &self.instance);
         let outcome = self.finish(function, outcome);
-        self.plugin.record(&outcome);
+        self.plugin.record(&self.version, &outcome);
         outcome
     }
 
@@ -188,7 +203,7 @@ impl<T: Send + 'static> PluginInstance<T> {
                 plugin: self.plugin.name().to_owned(),
             });
         }
-        self.plugin.admit()?;
+        self.plugin.admit(&self.version)?;
         if !std::mem::take(&mut self.armed) {
             self.plugin.arm(&mut self.store);
         }
@@ -213,13 +228,21 @@ impl<T: Send + 'static> PluginInstance<T> {
         for ((name, ty), arg) in export.ty.params().zip(args) {
             wit_type::check(arg, &ty).map_err(|e| bad(format!("argument `{name}`: {e}")))?;
         }
-        self.instance
+        if let Some(Some(func)) = self.funcs.get(export.position) {
+            return Ok(*func);
+        }
+        let func = self
+            .instance
             .get_func(&mut self.store, export.index)
             .ok_or_else(|| Error::ExportNotFound {
                 plugin: self.plugin.name().to_owned(),
                 name: export.name.clone(),
                 available: "(the instance lacks an export its component declares)".to_owned(),
-            })
+            })?;
+        if let Some(slot) = self.funcs.get_mut(export.position) {
+            *slot = Some(func);
+        }
+        Ok(func)
     }
 
     /// Meters the call that just ended and maps its error; a failure of the guest marks the
@@ -236,8 +259,13 @@ impl<T: Send + 'static> PluginInstance<T> {
         }
     }
 
-    /// Resolves a WAVE call expression into the export and its arguments.
-    fn parse_call(&self, call: &str) -> Result<(ExportedFunc, Vec<Val>)> {
+    /// Resolves a WAVE call expression into the export (of `version`, this instance's) and its
+    /// arguments.
+    fn parse_call<'v>(
+        &self,
+        version: &'v PluginVersion<T>,
+        call: &str,
+    ) -> Result<(&'v ExportedFunc, Vec<Val>)> {
         let bad_call = |reason: String| Error::BadArguments {
             plugin: self.plugin.name().to_owned(),
             function: call.to_owned(),
@@ -251,7 +279,7 @@ impl<T: Send + 'static> PluginInstance<T> {
         let placeholder = format!("f({arguments}");
         let parsed = UntypedFuncCall::parse(&placeholder)
             .map_err(|e| bad_call(format!("the arguments are not valid WAVE: {e}")))?;
-        let export = self.find(name.trim())?;
+        let export = version.find(self.plugin.name(), name.trim())?;
         let types: Vec<_> = export.ty.params().map(|(_, ty)| ty).collect();
         let args = parsed
             .to_wasm_params(types.iter())
@@ -276,14 +304,16 @@ impl<T: Send + 'static> PluginInstance<T> {
     /// Like [`call`](Self::call), on an asynchronous host. The deadline holds wherever the call
     /// waits; dropping the future cancels the call, and the instance then takes no more calls.
     pub async fn call_async(&mut self, name: &str, args: &[Val]) -> Result<Vec<Val>> {
-        let export = self.find(name)?;
-        self.call_export_async(&export, args).await
+        let version = self.version.clone();
+        let export = version.find(self.plugin.name(), name)?;
+        self.call_export_async(export, args).await
     }
 
     /// Like [`invoke`](Self::invoke), on an asynchronous host.
     pub async fn invoke_async(&mut self, call: &str) -> Result<Vec<Val>> {
-        let (export, args) = self.parse_call(call)?;
-        self.call_export_async(&export, &args).await
+        let version = self.version.clone();
+        let (export, args) = self.parse_call(&version, call)?;
+        self.call_export_async(export, &args).await
     }
 
     async fn call_export_async(&mut self, export: &ExportedFunc, args: &[Val]) -> Result<Vec<Val>> {
@@ -329,7 +359,7 @@ impl<T: Send + 'static> PluginInstance<T> {
                 ))
             }
         };
-        self.plugin.record(&outcome);
+        self.plugin.record(&self.version, &outcome);
         outcome
     }
 }

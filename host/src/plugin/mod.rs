@@ -8,6 +8,7 @@ pub(crate) mod exports;
 pub(crate) mod instance;
 pub(crate) mod linking;
 pub(crate) mod options;
+pub(crate) mod pool;
 pub(crate) mod quarantine;
 pub(crate) mod runtime;
 pub(crate) mod typed;
@@ -299,9 +300,9 @@ impl<T: Send + 'static> Plugin<T> {
         );
     }
 
-    /// Refuses a call while the plugin is quarantined.
-    pub(crate) fn admit(&self) -> Result<()> {
-        if self.current().config.quarantine.is_some()
+    /// Refuses a call (on `version`) while the plugin is quarantined.
+    pub(crate) fn admit(&self, version: &PluginVersion<T>) -> Result<()> {
+        if version.config.quarantine.is_some()
             && let Some(remaining) = self.inner.failures.quarantined(Instant::now())
         {
             return Err(Error::Quarantined {
@@ -314,8 +315,7 @@ impl<T: Send + 'static> Plugin<T> {
 
     /// Counts a failed call against the quarantine policy, quarantining the plugin (with an
     /// event) when it is one failure too many.
-    pub(crate) fn record<R>(&self, outcome: &Result<R>) {
-        let version = self.current();
+    pub(crate) fn record<R>(&self, version: &PluginVersion<T>, outcome: &Result<R>) {
         let Some(policy) = &version.config.quarantine else {
             return;
         };
@@ -355,6 +355,12 @@ impl<T: Send + 'static> Plugin<T> {
         })
     }
 
+    /// A bounded pool of instances of this plugin, for calls from many threads: see
+    /// [`InstancePool`](pool::InstancePool).
+    pub fn pool(&self, options: pool::PoolOptions) -> pool::InstancePool<T> {
+        pool::InstancePool::new(self.clone(), options)
+    }
+
     /// Creates an instance, which keeps its state across calls. Instantiating (running the
     /// component's start functions) has its own fuel budget and deadline, as a call does.
     pub fn instantiate(&self) -> Result<PluginInstance<T>> {
@@ -375,13 +381,13 @@ impl<T: Send + 'static> Plugin<T> {
         version: Arc<PluginVersion<T>>,
     ) -> Result<PluginInstance<T>> {
         self.require_mode(false)?;
-        self.admit()?;
+        self.admit(&version)?;
         let mut store = self.new_store(&version)?;
         let outcome = version
             .pre
             .instantiate(&mut store)
             .map_err(|e| outcome::classify(&mut store, self.name(), "<instantiate>", e));
-        self.record(&outcome);
+        self.record(&version, &outcome);
         Ok(PluginInstance::new(self.clone(), version, store, outcome?))
     }
 
@@ -407,7 +413,7 @@ impl<T: Send + 'static> Plugin<T> {
         version: Arc<PluginVersion<T>>,
     ) -> Result<PluginInstance<T>> {
         self.require_mode(true)?;
-        self.admit()?;
+        self.admit(&version)?;
         let mut store = self.new_store(&version)?;
         let deadline = store.data().deadline_timer();
         let raced =
@@ -426,7 +432,7 @@ impl<T: Send + 'static> Plugin<T> {
                 "<instantiate>",
             )),
         };
-        self.record(&outcome);
+        self.record(&version, &outcome);
         Ok(PluginInstance::new(self.clone(), version, store, outcome?))
     }
 

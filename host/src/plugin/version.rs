@@ -2,6 +2,7 @@
 //! with everything every call needs computed once (its export table), and the configuration it
 //! was loaded with (grants made ready, limits, settings). Immutable: a reload makes a new one.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use semver::Version;
@@ -62,6 +63,9 @@ pub(crate) struct PluginVersion<T: 'static> {
     pub(crate) target_version: Option<Version>,
     /// Every exported function, resolved once.
     pub(crate) exports: Vec<ExportedFunc>,
+    /// Where each export is in `exports`, by its canonical name: a call by that name finds its
+    /// function without comparing names one by one.
+    by_name: HashMap<String, usize>,
 }
 
 impl<T: Send + 'static> PluginVersion<T> {
@@ -102,6 +106,11 @@ impl<T: Send + 'static> PluginVersion<T> {
         let pre =
             linking::instantiate_pre(runtime, name, config.grants.grants(), &compiled.component)?;
         let exports = exports::list(runtime.engine.wasmtime(), &compiled.component);
+        let by_name = exports
+            .iter()
+            .enumerate()
+            .map(|(at, export)| (export.name.clone(), at))
+            .collect();
         Ok(Self {
             config,
             component: compiled.component,
@@ -109,12 +118,16 @@ impl<T: Send + 'static> PluginVersion<T> {
             sha256: compiled.sha256,
             target_version,
             exports,
+            by_name,
         })
     }
 
     /// The exported function `wanted`, or why there is none: [`Error::NotProvided`] when the
     /// extension point added it after the plugin's version.
     pub(crate) fn find(&self, plugin: &str, wanted: &str) -> Result<&ExportedFunc> {
+        if let Some(&at) = self.by_name.get(wanted) {
+            return Ok(&self.exports[at]);
+        }
         exports::find(&self.exports, plugin, wanted).map_err(|e| {
             let newer = match (&self.config.extension_point, &self.target_version, &e) {
                 (Some(point), Some(built_for), Error::ExportNotFound { .. }) => point
@@ -154,6 +167,33 @@ fn check_engine_supports<T>(runtime: &Runtime<T>, plugin: &str, limits: &Limits)
                 "a deadline needs an engine built with `EngineBuilder::epoch_interruption(..)`"
                     .to_owned(),
         });
+    }
+    if let Some(pool) = engine.pooling() {
+        let too_large = [
+            (
+                "memory limit",
+                limits.max_memory,
+                pool.memory_limit(),
+                "max_memory",
+            ),
+            (
+                "table limit",
+                limits.max_table_elements,
+                pool.table_limit(),
+                "table_elements",
+            ),
+        ]
+        .into_iter()
+        .find(|(_, limit, slot, _)| limit > slot);
+        if let Some((what, limit, slot, setting)) = too_large {
+            return Err(Error::Host {
+                plugin: plugin.to_owned(),
+                message: format!(
+                    "its {what} ({limit}) exceeds what the engine's instance pool holds ({slot}); \
+                     raise `Pooling::{setting}` or lower the limit"
+                ),
+            });
+        }
     }
     Ok(())
 }

@@ -188,4 +188,11 @@ mod tests {
         assert_eq!(limits.fuel_budget(), None);
         assert_eq!(limits.call_deadline(), None);
     }
+
+    #[test]
+    fn the_default_pool_holds_a_plugin_with_the_default_limits() {
+        let pool = crate::engine::pooling::Pooling::new();
+        assert_eq!(pool.memory_limit(), DEFAULT_MAX_MEMORY);
+        assert_eq!(pool.table_limit(), DEFAULT_MAX_TABLE_ELEMENTS);
+    }
 }

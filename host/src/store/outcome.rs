@@ -35,6 +35,15 @@ pub(crate) fn classify<T>(
             plugin_version: missing.plugin_version.clone(),
         };
     }
+    let pool_full = error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<wasmtime::PoolConcurrencyLimitError>());
+    if let Some(full) = pool_full {
+        return Error::Exhausted {
+            plugin: plugin.to_owned(),
+            reason: format!("the engine's instance pool is full ({full})"),
+        };
+    }
     super::coredump::write(store, plugin, &error);
     if let Some(wasmtime::Trap::OutOfFuel) = error.downcast_ref::<wasmtime::Trap>() {
         let consumed = settle(store)

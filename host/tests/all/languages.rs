@@ -8,7 +8,7 @@ use componentry::Error;
 
 use crate::host;
 
-fn templates() -> PathBuf {
+pub fn templates() -> PathBuf {
     let dir = std::env::var_os("COMPONENTRY_TEMPLATES")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/templates"));
@@ -19,7 +19,7 @@ fn templates() -> PathBuf {
     dir
 }
 
-fn languages() -> Vec<String> {
+pub fn languages() -> Vec<String> {
     let listed = std::fs::read_to_string(templates().join("languages.txt")).expect("languages");
     listed.lines().map(str::to_owned).collect()
 }

@@ -237,3 +237,47 @@ fn a_policy_hash_pin_admits_the_pinned_bytes_only() {
         Ok(_) => panic!("other bytes than the pinned ones must be refused"),
     }
 }
+
+#[test]
+fn the_artifact_cache_stays_within_its_size_bound() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let artifacts = || {
+        std::fs::read_dir(dir.path())
+            .expect("cache dir")
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
+            })
+            .count()
+    };
+    // Room for one artifact, not two.
+    let one = {
+        let probe = tempfile::tempdir().expect("tempdir");
+        let engine = Engine::builder()
+            .cache_dir(probe.path())
+            .build()
+            .expect("engine");
+        Host::<()>::new(&engine)
+            .expect("host")
+            .load_file(guest("hello-rust"))
+            .expect("load");
+        let entry = std::fs::read_dir(probe.path())
+            .expect("dir")
+            .next()
+            .expect("artifact");
+        entry.expect("entry").metadata().expect("metadata").len()
+    };
+    let engine = Engine::builder()
+        .cache_dir(dir.path())
+        .cache_max_bytes(one + one / 2)
+        .build()
+        .expect("engine");
+    let host: Host<()> = Host::new(&engine).expect("host");
+    host.load_file(guest("hello-rust")).expect("first");
+    assert_eq!(artifacts(), 1);
+    host.load_file(guest("faults")).expect("second");
+    assert_eq!(artifacts(), 1, "the older artifact made room for the newer");
+    assert_eq!(engine.cache_stats().map(|s| s.evictions), Some(1));
+    // What is evicted is only recompiled: the plugin still loads.
+    host.load_file(guest("hello-rust")).expect("again");
+}

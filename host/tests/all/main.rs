@@ -16,6 +16,7 @@ mod load;
 mod logs;
 mod output;
 mod policy;
+mod pooling;
 mod reload;
 mod sandbox;
 mod traps;

@@ -1,0 +1,196 @@
+//! The pooling allocator (an engine setting) and instance pools (per plugin): both bounded, both
+//! failing with a typed `Exhausted` rather than growing, and plugins of every language run in a
+//! pooled engine.
+
+use std::time::Duration;
+
+use componentry::{
+    Engine, Error, Grants, Host, Limits, PluginOptions, PoolOptions, Pooling, Reuse,
+};
+
+use crate::guest;
+
+fn pooled(pooling: Pooling) -> Host<()> {
+    let engine = Engine::builder()
+        .pooling(pooling)
+        .cache_dir(crate::cache_dir())
+        .build()
+        .expect("pooled engine");
+    Host::new(&engine).expect("host")
+}
+
+#[test]
+fn plugins_of_every_language_run_in_a_pooled_engine() {
+    let host = pooled(Pooling::new().instances(8));
+    let hello = host.load_file(guest("hello-rust")).expect("load");
+    for _ in 0..20 {
+        let greeting = hello.invoke(r#"greet("pool")"#).expect("call");
+        assert_eq!(componentry::to_wave(&greeting), r#""Hello, pool!""#);
+    }
+    for language in crate::languages::languages() {
+        let path = crate::languages::templates()
+            .join(&language)
+            .join(format!("greeter-{language}.wasm"));
+        let plugin = host.load_file(&path).expect("load");
+        let greeting = plugin
+            .invoke(r#"greet("Ada")"#)
+            .unwrap_or_else(|e| panic!("{language} in a pooled engine: {e}"));
+        assert_eq!(
+            componentry::to_wave(&greeting),
+            r#""Hello, Ada!""#,
+            "{language}"
+        );
+    }
+}
+
+#[test]
+fn a_full_engine_pool_is_a_typed_error_and_frees_up() {
+    let host = pooled(Pooling::new().instances(2));
+    let plugin = host.load_file(guest("hello-rust")).expect("load");
+    let first = plugin.instantiate().expect("one");
+    let second = plugin.instantiate().expect("two");
+    match plugin.instantiate() {
+        Err(Error::Exhausted { plugin, reason }) => {
+            assert_eq!(plugin, "hello-rust");
+            assert!(reason.contains("pool"), "{reason}");
+        }
+        Err(other) => panic!("expected Exhausted, got {other}"),
+        Ok(_) => panic!("a third instance in a pool of two"),
+    }
+    drop(first);
+    plugin
+        .instantiate()
+        .expect("room again once an instance is dropped");
+    drop(second);
+}
+
+#[test]
+fn a_memory_limit_beyond_the_pool_is_refused_at_load() {
+    let host = pooled(Pooling::new().instances(2).max_memory(16 << 20));
+    let err = host
+        .load_file_with(
+            guest("hello-rust"),
+            PluginOptions::new().limits(Limits::default().max_memory(64 << 20)),
+        )
+        .expect_err("a 64 MiB limit in 16 MiB slots");
+    assert!(err.to_string().contains("Pooling::max_memory"), "{err}");
+    host.load_file_with(
+        guest("hello-rust"),
+        PluginOptions::new().limits(Limits::default().max_memory(16 << 20)),
+    )
+    .expect("a limit that fits");
+}
+
+fn counter() -> componentry::Plugin<()> {
+    crate::host().load_file(guest("counter")).expect("load")
+}
+
+fn count(pool: &componentry::InstancePool<()>) -> String {
+    componentry::to_wave(&pool.invoke("increment()").expect("call"))
+}
+
+#[test]
+fn a_pool_gives_fresh_instances_unless_told_to_keep_them() {
+    let fresh = counter().pool(PoolOptions::new().size(2));
+    assert_eq!(count(&fresh), "1");
+    assert_eq!(
+        count(&fresh),
+        "1",
+        "no state leaks from one call into the next"
+    );
+    assert_eq!(fresh.idle(), 0);
+
+    let kept = counter().pool(PoolOptions::new().size(1).reuse(Reuse::Keep));
+    assert_eq!(count(&kept), "1");
+    assert_eq!(count(&kept), "2", "a kept instance keeps its state");
+    assert_eq!((kept.live(), kept.idle()), (1, 1));
+}
+
+#[test]
+fn a_kept_instance_that_fails_is_replaced() {
+    let faults = crate::host().load_file(guest("faults")).expect("load");
+    let pool = faults.pool(PoolOptions::new().size(1).reuse(Reuse::Keep));
+    let err = pool.invoke(r#"panic-with("boom")"#).expect_err("traps");
+    assert!(matches!(err, Error::Trap { .. }), "{err}");
+    assert_eq!(pool.live(), 0, "the failed instance was dropped");
+    let ok = pool
+        .invoke("ok()")
+        .expect("a fresh instance serves the next call");
+    assert_eq!(componentry::to_wave(&ok), r#""still fine""#);
+}
+
+#[test]
+fn a_busy_pool_waits_or_refuses() {
+    let plugin = counter();
+    let refusing = plugin.pool(PoolOptions::new().size(1).wait(None));
+    refusing
+        .with(|_held| {
+            match refusing.invoke("increment()") {
+                Err(Error::Exhausted { reason, .. }) => {
+                    assert!(reason.contains("busy"), "{reason}")
+                }
+                other => panic!("expected Exhausted, got {other:?}"),
+            }
+            Ok(())
+        })
+        .expect("held");
+
+    let waiting = plugin.pool(
+        PoolOptions::new()
+            .size(1)
+            .wait(Some(Duration::from_secs(20))),
+    );
+    let waiting = &waiting;
+    std::thread::scope(|threads| {
+        let (held, release) = std::sync::mpsc::channel::<()>();
+        let holder = threads.spawn(move || {
+            waiting.with(|_instance| {
+                held.send(()).expect("send");
+                std::thread::sleep(Duration::from_millis(200));
+                Ok(())
+            })
+        });
+        release.recv().expect("the holder has the instance");
+        assert_eq!(
+            count(waiting),
+            "1",
+            "the waiting call got the returned instance"
+        );
+        holder.join().expect("holder").expect("held");
+    });
+}
+
+#[test]
+fn a_kept_pool_moves_to_a_reloaded_version() {
+    let plugin = crate::host()
+        .load_bytes("versioned", &crate::reload::versioned(1), Grants::none())
+        .expect("load");
+    let pool = plugin.pool(PoolOptions::new().size(1).reuse(Reuse::Keep));
+    assert_eq!(
+        componentry::to_wave(&pool.invoke("version()").expect("call")),
+        "1"
+    );
+    plugin.reload(&crate::reload::versioned(2)).expect("reload");
+    assert_eq!(
+        componentry::to_wave(&pool.invoke("version()").expect("call")),
+        "2",
+        "the kept instance moved to the new version before its next call"
+    );
+    assert_eq!(pool.live(), 1);
+}
+
+#[test]
+fn calls_from_many_threads_share_a_pool() {
+    let plugin = crate::host().load_file(guest("hello-rust")).expect("load");
+    let pool = plugin.pool(PoolOptions::new().size(2));
+    std::thread::scope(|threads| {
+        for n in 0..8 {
+            let pool = &pool;
+            threads.spawn(move || {
+                let greeting = pool.invoke(&format!(r#"greet("{n}")"#)).expect("call");
+                assert_eq!(componentry::to_wave(&greeting), format!(r#""Hello, {n}!""#));
+            });
+        }
+    });
+    assert!(pool.live() <= 2);
+}
