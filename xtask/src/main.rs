@@ -4,7 +4,9 @@
 //! - `templates`: build every language's template the way a plugin author does.
 //! - `test`: everything the project checks (fmt, clippy, guests, templates, tests).
 //! - `demo`: build the example plugins and run the example host application.
+//! - `bench`: compare Componentry with wasmtime by hand and with Extism, in one table.
 
+mod bench;
 mod c_guests;
 mod guests;
 mod install;
@@ -39,6 +41,13 @@ enum Command {
     Test,
     /// Build the example plugins and run the example host application.
     Demo,
+    /// Measure Componentry against wasmtime by hand and against Extism, side by side, and print
+    /// one table of ratios (`--quick` for shorter runs).
+    Bench {
+        /// Passed to the comparison (`--quick`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -49,6 +58,7 @@ fn main() -> ExitCode {
         Command::Templates => templates::build_all(&root, &guests::target_dir(&root)).map(|_| ()),
         Command::Test => test(&root),
         Command::Demo => demo(&root),
+        Command::Bench { args } => bench::run(&root, &args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -114,17 +124,17 @@ fn test(root: &Path) -> anyhow::Result<()> {
     )?;
     let guest_dir = guests::build_all(root)?;
     let template_dir = templates::build_all(root, &guests::target_dir(root))?;
-    let tests = |features: &str, flag: Option<&str>| {
+    let tests = |features: &str, flags: &[&str]| {
         step::run(
             &format!("workspace tests ({features})"),
             step::command(&cargo, root)
                 .args(["test", "--workspace"])
-                .args(flag)
+                .args(flags)
                 .env("COMPONENTRY_GUESTS", &guest_dir)
                 .env("COMPONENTRY_TEMPLATES", &template_dir),
         )
     };
-    tests("default features", None)?;
+    tests("default features", &[])?;
     // Right after the default-feature tests, whose build it shares.
     step::run(
         "example host (examples/hello-host)",
@@ -132,7 +142,12 @@ fn test(root: &Path) -> anyhow::Result<()> {
             .args(["run", "--quiet", "-p", "hello-host", "--"])
             .arg(guest_dir.join("hello-rust.wasm")),
     )?;
-    tests("all features", Some("--all-features"))?;
+    // The benchmark harness's one extra feature is Extism, whose own wasmtime clippy has checked
+    // already: building it for tests too would cost minutes and test nothing more.
+    tests(
+        "all features",
+        &["--all-features", "--exclude", "componentry-bench"],
+    )?;
     // The crates users depend on must package and build from their packages alone (the WIT and
     // templates they embed live inside them).
     forget_packaged(

@@ -140,6 +140,52 @@ impl Route {
     }
 }
 
+/// The target of plain WebAssembly modules (not components), such as Extism plugins.
+pub const CORE_TARGET: &str = "wasm32-unknown-unknown";
+
+/// A cargo command that builds plain modules for [`CORE_TARGET`] in `dir`, and the build
+/// arguments it needs: with the target installed if it is, else on Debian's route (its rustc
+/// with `-Zbuild-std`, linked by LLVM's `wasm-ld`).
+pub fn core_module_cargo(dir: &Path) -> Result<(Command, Vec<String>)> {
+    let mut args = vec![
+        "build".to_owned(),
+        "--release".to_owned(),
+        "--target".to_owned(),
+        CORE_TARGET.to_owned(),
+    ];
+    if target_installed_for(CORE_TARGET) {
+        let mut command = Command::new(cargo());
+        command.current_dir(dir);
+        return Ok((command, args));
+    }
+    if !debian_route_ready() {
+        return Err(ToolchainError::Missing {
+            what: format!("a Rust toolchain that builds {CORE_TARGET} modules"),
+            install: format!(
+                "rustup target add {CORE_TARGET} (or, offline on Debian, as root: apt-get install -y {})",
+                DEBIAN_PACKAGES.join(" ")
+            ),
+        });
+    }
+    let mut command = Command::new(DEBIAN_CARGO);
+    command.current_dir(dir);
+    let mut path = vec![PathBuf::from(LLVM_BIN), "/usr/bin".into()];
+    path.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    command
+        .env("PATH", std::env::join_paths(path).unwrap_or_default())
+        .env("RUSTC", DEBIAN_RUSTC)
+        .env("RUSTC_BOOTSTRAP", "1")
+        .env("RUSTFLAGS", "-C linker=wasm-ld")
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .env_remove("RUSTC_WRAPPER")
+        .env_remove("RUSTDOC")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS");
+    args.push("-Zbuild-std=std,panic_abort".to_owned());
+    Ok((command, args))
+}
+
 /// The cargo to run: the one running us (`CARGO`), else the one on `PATH`.
 pub fn cargo() -> OsString {
     std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
@@ -147,13 +193,18 @@ pub fn cargo() -> OsString {
 
 /// Whether the Rust toolchain cargo uses has the target's standard library.
 fn target_installed() -> bool {
+    target_installed_for(TARGET)
+}
+
+/// Whether the Rust toolchain cargo uses has the standard library of `target`.
+fn target_installed_for(target: &str) -> bool {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let Some(sysroot) = crate::output(Command::new(rustc).args(["--print", "sysroot"])) else {
         return false;
     };
     Path::new(sysroot.trim())
         .join("lib/rustlib")
-        .join(TARGET)
+        .join(target)
         .join("lib")
         .is_dir()
 }

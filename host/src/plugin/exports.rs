@@ -2,6 +2,7 @@
 //! exported by the world itself, and `iface#func` or `pkg:name/iface@version#func` for a function
 //! of an exported interface.
 
+use wasmtime::component::Type;
 use wasmtime::component::types::{ComponentFunc, ComponentItem};
 use wasmtime::component::{Component, ComponentExportIndex};
 
@@ -16,9 +17,29 @@ pub(crate) struct ExportedFunc {
     pub(crate) ty: ComponentFunc,
     /// Where it is in its component's export table (as [`list`] gives it).
     pub(crate) position: usize,
+    /// Its parameters, named and typed, resolved once (arguments are checked against them).
+    pub(crate) params: Vec<(String, Type)>,
+    /// How many results it returns.
+    pub(crate) results: usize,
 }
 
 impl ExportedFunc {
+    fn new(name: String, index: ComponentExportIndex, ty: ComponentFunc, position: usize) -> Self {
+        let params = ty
+            .params()
+            .map(|(name, ty)| (name.to_owned(), ty))
+            .collect();
+        let results = ty.results().len();
+        Self {
+            name,
+            index,
+            ty,
+            position,
+            params,
+            results,
+        }
+    }
+
     /// The function's type in WIT syntax, for messages and listings.
     pub(crate) fn signature(&self) -> String {
         let params: Vec<String> = self
@@ -43,12 +64,7 @@ pub(crate) fn list(engine: &wasmtime::Engine, component: &Component) -> Vec<Expo
         match item.ty {
             ComponentItem::ComponentFunc(func) => {
                 if let Some(index) = component.get_export_index(None, name) {
-                    funcs.push(ExportedFunc {
-                        name: name.to_owned(),
-                        index,
-                        ty: func,
-                        position: funcs.len(),
-                    });
+                    funcs.push(ExportedFunc::new(name.to_owned(), index, func, funcs.len()));
                 }
             }
             ComponentItem::ComponentInstance(instance) => {
@@ -59,12 +75,12 @@ pub(crate) fn list(engine: &wasmtime::Engine, component: &Component) -> Vec<Expo
                     if let ComponentItem::ComponentFunc(func) = item.ty
                         && let Some(index) = component.get_export_index(Some(&outer), func_name)
                     {
-                        funcs.push(ExportedFunc {
-                            name: format!("{name}#{func_name}"),
+                        funcs.push(ExportedFunc::new(
+                            format!("{name}#{func_name}"),
                             index,
-                            ty: func,
-                            position: funcs.len(),
-                        });
+                            func,
+                            funcs.len(),
+                        ));
                     }
                 }
             }

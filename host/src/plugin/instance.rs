@@ -157,7 +157,7 @@ impl<T: Send + 'static> PluginInstance<T> {
 
     fn call_export(&mut self, export: &ExportedFunc, args: &[Val]) -> Result<Vec<Val>> {
         let func = self.prepare(export, args)?;
-        let mut results = vec![Val::Bool(false); export.ty.results().len()];
+        let mut results = vec![Val::Bool(false); export.results];
         self.run(&export.name, |store, _| {
             func.call(store, args, &mut results)
         })?;
@@ -218,15 +218,15 @@ impl<T: Send + 'static> PluginInstance<T> {
             function: export.name.clone(),
             reason: format!("{reason}; the signature is {}", export.signature()),
         };
-        let params = export.ty.params().len();
+        let params = export.params.len();
         if params != args.len() {
             return Err(bad(format!(
                 "expected {params} argument(s), got {}",
                 args.len()
             )));
         }
-        for ((name, ty), arg) in export.ty.params().zip(args) {
-            wit_type::check(arg, &ty).map_err(|e| bad(format!("argument `{name}`: {e}")))?;
+        for ((name, ty), arg) in export.params.iter().zip(args) {
+            wit_type::check(arg, ty).map_err(|e| bad(format!("argument `{name}`: {e}")))?;
         }
         if let Some(Some(func)) = self.funcs.get(export.position) {
             return Ok(*func);
@@ -280,9 +280,9 @@ impl<T: Send + 'static> PluginInstance<T> {
         let parsed = UntypedFuncCall::parse(&placeholder)
             .map_err(|e| bad_call(format!("the arguments are not valid WAVE: {e}")))?;
         let export = version.find(self.plugin.name(), name.trim())?;
-        let types: Vec<_> = export.ty.params().map(|(_, ty)| ty).collect();
+        let types = export.params.iter().map(|(_, ty)| ty);
         let args = parsed
-            .to_wasm_params(types.iter())
+            .to_wasm_params(types)
             .map_err(|e| Error::BadArguments {
                 plugin: self.plugin.name().to_owned(),
                 function: export.name.clone(),
@@ -318,7 +318,7 @@ impl<T: Send + 'static> PluginInstance<T> {
 
     async fn call_export_async(&mut self, export: &ExportedFunc, args: &[Val]) -> Result<Vec<Val>> {
         let func = self.prepare(export, args)?;
-        let mut results = vec![Val::Bool(false); export.ty.results().len()];
+        let mut results = vec![Val::Bool(false); export.results];
         let deadline = self.begin_async()?;
         let raced = crate::engine::timer::race(
             func.call_async(&mut self.store, args, &mut results),

@@ -125,8 +125,14 @@ impl<T: Send + 'static> PluginVersion<T> {
     /// The exported function `wanted`, or why there is none: [`Error::NotProvided`] when the
     /// extension point added it after the plugin's version.
     pub(crate) fn find(&self, plugin: &str, wanted: &str) -> Result<&ExportedFunc> {
-        if let Some(&at) = self.by_name.get(wanted) {
-            return Ok(&self.exports[at]);
+        // A few names compare faster than one is hashed.
+        let exact = if self.exports.len() <= 16 {
+            self.exports.iter().find(|export| export.name == wanted)
+        } else {
+            self.by_name.get(wanted).map(|&at| &self.exports[at])
+        };
+        if let Some(export) = exact {
+            return Ok(export);
         }
         exports::find(&self.exports, plugin, wanted).map_err(|e| {
             let newer = match (&self.config.extension_point, &self.target_version, &e) {

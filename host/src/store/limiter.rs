@@ -135,13 +135,14 @@ pub(crate) fn arm<T>(
     epoch_tick: Option<Duration>,
     asynchronous: bool,
 ) {
-    let limits = store.data().limiter.limits.clone();
+    let limits = &store.data().limiter.limits;
+    let (call_fuel, lifetime_fuel, deadline) = (limits.fuel, limits.lifetime_fuel, limits.deadline);
     if fuel_on {
         account(store);
-        let lifetime_left = limits.lifetime_fuel.map(|budget| {
+        let lifetime_left = lifetime_fuel.map(|budget| {
             budget.saturating_sub(store.data().limiter.lifetime_used.load(Ordering::Relaxed))
         });
-        let granted = match (limits.fuel, lifetime_left) {
+        let granted = match (call_fuel, lifetime_left) {
             (Some(call), Some(left)) => Some(call.min(left)),
             (call, left) => call.or(left),
         };
@@ -155,7 +156,7 @@ pub(crate) fn arm<T>(
             let _ = store.fuel_async_yield_interval(Some(ASYNC_YIELD_FUEL));
         }
     }
-    store.data_mut().limiter.deadline_at = limits.deadline.map(|d| Instant::now() + d);
+    store.data_mut().limiter.deadline_at = deadline.map(|d| Instant::now() + d);
     if asynchronous && epoch_tick.is_some() {
         // Yield to the executor at every tick; stop the call once its deadline has passed.
         store.set_epoch_deadline(1);
@@ -164,7 +165,7 @@ pub(crate) fn arm<T>(
             _ => Ok(UpdateDeadline::Yield(1)),
         });
     } else if let Some(tick) = epoch_tick {
-        match limits.deadline {
+        match deadline {
             Some(deadline) => {
                 store.set_epoch_deadline(ticks(deadline, tick));
                 store.epoch_deadline_trap();

@@ -42,6 +42,8 @@ pub(crate) struct OutputBudget {
     /// The last bytes the plugin wrote to stderr in this call, wherever stderr goes: what a
     /// language runtime prints before it traps (a traceback, a panic message).
     stderr_tail: std::sync::Mutex<Vec<u8>>,
+    /// Something was written in this call: the next reset has work to do.
+    touched: AtomicBool,
 }
 
 /// How much of a call's stderr is kept for the error of a trap: 4 KiB.
@@ -56,12 +58,14 @@ impl OutputBudget {
             warned: Default::default(),
             call: AtomicUsize::new(0),
             stderr_tail: Default::default(),
+            touched: AtomicBool::new(false),
         })
     }
 
     /// Takes up to `wanted` bytes of `channel`'s budget; returns how many may be written. Warns
     /// once per call when the budget runs out.
     pub(crate) fn take(&self, channel: Channel, wanted: usize) -> usize {
+        self.touched.store(true, Ordering::Relaxed);
         let used = &self.used[channel.index()];
         let mut granted = 0;
         let _ = used.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |so_far| {
@@ -82,6 +86,11 @@ impl OutputBudget {
 
     /// Starts a new call: every channel's budget is whole again.
     pub(crate) fn reset(&self) {
+        // Most calls write nothing: then there is nothing to reset (and no lock to take), and no
+        // partial line of theirs to keep apart from the next call's.
+        if !self.touched.swap(false, Ordering::Relaxed) {
+            return;
+        }
         self.call.fetch_add(1, Ordering::Relaxed);
         self.tail().clear();
         for (used, warned) in self.used.iter().zip(&self.warned) {
@@ -105,6 +114,7 @@ impl OutputBudget {
         if channel != Channel::Stderr {
             return;
         }
+        self.touched.store(true, Ordering::Relaxed);
         let mut tail = self.tail();
         let bytes = &bytes[bytes.len().saturating_sub(STDERR_TAIL)..];
         let keep = STDERR_TAIL - bytes.len();
