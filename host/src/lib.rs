@@ -76,7 +76,7 @@ pub use plugin::quarantine::QuarantinePolicy;
 pub use plugin::typed::{
     Typed, TypedFuture, TypedInstance, TypedWorld, VersionAttempt, VersionIndices,
 };
-pub use plugin::{Plugin, ReloadOutcome};
+pub use plugin::{LatencyHistogram, Plugin, PluginStats, ReloadOutcome};
 pub use store::limits::{
     ASYNC_YIELD_FUEL, DEFAULT_MAX_HANDLES, DEFAULT_MAX_INSTANCES, DEFAULT_MAX_MEMORY,
     DEFAULT_MAX_TABLE_ELEMENTS, Limits,

@@ -38,12 +38,15 @@ pub(crate) fn compile(
     bytes: &[u8],
     sha256: [u8; 32],
 ) -> Result<Compiled> {
+    let span = tracing::info_span!("compile", plugin, cached = tracing::field::Empty).entered();
     if let Some(component) = engine
         .cache()
         .and_then(|c| c.get(engine.wasmtime(), &sha256))
     {
+        span.record("cached", true);
         return Ok(Compiled { component, sha256 });
     }
+    span.record("cached", false);
     let binary = component_binary(plugin, bytes)?;
     let component = Component::from_binary(engine.wasmtime(), &binary)
         .map_err(|e| classify_compile_error(plugin, &binary, e))?;

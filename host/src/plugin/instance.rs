@@ -5,10 +5,14 @@
 //! run it, settle its fuel, map its error once, and count it against the quarantine policy.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use wasmtime::Store;
 use wasmtime::component::wasm_wave::untyped::UntypedFuncCall;
 use wasmtime::component::{ComponentNamedList, Func, Instance, Lift, Lower, Val};
+
+#[cfg(feature = "async")]
+use tracing::Instrument as _;
 
 use crate::compat::wit_type;
 use crate::error::{Error, Result};
@@ -39,6 +43,9 @@ pub struct PluginInstance<T: 'static> {
     failed: bool,
     /// The instance's functions, by position in the version's export table, looked up once.
     funcs: Vec<Option<Func>>,
+    /// When the running (or last) call began: its instantiation, for the first call of an
+    /// instance made for it.
+    started: Instant,
 }
 
 impl<T: Send + 'static> PluginInstance<T> {
@@ -47,7 +54,9 @@ impl<T: Send + 'static> PluginInstance<T> {
         version: Arc<PluginVersion<T>>,
         store: Store<PluginState<T>>,
         instance: Instance,
+        started: Instant,
     ) -> Self {
+        plugin.metrics().instance_created(plugin.name());
         Self {
             plugin,
             store,
@@ -57,6 +66,7 @@ impl<T: Send + 'static> PluginInstance<T> {
             failed: false,
             funcs: vec![None; version.exports.len()],
             version,
+            started,
         }
     }
 
@@ -188,11 +198,35 @@ impl<T: Send + 'static> PluginInstance<T> {
         call: impl FnOnce(&mut Store<PluginState<T>>, &Instance) -> wasmtime::Result<R>,
     ) -> Result<R> {
         self.plugin.require_mode(false)?;
+        let _span = self.call_span(function).entered();
         self.begin()?;
         let outcome = call(&mut self.store, &self.instance);
         let outcome = self.finish(function, outcome);
-        self.plugin.record(&self.version, &outcome);
+        self.record(&outcome);
         outcome
+    }
+
+    /// The span of a call of `function`: the plugin's name and version and the function.
+    pub(crate) fn call_span(&self, function: &str) -> tracing::Span {
+        tracing::debug_span!(
+            "call",
+            plugin = self.plugin.name(),
+            version = %self.version.config.version_label(),
+            function
+        )
+    }
+
+    /// Counts the call that just ended in the plugin's metrics and against its quarantine
+    /// policy.
+    fn record<R>(&self, outcome: &Result<R>) {
+        self.plugin.metrics().call_ended(
+            self.plugin.name(),
+            self.started.elapsed(),
+            self.fuel_consumed,
+            self.store.data().limiter.memory_total,
+            outcome.as_ref().err(),
+        );
+        self.plugin.record(&self.version, outcome);
     }
 
     /// Readies the instance for a call: refused on a failed instance or a quarantined plugin;
@@ -205,6 +239,7 @@ impl<T: Send + 'static> PluginInstance<T> {
         }
         self.plugin.admit(&self.version)?;
         if !std::mem::take(&mut self.armed) {
+            self.started = Instant::now();
             self.plugin.arm(&mut self.store);
         }
         Ok(())
@@ -296,6 +331,7 @@ impl<T: 'static> Drop for PluginInstance<T> {
     fn drop(&mut self) {
         // What ran after the last call (a destructor run through `resource_drop`) still counts.
         limiter::account(&mut self.store);
+        self.plugin.metrics().instance_dropped(self.plugin.name());
     }
 }
 
@@ -320,10 +356,12 @@ impl<T: Send + 'static> PluginInstance<T> {
         let func = self.prepare(export, args)?;
         let mut results = vec![Val::Bool(false); export.results];
         let deadline = self.begin_async()?;
+        let span = self.call_span(&export.name);
         let raced = crate::engine::timer::race(
             func.call_async(&mut self.store, args, &mut results),
             deadline,
         )
+        .instrument(span)
         .await;
         self.conclude_async(&export.name, raced)?;
         Ok(results)
@@ -359,7 +397,7 @@ impl<T: Send + 'static> PluginInstance<T> {
                 ))
             }
         };
-        self.plugin.record(&self.version, &outcome);
+        self.record(&outcome);
         outcome
     }
 }

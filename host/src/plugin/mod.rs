@@ -7,6 +7,7 @@
 pub(crate) mod exports;
 pub(crate) mod instance;
 pub(crate) mod linking;
+pub(crate) mod metrics;
 pub(crate) mod options;
 pub(crate) mod pool;
 pub(crate) mod quarantine;
@@ -20,6 +21,8 @@ use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use semver::Version;
+#[cfg(feature = "async")]
+use tracing::Instrument as _;
 use wasmtime::Store;
 use wasmtime::component::{Component, Val};
 
@@ -31,6 +34,7 @@ use crate::store::limits::Limits;
 use crate::store::output::OutputBudget;
 use crate::store::{PluginState, outcome};
 use instance::PluginInstance;
+pub use metrics::{LatencyHistogram, PluginStats};
 use options::PluginOptions;
 use quarantine::FailureTracker;
 use runtime::Runtime;
@@ -78,6 +82,7 @@ struct PluginInner<T: 'static> {
     version: ArcSwap<PluginVersion<T>>,
     /// Unloaded by a watcher: the handle still works, but no longer follows a file.
     retired: AtomicBool,
+    metrics: metrics::Metrics,
 }
 
 /// What a reload did.
@@ -92,6 +97,23 @@ pub enum ReloadOutcome {
         /// The SHA-256 of the version now serving, in hex.
         new_sha256: String,
     },
+}
+
+impl<T: 'static> Plugin<T> {
+    /// What the plugin has done since it was loaded, all its versions together: calls, errors
+    /// by kind, fuel, call latency, memory high-water mark and instances.
+    pub fn stats(&self) -> PluginStats {
+        self.inner.metrics.snapshot()
+    }
+
+    /// The plugin's name, as used in errors and logs.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    pub(crate) fn metrics(&self) -> &metrics::Metrics {
+        &self.inner.metrics
+    }
 }
 
 impl<T: Send + 'static> Plugin<T> {
@@ -115,6 +137,7 @@ impl<T: Send + 'static> Plugin<T> {
                 lifetime_fuel_used: Arc::default(),
                 version: ArcSwap::from_pointee(version),
                 retired: AtomicBool::new(false),
+                metrics: metrics::Metrics::default(),
             }),
         })
     }
@@ -209,11 +232,6 @@ impl<T: Send + 'static> Plugin<T> {
     /// The version calls start on now.
     pub(crate) fn current(&self) -> Arc<PluginVersion<T>> {
         self.inner.version.load_full()
-    }
-
-    /// The plugin's name, as used in errors and logs.
-    pub fn name(&self) -> &str {
-        &self.inner.name
     }
 
     /// The plugin's own version, as its manifest gave it.
@@ -339,6 +357,27 @@ impl<T: Send + 'static> Plugin<T> {
         }
     }
 
+    /// Counts an instantiation that failed as a failed call (the call it was for never ran),
+    /// and against the quarantine policy.
+    fn record_instantiation<R>(
+        &self,
+        version: &PluginVersion<T>,
+        store: &Store<PluginState<T>>,
+        started: Instant,
+        outcome: &Result<R>,
+    ) {
+        if let Err(error) = outcome {
+            self.inner.metrics.call_ended(
+                &self.inner.name,
+                started.elapsed(),
+                None, // the fuel of a failed instantiation is counted against its budget only
+                store.data().limiter.memory_total,
+                Some(error),
+            );
+        }
+        self.record(version, outcome);
+    }
+
     /// Refuses a synchronous call on an asynchronous host, or the reverse.
     pub(crate) fn require_mode(&self, asynchronous: bool) -> Result<()> {
         if self.inner.runtime.asynchronous == asynchronous {
@@ -382,13 +421,21 @@ impl<T: Send + 'static> Plugin<T> {
     ) -> Result<PluginInstance<T>> {
         self.require_mode(false)?;
         self.admit(&version)?;
+        let _span = instantiate_span(self.name(), &version).entered();
+        let started = Instant::now();
         let mut store = self.new_store(&version)?;
         let outcome = version
             .pre
             .instantiate(&mut store)
             .map_err(|e| outcome::classify(&mut store, self.name(), "<instantiate>", e));
-        self.record(&version, &outcome);
-        Ok(PluginInstance::new(self.clone(), version, store, outcome?))
+        self.record_instantiation(&version, &store, started, &outcome);
+        Ok(PluginInstance::new(
+            self.clone(),
+            version,
+            store,
+            outcome?,
+            started,
+        ))
     }
 
     /// Like [`instantiate`](Self::instantiate), on an asynchronous host.
@@ -414,10 +461,12 @@ impl<T: Send + 'static> Plugin<T> {
     ) -> Result<PluginInstance<T>> {
         self.require_mode(true)?;
         self.admit(&version)?;
+        let started = Instant::now();
         let mut store = self.new_store(&version)?;
         let deadline = store.data().deadline_timer();
-        let raced =
-            crate::engine::timer::race(version.pre.instantiate_async(&mut store), deadline).await;
+        let raced = crate::engine::timer::race(version.pre.instantiate_async(&mut store), deadline)
+            .instrument(instantiate_span(self.name(), &version))
+            .await;
         let outcome = match raced {
             Ok(Ok(instance)) => Ok(instance),
             Ok(Err(e)) => Err(outcome::classify(
@@ -432,8 +481,14 @@ impl<T: Send + 'static> Plugin<T> {
                 "<instantiate>",
             )),
         };
-        self.record(&version, &outcome);
-        Ok(PluginInstance::new(self.clone(), version, store, outcome?))
+        self.record_instantiation(&version, &store, started, &outcome);
+        Ok(PluginInstance::new(
+            self.clone(),
+            version,
+            store,
+            outcome?,
+            started,
+        ))
     }
 
     /// Calls the export `name` with dynamically typed arguments on a fresh instance. The call's
@@ -509,4 +564,13 @@ mod tests {
         assert_send_sync::<super::Plugin<()>>();
         assert_send_sync::<super::Plugin<std::sync::Mutex<Vec<String>>>>();
     }
+}
+
+/// The span of an instantiation: the plugin's name and version.
+fn instantiate_span<T>(plugin: &str, version: &PluginVersion<T>) -> tracing::Span {
+    tracing::debug_span!(
+        "instantiate",
+        plugin,
+        version = %version.config.version_label()
+    )
 }

@@ -10,6 +10,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
+#[cfg(feature = "async")]
+use tracing::Instrument as _;
 use wasmtime::Store;
 use wasmtime::component::{Instance, InstancePre};
 
@@ -386,8 +388,11 @@ impl<T: Send + 'static, W: TypedWorld<T>> TypedInstance<T, W> {
         f: impl for<'a> FnOnce(&'a W, &'a mut Store<PluginState<T>>) -> TypedFuture<'a, R>,
     ) -> Result<R> {
         let deadline = self.instance.begin_async()?;
+        let span = self.instance.call_span(TYPED_CALL);
         let (store, _) = self.instance.parts();
-        let raced = crate::engine::timer::race(f(&self.bindings, store), deadline).await;
+        let raced = crate::engine::timer::race(f(&self.bindings, store), deadline)
+            .instrument(span)
+            .await;
         self.instance.conclude_async(TYPED_CALL, raced)
     }
 

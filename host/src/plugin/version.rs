@@ -53,6 +53,25 @@ impl Configuration {
     }
 }
 
+impl Configuration {
+    /// The plugin's version for logs and spans: its manifest's, or `-`.
+    pub(crate) fn version_label(&self) -> VersionLabel<'_> {
+        VersionLabel(self.version.as_ref())
+    }
+}
+
+/// A plugin's version as logs show it: the version, or `-` when its manifest gives none.
+pub(crate) struct VersionLabel<'a>(Option<&'a Version>);
+
+impl std::fmt::Display for VersionLabel<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(version) => version.fmt(f),
+            None => f.write_str("-"),
+        }
+    }
+}
+
 /// One compiled version of a plugin's component, ready to instantiate.
 pub(crate) struct PluginVersion<T: 'static> {
     pub(crate) config: Arc<Configuration>,
@@ -78,6 +97,8 @@ impl<T: Send + 'static> PluginVersion<T> {
         bytes: &[u8],
         sha256: [u8; 32],
     ) -> Result<Self> {
+        let _span =
+            tracing::info_span!("load", plugin = name, version = %config.version_label()).entered();
         if let Some(expected) = config.expect_sha256
             && sha256 != expected
         {

@@ -7,7 +7,8 @@ use componentry::{Engine, Error, Host, Limits, Plugin, PluginOptions};
 
 use crate::guest;
 
-fn limited_host() -> Host<()> {
+/// A host whose engine meters fuel and ticks epochs every 10 ms.
+pub fn limited_host() -> Host<()> {
     static ENGINE: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
     let engine = ENGINE
         .get_or_init(|| {

@@ -14,6 +14,7 @@ mod layers;
 mod limits;
 mod load;
 mod logs;
+mod metrics;
 mod output;
 mod policy;
 mod pooling;

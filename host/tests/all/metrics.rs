@@ -1,0 +1,114 @@
+//! Per-plugin metrics (`Plugin::stats`) and the spans of load, compile, instantiate and call.
+
+use std::time::Duration;
+
+use componentry::{Limits, PluginOptions};
+
+use crate::guest;
+use crate::limits::limited_host;
+use crate::logs::capture_spans;
+
+#[test]
+fn stats_count_calls_errors_by_kind_fuel_latency_and_instances() {
+    let plugin = limited_host()
+        .load_file_with(
+            guest("faults"),
+            PluginOptions::new().limits(Limits::new().fuel(50_000_000)),
+        )
+        .expect("load faults");
+    let fresh = plugin.stats();
+    assert_eq!(fresh.calls, 0);
+    assert_eq!(fresh.latency.count(), 0);
+
+    for _ in 0..3 {
+        plugin.invoke("divide(10, 2)").expect("call");
+    }
+    plugin.invoke("divide(1, 0)").expect_err("a trap");
+    plugin.invoke("forever()").expect_err("out of fuel");
+    plugin.invoke("allocate(1)").expect("a MiB allocated");
+    let mut held = plugin.instantiate().expect("instance");
+    held.invoke("ok()").expect("call");
+
+    let stats = plugin.stats();
+    assert_eq!(stats.calls, 7, "{stats:?}");
+    assert_eq!(stats.errors.get("trap"), Some(&1), "{stats:?}");
+    assert_eq!(stats.errors.get("fuel"), Some(&1), "{stats:?}");
+    assert_eq!(stats.failed_calls(), 2);
+    assert!(
+        stats.fuel_consumed >= 50_000_000,
+        "the call that ran out burned its whole budget: {stats:?}"
+    );
+    assert!(
+        stats.memory_high_water >= 1 << 20,
+        "one instance held over a MiB: {stats:?}"
+    );
+    assert_eq!(stats.latency.count(), 7);
+    let median = stats.latency.quantile(0.5).expect("a median");
+    assert!(median < Duration::from_secs(1), "{median:?}");
+    assert!(stats.latency.mean().is_some());
+    assert_eq!(stats.instances_live, 1, "only the held instance is alive");
+    assert_eq!(stats.instances_created, 7);
+    drop(held);
+    assert_eq!(plugin.stats().instances_live, 0);
+}
+
+#[test]
+fn a_failed_instantiation_counts_as_a_failed_call() {
+    // The guest's start-up needs more memory than this limit allows.
+    let plugin = limited_host()
+        .load_file_with(
+            guest("faults"),
+            PluginOptions::new().limits(Limits::new().max_memory(64 * 1024)),
+        )
+        .expect("load faults");
+    let error = plugin.invoke("ok()").expect_err("cannot instantiate");
+    let stats = plugin.stats();
+    assert_eq!(stats.calls, 1, "{stats:?}");
+    assert_eq!(stats.errors.get(error.kind()), Some(&1), "{stats:?}");
+    assert_eq!(stats.instances_created, 0);
+}
+
+/// Set in the process that [`spans_of_one_load_and_call`] runs in.
+const SPANS_CHILD: &str = "COMPONENTRY_TEST_SPANS_CHILD";
+
+#[test]
+fn load_compile_instantiate_and_call_have_spans_naming_the_plugin_and_version() {
+    // tracing caches, per callsite, whether any subscriber wants it; with other tests running on
+    // other threads without a subscriber, that cache makes a thread's own subscriber miss
+    // spans. So the spans are captured in a process of their own, running one test.
+    let output = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--exact", "metrics::spans_of_one_load_and_call"])
+        .args(["--ignored", "--nocapture", "--test-threads", "1"])
+        .env(SPANS_CHILD, "1")
+        .output()
+        .expect("run the test binary");
+    let log = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{log}");
+    for span in [
+        "load{plugin=\"faults\" version=2.1.0}",
+        "compile{plugin=\"faults\" cached=",
+        "instantiate{plugin=\"faults\" version=2.1.0}",
+        "call{plugin=\"faults\" version=2.1.0 function=\"divide\"}",
+    ] {
+        assert!(log.contains(span), "no span `{span}` in:\n{log}");
+    }
+}
+
+/// Prints the spans of one load and one call (run by the test above, in a process of its own).
+#[test]
+#[ignore = "run by load_compile_instantiate_and_call_have_spans_naming_the_plugin_and_version"]
+fn spans_of_one_load_and_call() {
+    if std::env::var_os(SPANS_CHILD).is_none() {
+        return;
+    }
+    let (log, ()) = capture_spans(tracing::Level::DEBUG, || {
+        let plugin = limited_host()
+            .load_file_with(
+                guest("faults"),
+                PluginOptions::new().version("2.1.0".parse().expect("version")),
+            )
+            .expect("load faults");
+        plugin.invoke("divide(9, 3)").expect("call");
+    });
+    println!("{log}");
+}
