@@ -370,6 +370,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// An HTTP plugin (`wasi:http/incoming-handler`) gave no response to a request, or answered
+    /// it with an error instead of a response.
+    #[error("plugin '{plugin}' gave no HTTP response: {reason}")]
+    BadResponse {
+        /// The plugin's name.
+        plugin: String,
+        /// What it did instead.
+        reason: String,
+    },
+
     /// A command plugin (`wasi:cli/run`) ended with a failure status.
     #[error("plugin '{plugin}' exited with status {status}")]
     Exit {
@@ -454,6 +464,7 @@ impl Error {
             | Error::InstanceFailed { plugin }
             | Error::Quarantined { plugin, .. }
             | Error::Exhausted { plugin, .. }
+            | Error::BadResponse { plugin, .. }
             | Error::Exit { plugin, .. }
             | Error::Host { plugin, .. } => Some(plugin),
             Error::Engine { .. } | Error::Config { .. } | Error::Syntax { .. } => None,
@@ -465,8 +476,8 @@ impl Error {
     /// `load` (unreadable, not wasm, a core module, invalid, rejected), `missing-import`,
     /// `not-granted`, `policy-denied`, `integrity`, `grant`, `syntax`, `config`, `incompatible`,
     /// `not-found`, `not-provided`, `bad-arguments`, `trap`, `fuel`, `deadline`, `memory`, `table`,
-    /// `handles`, `duplicate-name`, `instance-failed`, `quarantined`, `exhausted`, `exit`, `host`,
-    /// `engine`.
+    /// `handles`, `duplicate-name`, `instance-failed`, `quarantined`, `exhausted`,
+    /// `bad-response`, `exit`, `host`, `engine`.
     pub fn kind(&self) -> &'static str {
         match self {
             Error::Read { .. }
@@ -495,6 +506,7 @@ impl Error {
             Error::InstanceFailed { .. } => "instance-failed",
             Error::Quarantined { .. } => "quarantined",
             Error::Exhausted { .. } => "exhausted",
+            Error::BadResponse { .. } => "bad-response",
             Error::Exit { .. } => "exit",
             Error::Host { .. } => "host",
             Error::Engine { .. } => "engine",

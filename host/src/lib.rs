@@ -43,6 +43,8 @@ mod error;
 mod host;
 mod names;
 mod plugin;
+#[cfg(feature = "serve")]
+mod serve;
 mod store;
 mod text;
 mod toml_file;
@@ -77,6 +79,11 @@ pub use plugin::typed::{
     Typed, TypedFuture, TypedInstance, TypedWorld, VersionAttempt, VersionIndices,
 };
 pub use plugin::{LatencyHistogram, Plugin, PluginStats, ReloadOutcome};
+#[cfg(feature = "serve")]
+pub use serve::{
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_IN_FLIGHT, HttpHandler, HttpServer, ResponseBody,
+    error_response, status_for,
+};
 pub use store::limits::{
     ASYNC_YIELD_FUEL, DEFAULT_MAX_HANDLES, DEFAULT_MAX_INSTANCES, DEFAULT_MAX_MEMORY,
     DEFAULT_MAX_TABLE_ELEMENTS, Limits,

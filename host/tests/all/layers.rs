@@ -15,6 +15,7 @@ const LAYERS: &[&[&str]] = &[
     &["config"],
     &["host"],
     &["discovery"],
+    &["serve"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

@@ -20,6 +20,8 @@ mod policy;
 mod pooling;
 mod reload;
 mod sandbox;
+#[cfg(feature = "serve")]
+mod serving;
 mod traps;
 mod typed;
 mod typed_versions;

@@ -1,0 +1,304 @@
+//! Serving HTTP (feature `serve`) with a standard `wasi:http/proxy` component, built with the
+//! `wasip2` crate as for `wasmtime serve`: answers, streamed bodies both ways, grants, limits,
+//! failures that end one request only, bounded requests in flight, and hot reload under load.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use componentry::{
+    Engine, Error, Grants, Host, HttpHandler, HttpServer, Limits, Plugin, PluginOptions,
+};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+
+use crate::guest;
+
+fn serving_host() -> Host<()> {
+    let engine = Engine::builder()
+        .cache_dir(crate::cache_dir())
+        .fuel(true)
+        .epoch_interruption(Duration::from_millis(10))
+        .build()
+        .expect("engine");
+    Host::builder_async(&engine, |_| ())
+        .expect("builder")
+        .build()
+        .expect("host")
+}
+
+fn routes(host: &Host<()>, options: PluginOptions) -> Plugin<()> {
+    host.load_file_with(guest("http-routes"), options)
+        .expect("load http-routes")
+}
+
+/// A server of `server` on a loopback port, stopped when the returned sender is dropped.
+async fn start(server: HttpServer<()>) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server.serve(listener, async move {
+        let _ = stopped.await;
+    }));
+    (addr, stop)
+}
+
+async fn serve(plugin: &Plugin<()>) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let handler = HttpHandler::new(plugin).expect("a proxy component");
+    start(HttpServer::new().route("/", handler)).await
+}
+
+/// What a request got: status and body.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    content_type: Option<String>,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Sends one request on a connection of its own.
+async fn request(addr: SocketAddr, method: &str, path: &str, body: Vec<u8>) -> Answer {
+    request_with(addr, method, path, body, true).await
+}
+
+async fn request_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Vec<u8>,
+    with_host: bool,
+) -> Answer {
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("handshake");
+    tokio::spawn(connection);
+    let mut builder = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/x-test");
+    if with_host {
+        builder = builder.header("host", addr.to_string());
+    }
+    let request = builder.body(Full::new(Bytes::from(body))).expect("request");
+    let response = sender.send_request(request).await.expect("response");
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes().to_vec())
+        .unwrap_or_default();
+    Answer {
+        status,
+        content_type,
+        body,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_component_answers_requests() {
+    let host = serving_host();
+    let plugin = routes(&host, PluginOptions::new());
+    let (addr, _stop) = serve(&plugin).await;
+    let answer = request(addr, "GET", "/hello?x=1", Vec::new()).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.text(), "hello from http-routes: GET /hello?x=1");
+    let answer = request(addr, "GET", "/nowhere", Vec::new()).await;
+    assert_eq!(answer.status, 404);
+    let stats = plugin.stats();
+    assert_eq!(stats.calls, 2, "one fresh instance per request: {stats:?}");
+    assert_eq!(stats.instances_live, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_stream_both_ways() {
+    let host = serving_host();
+    let plugin = routes(&host, PluginOptions::new());
+    let (addr, _stop) = serve(&plugin).await;
+    let sent: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let answer = request(addr, "POST", "/echo", sent.clone()).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.content_type.as_deref(), Some("application/x-test"));
+    assert!(answer.body == sent, "the echo differs");
+    // Far more than any buffer between the plugin and the client: the response must reach the
+    // client while the plugin is still writing.
+    let answer = request(addr, "GET", "/big?8192", Vec::new()).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body.len(), 8192 * 1024);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_request_gets_a_5xx_and_the_next_one_is_served() {
+    let host = serving_host();
+    let plugin = routes(
+        &host,
+        PluginOptions::new().limits(Limits::new().fuel(50_000_000)),
+    );
+    let (addr, _stop) = serve(&plugin).await;
+    let answer = request(addr, "GET", "/trap", Vec::new()).await;
+    assert_eq!(answer.status, 500, "{answer:?}");
+    assert_eq!(answer.text(), "plugin `http-routes` failed: trap\n");
+    let answer = request(addr, "GET", "/spin", Vec::new()).await;
+    assert_eq!(answer.status, 500, "{answer:?}");
+    assert_eq!(answer.text(), "plugin `http-routes` failed: fuel\n");
+    let answer = request(addr, "GET", "/hello", Vec::new()).await;
+    assert_eq!(answer.status, 200);
+    let stats = plugin.stats();
+    assert_eq!(stats.errors.get("trap"), Some(&1), "{stats:?}");
+    assert_eq!(stats.errors.get("fuel"), Some(&1), "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deadline_ends_a_request_spinning_or_waiting_in_a_host_call() {
+    let host = serving_host();
+    let deadline = Duration::from_millis(300);
+    let plugin = routes(
+        &host,
+        PluginOptions::new().limits(Limits::new().deadline(deadline)),
+    );
+    let (addr, _stop) = serve(&plugin).await;
+    for path in ["/spin", "/sleep?20000"] {
+        let started = Instant::now();
+        let answer = request(addr, "GET", path, Vec::new()).await;
+        let took = started.elapsed();
+        assert_eq!(answer.status, 504, "{path}: {answer:?}");
+        assert_eq!(answer.text(), "plugin `http-routes` failed: deadline\n");
+        assert!(took < Duration::from_secs(5), "{path} took {took:?}");
+    }
+    assert_eq!(
+        request(addr, "GET", "/sleep?10", Vec::new()).await.status,
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_plugin_gets_only_what_it_is_granted() {
+    let host = serving_host();
+    let denied = routes(&host, PluginOptions::new());
+    let granted = routes(
+        &host,
+        PluginOptions::new().grants(Grants::default().env("GREETING", "hi there")),
+    );
+    let (denied_addr, _stop1) = serve(&denied).await;
+    let (granted_addr, _stop2) = serve(&granted).await;
+    assert_eq!(
+        request(denied_addr, "GET", "/env?GREETING", Vec::new())
+            .await
+            .status,
+        404
+    );
+    let answer = request(granted_addr, "GET", "/env?GREETING", Vec::new()).await;
+    assert_eq!((answer.status, answer.text().as_str()), (200, "hi there"));
+    // Outgoing HTTP, even to the server itself, needs an allow-http grant.
+    let url = format!("/fetch?http://{granted_addr}/hello");
+    let answer = request(denied_addr, "GET", &url, Vec::new()).await;
+    assert_eq!(answer.status, 502, "{answer:?}");
+    assert!(answer.text().contains("HttpRequestDenied"), "{answer:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_without_a_host_is_refused_with_400() {
+    let host = serving_host();
+    let plugin = routes(&host, PluginOptions::new());
+    let (addr, _stop) = serve(&plugin).await;
+    let answer = request_with(addr, "GET", "/hello", Vec::new(), false).await;
+    assert_eq!(answer.status, 400, "{answer:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_past_the_in_flight_bound_get_503_at_once() {
+    let host = serving_host();
+    let plugin = routes(&host, PluginOptions::new());
+    let handler = HttpHandler::new(&plugin).expect("handler");
+    let (addr, _stop) = start(HttpServer::new().route("/", handler).max_in_flight(1)).await;
+    let slow = tokio::spawn(request(addr, "GET", "/sleep?1500", Vec::new()));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let answer = request(addr, "GET", "/hello", Vec::new()).await;
+    assert_eq!(answer.status, 503, "{answer:?}");
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(slow.await.expect("slow request").status, 200);
+    assert_eq!(request(addr, "GET", "/hello", Vec::new()).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_go_to_the_longest_matching_prefix() {
+    let host = serving_host();
+    let hello = routes(&host, PluginOptions::new().name("hello"));
+    let (addr, _stop) =
+        start(HttpServer::new().route("/hello", HttpHandler::new(&hello).expect("handler"))).await;
+    assert_eq!(request(addr, "GET", "/hello", Vec::new()).await.status, 200);
+    let answer = request(addr, "GET", "/other", Vec::new()).await;
+    assert_eq!(answer.status, 404, "no route: {answer:?}");
+    assert_eq!(answer.text(), "no route\n");
+}
+
+#[test]
+fn a_component_that_is_not_a_proxy_is_refused() {
+    let host = serving_host();
+    let plugin = host.load_file(guest("faults")).expect("load");
+    match HttpHandler::new(&plugin) {
+        Err(Error::Incompatible { plugin, reason, .. }) => {
+            assert_eq!(plugin, "faults");
+            assert!(reason.contains("wasi:http/incoming-handler"), "{reason}");
+        }
+        Err(other) => panic!("expected Incompatible, got {other:?}"),
+        Ok(_) => panic!("expected Incompatible, got a handler"),
+    }
+}
+
+/// `bytes` with a custom section appended: another component (another SHA-256) that behaves
+/// the same.
+fn variant(bytes: &[u8], tag: u8) -> Vec<u8> {
+    let name = b"componentry-test";
+    let payload_len = 1 + name.len() + 1;
+    let mut out = bytes.to_vec();
+    out.push(0); // custom section
+    out.push(payload_len as u8);
+    out.push(name.len() as u8);
+    out.extend_from_slice(name);
+    out.push(tag);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reloading_a_route_under_load_drops_no_request() {
+    let host = serving_host();
+    let plugin = routes(&host, PluginOptions::new());
+    let (addr, _stop) = serve(&plugin).await;
+    let original = std::fs::read(guest("http-routes")).expect("read");
+    let load = tokio::spawn(async move {
+        let mut statuses = Vec::new();
+        for _ in 0..60 {
+            statuses.push(request(addr, "GET", "/sleep?5", Vec::new()).await.status);
+        }
+        statuses
+    });
+    let reloader = plugin.clone();
+    let reloads = tokio::task::spawn_blocking(move || {
+        let mut reloaded = 0;
+        for round in 0..6u8 {
+            std::thread::sleep(Duration::from_millis(40));
+            if reloader.reload(&variant(&original, round)).is_ok() {
+                reloaded += 1;
+            }
+        }
+        reloaded
+    });
+    assert_eq!(reloads.await.expect("reloads"), 6);
+    let statuses = load.await.expect("load");
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+}
