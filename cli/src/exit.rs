@@ -232,6 +232,13 @@ mod tests {
                 3,
             ),
             (Error::InstanceFailed { plugin: plugin() }, OTHER),
+            (
+                Error::BadResponse {
+                    plugin: plugin(),
+                    reason: "r".into(),
+                },
+                OTHER,
+            ),
         ];
         for (error, code) in cases {
             assert_eq!(code_for(&error), code, "{error}");

@@ -42,6 +42,11 @@ impl LimitFlags {
     }
 
     /// `base` (the defaults, or what a policy says) with the limits these flags set.
+    /// The memory limit given, if any.
+    pub fn max_memory(&self) -> Option<usize> {
+        self.max_memory
+    }
+
     pub fn apply(&self, mut limits: Limits) -> Limits {
         if let Some(fuel) = self.fuel {
             limits = limits.fuel(fuel);

@@ -12,6 +12,8 @@ mod grant_flags;
 mod language;
 mod limit_flags;
 mod scaffold;
+mod serve;
+mod stats;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -59,11 +61,17 @@ enum Command {
         #[command(flatten)]
         grants: grant_flags::GrantFlags,
     },
-    /// Call an export (`--invoke`), or run a `wasi:cli/command` component.
+    /// Call an export (`--invoke`), or run a `wasi:cli/command` component. With `--verbose`,
+    /// the plugin's metrics follow on stderr.
     Run(RunArgs),
+    /// Serve HTTP with a standard `wasi:http/proxy` component (one exporting
+    /// `wasi:http/incoming-handler`, as built for `wasmtime serve`): a fresh instance per
+    /// request, the limits per request. Prints `Serving HTTP on http://ADDR/` on stderr, then
+    /// serves until interrupted, and prints the plugin's metrics.
+    Serve(serve::ServeArgs),
     /// Serve a component, or a directory of them, reloading each when it changes; one line per
     /// change: `loaded NAME sha256:HEX12 -> RESULT`, `reload failed NAME: REASON`, `unloaded NAME`.
-    /// Runs until interrupted.
+    /// Runs until interrupted; then prints each plugin's metrics on stderr.
     ///
     /// Every plugin gets the grant flags; what a plugin's manifest requests beyond them is
     /// granted only where `--policy` allows it (without a policy, it is dropped with a warning).
@@ -210,7 +218,8 @@ fn dispatch(command: Command, verbose: bool) -> Result<(), exit::Failure> {
             policy.as_deref(),
             &grants,
         ),
-        Command::Run(args) => run(args),
+        Command::Run(args) => run(args, verbose),
+        Command::Serve(args) => serve::serve(args),
         Command::Watch {
             path,
             invoke,
@@ -386,7 +395,18 @@ fn watch(
     let watcher = componentry::PluginDir::new(path)
         .policy(policy)
         .watch(&host)?;
-    for event in events {
+    let mut stop = interrupted();
+    loop {
+        let event = match events.recv_timeout(std::time::Duration::from_millis(100)) {
+            Ok(event) => event,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if stop.try_recv().is_ok() {
+                    break;
+                }
+                continue;
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        };
         match event {
             PluginEvent::Loaded { plugin, sha256 }
             | PluginEvent::Reloaded {
@@ -416,6 +436,7 @@ fn watch(
             _ => {}
         }
     }
+    stats::print(&watcher.plugins());
     Ok(())
 }
 
@@ -459,50 +480,112 @@ fn check(path: &Path, wit: &Path, world: Option<&str>) -> Result<(), exit::Failu
     }))
 }
 
-fn run(args: RunArgs) -> Result<(), exit::Failure> {
-    let manifest = find_manifest(&args.plugin, args.manifest.as_deref())?;
+/// A plugin file ready to load: its name, bytes and options, through the one pipeline of
+/// `run` and `serve` (manifest request -> operator policy -> options), and the policy.
+pub(crate) struct Prepared {
+    pub name: String,
+    pub bytes: Vec<u8>,
+    pub options: componentry::PluginOptions,
+    pub policy: Policy,
+}
+
+/// Reads the plugin at `path` with its manifest, and makes its options: `operator` (the
+/// command's own grants and the grant flags) under the policy, limited by the limit flags.
+pub(crate) fn prepare(
+    path: &Path,
+    manifest: Option<&Path>,
+    policy: Option<&Path>,
+    operator: impl FnOnce(&str) -> Grants,
+    limits: &limit_flags::LimitFlags,
+) -> Result<Prepared, exit::Failure> {
+    let manifest = find_manifest(path, manifest)?;
     let name = manifest
         .as_ref()
-        .map_or_else(|| plugin_name(&args.plugin), |m| m.name.clone());
-    let bytes = read_component(&args.plugin, &name)?;
-    let identity = PluginIdentity::new(name.clone(), Some(&args.plugin), &bytes);
-    let mut argv = vec![name.clone()];
-    argv.extend(args.args.iter().cloned());
-    // `run` forwards the plugin's stdio, as `wasmtime run` does; the grants may say otherwise.
-    let operator = Grants::none()
-        .stdout(Output::Inherit)
-        .stderr(Output::Inherit)
-        .merge(args.grants.to_grants()?)
-        .args(argv);
-    let policy = operator_policy(args.policy.as_deref(), operator, &args.limits)?;
+        .map_or_else(|| plugin_name(path), |m| m.name.clone());
+    let bytes = read_component(path, &name)?;
+    let identity = PluginIdentity::new(name.clone(), Some(path), &bytes);
+    let policy = operator_policy(policy, operator(&name), limits)?;
     let requested = manifest
         .as_ref()
         .map_or_else(Grants::none, |m| m.capabilities.clone());
     let mut options = policy.options_for(&identity, &requested)?;
     if let Some(manifest) = &manifest {
-        options = options.settings(&manifest.settings);
+        options = options
+            .settings(&manifest.settings)
+            .version(manifest.version.clone());
     }
+    Ok(Prepared {
+        name,
+        bytes,
+        options,
+        policy,
+    })
+}
+
+fn run(args: RunArgs, verbose: bool) -> Result<(), exit::Failure> {
+    let grant_flags = args.grants.to_grants()?;
+    let command_args = &args.args;
+    // `run` forwards the plugin's stdio, as `wasmtime run` does; the grants may say otherwise.
+    let prepared = prepare(
+        &args.plugin,
+        args.manifest.as_deref(),
+        args.policy.as_deref(),
+        |name| {
+            let mut argv = vec![name.to_owned()];
+            argv.extend(command_args.iter().cloned());
+            Grants::none()
+                .stdout(Output::Inherit)
+                .stderr(Output::Inherit)
+                .merge(grant_flags)
+                .args(argv)
+        },
+        &args.limits,
+    )?;
     let engine = args
         .limits
-        .engine(engine_builder(args.no_cache), Some(&policy))
+        .engine(engine_builder(args.no_cache), Some(&prepared.policy))
         .build()?;
     let host: Host<()> = Host::new(&engine)?;
-    let plugin = host.load_bytes_with(name, &bytes, options)?;
-    match args.invoke {
+    let plugin = host.load_bytes_with(prepared.name, &prepared.bytes, prepared.options)?;
+    let outcome = match args.invoke {
         Some(call) => {
             if !args.args.is_empty() {
                 return Err(exit::Failure::usage(
                     "arguments after `--` are for commands; with --invoke, pass values in the call",
                 ));
             }
-            let results = plugin.invoke(&call)?;
-            if !results.is_empty() {
-                println!("{}", componentry::to_wave(&results));
-            }
-            Ok(())
+            plugin.invoke(&call).map(|results| {
+                if !results.is_empty() {
+                    println!("{}", componentry::to_wave(&results));
+                }
+            })
         }
-        None => Ok(plugin.run_command()?),
+        None => plugin.run_command(),
+    };
+    if verbose {
+        stats::print(std::slice::from_ref(&plugin));
     }
+    Ok(outcome?)
+}
+
+/// Completes when the process is asked to stop (Ctrl-C, SIGTERM, SIGHUP). Once only per process.
+pub(crate) fn interrupted() -> tokio::sync::oneshot::Receiver<()> {
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    let stop = std::sync::Mutex::new(Some(stop));
+    let installed = ctrlc::set_handler(move || {
+        let taken = stop.lock().ok().and_then(|mut s| s.take());
+        match taken {
+            Some(stop) => {
+                let _ = stop.send(());
+            }
+            // Asked twice: stop now.
+            None => std::process::exit(130),
+        }
+    });
+    if let Err(e) = installed {
+        tracing::warn!("cannot handle interruptions: {e}");
+    }
+    stopped
 }
 
 /// An engine configuration caching compiled components under the user's cache directory unless

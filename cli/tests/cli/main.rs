@@ -4,6 +4,7 @@ mod conformance;
 mod documented;
 mod hardening;
 mod harness;
+mod serving;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

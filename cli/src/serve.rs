@@ -1,0 +1,137 @@
+//! `componentry serve PROXY.wasm`: serves HTTP with a standard `wasi:http/proxy` component, as
+//! `wasmtime serve` does: a fresh instance per request, the limits per request, the pooling
+//! allocator. The differences are Componentry's: nothing is granted but what the flags (or a
+//! policy) grant, outgoing HTTP included, and the default address is loopback.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+use componentry::{Grants, Host, HttpHandler, HttpServer, Output, PluginDir, PluginEvent, Pooling};
+
+use crate::{exit, grant_flags, limit_flags};
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// The component: exports `wasi:http/incoming-handler` (world `wasi:http/proxy`).
+    plugin: PathBuf,
+
+    /// The address to listen on (`0.0.0.0:8080` for every interface, as `wasmtime serve`
+    /// defaults to).
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+
+    /// Reload the component when its file (or manifest) changes: requests in flight finish on
+    /// the old version; a version that fails to load never replaces the one serving. Each
+    /// reload is a line on stderr: `reloaded NAME sha256:HEX12` or `reload failed NAME: REASON`.
+    #[arg(long)]
+    watch: bool,
+
+    /// Allocate instances on demand instead of from the pooling allocator (for components
+    /// beyond the pool's slots: more than 2 memories, 8 tables or 32 core instances).
+    #[arg(long)]
+    no_pooling: bool,
+
+    /// Compile without the compiled-artifact cache.
+    #[arg(long)]
+    no_cache: bool,
+
+    /// The plugin's manifest (default: `plugin.toml` beside the component, if there is one).
+    #[arg(long, value_name = "plugin.toml")]
+    manifest: Option<PathBuf>,
+
+    /// A host policy: what the manifest's requests may get, limits, pins.
+    #[arg(long, value_name = "policy.toml")]
+    policy: Option<PathBuf>,
+
+    #[command(flatten)]
+    grants: grant_flags::GrantFlags,
+
+    #[command(flatten)]
+    limits: limit_flags::LimitFlags,
+}
+
+pub fn serve(args: ServeArgs) -> Result<(), exit::Failure> {
+    let grant_flags = args.grants.to_grants()?;
+    // A handler's stdout and stderr go to the server's, as with `wasmtime serve`.
+    let prepared = crate::prepare(
+        &args.plugin,
+        args.manifest.as_deref(),
+        args.policy.as_deref(),
+        |_| {
+            Grants::none()
+                .stdout(Output::Inherit)
+                .stderr(Output::Inherit)
+                .merge(grant_flags)
+        },
+        &args.limits,
+    )?;
+    let mut builder = args
+        .limits
+        .engine(crate::engine_builder(args.no_cache), Some(&prepared.policy));
+    if !args.no_pooling {
+        let mut pooling = Pooling::new();
+        if let Some(bytes) = args.limits.max_memory() {
+            pooling = pooling.max_memory(bytes);
+        }
+        builder = builder.pooling(pooling);
+    }
+    let engine = builder.build()?;
+    let host: Host<()> = Host::builder_async(&engine, |_| ())?.build()?;
+    let plugin = host.load_bytes_with(prepared.name, &prepared.bytes, prepared.options)?;
+    let handler = HttpHandler::new(&plugin)?;
+    if args.watch {
+        report_reloads(host.subscribe());
+    }
+    let _watcher = if args.watch {
+        let watcher = PluginDir::new(&args.plugin)
+            .policy(prepared.policy)
+            .watch_adopting(&host, [plugin.clone()])?;
+        Some(watcher)
+    } else {
+        None
+    };
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| exit::Failure::Other(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.addr)
+            .await
+            .map_err(|e| exit::Failure::Other(format!("cannot listen on {}: {e}", args.addr)))?;
+        let bound = listener.local_addr().unwrap_or(args.addr);
+        eprintln!("Serving HTTP on http://{bound}/");
+        let stop = crate::interrupted();
+        HttpServer::new()
+            .route("/", handler)
+            .serve(listener, async move {
+                let _ = stop.await;
+            })
+            .await?;
+        Ok::<(), exit::Failure>(())
+    })?;
+    crate::stats::print(std::slice::from_ref(&plugin));
+    Ok(())
+}
+
+/// Prints each reload and each rejected version on stderr, one line each: `reloaded NAME
+/// sha256:HEX12`, `reload failed NAME: REASON`.
+fn report_reloads(events: std::sync::mpsc::Receiver<PluginEvent>) {
+    std::thread::spawn(move || {
+        for event in events {
+            match event {
+                PluginEvent::Reloaded {
+                    plugin, new_sha256, ..
+                } => eprintln!(
+                    "reloaded {plugin} sha256:{}",
+                    &new_sha256[..12.min(new_sha256.len())]
+                ),
+                PluginEvent::ReloadFailed { plugin, error } => {
+                    eprintln!("reload failed {plugin}: {}", exit::one_line(&error))
+                }
+                _ => {}
+            }
+        }
+    });
+}

@@ -1,0 +1,292 @@
+//! `componentry serve`: a standard `wasi:http/proxy` component served over HTTP, with grants and
+//! limits per request, hot reload with `--watch`, metrics when it stops, and its exit codes.
+
+use std::io::{BufRead, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::{Run, binary, cache_dir, guest, path_arg};
+
+/// A `componentry serve` running in the background; killed when dropped.
+struct Serving {
+    child: Child,
+    addr: SocketAddr,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Serving {
+    fn start(args: &[&str]) -> Self {
+        let mut child = Command::new(binary())
+            .arg("serve")
+            .args(args)
+            .args(["--addr", "127.0.0.1:0"])
+            .env("COMPONENTRY_CACHE_DIR", cache_dir())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run componentry serve");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (found, address) = std::sync::mpsc::channel();
+        let collected = stderr.clone();
+        let errors = child.stderr.take().expect("stderr");
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(errors)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Some(rest) = line.strip_prefix("Serving HTTP on http://") {
+                    let _ = found.send(rest.trim_end_matches('/').to_owned());
+                }
+                let mut all = collected.lock().expect("stderr");
+                all.push_str(&line);
+                all.push('\n');
+            }
+        });
+        let addr = match address.recv_timeout(Duration::from_secs(60)) {
+            Ok(addr) => addr.parse().expect("an address"),
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "no `Serving HTTP on` line; stderr:\n{}",
+                    stderr.lock().expect("stderr")
+                );
+            }
+        };
+        Self {
+            child,
+            addr,
+            stderr,
+        }
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        get(self.addr, path)
+    }
+
+    /// Asks it to stop (SIGTERM) and returns its exit code and everything on its stderr.
+    fn stop(mut self) -> (Option<i32>, String) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let until = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                break status;
+            }
+            assert!(Instant::now() < until, "serve did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // Let the reader thread take the last lines.
+        std::thread::sleep(Duration::from_millis(200));
+        let stderr = self.stderr.lock().expect("stderr").clone();
+        (status.code(), stderr)
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `GET path` on a connection of its own: the status and the body (chunked bodies decoded).
+fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read the response");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").expect("a response head");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status");
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    (status, body)
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).expect("a chunk size");
+        if size == 0 {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = &rest[size + 2..];
+    }
+    out
+}
+
+#[test]
+fn serve_answers_with_a_proxy_component_and_prints_its_metrics_when_stopped() {
+    let routes = guest("http-routes");
+    let serving = Serving::start(&[&path_arg(&routes), "--timeout", "500"]);
+    assert_eq!(
+        serving.get("/hello?a=b"),
+        (200, "hello from http-routes: GET /hello?a=b".to_owned())
+    );
+    let (status, body) = serving.get("/trap");
+    assert_eq!(
+        (status, body.as_str()),
+        (500, "plugin `http-routes` failed: trap\n")
+    );
+    let started = Instant::now();
+    let (status, body) = serving.get("/sleep?30000");
+    assert_eq!(
+        (status, body.as_str()),
+        (504, "plugin `http-routes` failed: deadline\n"),
+        "a wait in a host call ends at the deadline"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(serving.get("/hello").0, 200, "the host goes on");
+    let (code, stderr) = serving.stop();
+    assert_eq!(code, Some(0), "{stderr}");
+    let table: Vec<&str> = stderr
+        .lines()
+        .skip_while(|line| !line.starts_with("plugin "))
+        .collect();
+    assert!(table.len() >= 3, "a metrics table:\n{stderr}");
+    let row: Vec<&str> = table[1].split_whitespace().collect();
+    assert_eq!(row[..3], ["http-routes", "4", "2"], "{}", table[1]);
+    assert_eq!(table[2].trim(), "failed: deadline 1, trap 1", "{stderr}");
+}
+
+#[test]
+fn serve_grants_nothing_but_its_flags() {
+    let routes = guest("http-routes");
+    let bare = Serving::start(&[&path_arg(&routes)]);
+    assert_eq!(bare.get("/env?HOME").0, 404, "no environment by default");
+    let granted = Serving::start(&[&path_arg(&routes), "--env", "GREETING=hello"]);
+    assert_eq!(granted.get("/env?GREETING"), (200, "hello".to_owned()));
+    // Outgoing HTTP needs --allow-http, even to the server itself.
+    let url = format!("/fetch?http://{}/hello", granted.addr);
+    let (status, body) = bare.get(&url);
+    assert_eq!(status, 502, "{body}");
+    assert!(body.contains("HttpRequestDenied"), "{body}");
+    let allowed = Serving::start(&[
+        &path_arg(&routes),
+        "--allow-http",
+        &format!("http://{}", granted.addr),
+    ]);
+    assert_eq!(allowed.get(&url), (200, "200".to_owned()));
+}
+
+#[test]
+fn serve_watch_keeps_serving_when_an_edit_is_broken_and_takes_a_good_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("routes.wasm");
+    let original = std::fs::read(guest("http-routes")).expect("read");
+    std::fs::write(&file, &original).expect("write");
+    let serving = Serving::start(&[&path_arg(&file), "--watch"]);
+    assert_eq!(serving.get("/hello").0, 200);
+    std::fs::write(&file, b"not a component").expect("write");
+    let until = Instant::now() + Duration::from_secs(20);
+    while !serving
+        .stderr
+        .lock()
+        .expect("stderr")
+        .contains("reload failed")
+    {
+        assert!(Instant::now() < until, "no reload failure reported");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        serving.get("/hello").0,
+        200,
+        "the old version keeps serving"
+    );
+    // The same component with a custom section appended: a new version.
+    let mut edited = original.clone();
+    edited.extend_from_slice(&[0, 3, 1, b'x', b'y']);
+    std::fs::write(&file, &edited).expect("write");
+    while !serving.stderr.lock().expect("stderr").contains("reloaded") {
+        assert!(Instant::now() < until, "no reload reported");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(serving.get("/hello").0, 200);
+}
+
+#[test]
+fn serve_refuses_what_it_cannot_serve_with_the_documented_codes() {
+    let output = Run::new(&["serve", &path_arg(&guest("faults"))]).output();
+    assert_eq!(output.status.code(), Some(3), "not a proxy: a load error");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("wasi:http/incoming-handler"), "{stderr}");
+    let output = Run::new(&["serve", "x.wasm", "--addr", "nowhere"]).output();
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "a bad address is a usage error"
+    );
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("address").to_string();
+    let output = Run::new(&["serve", &path_arg(&guest("http-routes")), "--addr", &addr]).output();
+    assert_eq!(output.status.code(), Some(1), "the address is taken");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot listen on"), "{stderr}");
+}
+
+#[test]
+fn run_verbose_and_a_stopped_watch_print_the_metrics_table() {
+    let output = Run::new(&[
+        "-v",
+        "run",
+        &path_arg(&guest("faults")),
+        "--invoke",
+        "divide(8, 2)",
+    ])
+    .output();
+    assert_eq!(output.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let row = stderr
+        .lines()
+        .find(|line| line.starts_with("faults "))
+        .unwrap_or_else(|| panic!("no metrics row:\n{stderr}"));
+    let columns: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(columns[..3], ["faults", "1", "0"], "{row}");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(guest("faults"), dir.path().join("faults.wasm")).expect("copy");
+    let mut child = Command::new(binary())
+        .args(["watch", &path_arg(dir.path()), "--invoke", "ok()"])
+        .env("COMPONENTRY_CACHE_DIR", cache_dir())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run componentry watch");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("a line");
+    assert!(line.starts_with("loaded faults "), "{line}");
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let output = child.wait_with_output().expect("watch ends");
+    assert_eq!(output.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let row = stderr
+        .lines()
+        .find(|line| line.starts_with("faults "))
+        .unwrap_or_else(|| panic!("no metrics row:\n{stderr}"));
+    assert_eq!(row.split_whitespace().nth(1), Some("1"), "{row}");
+}
