@@ -555,6 +555,15 @@ impl<T: Send + 'static> Plugin<T> {
     }
 }
 
+/// The span of an instantiation: the plugin's name and version.
+fn instantiate_span<T>(plugin: &str, version: &PluginVersion<T>) -> tracing::Span {
+    tracing::debug_span!(
+        "instantiate",
+        plugin,
+        version = %version.config.version_label()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     fn assert_send_sync<X: Send + Sync>() {}
@@ -564,13 +573,4 @@ mod tests {
         assert_send_sync::<super::Plugin<()>>();
         assert_send_sync::<super::Plugin<std::sync::Mutex<Vec<String>>>>();
     }
-}
-
-/// The span of an instantiation: the plugin's name and version.
-fn instantiate_span<T>(plugin: &str, version: &PluginVersion<T>) -> tracing::Span {
-    tracing::debug_span!(
-        "instantiate",
-        plugin,
-        version = %version.config.version_label()
-    )
 }
