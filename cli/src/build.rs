@@ -82,7 +82,8 @@ pub fn build(dir: &Path) -> Result<PathBuf> {
 
 impl Project {
     fn read(dir: &Path) -> Result<Self> {
-        let dir = dir.to_owned();
+        // Absolute: the tools run in the project's directory, with paths into it.
+        let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned());
         let language = Language::detect(&dir).ok_or_else(|| {
             BuildError::Project(format!(
                 "{} holds no plugin project this command knows (Cargo.toml, app.py, package.json, \

@@ -295,3 +295,19 @@ fn a_missing_tool_is_named_with_its_install_command() {
     let out = Run::new(&["build", &path_arg(dir.path())]).expect(2);
     assert!(stderr(&out).contains("componentry new"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_project_builds_when_named_by_a_relative_path() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    Run::new(&["new", "c", "relative-c"])
+        .current_dir(dir.path())
+        .expect(0);
+    let out = Run::new(&["build", "relative-c"])
+        .current_dir(dir.path())
+        .expect(0);
+    assert!(
+        dir.path().join("relative-c/relative-c.wasm").is_file(),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -41,6 +41,7 @@ pub struct Run {
     /// Keep stdin open (and silent) until the CLI ends.
     hold_stdin: bool,
     env: Vec<(String, String)>,
+    current_dir: Option<PathBuf>,
 }
 
 impl Run {
@@ -69,6 +70,12 @@ impl Run {
         self
     }
 
+    /// Runs the CLI in `dir`.
+    pub fn current_dir(mut self, dir: &std::path::Path) -> Self {
+        self.current_dir = Some(dir.to_owned());
+        self
+    }
+
     /// Runs the CLI, killing it if it has not finished in a minute, so a hung plugin fails the
     /// test instead of hanging it.
     pub fn output(self) -> Output {
@@ -87,6 +94,9 @@ impl Run {
             .stderr(std::process::Stdio::piped());
         for (name, value) in &self.env {
             command.env(name, value);
+        }
+        if let Some(dir) = &self.current_dir {
+            command.current_dir(dir);
         }
         let mut child = command.spawn().expect("run componentry");
         let mut held = None;
