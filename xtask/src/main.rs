@@ -3,11 +3,12 @@
 //! - `guests`: build every Rust guest in the repository to a `wasm32-wasip2` component.
 //! - `templates`: build every language's template the way a plugin author does.
 //! - `test`: everything the project checks (fmt, clippy, guests, templates, tests).
-//! - `demo`: build the example plugins and run the example host application.
+//! - `demo`: build the example applications and their plugins, and run them.
 //! - `bench`: compare Componentry with wasmtime by hand and with Extism, in one table.
 
 mod bench;
 mod c_guests;
+mod demo;
 mod guests;
 mod install;
 mod step;
@@ -39,7 +40,8 @@ enum Command {
     /// Run every check the project makes: fmt, clippy (warnings denied), guest and template
     /// builds, tests.
     Test,
-    /// Build the example plugins and run the example host application.
+    /// Build the example applications and their plugins, and run them: mdpipe (plugins in
+    /// four languages, a policy, limits, hot reload) and http-service (wasi:http/proxy routes).
     Demo,
     /// Measure Componentry against wasmtime by hand and against Extism, side by side, and print
     /// one table of ratios (`--quick` for shorter runs).
@@ -57,7 +59,7 @@ fn main() -> ExitCode {
         Command::Guests => guests::build_all(&root).map(|_| ()),
         Command::Templates => templates::build_all(&root, &guests::target_dir(&root)).map(|_| ()),
         Command::Test => test(&root),
-        Command::Demo => demo(&root),
+        Command::Demo => demo::run(&root),
         Command::Bench { args } => bench::run(&root, &args),
     };
     match outcome {
@@ -142,6 +144,9 @@ fn test(root: &Path) -> anyhow::Result<()> {
             .args(["run", "--quiet", "-p", "hello-host", "--"])
             .arg(guest_dir.join("hello-rust.wasm")),
     )?;
+    // The example applications, run as `cargo xtask demo` runs them: their plugins built with
+    // `componentry build` and tested with `componentry test`, their output checked.
+    demo::run(root)?;
     // The benchmark harness's one extra feature is Extism, whose own wasmtime clippy has checked
     // already: building it for tests too would cost minutes and test nothing more.
     tests(
@@ -179,17 +184,6 @@ fn test(root: &Path) -> anyhow::Result<()> {
         step::elapsed(started)
     );
     Ok(())
-}
-
-fn demo(root: &Path) -> anyhow::Result<()> {
-    let guest_dir = guests::build_all(root)?;
-    let plugin = guest_dir.join("hello-rust.wasm");
-    step::run(
-        "example host (examples/hello-host)",
-        step::command(step::cargo(), root)
-            .args(["run", "--quiet", "-p", "hello-host", "--"])
-            .arg(&plugin),
-    )
 }
 
 /// Removes what an earlier `cargo package` left of `crates` where cargo would reuse it. Cargo

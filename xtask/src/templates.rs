@@ -31,10 +31,7 @@ pub fn build_all(root: &Path, guest_target: &Path) -> anyhow::Result<PathBuf> {
         step::command(step::cargo(), root).args(["build", "--quiet", "-p", "componentry-cli"]),
     )?;
     let cli = root.join("target/debug/componentry");
-    crate::install::rust_route()?;
-    crate::install::c_compiler()?;
-    let tools = root.join("target/tools");
-    let path = tool_path(&python_tools(&tools)?, &js_tools(&tools)?)?;
+    let path = plugin_toolchains(root)?;
     let mut languages: Vec<&str> = ALWAYS.to_vec();
     if go_available() {
         languages.push("go");
@@ -79,6 +76,16 @@ pub fn build_all(root: &Path, guest_target: &Path) -> anyhow::Result<PathBuf> {
         step::elapsed(started)
     );
     Ok(out)
+}
+
+/// Sets up every language's toolchain that xtask can (Rust for wasm32-wasip2, C, Python's
+/// componentize-py and JavaScript's componentize-js under `target/tools/`) and returns the
+/// `PATH` that `componentry build` finds them on.
+pub fn plugin_toolchains(root: &Path) -> anyhow::Result<std::ffi::OsString> {
+    crate::install::rust_route()?;
+    crate::install::c_compiler()?;
+    let tools = root.join("target/tools");
+    tool_path(&python_tools(&tools)?, &js_tools(&tools)?)
 }
 
 fn make_and_build(
