@@ -74,7 +74,7 @@ pub fn build(dir: &Path) -> Result<PathBuf> {
     progress(&format!(
         "built {} ({}) in {:.1}s",
         output.display(),
-        human_size(size),
+        crate::progress::human_size(size),
         started.elapsed().as_secs_f64()
     ));
     Ok(output)
@@ -161,32 +161,39 @@ fn progress(line: &str) {
     eprintln!("componentry: {line}");
 }
 
-fn human_size(bytes: u64) -> String {
-    match bytes {
-        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / f64::from(1 << 20)),
-        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / f64::from(1 << 10)),
-        b => format!("{b} bytes"),
-    }
-}
-
-/// Runs a tool with its output on our stderr (stdout is for the component's path).
+/// Runs a tool with its output on our stderr (stdout is for the component's path). On a
+/// terminal, a spinner shows while it runs and its output is shown only if it fails.
 fn run(what: &str, command: &mut Command) -> Result<()> {
     progress(&format!("running {what}"));
-    command.stdout(stderr_stdio()).stdin(Stdio::null());
-    let status = command.status().map_err(|e| {
+    command.stdin(Stdio::null());
+    let program = command.get_program().to_owned();
+    let cannot_start = |e: std::io::Error| {
         BuildError::Toolchain(ToolchainError::Failed {
             what: what.to_owned(),
-            detail: format!("cannot start {:?}: {e}", command.get_program()),
+            detail: format!("cannot start {program:?}: {e}"),
         })
-    })?;
-    if status.success() {
-        Ok(())
+    };
+    let (status, held) = if crate::progress::interactive() {
+        let output = crate::progress::during(&format!("running {what}"), || command.output())
+            .map_err(cannot_start)?;
+        (output.status, Some(output))
     } else {
-        Err(BuildError::Toolchain(ToolchainError::Failed {
-            what: what.to_owned(),
-            detail: status.to_string(),
-        }))
+        command.stdout(stderr_stdio());
+        (command.status().map_err(cannot_start)?, None)
+    };
+    if status.success() {
+        return Ok(());
     }
+    if let Some(output) = held {
+        use std::io::Write as _;
+        let mut stderr = std::io::stderr().lock();
+        let _ = stderr.write_all(&output.stdout);
+        let _ = stderr.write_all(&output.stderr);
+    }
+    Err(BuildError::Toolchain(ToolchainError::Failed {
+        what: what.to_owned(),
+        detail: status.to_string(),
+    }))
 }
 
 fn stderr_stdio() -> Stdio {
@@ -424,13 +431,6 @@ fn build_go(project: &Project, output: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_read_well() {
-        assert_eq!(human_size(512), "512 bytes");
-        assert_eq!(human_size(54_000), "52.7 KiB");
-        assert_eq!(human_size(18 << 20), "18.0 MiB");
-    }
 
     #[test]
     fn a_directory_without_a_project_is_explained() {

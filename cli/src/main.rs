@@ -11,6 +11,7 @@ mod exit;
 mod grant_flags;
 mod language;
 mod limit_flags;
+mod progress;
 mod scaffold;
 mod serve;
 mod stats;
@@ -546,7 +547,7 @@ fn run(args: RunArgs, verbose: bool) -> Result<(), exit::Failure> {
         .engine(engine_builder(args.no_cache), Some(&prepared.policy))
         .build()?;
     let host: Host<()> = Host::new(&engine)?;
-    let plugin = host.load_bytes_with(prepared.name, &prepared.bytes, prepared.options)?;
+    let plugin = load(&host, prepared)?;
     let outcome = match args.invoke {
         Some(call) => {
             if !args.args.is_empty() {
@@ -566,6 +567,21 @@ fn run(args: RunArgs, verbose: bool) -> Result<(), exit::Failure> {
         stats::print(std::slice::from_ref(&plugin));
     }
     Ok(outcome?)
+}
+
+/// Loads (compiles, or takes from the cache) a prepared plugin, showing progress while it takes.
+pub(crate) fn load<T: Send + 'static>(
+    host: &Host<T>,
+    prepared: Prepared,
+) -> Result<componentry::Plugin<T>, exit::Failure> {
+    let what = format!(
+        "loading {} ({})",
+        escape_untrusted(&prepared.name),
+        progress::human_size(prepared.bytes.len() as u64)
+    );
+    Ok(progress::during(&what, || {
+        host.load_bytes_with(prepared.name, &prepared.bytes, prepared.options)
+    })?)
 }
 
 /// Completes when the process is asked to stop (Ctrl-C, SIGTERM, SIGHUP). Once only per process.

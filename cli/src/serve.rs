@@ -78,14 +78,15 @@ pub fn serve(args: ServeArgs) -> Result<(), exit::Failure> {
     }
     let engine = builder.build()?;
     let host: Host<()> = Host::builder_async(&engine, |_| ())?.build()?;
-    let plugin = host.load_bytes_with(prepared.name, &prepared.bytes, prepared.options)?;
+    let policy = prepared.policy.clone();
+    let plugin = crate::load(&host, prepared)?;
     let handler = HttpHandler::new(&plugin)?;
     if args.watch {
         report_reloads(host.subscribe());
     }
     let _watcher = if args.watch {
         let watcher = PluginDir::new(&args.plugin)
-            .policy(prepared.policy)
+            .policy(policy)
             .watch_adopting(&host, [plugin.clone()])?;
         Some(watcher)
     } else {

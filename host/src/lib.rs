@@ -34,6 +34,21 @@ struct ReadmeExamples;
 #[doc = include_str!("../../docs/embedding.md")]
 struct EmbeddingGuideExamples;
 
+/// The book's getting-started page, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/getting-started.md")]
+struct GettingStartedExamples;
+
+/// The book's page on observability, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/observability.md")]
+struct ObservabilityExamples;
+
+/// The book's page on serving HTTP, compiled as doctests (with the `serve` feature).
+#[cfg(all(doctest, feature = "serve"))]
+#[doc = include_str!("../../docs/serving-http.md")]
+struct ServingHttpExamples;
+
 mod capability;
 mod compat;
 mod config;

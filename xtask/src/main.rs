@@ -4,11 +4,13 @@
 //! - `templates`: build every language's template the way a plugin author does.
 //! - `test`: everything the project checks (fmt, clippy, guests, templates, tests).
 //! - `demo`: build the example applications and their plugins, and run them.
+//! - `docs`: build the book into `target/book/`.
 //! - `bench`: compare Componentry with wasmtime by hand and with Extism, in one table.
 
 mod bench;
 mod c_guests;
 mod demo;
+mod docs;
 mod guests;
 mod install;
 mod step;
@@ -43,6 +45,8 @@ enum Command {
     /// Build the example applications and their plugins, and run them: mdpipe (plugins in
     /// four languages, a policy, limits, hot reload) and http-service (wasi:http/proxy routes).
     Demo,
+    /// Build the book (`docs/`, an mdBook) into target/book/, installing mdbook the first time.
+    Docs,
     /// Measure Componentry against wasmtime by hand and against Extism, side by side, and print
     /// one table of ratios (`--quick` for shorter runs).
     Bench {
@@ -60,6 +64,7 @@ fn main() -> ExitCode {
         Command::Templates => templates::build_all(&root, &guests::target_dir(&root)).map(|_| ()),
         Command::Test => test(&root),
         Command::Demo => demo::run(&root),
+        Command::Docs => docs::build(&root).map(|_| ()),
         Command::Bench { args } => bench::run(&root, &args),
     };
     match outcome {
@@ -144,6 +149,8 @@ fn test(root: &Path) -> anyhow::Result<()> {
             .args(["run", "--quiet", "-p", "hello-host", "--"])
             .arg(guest_dir.join("hello-rust.wasm")),
     )?;
+    // The book must build (its samples are run by the tests above).
+    docs::build(root)?;
     // The example applications, run as `cargo xtask demo` runs them: their plugins built with
     // `componentry build` and tested with `componentry test`, their output checked.
     demo::run(root)?;

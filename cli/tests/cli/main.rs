@@ -1,5 +1,6 @@
 //! The `componentry` binary, run as a user runs it: output formats and exit codes.
 
+mod book;
 mod conformance;
 mod documented;
 mod hardening;
