@@ -5,7 +5,8 @@
 //! What is built lands in `target/templates/`: per language, the greeter template's component
 //! and cases file (`LANG/greeter-LANG.wasm`), and for Rust, Python and JavaScript a project
 //! generated for an application's own world (`LANG-stubs/transformer-LANG.wasm`);
-//! `languages.txt` lists what was built, for the conformance tests. (Crate names differ from
+//! `languages.txt` lists what was built, for the conformance tests. `js-proxy/` holds a standard
+//! HTTP handler built by componentize-js from a fetch-event script (`xtask/fixtures/js-proxy`). (Crate names differ from
 //! every guest's: Rust templates share the guests' target directory.)
 
 use std::path::{Path, PathBuf};
@@ -69,6 +70,23 @@ pub fn build_all(root: &Path, guest_target: &Path) -> anyhow::Result<PathBuf> {
             )?;
         }
     }
+    // A standard HTTP handler from another project's tooling (componentize-js's fetch event),
+    // for the tests of `componentry serve`.
+    let proxy = work.path().join("hello-js-proxy");
+    copy_dir(&root.join("xtask/fixtures/js-proxy"), &proxy)?;
+    step::run(
+        "componentry build hello-js-proxy (componentize-js fetch-event handler)",
+        Command::new(&cli)
+            .arg("build")
+            .arg(&proxy)
+            .env("PATH", &path)
+            .stdout(std::process::Stdio::null()),
+    )?;
+    std::fs::create_dir_all(out.join("js-proxy"))?;
+    std::fs::copy(
+        proxy.join("hello-js-proxy.wasm"),
+        out.join("js-proxy/hello-js-proxy.wasm"),
+    )?;
     std::fs::write(out.join("languages.txt"), languages.join("\n") + "\n")?;
     println!(
         "<== templates: {} ready in {}",
@@ -124,6 +142,22 @@ fn publish(project: &Path, name: &str, into: &Path) -> anyhow::Result<()> {
     for file in [format!("{name}.wasm"), "cases.toml".to_owned()] {
         std::fs::copy(project.join(&file), into.join(&file))
             .with_context(|| format!("copying {file} of {}", project.display()))?;
+    }
+    Ok(())
+}
+
+/// Copies the directory `from` into `to`, files and directories.
+fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)
+                .with_context(|| format!("copying {}", entry.path().display()))?;
+        }
     }
     Ok(())
 }

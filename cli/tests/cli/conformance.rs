@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use crate::{Run, path_arg, stderr, stdout};
 
 /// Where xtask put the built templates.
-fn templates() -> PathBuf {
+pub fn templates() -> PathBuf {
     let dir = std::env::var_os("COMPONENTRY_TEMPLATES")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/templates"));

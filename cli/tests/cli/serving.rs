@@ -290,3 +290,16 @@ fn run_verbose_and_a_stopped_watch_print_the_metrics_table() {
         .unwrap_or_else(|| panic!("no metrics row:\n{stderr}"));
     assert_eq!(row.split_whitespace().nth(1), Some("1"), "{row}");
 }
+
+#[test]
+fn serve_runs_a_fetch_event_handler_built_by_componentize_js() {
+    // Built by `cargo xtask templates` from xtask/fixtures/js-proxy: a StarlingMonkey component
+    // exporting wasi:http/incoming-handler@0.2.10, with nothing of Componentry's in it.
+    let handler = crate::conformance::templates().join("js-proxy/hello-js-proxy.wasm");
+    assert!(handler.is_file(), "{} is not built", handler.display());
+    let serving = Serving::start(&[&path_arg(&handler)]);
+    assert_eq!(
+        serving.get("/some/path?q"),
+        (200, "hello from a fetch event: GET /some/path".to_owned())
+    );
+}

@@ -302,3 +302,14 @@ async fn reloading_a_route_under_load_drops_no_request() {
     let statuses = load.await.expect("load");
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_component_built_against_an_older_wasi_http_is_served() {
+    let host = serving_host();
+    // Exports wasi:http/incoming-handler@0.2.4; the host's wasi:http is newer.
+    let plugin = host.load_file(guest("http-legacy")).expect("load");
+    let (addr, _stop) = serve(&plugin).await;
+    let answer = request(addr, "GET", "/old?x", Vec::new()).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.text(), "hello from wasi 0.2.4: /old?x");
+}
