@@ -34,6 +34,11 @@ struct ReadmeExamples;
 #[doc = include_str!("../../docs/embedding.md")]
 struct EmbeddingGuideExamples;
 
+/// The book's page on extension points, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/extension-points.md")]
+struct ExtensionPointExamples;
+
 /// The book's getting-started page, compiled as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/getting-started.md")]

@@ -497,6 +497,38 @@ world transformer {
         assert!(code.ends_with("export!(Plugin);\n"), "{code}");
     }
 
+    /// docs/plugins/rust.md shows the stubs of a world exporting `transform` with `upper`.
+    #[test]
+    fn the_rust_guide_shows_what_the_generator_writes() {
+        let mut resolve = Resolve::default();
+        let package = resolve
+            .push_str(
+                "text.wit",
+                "package acme:text@1.0.0;\n\
+                 interface transform { upper: func(text: string) -> string; }\n\
+                 world transformer { export transform; }\n",
+            )
+            .expect("wit");
+        let id = resolve
+            .select_world(&[package], Some("transformer"))
+            .expect("world");
+        let code = World::new(&resolve, id)
+            .expect("world")
+            .rust("acme:text/transformer");
+        let guide = include_str!("../../../docs/plugins/rust.md");
+        let shown = guide
+            .split("```rust,ignore\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .expect("the guide's stub sample");
+        // The generated file starts with a line of its own about the world.
+        let body = code
+            .split_once("\n\n")
+            .map(|(_, body)| body)
+            .expect("generated code");
+        assert_eq!(shown, body);
+    }
+
     #[test]
     fn python_and_js_stubs_follow_their_generators() {
         let mut resolve = Resolve::default();
