@@ -112,3 +112,139 @@ fn spans_of_one_load_and_call() {
     });
     println!("{log}");
 }
+
+/// With the `metrics` feature, every count also reaches the `metrics` crate's recorder.
+#[cfg(feature = "metrics")]
+mod exported {
+    use std::sync::{Arc, Mutex};
+
+    use metrics::{
+        Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Metadata,
+        Recorder, SharedString, Unit,
+    };
+
+    use crate::guest;
+    use crate::limits::limited_host;
+
+    /// One value given to the recorder: the metric's name, its labels, the value.
+    type Entry = (String, Vec<(String, String)>, f64);
+
+    #[derive(Clone, Default)]
+    struct Recorded(Arc<Mutex<Vec<Entry>>>);
+
+    struct Handle {
+        key: Key,
+        into: Recorded,
+    }
+
+    impl Handle {
+        fn push(&self, value: f64) {
+            let labels = self
+                .key
+                .labels()
+                .map(|l| (l.key().to_owned(), l.value().to_owned()))
+                .collect();
+            self.into.0.lock().expect("entries").push((
+                self.key.name().to_owned(),
+                labels,
+                value,
+            ));
+        }
+    }
+
+    impl CounterFn for Handle {
+        fn increment(&self, value: u64) {
+            self.push(value as f64);
+        }
+        fn absolute(&self, value: u64) {
+            self.push(value as f64);
+        }
+    }
+
+    impl GaugeFn for Handle {
+        fn increment(&self, value: f64) {
+            self.push(value);
+        }
+        fn decrement(&self, value: f64) {
+            self.push(-value);
+        }
+        fn set(&self, value: f64) {
+            self.push(value);
+        }
+    }
+
+    impl HistogramFn for Handle {
+        fn record(&self, value: f64) {
+            self.push(value);
+        }
+    }
+
+    impl Recorded {
+        fn handle(&self, key: &Key) -> Arc<Handle> {
+            Arc::new(Handle {
+                key: key.clone(),
+                into: self.clone(),
+            })
+        }
+
+        fn values(&self, name: &str) -> Vec<(Vec<(String, String)>, f64)> {
+            self.0
+                .lock()
+                .expect("entries")
+                .iter()
+                .filter(|(n, _, _)| n == name)
+                .map(|(_, labels, value)| (labels.clone(), *value))
+                .collect()
+        }
+    }
+
+    impl Recorder for Recorded {
+        fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+            Counter::from_arc(self.handle(key))
+        }
+        fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+            Gauge::from_arc(self.handle(key))
+        }
+        fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+            Histogram::from_arc(self.handle(key))
+        }
+    }
+
+    fn label(name: &str, value: &str) -> (String, String) {
+        (name.to_owned(), value.to_owned())
+    }
+
+    #[test]
+    fn calls_errors_latency_and_instances_reach_the_recorder() {
+        let plugin = limited_host()
+            .load_file(guest("faults"))
+            .expect("load faults");
+        let recorded = Recorded::default();
+        metrics::with_local_recorder(&recorded, || {
+            plugin.invoke("divide(4, 2)").expect("call");
+            plugin.invoke("divide(1, 0)").expect_err("a trap");
+        });
+        let faults = vec![label("plugin", "faults")];
+        assert_eq!(
+            recorded.values("componentry_calls_total"),
+            vec![(faults.clone(), 1.0), (faults.clone(), 1.0)]
+        );
+        assert_eq!(
+            recorded.values("componentry_call_errors_total"),
+            vec![(vec![label("plugin", "faults"), label("kind", "trap")], 1.0)]
+        );
+        let latencies = recorded.values("componentry_call_seconds");
+        assert_eq!(latencies.len(), 2);
+        assert!(latencies.iter().all(|(l, s)| *l == faults && *s > 0.0 && *s < 10.0));
+        let live: Vec<f64> = recorded
+            .values("componentry_instances_live")
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect();
+        assert_eq!(live.last(), Some(&0.0), "every instance dropped: {live:?}");
+        assert!(live.contains(&1.0), "{live:?}");
+    }
+}
