@@ -5,8 +5,9 @@
 //! What is built lands in `target/templates/`: per language, the greeter template's component
 //! and cases file (`LANG/greeter-LANG.wasm`), and for Rust, Python and JavaScript a project
 //! generated for an application's own world (`LANG-stubs/transformer-LANG.wasm`);
-//! `languages.txt` lists what was built, for the conformance tests. `js-proxy/` holds a standard
-//! HTTP handler built by componentize-js from a fetch-event script (`xtask/fixtures/js-proxy`). (Crate names differ from
+//! `languages.txt` lists what was built, for the conformance tests. `proxies/` holds standard
+//! HTTP handlers built by componentize-js (a fetch-event script) and componentize-py (an
+//! incoming-handler) from `xtask/fixtures/proxies`. (Crate names differ from
 //! every guest's: Rust templates share the guests' target directory.)
 
 use std::path::{Path, PathBuf};
@@ -70,23 +71,27 @@ pub fn build_all(root: &Path, guest_target: &Path) -> anyhow::Result<PathBuf> {
             )?;
         }
     }
-    // A standard HTTP handler from another project's tooling (componentize-js's fetch event),
-    // for the tests of `componentry serve`.
-    let proxy = work.path().join("hello-js-proxy");
-    copy_dir(&root.join("xtask/fixtures/js-proxy"), &proxy)?;
-    step::run(
-        "componentry build hello-js-proxy (componentize-js fetch-event handler)",
-        Command::new(&cli)
-            .arg("build")
-            .arg(&proxy)
-            .env("PATH", &path)
-            .stdout(std::process::Stdio::null()),
-    )?;
-    std::fs::create_dir_all(out.join("js-proxy"))?;
-    std::fs::copy(
-        proxy.join("hello-js-proxy.wasm"),
-        out.join("js-proxy/hello-js-proxy.wasm"),
-    )?;
+    // Standard HTTP handlers from other projects' tooling (componentize-js's fetch event,
+    // componentize-py's incoming-handler), for the tests of `componentry serve`.
+    let proxies = root.join("xtask/fixtures/proxies");
+    for (language, name) in [("js", "hello-js-proxy"), ("python", "hello-py-proxy")] {
+        let project = work.path().join(name);
+        copy_dir(&proxies.join(language), &project)?;
+        copy_dir(&proxies.join("wit"), &project.join("wit"))?;
+        step::run(
+            &format!("componentry build {name} (a wasi:http/proxy handler)"),
+            Command::new(&cli)
+                .arg("build")
+                .arg(&project)
+                .env("PATH", &path)
+                .stdout(std::process::Stdio::null()),
+        )?;
+        std::fs::create_dir_all(out.join("proxies"))?;
+        std::fs::copy(
+            project.join(format!("{name}.wasm")),
+            out.join(format!("proxies/{name}.wasm")),
+        )?;
+    }
     std::fs::write(out.join("languages.txt"), languages.join("\n") + "\n")?;
     println!(
         "<== templates: {} ready in {}",

@@ -45,7 +45,8 @@ impl Serving {
                 all.push('\n');
             }
         });
-        let addr = match address.recv_timeout(Duration::from_secs(60)) {
+        // Compiling a large component (an interpreter inside) takes a while on a busy machine.
+        let addr = match address.recv_timeout(Duration::from_secs(180)) {
             Ok(addr) => addr.parse().expect("an address"),
             Err(_) => {
                 let _ = child.kill();
@@ -292,14 +293,18 @@ fn run_verbose_and_a_stopped_watch_print_the_metrics_table() {
 }
 
 #[test]
-fn serve_runs_a_fetch_event_handler_built_by_componentize_js() {
-    // Built by `cargo xtask templates` from xtask/fixtures/js-proxy: a StarlingMonkey component
-    // exporting wasi:http/incoming-handler@0.2.10, with nothing of Componentry's in it.
-    let handler = crate::conformance::templates().join("js-proxy/hello-js-proxy.wasm");
-    assert!(handler.is_file(), "{} is not built", handler.display());
-    let serving = Serving::start(&[&path_arg(&handler)]);
-    assert_eq!(
-        serving.get("/some/path?q"),
-        (200, "hello from a fetch event: GET /some/path".to_owned())
-    );
+fn serve_runs_handlers_built_by_componentize_js_and_componentize_py() {
+    // Built by `cargo xtask templates` from xtask/fixtures/proxies: a StarlingMonkey fetch-event
+    // handler and a CPython incoming-handler, both exporting wasi:http/incoming-handler@0.2.10,
+    // with nothing of Componentry's in them.
+    let proxies = crate::conformance::templates().join("proxies");
+    for (name, answer) in [
+        ("hello-js-proxy", "hello from a fetch event: GET /some/path"),
+        ("hello-py-proxy", "hello from python: GET /some/path?q"),
+    ] {
+        let handler = proxies.join(format!("{name}.wasm"));
+        assert!(handler.is_file(), "{} is not built", handler.display());
+        let serving = Serving::start(&[&path_arg(&handler)]);
+        assert_eq!(serving.get("/some/path?q"), (200, answer.to_owned()), "{name}");
+    }
 }
