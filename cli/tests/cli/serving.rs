@@ -305,6 +305,10 @@ fn serve_runs_handlers_built_by_componentize_js_and_componentize_py() {
         let handler = proxies.join(format!("{name}.wasm"));
         assert!(handler.is_file(), "{} is not built", handler.display());
         let serving = Serving::start(&[&path_arg(&handler)]);
-        assert_eq!(serving.get("/some/path?q"), (200, answer.to_owned()), "{name}");
+        assert_eq!(
+            serving.get("/some/path?q"),
+            (200, answer.to_owned()),
+            "{name}"
+        );
     }
 }

@@ -144,11 +144,11 @@ mod exported {
                 .labels()
                 .map(|l| (l.key().to_owned(), l.value().to_owned()))
                 .collect();
-            self.into.0.lock().expect("entries").push((
-                self.key.name().to_owned(),
-                labels,
-                value,
-            ));
+            self.into
+                .0
+                .lock()
+                .expect("entries")
+                .push((self.key.name().to_owned(), labels, value));
         }
     }
 
@@ -238,7 +238,11 @@ mod exported {
         );
         let latencies = recorded.values("componentry_call_seconds");
         assert_eq!(latencies.len(), 2);
-        assert!(latencies.iter().all(|(l, s)| *l == faults && *s > 0.0 && *s < 10.0));
+        assert!(
+            latencies
+                .iter()
+                .all(|(l, s)| *l == faults && *s > 0.0 && *s < 10.0)
+        );
         let live: Vec<f64> = recorded
             .values("componentry_instances_live")
             .into_iter()
