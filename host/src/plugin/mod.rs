@@ -369,7 +369,7 @@ impl<T: Send + 'static> Plugin<T> {
         if let Err(error) = outcome {
             self.inner.metrics.call_ended(
                 &self.inner.name,
-                started.elapsed(),
+                Some(started.elapsed()),
                 None, // the fuel of a failed instantiation is counted against its budget only
                 store.data().limiter.memory_total,
                 Some(error),

@@ -53,6 +53,20 @@ fn stats_count_calls_errors_by_kind_fuel_latency_and_instances() {
 }
 
 #[test]
+fn calls_on_a_kept_instance_are_counted_all_and_timed_one_in_eight() {
+    let plugin = limited_host()
+        .load_file(guest("faults"))
+        .expect("load faults");
+    let mut instance = plugin.instantiate().expect("instance");
+    for _ in 0..17 {
+        instance.invoke("ok()").expect("call");
+    }
+    let stats = plugin.stats();
+    assert_eq!(stats.calls, 17);
+    assert_eq!(stats.latency.count(), 3, "the 1st, 9th and 17th");
+}
+
+#[test]
 fn a_failed_instantiation_counts_as_a_failed_call() {
     // The guest's start-up needs more memory than this limit allows.
     let plugin = limited_host()
