@@ -250,7 +250,7 @@ impl<T: Send + 'static> PluginInstance<T> {
         }
         self.plugin.admit(&self.version)?;
         if !std::mem::take(&mut self.armed) {
-            self.timed = self.calls % TIMED_ONE_IN == 0;
+            self.timed = self.calls.is_multiple_of(TIMED_ONE_IN);
             self.calls = self.calls.wrapping_add(1);
             if self.timed {
                 self.started = Instant::now();
