@@ -193,14 +193,32 @@ fn retarget(
         "name = \"{name}\"\nversion = \"0.1.0\"\ndescription = \"A plugin for {world_name}\"\n\
          {extension_point}\n[settings]\n\n[build]\nworld = \"{world_name}\"\n"
     );
+    let readme = format!(
+        "# {name}\n\n\
+         A Componentry plugin in {language} for the world `{world_name}`, whose WIT is in `wit/`.\n\
+         Each export is a stub that fails with \"not implemented\": write them in `{source}`.\n\n\
+         ```sh\n\
+         componentry build                      # {name}.wasm, beside plugin.toml\n\
+         componentry test {name}.wasm cases.toml\n\
+         ```\n\n\
+         `cases.toml` has a case per export, which passes while its stub fails: replace its\n\
+         `expect-error` with the result the export should give.\n",
+        language = match language {
+            Language::Rust => "Rust",
+            Language::Python => "Python",
+            _ => "JavaScript",
+        },
+    );
     files.retain(|(path, _)| {
         path != Path::new(source)
             && path != Path::new("plugin.toml")
             && path != Path::new("cases.toml")
+            && path != Path::new("README.md")
     });
     files.push((source.into(), code));
     files.push(("plugin.toml".into(), manifest));
     files.push(("cases.toml".into(), stubs.cases()));
+    files.push(("README.md".into(), readme));
     copy_wit(target.wit, files)
 }
 

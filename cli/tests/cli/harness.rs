@@ -253,6 +253,10 @@ fn new_generates_stubs_for_an_applications_world() {
         assert!(project.join("wit/text.wit").is_file());
         let cases = std::fs::read_to_string(project.join("cases.toml")).expect("cases");
         assert!(cases.contains("call = 'transform#upper(\"\")'"), "{cases}");
+        // The README describes this project, not the greeter template it started from.
+        let readme = std::fs::read_to_string(project.join("README.md")).expect("README");
+        assert!(readme.contains("`acme:text/transformer`"), "{readme}");
+        assert!(!readme.contains("greet"), "{readme}");
     }
     let out = Run::new(&[
         "new",
