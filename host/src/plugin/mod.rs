@@ -357,16 +357,17 @@ impl<T: Send + 'static> Plugin<T> {
         }
     }
 
-    /// Counts an instantiation that failed as a failed call (the call it was for never ran),
-    /// and against the quarantine policy.
-    fn record_instantiation<R>(
+    /// Ends an instantiation begun at `started`: one that failed counts as a failed call (the
+    /// call it was for never ran) and against the quarantine policy; one that succeeded becomes
+    /// the instance.
+    fn conclude_instantiation(
         &self,
-        version: &PluginVersion<T>,
-        store: &Store<PluginState<T>>,
+        version: Arc<PluginVersion<T>>,
+        store: Store<PluginState<T>>,
         started: Instant,
-        outcome: &Result<R>,
-    ) {
-        if let Err(error) = outcome {
+        outcome: Result<wasmtime::component::Instance>,
+    ) -> Result<PluginInstance<T>> {
+        if let Err(error) = &outcome {
             self.inner.metrics.call_ended(
                 &self.inner.name,
                 Some(started.elapsed()),
@@ -375,7 +376,14 @@ impl<T: Send + 'static> Plugin<T> {
                 Some(error),
             );
         }
-        self.record(version, outcome);
+        self.record(&version, &outcome);
+        Ok(PluginInstance::new(
+            self.clone(),
+            version,
+            store,
+            outcome?,
+            started,
+        ))
     }
 
     /// Refuses a synchronous call on an asynchronous host, or the reverse.
@@ -428,14 +436,7 @@ impl<T: Send + 'static> Plugin<T> {
             .pre
             .instantiate(&mut store)
             .map_err(|e| outcome::classify(&mut store, self.name(), "<instantiate>", e));
-        self.record_instantiation(&version, &store, started, &outcome);
-        Ok(PluginInstance::new(
-            self.clone(),
-            version,
-            store,
-            outcome?,
-            started,
-        ))
+        self.conclude_instantiation(version, store, started, outcome)
     }
 
     /// Like [`instantiate`](Self::instantiate), on an asynchronous host.
@@ -481,14 +482,7 @@ impl<T: Send + 'static> Plugin<T> {
                 "<instantiate>",
             )),
         };
-        self.record_instantiation(&version, &store, started, &outcome);
-        Ok(PluginInstance::new(
-            self.clone(),
-            version,
-            store,
-            outcome?,
-            started,
-        ))
+        self.conclude_instantiation(version, store, started, outcome)
     }
 
     /// Calls the export `name` with dynamically typed arguments on a fresh instance. The call's
