@@ -154,25 +154,8 @@ struct RunArgs {
     #[arg(long, value_name = "CALL")]
     invoke: Option<String>,
 
-    /// Compile without the compiled-artifact cache.
-    #[arg(long)]
-    no_cache: bool,
-
-    /// The plugin's manifest (default: `plugin.toml` beside the component, if there is one):
-    /// its name, settings and the capabilities it requests.
-    #[arg(long, value_name = "plugin.toml")]
-    manifest: Option<PathBuf>,
-
-    /// A host policy: what the manifest's requests may get, limits, pins. Without one, the
-    /// plugin gets the grant flags and nothing its manifest requests beyond them.
-    #[arg(long, value_name = "policy.toml")]
-    policy: Option<PathBuf>,
-
     #[command(flatten)]
-    grants: grant_flags::GrantFlags,
-
-    #[command(flatten)]
-    limits: limit_flags::LimitFlags,
+    loading: LoadFlags,
 
     /// Arguments for a command component (after `--`); argv[0] is the plugin's name.
     #[arg(last = true)]
@@ -481,6 +464,63 @@ fn check(path: &Path, wit: &Path, world: Option<&str>) -> Result<(), exit::Failu
     }))
 }
 
+/// How `run` and `serve` load their one plugin: its manifest, the operator's policy and flags,
+/// the cache.
+#[derive(Args)]
+pub(crate) struct LoadFlags {
+    /// Compile without the compiled-artifact cache.
+    #[arg(long)]
+    no_cache: bool,
+
+    /// The plugin's manifest (default: `plugin.toml` beside the component, if there is one):
+    /// its name, settings and the capabilities it requests.
+    #[arg(long, value_name = "plugin.toml")]
+    manifest: Option<PathBuf>,
+
+    /// A host policy: what the manifest's requests may get, limits, pins. Without one, the
+    /// plugin gets the grant flags and nothing its manifest requests beyond them.
+    #[arg(long, value_name = "policy.toml")]
+    policy: Option<PathBuf>,
+
+    #[command(flatten)]
+    grants: grant_flags::GrantFlags,
+
+    #[command(flatten)]
+    pub limits: limit_flags::LimitFlags,
+}
+
+impl LoadFlags {
+    /// Reads the plugin at `path` with its manifest, and makes its options: the operator's
+    /// grants (its stdio forwarded, as `wasmtime` does, the grant flags, and what `extra` adds
+    /// given the plugin's name) under the policy, limited by the limit flags.
+    pub fn prepare(
+        &self,
+        path: &Path,
+        extra: impl FnOnce(&str, Grants) -> Grants,
+    ) -> Result<Prepared, exit::Failure> {
+        let flags = self.grants.to_grants()?;
+        prepare(
+            path,
+            self.manifest.as_deref(),
+            self.policy.as_deref(),
+            |name| {
+                let operator = Grants::none()
+                    .stdout(Output::Inherit)
+                    .stderr(Output::Inherit)
+                    .merge(flags);
+                extra(name, operator)
+            },
+            &self.limits,
+        )
+    }
+
+    /// The engine the flags and `policy` need: the cache, fuel, epochs.
+    pub fn engine(&self, policy: &Policy) -> EngineBuilder {
+        self.limits
+            .engine(engine_builder(self.no_cache), Some(policy))
+    }
+}
+
 /// A plugin file ready to load: its name, bytes and options, through the one pipeline of
 /// `run` and `serve` (manifest request -> operator policy -> options), and the policy.
 pub(crate) struct Prepared {
@@ -492,7 +532,7 @@ pub(crate) struct Prepared {
 
 /// Reads the plugin at `path` with its manifest, and makes its options: `operator` (the
 /// command's own grants and the grant flags) under the policy, limited by the limit flags.
-pub(crate) fn prepare(
+fn prepare(
     path: &Path,
     manifest: Option<&Path>,
     policy: Option<&Path>,
@@ -524,28 +564,13 @@ pub(crate) fn prepare(
 }
 
 fn run(args: RunArgs, verbose: bool) -> Result<(), exit::Failure> {
-    let grant_flags = args.grants.to_grants()?;
     let command_args = &args.args;
-    // `run` forwards the plugin's stdio, as `wasmtime run` does; the grants may say otherwise.
-    let prepared = prepare(
-        &args.plugin,
-        args.manifest.as_deref(),
-        args.policy.as_deref(),
-        |name| {
-            let mut argv = vec![name.to_owned()];
-            argv.extend(command_args.iter().cloned());
-            Grants::none()
-                .stdout(Output::Inherit)
-                .stderr(Output::Inherit)
-                .merge(grant_flags)
-                .args(argv)
-        },
-        &args.limits,
-    )?;
-    let engine = args
-        .limits
-        .engine(engine_builder(args.no_cache), Some(&prepared.policy))
-        .build()?;
+    let prepared = args.loading.prepare(&args.plugin, |name, operator| {
+        let mut argv = vec![name.to_owned()];
+        argv.extend(command_args.iter().cloned());
+        operator.args(argv)
+    })?;
+    let engine = args.loading.engine(&prepared.policy).build()?;
     let host: Host<()> = Host::new(&engine)?;
     let plugin = load(&host, prepared)?;
     let outcome = match args.invoke {

@@ -7,9 +7,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
-use componentry::{Grants, Host, HttpHandler, HttpServer, Output, PluginDir, PluginEvent, Pooling};
+use componentry::{Host, HttpHandler, HttpServer, PluginDir, PluginEvent, Pooling};
 
-use crate::{exit, grant_flags, limit_flags};
+use crate::exit;
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -32,46 +32,17 @@ pub struct ServeArgs {
     #[arg(long)]
     no_pooling: bool,
 
-    /// Compile without the compiled-artifact cache.
-    #[arg(long)]
-    no_cache: bool,
-
-    /// The plugin's manifest (default: `plugin.toml` beside the component, if there is one).
-    #[arg(long, value_name = "plugin.toml")]
-    manifest: Option<PathBuf>,
-
-    /// A host policy: what the manifest's requests may get, limits, pins.
-    #[arg(long, value_name = "policy.toml")]
-    policy: Option<PathBuf>,
-
     #[command(flatten)]
-    grants: grant_flags::GrantFlags,
-
-    #[command(flatten)]
-    limits: limit_flags::LimitFlags,
+    loading: crate::LoadFlags,
 }
 
 pub fn serve(args: ServeArgs) -> Result<(), exit::Failure> {
-    let grant_flags = args.grants.to_grants()?;
     // A handler's stdout and stderr go to the server's, as with `wasmtime serve`.
-    let prepared = crate::prepare(
-        &args.plugin,
-        args.manifest.as_deref(),
-        args.policy.as_deref(),
-        |_| {
-            Grants::none()
-                .stdout(Output::Inherit)
-                .stderr(Output::Inherit)
-                .merge(grant_flags)
-        },
-        &args.limits,
-    )?;
-    let mut builder = args
-        .limits
-        .engine(crate::engine_builder(args.no_cache), Some(&prepared.policy));
+    let prepared = args.loading.prepare(&args.plugin, |_, operator| operator)?;
+    let mut builder = args.loading.engine(&prepared.policy);
     if !args.no_pooling {
         let mut pooling = Pooling::new();
-        if let Some(bytes) = args.limits.max_memory() {
+        if let Some(bytes) = args.loading.limits.max_memory() {
             pooling = pooling.max_memory(bytes);
         }
         builder = builder.pooling(pooling);
