@@ -313,3 +313,32 @@ async fn a_component_built_against_an_older_wasi_http_is_served() {
     assert_eq!(answer.status, 200, "{answer:?}");
     assert_eq!(answer.text(), "hello from wasi 0.2.4: /old?x");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_too_slow_to_send_its_headers_is_disconnected() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = serving_host();
+    let plugin = routes(&host, PluginOptions::new());
+    let handler = HttpHandler::new(&plugin).expect("handler");
+    let (addr, _stop) = start(
+        HttpServer::new()
+            .route("/", handler)
+            .header_read_timeout(Duration::from_millis(300)),
+    )
+    .await;
+    let mut slow = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    slow.write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("part of the headers");
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut rest)).await;
+    assert!(read.is_ok(), "still connected after 10 s");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(
+        !String::from_utf8_lossy(&rest).contains("hello from"),
+        "no answer to a request never finished"
+    );
+    // Others are served meanwhile and after.
+    assert_eq!(request(addr, "GET", "/hello", Vec::new()).await.status, 200);
+}
