@@ -86,7 +86,7 @@ pub use discovery::{DEFAULT_DEBOUNCE, LoadOutcome, LoadReport, PluginDir, Watche
 pub use engine::cache::{CacheStats, DEFAULT_CACHE_MAX_BYTES};
 pub use engine::coredump::{DEFAULT_MAX_CORE_DUMP_BYTES, DEFAULT_MAX_CORE_DUMPS};
 pub use engine::events::{EVENT_BACKLOG, PluginEvent};
-pub use engine::pooling::DEFAULT_DECOMMIT_BATCH;
+pub use engine::pooling::{DEFAULT_DECOMMIT_BATCH, DEFAULT_KEEP_RESIDENT};
 pub use engine::{DEFAULT_EPOCH_TICK, DEFAULT_MAX_WASM_STACK, Engine, EngineBuilder, Pooling};
 pub use error::{Error, NotProvided, Result, Source};
 pub use host::{Host, HostBuilder};

@@ -81,6 +81,43 @@ fn a_memory_limit_beyond_the_pool_is_refused_at_load() {
     .expect("a limit that fits");
 }
 
+/// A freed slot is reset before the next instance gets it, whether its written pages are handed
+/// back to the system or reset in place and kept resident: statics, the heap and memory grown
+/// past the kept budget all start over.
+#[test]
+fn a_reused_slot_starts_clean() {
+    for pooling in [
+        Pooling::new().instances(1),
+        Pooling::new().instances(1).keep_resident(0),
+        Pooling::new().instances(1).keep_resident(64 << 20),
+    ] {
+        let host = pooled(pooling.clone());
+        let plugin = host.load_file(guest("counter")).expect("load");
+        for round in 0..3 {
+            // One slot: every instance reuses the memory the previous one wrote.
+            let mut instance = plugin.instantiate().expect("instance");
+            let call = |instance: &mut componentry::PluginInstance<()>, call: &str| {
+                componentry::to_wave(&instance.invoke(call).expect(call))
+            };
+            assert_eq!(
+                call(&mut instance, "increment()"),
+                "1",
+                "{pooling:?}, round {round}: a static left by the last instance"
+            );
+            assert_eq!(
+                call(&mut instance, "state-size()"),
+                "4",
+                "{pooling:?}, round {round}: heap left by the last instance"
+            );
+            call(&mut instance, "add-ballast(2)");
+            assert_eq!(
+                call(&mut instance, "state-size()"),
+                (4 + (2 << 20)).to_string()
+            );
+        }
+    }
+}
+
 fn counter() -> componentry::Plugin<()> {
     crate::host().load_file(guest("counter")).expect("load")
 }

@@ -391,12 +391,16 @@ fn compute(plugins: &Plugins, budget: Duration, rows: &mut Vec<Row>) -> Result<(
 fn scaling(plugins: &Plugins, window_ms: u64, notes: &mut Vec<Note>) -> Result<()> {
     let window = Duration::from_millis(window_ms);
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let settings: [(&str, Option<componentry::Pooling>); 4] = [
+    let settings: [(&str, Option<componentry::Pooling>); 5] = [
         ("on-demand", None),
         ("pooling (defaults)", Some(componentry::Pooling::new())),
         (
             "pooling, copy-on-write images",
             Some(componentry::Pooling::new().copy_on_write(true)),
+        ),
+        (
+            "pooling, no written pages kept resident",
+            Some(componentry::Pooling::new().keep_resident(0)),
         ),
         (
             "pooling, decommit one slot at a time",
