@@ -1,16 +1,17 @@
 //! Per-plugin metrics: calls, errors by kind, fuel, call latency, memory high-water mark and
 //! instances, counted on the one call path and shared by every version and instance of a plugin.
 //!
-//! Counting costs a few relaxed atomic additions per call; reading ([`Plugin::stats`]) takes a
-//! snapshot. With the `metrics` feature, every count is also given to the
+//! Counting costs a few relaxed atomic additions per call; a kept instance counts its calls in a
+//! counter of its own, which only it writes (no locked addition per call), and which reading
+//! ([`Plugin::stats`]) adds to the rest of the snapshot. With the `metrics` feature, every count is also given to the
 //! [`metrics`](https://docs.rs/metrics) crate's recorder, labelled with the plugin's name, so that
 //! an application's exporter (Prometheus, OpenTelemetry, ...) publishes them.
 //!
 //! [`Plugin::stats`]: crate::Plugin::stats
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::error::Error;
@@ -32,12 +33,15 @@ fn bucket_of(nanos: u64) -> usize {
     bits.min(BUCKETS)
 }
 
-/// The counters of one plugin. A call costs one atomic addition, two more when it is timed (its
-/// latency bucket and the total time) and one when it is metered; the memory high-water mark is
-/// written only when it rises.
+/// The counters of one plugin. A call costs one atomic addition (a plain one on a kept instance's
+/// own counter), two more when it is timed (its latency bucket and the total time) and one when it
+/// is metered; the memory high-water mark is written only when it rises.
 #[derive(Default)]
 pub(crate) struct Metrics {
     calls: AtomicU64,
+    /// The call counters of kept instances (see [`KeptCalls`]), until they are dropped and their
+    /// counts added to `calls`.
+    kept: Mutex<Vec<Arc<AtomicU64>>>,
     fuel: AtomicU64,
     latency: [AtomicU64; BUCKETS + 1],
     latency_total_nanos: AtomicU64,
@@ -52,15 +56,23 @@ impl Metrics {
     /// Counts a call (or a failed instantiation for one) that took `elapsed` (when it was
     /// timed), burned `fuel` (when metered) and left its instance with `memory` bytes of linear
     /// memory.
+    /// `kept` is the counter of the instance the call ran on, if it has one.
+    #[inline]
     pub(crate) fn call_ended(
         &self,
         plugin: &str,
+        kept: Option<&KeptCalls>,
         elapsed: Option<Duration>,
         fuel: Option<u64>,
         memory: usize,
         error: Option<&Error>,
     ) {
-        self.calls.fetch_add(1, Ordering::Relaxed);
+        match kept {
+            Some(kept) => kept.add_one(),
+            None => {
+                self.calls.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         if let Some(elapsed) = elapsed {
             let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
             self.latency[bucket_of(nanos)].fetch_add(1, Ordering::Relaxed);
@@ -102,8 +114,36 @@ impl Metrics {
         let _ = (plugin, live);
     }
 
+    /// A call counter for a kept instance, counted in snapshots until
+    /// [`kept_dropped`](Self::kept_dropped).
+    pub(crate) fn kept_calls(&self) -> KeptCalls {
+        let count = Arc::new(AtomicU64::new(0));
+        self.kept_counters().push(count.clone());
+        KeptCalls(count)
+    }
+
+    /// Adds the calls of a kept instance's counter to the plugin's, as its instance goes.
+    pub(crate) fn kept_dropped(&self, kept: &KeptCalls) {
+        let mut counters = self.kept_counters();
+        if let Some(at) = counters.iter().position(|c| Arc::ptr_eq(c, &kept.0)) {
+            counters.swap_remove(at);
+        }
+        // Under the lock: a snapshot sees these calls in the counter or in the total, once.
+        self.calls
+            .fetch_add(kept.0.load(Ordering::Relaxed), Ordering::Relaxed);
+    }
+
+    fn kept_counters(&self) -> std::sync::MutexGuard<'_, Vec<Arc<AtomicU64>>> {
+        self.kept.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// A snapshot of the counters.
     pub(crate) fn snapshot(&self) -> PluginStats {
+        let calls = {
+            let counters = self.kept_counters();
+            let kept: u64 = counters.iter().map(|c| c.load(Ordering::Relaxed)).sum();
+            self.calls.load(Ordering::Relaxed) + kept
+        };
         let buckets: Vec<(Option<Duration>, u64)> = self
             .latency
             .iter()
@@ -114,7 +154,7 @@ impl Metrics {
             })
             .collect();
         PluginStats {
-            calls: self.calls.load(Ordering::Relaxed),
+            calls,
             errors: self
                 .errors
                 .lock()
@@ -132,6 +172,20 @@ impl Metrics {
     }
 }
 
+/// The calls of one kept instance, which only that instance counts (a plain addition, no lock);
+/// [`Metrics`] adds them up for snapshots.
+pub(crate) struct KeptCalls(Arc<AtomicU64>);
+
+impl KeptCalls {
+    #[inline]
+    fn add_one(&self) {
+        // One writer, so a load and a store add without a locked instruction; readers see
+        // either count.
+        self.0
+            .store(self.0.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
+}
+
 /// What a plugin has done since it was loaded (all its versions together): see
 /// [`Plugin::stats`](crate::Plugin::stats).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,8 +197,8 @@ pub struct PluginStats {
     pub errors: BTreeMap<&'static str, u64>,
     /// Fuel burned by metered calls (plugins without a fuel budget count nothing).
     pub fuel_consumed: u64,
-    /// How long calls took: every call on a fresh instance, one in eight on a kept instance
-    /// (the first, the ninth, ...), since timing costs a quarter of a call that does nothing.
+    /// How long calls took: every call on a fresh instance, one in 64 on a kept instance (the
+    /// first, the 65th, ...), since timing costs a quarter of a call that does nothing.
     pub latency: LatencyHistogram,
     /// The most linear memory any one instance held at the end of a call, in bytes.
     pub memory_high_water: u64,
@@ -271,6 +325,7 @@ mod tests {
         for micros in [1, 1, 1, 100] {
             metrics.call_ended(
                 "p",
+                None,
                 Some(Duration::from_micros(micros)),
                 Some(10),
                 65536,
@@ -280,12 +335,13 @@ mod tests {
         let trap = Error::InstanceFailed { plugin: "p".into() };
         metrics.call_ended(
             "p",
+            None,
             Some(Duration::from_secs(100)),
             None,
             131072,
             Some(&trap),
         );
-        metrics.call_ended("p", None, None, 0, None);
+        metrics.call_ended("p", None, None, None, 0, None);
         let stats = metrics.snapshot();
         assert_eq!(stats.calls, 6, "the untimed call counts too");
         assert_eq!(stats.fuel_consumed, 40);
@@ -300,6 +356,28 @@ mod tests {
         );
         assert_eq!(stats.latency.quantile(1.0), None, "in the unbounded bucket");
         assert!(stats.latency.mean() > Some(Duration::from_secs(19)));
+    }
+
+    #[test]
+    fn calls_of_kept_instances_count_while_they_live_and_after() {
+        let metrics = Metrics::default();
+        metrics.call_ended("p", None, None, None, 0, None);
+        let first = metrics.kept_calls();
+        let second = metrics.kept_calls();
+        for _ in 0..3 {
+            metrics.call_ended("p", Some(&first), None, None, 0, None);
+        }
+        metrics.call_ended("p", Some(&second), None, None, 0, None);
+        assert_eq!(metrics.snapshot().calls, 5);
+        metrics.kept_dropped(&first);
+        assert_eq!(
+            metrics.snapshot().calls,
+            5,
+            "counted once, in the total now"
+        );
+        metrics.kept_dropped(&second);
+        assert_eq!(metrics.snapshot().calls, 5);
+        assert!(metrics.kept_counters().is_empty());
     }
 
     #[test]

@@ -29,14 +29,14 @@ use wasmtime::component::{Component, Val};
 use crate::capability::Grants;
 use crate::engine::events::PluginEvent;
 use crate::error::{Error, Result};
-use crate::store::limiter::{self, Limiter};
+use crate::store::limiter::{self, Limiter, Metering};
 use crate::store::limits::Limits;
 use crate::store::output::OutputBudget;
 use crate::store::{PluginState, outcome};
 use instance::PluginInstance;
 pub use metrics::{LatencyHistogram, PluginStats};
 use options::PluginOptions;
-use quarantine::FailureTracker;
+use quarantine::{FailureTracker, QuarantinePolicy};
 use runtime::Runtime;
 use typed::{Typed, TypedWorld};
 use version::{Configuration, PluginVersion};
@@ -286,7 +286,17 @@ impl<T: Send + 'static> Plugin<T> {
         );
         let wasi = config.grants.wasi_ctx(&budget)?;
         let data = (inner.runtime.new_state)(&inner.name);
-        let limiter = Limiter::new(config.limits.clone(), inner.lifetime_fuel_used.clone());
+        let engine = &inner.runtime.engine;
+        let metering = Metering {
+            fuel: engine.fuel_enabled(),
+            epoch_tick: engine.epoch_tick(),
+            asynchronous: inner.runtime.asynchronous,
+        };
+        let limiter = Limiter::new(
+            config.limits.clone(),
+            metering,
+            inner.lifetime_fuel_used.clone(),
+        );
         let mut state = PluginState::new(
             inner.name.clone(),
             wasi,
@@ -303,22 +313,12 @@ impl<T: Send + 'static> Plugin<T> {
         state.sha256 = version.sha256;
         let mut store = Store::new(inner.runtime.engine.wasmtime(), state);
         store.limiter(|state| &mut state.limiter);
-        self.arm(&mut store);
+        limiter::arm(&mut store);
         Ok(store)
     }
 
-    /// Prepares `store` for the next call: fuel refilled, deadline restarted.
-    pub(crate) fn arm(&self, store: &mut Store<PluginState<T>>) {
-        let engine = &self.inner.runtime.engine;
-        limiter::arm(
-            store,
-            engine.fuel_enabled(),
-            engine.epoch_tick(),
-            self.inner.runtime.asynchronous,
-        );
-    }
-
     /// Refuses a call (on `version`) while the plugin is quarantined.
+    #[inline]
     pub(crate) fn admit(&self, version: &PluginVersion<T>) -> Result<()> {
         if version.config.quarantine.is_some()
             && let Some(remaining) = self.inner.failures.quarantined(Instant::now())
@@ -333,12 +333,15 @@ impl<T: Send + 'static> Plugin<T> {
 
     /// Counts a failed call against the quarantine policy, quarantining the plugin (with an
     /// event) when it is one failure too many.
-    pub(crate) fn record<R>(&self, version: &PluginVersion<T>, outcome: &Result<R>) {
-        let Some(policy) = &version.config.quarantine else {
-            return;
-        };
-        if let Err(error) = outcome
-            && error.is_guest_failure()
+    #[inline]
+    pub(crate) fn record(&self, version: &PluginVersion<T>, error: Option<&Error>) {
+        if let (Some(policy), Some(error)) = (&version.config.quarantine, error) {
+            self.record_failure(policy, error);
+        }
+    }
+
+    fn record_failure(&self, policy: &QuarantinePolicy, error: &Error) {
+        if error.is_guest_failure()
             && let Some(failures) = self.inner.failures.record_failure(policy, Instant::now())
         {
             let shown = crate::text::escape_untrusted(&error.to_string()).into_owned();
@@ -370,13 +373,14 @@ impl<T: Send + 'static> Plugin<T> {
         if let Err(error) = &outcome {
             self.inner.metrics.call_ended(
                 &self.inner.name,
+                None,
                 Some(started.elapsed()),
                 None, // the fuel of a failed instantiation is counted against its budget only
                 store.data().limiter.memory_total,
                 Some(error),
             );
         }
-        self.record(&version, &outcome);
+        self.record(&version, outcome.as_ref().err());
         Ok(PluginInstance::new(
             self.clone(),
             version,
@@ -387,19 +391,26 @@ impl<T: Send + 'static> Plugin<T> {
     }
 
     /// Refuses a synchronous call on an asynchronous host, or the reverse.
+    #[inline]
     pub(crate) fn require_mode(&self, asynchronous: bool) -> Result<()> {
         if self.inner.runtime.asynchronous == asynchronous {
-            return Ok(());
+            Ok(())
+        } else {
+            Err(self.wrong_mode(asynchronous))
         }
+    }
+
+    #[cold]
+    fn wrong_mode(&self, asynchronous: bool) -> Error {
         let message = if asynchronous {
             "this host is synchronous: build it with `Host::builder_async` to call plugins asynchronously"
         } else {
             "this host is asynchronous: call its plugins with the `*_async` methods"
         };
-        Err(Error::Host {
+        Error::Host {
             plugin: self.name().to_owned(),
             message: message.to_owned(),
-        })
+        }
     }
 
     /// A bounded pool of instances of this plugin, for calls from many threads: see

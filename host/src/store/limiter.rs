@@ -11,10 +11,22 @@ use wasmtime::{Store, UpdateDeadline};
 use super::PluginState;
 use super::limits::{ASYNC_YIELD_FUEL, Limits};
 
+/// What the engine and the host meter in a store, fixed when the store is made.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Metering {
+    /// The engine counts fuel.
+    pub(crate) fuel: bool,
+    /// The engine's epoch ticker, when it interrupts guest code.
+    pub(crate) epoch_tick: Option<Duration>,
+    /// Calls are asynchronous.
+    pub(crate) asynchronous: bool,
+}
+
 /// What the limiter saw in one store, kept to explain a trap that followed a refused growth.
 #[derive(Debug)]
 pub(crate) struct Limiter {
     pub(crate) limits: Limits,
+    pub(crate) metering: Metering,
     /// When the running call's deadline passes (asynchronous calls).
     pub(crate) deadline_at: Option<Instant>,
     /// The fuel given to the running call, when it is metered.
@@ -35,9 +47,10 @@ pub(crate) struct Limiter {
 }
 
 impl Limiter {
-    pub(crate) fn new(limits: Limits, lifetime_used: Arc<AtomicU64>) -> Self {
+    pub(crate) fn new(limits: Limits, metering: Metering, lifetime_used: Arc<AtomicU64>) -> Self {
         Self {
             limits,
+            metering,
             deadline_at: None,
             granted_fuel: None,
             last_consumed: None,
@@ -127,15 +140,30 @@ impl wasmtime::ResourceLimiter for Limiter {
 
 /// Arms a store for the next call: counts the fuel burned since the last call (resource
 /// destructors, work after a call returned) against the plugin's lifetime, refills its fuel,
-/// restarts its deadline and its output budget. `fuel_on` and `epoch_tick` say what the engine
-/// compiled in.
-pub(crate) fn arm<T>(
-    store: &mut Store<PluginState<T>>,
-    fuel_on: bool,
-    epoch_tick: Option<Duration>,
-    asynchronous: bool,
-) {
-    let limits = &store.data().limiter.limits;
+/// restarts its deadline and its output budget.
+#[inline]
+pub(crate) fn arm<T>(store: &mut Store<PluginState<T>>) {
+    let limiter = &store.data().limiter;
+    if !limiter.metering.fuel
+        && limiter.metering.epoch_tick.is_none()
+        && limiter.limits.deadline.is_none()
+    {
+        // Nothing metered, no deadline: only what the last call may have left.
+        renew(store.data_mut());
+    } else {
+        arm_metered(store);
+    }
+}
+
+/// [`arm`] for a store with fuel, epochs or a deadline.
+fn arm_metered<T>(store: &mut Store<PluginState<T>>) {
+    let limiter = &store.data().limiter;
+    let Metering {
+        fuel: fuel_on,
+        epoch_tick,
+        asynchronous,
+    } = limiter.metering;
+    let limits = &limiter.limits;
     let (call_fuel, lifetime_fuel, deadline) = (limits.fuel, limits.lifetime_fuel, limits.deadline);
     if fuel_on {
         account(store);
@@ -174,8 +202,14 @@ pub(crate) fn arm<T>(
             None => store.set_epoch_deadline(u64::MAX / 2),
         }
     }
-    store.data().output_budget().reset();
-    let limiter = &mut store.data_mut().limiter;
+    renew(store.data_mut());
+}
+
+/// Renews what every call starts afresh: its output budget, and what the limiter saw.
+#[inline]
+fn renew<T>(state: &mut PluginState<T>) {
+    state.output_budget().reset();
+    let limiter = &mut state.limiter;
     limiter.last_consumed = None;
     limiter.refused_memory = None;
     limiter.refused_table = None;
@@ -208,7 +242,11 @@ fn ticks(deadline: Duration, tick: Duration) -> u64 {
 
 /// Settles the call that just ended: counts what it burned against the plugin's lifetime, and
 /// returns that, when fuel is metered.
+#[inline]
 pub(crate) fn settle<T>(store: &mut Store<PluginState<T>>) -> Option<u64> {
+    if !store.data().limiter.metering.fuel {
+        return None;
+    }
     account(store);
     let granted = store.data_mut().limiter.granted_fuel.take()?;
     let consumed = granted.saturating_sub(store.get_fuel().ok()?);

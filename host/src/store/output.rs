@@ -85,9 +85,17 @@ impl OutputBudget {
     }
 
     /// Starts a new call: every channel's budget is whole again.
+    #[inline]
     pub(crate) fn reset(&self) {
         // Most calls write nothing: then there is nothing to reset (and no lock to take), and no
-        // partial line of theirs to keep apart from the next call's.
+        // partial line of theirs to keep apart from the next call's. Reading first spares the
+        // locked swap.
+        if self.touched.load(Ordering::Relaxed) {
+            self.reset_touched();
+        }
+    }
+
+    fn reset_touched(&self) {
         if !self.touched.swap(false, Ordering::Relaxed) {
             return;
         }

@@ -53,17 +53,28 @@ fn stats_count_calls_errors_by_kind_fuel_latency_and_instances() {
 }
 
 #[test]
-fn calls_on_a_kept_instance_are_counted_all_and_timed_one_in_eight() {
+fn calls_on_a_kept_instance_are_counted_all_and_timed_one_in_64() {
     let plugin = limited_host()
         .load_file(guest("faults"))
         .expect("load faults");
     let mut instance = plugin.instantiate().expect("instance");
-    for _ in 0..17 {
+    let mut other = plugin.instantiate().expect("instance");
+    for _ in 0..129 {
         instance.invoke("ok()").expect("call");
     }
+    other.invoke("ok()").expect("call");
     let stats = plugin.stats();
-    assert_eq!(stats.calls, 17);
-    assert_eq!(stats.latency.count(), 3, "the 1st, 9th and 17th");
+    assert_eq!(stats.calls, 130, "counted while the instances live");
+    assert_eq!(
+        stats.latency.count(),
+        4,
+        "the 1st, 65th and 129th of one, the 1st of the other"
+    );
+    drop(instance);
+    assert_eq!(plugin.stats().calls, 130, "and once they are gone");
+    other.invoke("ok()").expect("call");
+    drop(other);
+    assert_eq!(plugin.stats().calls, 131);
 }
 
 #[test]
