@@ -284,7 +284,10 @@ impl<T: Send + 'static> Plugin<T> {
             inner.name.clone(),
             config.grants.grants().output_cap_bytes(),
         );
-        let wasi = config.grants.wasi_ctx(&budget)?;
+        let wasi = match version.imports_wasi {
+            true => Some(config.grants.wasi_ctx(&budget)?),
+            false => None,
+        };
         let data = (inner.runtime.new_state)(&inner.name);
         let engine = &inner.runtime.engine;
         let metering = Metering {

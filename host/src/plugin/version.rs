@@ -82,6 +82,9 @@ pub(crate) struct PluginVersion<T: 'static> {
     pub(crate) target_version: Option<Version>,
     /// Every exported function, resolved once.
     pub(crate) exports: Vec<ExportedFunc>,
+    /// The component imports a WASI interface, so its instances need a WASI context (one that
+    /// imports none is spared making one per instance).
+    pub(crate) imports_wasi: bool,
     /// Where each export is in `exports`, by its canonical name: a call by that name finds its
     /// function without comparing names one by one.
     by_name: HashMap<String, usize>,
@@ -127,6 +130,11 @@ impl<T: Send + 'static> PluginVersion<T> {
         let pre =
             linking::instantiate_pre(runtime, name, config.grants.grants(), &compiled.component)?;
         let exports = exports::list(runtime.engine.wasmtime(), &compiled.component);
+        let imports_wasi = compiled
+            .component
+            .component_type()
+            .imports(runtime.engine.wasmtime())
+            .any(|(import, _)| import.starts_with("wasi:"));
         let by_name = exports
             .iter()
             .enumerate()
@@ -139,6 +147,7 @@ impl<T: Send + 'static> PluginVersion<T> {
             sha256: compiled.sha256,
             target_version,
             exports,
+            imports_wasi,
             by_name,
         })
     }

@@ -13,7 +13,7 @@ pub(crate) mod output;
 use std::sync::Arc;
 
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
 use limiter::Limiter;
@@ -25,7 +25,8 @@ use output::OutputBudget;
 /// receive `&mut PluginState<T>` and reach the application's state through [`data_mut`](Self::data_mut).
 pub struct PluginState<T> {
     plugin: Arc<str>,
-    wasi: WasiCtx,
+    /// `None` for a component that imports no WASI interface.
+    wasi: Option<WasiCtx>,
     http: WasiHttpCtx,
     http_hooks: Box<dyn WasiHttpHooks + Send>,
     table: ResourceTable,
@@ -49,7 +50,7 @@ pub type Settings = std::collections::BTreeMap<String, String>;
 impl<T> PluginState<T> {
     pub(crate) fn new(
         plugin: Arc<str>,
-        wasi: WasiCtx,
+        wasi: Option<WasiCtx>,
         http_hooks: Box<dyn WasiHttpHooks + Send>,
         limiter: Limiter,
         output_budget: Arc<OutputBudget>,
@@ -127,8 +128,13 @@ impl<T> PluginState<T> {
 
 impl<T: Send> WasiView for PluginState<T> {
     fn ctx(&mut self) -> WasiCtxView<'_> {
+        // Without WASI imports nothing asks for the context; should anything, it gets one that
+        // grants nothing.
+        let ctx = self
+            .wasi
+            .get_or_insert_with(|| WasiCtxBuilder::new().build());
         WasiCtxView {
-            ctx: &mut self.wasi,
+            ctx,
             table: &mut self.table,
         }
     }
