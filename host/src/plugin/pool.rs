@@ -6,6 +6,7 @@
 //! is never used again, and a kept instance of a version a reload replaced moves to the new
 //! version before its next call (with its state, where both versions hand it over).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -92,26 +93,42 @@ impl PoolOptions {
 pub struct InstancePool<T: 'static> {
     plugin: Plugin<T>,
     options: PoolOptions,
-    state: Mutex<PoolState<T>>,
+    /// Kept instances waiting for a call, in shards: a thread takes from and returns to a shard
+    /// of its own first, so that threads calling at once do not contend for one lock, and an
+    /// instance tends to stay with one thread (and its caches).
+    idle: Box<[Mutex<Vec<PluginInstance<T>>>]>,
+    state: Mutex<PoolState>,
+    /// How many calls wait for an instance (as `PoolState::waiting`), read without the lock by
+    /// a call returning one.
+    waiting: AtomicUsize,
     returned: Condvar,
 }
 
-struct PoolState<T: 'static> {
-    /// Instances kept for later calls (with [`Reuse::Keep`]).
-    idle: Vec<PluginInstance<T>>,
+struct PoolState {
     /// Instances alive: idle, or lent to a call, or being made.
     live: usize,
 }
 
+/// Numbers threads for the choice of their shard.
+static NEXT_THREAD: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static THREAD_NUMBER: usize = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
+}
+
 impl<T: Send + 'static> InstancePool<T> {
     pub(crate) fn new(plugin: Plugin<T>, options: PoolOptions) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let shards = match options.reuse {
+            Reuse::Keep => cores.min(options.size).max(1),
+            Reuse::Fresh => 1,
+        };
         Self {
             plugin,
             options,
-            state: Mutex::new(PoolState {
-                idle: Vec::new(),
-                live: 0,
-            }),
+            idle: (0..shards).map(|_| Mutex::new(Vec::new())).collect(),
+            state: Mutex::new(PoolState { live: 0 }),
+            waiting: AtomicUsize::new(0),
             returned: Condvar::new(),
         }
     }
@@ -128,7 +145,7 @@ impl<T: Send + 'static> InstancePool<T> {
 
     /// How many instances wait idle for a call.
     pub fn idle(&self) -> usize {
-        self.lock().idle.len()
+        self.idle.iter().map(|shard| lock(shard).len()).sum()
     }
 
     /// Calls the export `name` on an instance of the pool, as [`PluginInstance::call`] does.
@@ -154,58 +171,97 @@ impl<T: Send + 'static> InstancePool<T> {
         f(instance)
     }
 
+    /// The shard this thread takes from and returns to first.
+    fn own_shard(&self) -> usize {
+        THREAD_NUMBER.with(|number| number % self.idle.len())
+    }
+
+    /// An idle instance, from this thread's shard first, then from the others.
+    fn take_idle(&self) -> Option<PluginInstance<T>> {
+        if self.options.reuse == Reuse::Fresh {
+            return None;
+        }
+        let own = self.own_shard();
+        let shards = self.idle.len();
+        (0..shards).find_map(|step| lock(&self.idle[(own + step) % shards]).pop())
+    }
+
     /// An instance for one call: an idle one (with [`Reuse::Keep`]), or a new one if the pool
     /// has room, or the first one returned within the wait.
     fn check_out(&self) -> Result<PluginInstance<T>> {
-        let deadline = self.options.wait.map(|wait| Instant::now() + wait);
-        let mut state = self.lock();
+        // Read the clock only once a call has to wait.
+        let mut deadline = None;
         loop {
-            if let Some(mut instance) = state.idle.pop() {
-                if instance.is_current() {
-                    return Ok(instance);
-                }
-                // A reload replaced its version: move it over (handing its state on where both
-                // versions can), outside the lock; if that fails, it is retired.
-                drop(state);
-                match instance.upgrade() {
-                    Ok(_) => return Ok(instance),
-                    Err(error) => {
-                        tracing::warn!(
-                            plugin = self.plugin.name(),
-                            "a pooled instance could not move to the new version: {error}"
-                        );
-                        drop(instance);
-                        self.forget_one();
-                        state = self.lock();
-                        continue;
-                    }
+            if let Some(instance) = self.take_idle() {
+                match self.ready(instance) {
+                    Some(instance) => return Ok(instance),
+                    None => continue,
                 }
             }
+            let mut state = self.lock();
             if state.live < self.options.size {
                 state.live += 1;
                 drop(state);
                 return self.make().inspect_err(|_| self.forget_one());
             }
-            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            state = match left {
-                Some(left) if !left.is_zero() => {
-                    self.returned
-                        .wait_timeout(state, left)
-                        .unwrap_or_else(|poisoned| poisoned.into_inner())
-                        .0
-                }
-                _ => {
-                    return Err(self.exhausted(&format!(
-                        "all {} instances of its pool are busy{}",
-                        self.options.size,
-                        match self.options.wait {
-                            Some(wait) => format!(" after waiting {wait:?}"),
-                            None => String::new(),
-                        }
-                    )));
-                }
+            let Some(wait) = self.options.wait else {
+                return Err(self.all_busy());
             };
+            let now = Instant::now();
+            let left = deadline
+                .get_or_insert(now + wait)
+                .saturating_duration_since(now);
+            if left.is_zero() {
+                return Err(self.all_busy());
+            }
+            // Counted before looking once more: a call returning an instance after this look
+            // sees the count and signals (it signals under the lock, so after this wait began).
+            self.waiting.fetch_add(1, Ordering::SeqCst);
+            let found = self.take_idle();
+            if found.is_none() {
+                state = self
+                    .returned
+                    .wait_timeout(state, left)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .0;
+            }
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            drop(state);
+            if let Some(instance) = found.and_then(|instance| self.ready(instance)) {
+                return Ok(instance);
+            }
         }
+    }
+
+    /// `instance`, taken idle, made ready for a call: if a reload replaced its version, moved
+    /// over (handing its state on where both versions can); if that fails, it is retired.
+    fn ready(&self, mut instance: PluginInstance<T>) -> Option<PluginInstance<T>> {
+        if instance.is_current() {
+            return Some(instance);
+        }
+        match instance.upgrade() {
+            Ok(_) => Some(instance),
+            Err(error) => {
+                tracing::warn!(
+                    plugin = self.plugin.name(),
+                    "a pooled instance could not move to the new version: {error}"
+                );
+                drop(instance);
+                self.forget_one();
+                None
+            }
+        }
+    }
+
+    fn all_busy(&self) -> Error {
+        self.exhausted(&format!(
+            "all {} instances of its pool are busy{}",
+            self.options.size,
+            match self.options.wait {
+                Some(wait) => format!(" after waiting {wait:?}"),
+                None => String::new(),
+            }
+        ))
     }
 
     /// A new instance: for one call (its instantiation shares the call's budget and deadline),
@@ -224,24 +280,29 @@ impl<T: Send + 'static> InstancePool<T> {
             && !panicked
             && instance.usable()
             && instance.is_current();
-        let mut state = self.lock();
-        let dropped = if keep {
-            state.idle.push(instance);
-            None
+        if keep {
+            lock(&self.idle[self.own_shard()]).push(instance);
+            self.signal_return();
         } else {
-            state.live -= 1;
-            Some(instance)
-        };
-        drop(state);
-        self.returned.notify_one();
-        // Dropped outside the lock: dropping an instance runs its destructors' accounting.
-        drop(dropped);
+            // Dropped first, outside the lock: dropping an instance runs its destructors'
+            // accounting.
+            drop(instance);
+            self.forget_one();
+        }
     }
 
-    /// Forgets an instance that could not be made.
+    /// Counts out an instance that was dropped or could not be made.
     fn forget_one(&self) {
         self.lock().live -= 1;
-        self.returned.notify_one();
+        self.signal_return();
+    }
+
+    /// Wakes a call waiting for an instance, if any waits.
+    fn signal_return(&self) {
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            let _state = self.lock();
+            self.returned.notify_one();
+        }
     }
 
     fn exhausted(&self, reason: &str) -> Error {
@@ -251,12 +312,17 @@ impl<T: Send + 'static> InstancePool<T> {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, PoolState<T>> {
-        // The counts stay right whatever a panicking thread was doing: it held no instance.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn lock(&self) -> MutexGuard<'_, PoolState> {
+        lock(&self.state)
     }
+}
+
+/// Locks `mutex`. The pool's counts stay right whatever a panicking thread was doing: it held no
+/// instance while holding a lock.
+fn lock<S>(mutex: &Mutex<S>) -> MutexGuard<'_, S> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// An instance lent to one call, returned to its pool when dropped.

@@ -197,6 +197,58 @@ fn a_busy_pool_waits_or_refuses() {
     });
 }
 
+/// Kept instances are spread over per-thread shards: every call from every thread still finds
+/// an idle instance wherever it was returned, a call waiting for one is woken by a return from
+/// any thread, and every call is counted.
+#[test]
+fn a_kept_pool_hands_instances_between_threads() {
+    let plugin = counter();
+    let pool = plugin.pool(
+        PoolOptions::new()
+            .size(2)
+            .reuse(Reuse::Keep)
+            .wait(Some(Duration::from_secs(20))),
+    );
+    std::thread::scope(|threads| {
+        for _ in 0..8 {
+            let pool = &pool;
+            threads.spawn(move || {
+                for _ in 0..50 {
+                    pool.invoke("increment()").expect("call");
+                }
+            });
+        }
+    });
+    assert_eq!(plugin.stats().calls, 400);
+    assert!(pool.live() <= 2, "{} live", pool.live());
+    assert_eq!(pool.idle(), pool.live());
+
+    // Both instances busy on two threads; a third call waits, and gets the first returned.
+    let pool = &pool;
+    std::thread::scope(|threads| {
+        let (held, release) = std::sync::mpsc::channel::<()>();
+        for _ in 0..2 {
+            let held = held.clone();
+            threads.spawn(move || {
+                pool.with(|_instance| {
+                    held.send(()).expect("send");
+                    std::thread::sleep(Duration::from_millis(200));
+                    Ok(())
+                })
+                .expect("held")
+            });
+        }
+        release.recv().expect("one holder");
+        release.recv().expect("both holders");
+        let started = std::time::Instant::now();
+        pool.invoke("increment()").expect("the waiting call");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "woken by the return, not the timeout"
+        );
+    });
+}
+
 #[test]
 fn a_kept_pool_moves_to_a_reloaded_version() {
     let plugin = crate::host()
