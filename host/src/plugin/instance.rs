@@ -100,7 +100,7 @@ impl<T: Send + 'static> PluginInstance<T> {
 
     /// Whether the instance runs the plugin's current version (no reload replaced it).
     pub(crate) fn is_current(&self) -> bool {
-        Arc::ptr_eq(&self.plugin.current(), &self.version)
+        self.plugin.is_current(&self.version)
     }
 
     /// The plugin this is an instance of.
@@ -136,17 +136,17 @@ impl<T: Send + 'static> PluginInstance<T> {
     /// Calls the export `name` (`func`, `iface#func` or `pkg:name/iface@version#func`) with
     /// dynamically typed arguments and returns its results.
     pub fn call(&mut self, name: &str, args: &[Val]) -> Result<Vec<Val>> {
-        let version = self.version.clone();
-        let export = version.find(self.plugin.name(), name)?;
-        self.call_export(export, args)
+        // By position: holding the export would hold the version, and counting a reference to
+        // it would make every call write the one cache line all its instances share.
+        let position = self.version.find(self.plugin.name(), name)?.position;
+        self.call_export(position, args)
     }
 
     /// Calls a function written as a WAVE call expression, `name(arg, ...)`, and returns its
     /// results.
     pub fn invoke(&mut self, call: &str) -> Result<Vec<Val>> {
-        let version = self.version.clone();
-        let (export, args) = self.parse_call(&version, call)?;
-        self.call_export(export, &args)
+        let (position, args) = self.parse_call(call)?;
+        self.call_export(position, &args)
     }
 
     /// Moves this instance to the plugin's current version after a hot reload. When both
@@ -181,10 +181,10 @@ impl<T: Send + 'static> PluginInstance<T> {
         Ok(true)
     }
 
-    fn call_export(&mut self, export: &ExportedFunc, args: &[Val]) -> Result<Vec<Val>> {
-        let func = self.prepare(export, args)?;
-        let mut results = placeholders(export.results);
-        self.run(&export.name, |store, _| {
+    fn call_export(&mut self, position: usize, args: &[Val]) -> Result<Vec<Val>> {
+        let (func, results) = self.prepare(position, args)?;
+        let mut results = placeholders(results);
+        self.run(Callee::Export(position), |store, _| {
             func.call(store, args, &mut results)
         })?;
         Ok(results)
@@ -204,20 +204,22 @@ impl<T: Send + 'static> PluginInstance<T> {
                 reason: format!("`{}` has another type than expected", export.name),
                 source: Some(e.into()),
             })?;
-        self.run(&export.name, |store, _| func.call(store, params))
+        self.run(Callee::Named(&export.name), |store, _| {
+            func.call(store, params)
+        })
     }
 
-    /// Runs one synchronous call of guest code, `call`, named `function` in errors.
+    /// Runs one synchronous call of guest code, `call`, of `callee`.
     pub(crate) fn run<R>(
         &mut self,
-        function: &str,
+        callee: Callee<'_>,
         call: impl FnOnce(&mut Store<PluginState<T>>, &Instance) -> wasmtime::Result<R>,
     ) -> Result<R> {
         self.plugin.require_mode(false)?;
         // Checked here first: building even a disabled span costs a tenth of a call that does
         // nothing.
         let _span = tracing::level_enabled!(tracing::Level::DEBUG)
-            .then(|| self.call_span(function).entered());
+            .then(|| self.call_span(callee).entered());
         self.begin()?;
         match call(&mut self.store, &self.instance) {
             Ok(value) => {
@@ -225,12 +227,13 @@ impl<T: Send + 'static> PluginInstance<T> {
                 self.record(None);
                 Ok(value)
             }
-            Err(error) => Err(self.fail(function, error)),
+            Err(error) => Err(self.fail(callee, error)),
         }
     }
 
-    /// The span of a call of `function`: the plugin's name and version and the function.
-    pub(crate) fn call_span(&self, function: &str) -> tracing::Span {
+    /// The span of a call of `callee`: the plugin's name and version and the function.
+    pub(crate) fn call_span(&self, callee: Callee<'_>) -> tracing::Span {
+        let function = callee.name(&self.version);
         tracing::debug_span!(
             "call",
             plugin = self.plugin.name(),
@@ -280,7 +283,9 @@ impl<T: Send + 'static> PluginInstance<T> {
 
     /// Checks the arguments against the export's signature and finds the function, so that a
     /// value of the wrong type is refused before any guest code runs.
-    fn prepare(&mut self, export: &ExportedFunc, args: &[Val]) -> Result<Func> {
+    /// Returns the function and the number of its results.
+    fn prepare(&mut self, position: usize, args: &[Val]) -> Result<(Func, usize)> {
+        let export = &self.version.exports[position];
         let bad = |reason: String| Error::BadArguments {
             plugin: self.plugin.name().to_owned(),
             function: export.name.clone(),
@@ -296,8 +301,8 @@ impl<T: Send + 'static> PluginInstance<T> {
         for ((name, ty), arg) in export.params.iter().zip(args) {
             wit_type::check(arg, ty).map_err(|e| bad(format!("argument `{name}`: {e}")))?;
         }
-        if let Some(Some(func)) = self.funcs.get(export.position) {
-            return Ok(*func);
+        if let Some(Some(func)) = self.funcs.get(position) {
+            return Ok((*func, export.results));
         }
         let func = self
             .instance
@@ -307,31 +312,29 @@ impl<T: Send + 'static> PluginInstance<T> {
                 name: export.name.clone(),
                 available: "(the instance lacks an export its component declares)".to_owned(),
             })?;
-        if let Some(slot) = self.funcs.get_mut(export.position) {
+        if let Some(slot) = self.funcs.get_mut(position) {
             *slot = Some(func);
         }
-        Ok(func)
+        Ok((func, export.results))
     }
 
     /// Ends a call that failed with `error`: meters it, maps the error (once), marks the instance
     /// failed when the guest failed, and counts it. Apart from the path of calls that succeed,
     /// which then carry no error of the crate's (larger) type.
     #[cold]
-    fn fail(&mut self, function: &str, error: wasmtime::Error) -> Error {
+    fn fail(&mut self, callee: Callee<'_>, error: wasmtime::Error) -> Error {
         self.settle();
+        let function = callee.name(&self.version);
         let mapped = outcome::classify(&mut self.store, self.plugin.name(), function, error);
         self.failed |= mapped.is_guest_failure();
         self.record(Some(&mapped));
         mapped
     }
 
-    /// Resolves a WAVE call expression into the export (of `version`, this instance's) and its
-    /// arguments.
-    fn parse_call<'v>(
-        &self,
-        version: &'v PluginVersion<T>,
-        call: &str,
-    ) -> Result<(&'v ExportedFunc, Vec<Val>)> {
+    /// Resolves a WAVE call expression into the export (its position in this instance's
+    /// version) and its arguments.
+    fn parse_call(&self, call: &str) -> Result<(usize, Vec<Val>)> {
+        let version = &self.version;
         let bad_call = |reason: String| Error::BadArguments {
             plugin: self.plugin.name().to_owned(),
             function: call.to_owned(),
@@ -354,7 +357,29 @@ impl<T: Send + 'static> PluginInstance<T> {
                 function: export.name.clone(),
                 reason: format!("{e}; the signature is {}", export.signature()),
             })?;
-        Ok((export, args))
+        Ok((export.position, args))
+    }
+}
+
+/// The function a call runs, named in its span and its errors.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Callee<'a> {
+    /// An export of the instance's version, by its position in the version's export table.
+    Export(usize),
+    /// A function named by the caller (a typed call).
+    Named(&'a str),
+}
+
+impl<'a> Callee<'a> {
+    /// The function's name, as errors give it.
+    fn name<'v: 'a, T>(self, version: &'v PluginVersion<T>) -> &'a str {
+        match self {
+            Callee::Export(position) => version
+                .exports
+                .get(position)
+                .map_or("<unknown export>", |export| export.name.as_str()),
+            Callee::Named(name) => name,
+        }
     }
 }
 
@@ -382,30 +407,28 @@ impl<T: Send + 'static> PluginInstance<T> {
     /// Like [`call`](Self::call), on an asynchronous host. The deadline holds wherever the call
     /// waits; dropping the future cancels the call, and the instance then takes no more calls.
     pub async fn call_async(&mut self, name: &str, args: &[Val]) -> Result<Vec<Val>> {
-        let version = self.version.clone();
-        let export = version.find(self.plugin.name(), name)?;
-        self.call_export_async(export, args).await
+        let position = self.version.find(self.plugin.name(), name)?.position;
+        self.call_export_async(position, args).await
     }
 
     /// Like [`invoke`](Self::invoke), on an asynchronous host.
     pub async fn invoke_async(&mut self, call: &str) -> Result<Vec<Val>> {
-        let version = self.version.clone();
-        let (export, args) = self.parse_call(&version, call)?;
-        self.call_export_async(export, &args).await
+        let (position, args) = self.parse_call(call)?;
+        self.call_export_async(position, &args).await
     }
 
-    async fn call_export_async(&mut self, export: &ExportedFunc, args: &[Val]) -> Result<Vec<Val>> {
-        let func = self.prepare(export, args)?;
-        let mut results = placeholders(export.results);
+    async fn call_export_async(&mut self, position: usize, args: &[Val]) -> Result<Vec<Val>> {
+        let (func, results) = self.prepare(position, args)?;
+        let mut results = placeholders(results);
         let deadline = self.begin_async()?;
-        let span = self.call_span(&export.name);
+        let span = self.call_span(Callee::Export(position));
         let raced = crate::engine::timer::race(
             func.call_async(&mut self.store, args, &mut results),
             deadline,
         )
         .instrument(span)
         .await;
-        self.conclude_async(&export.name, raced)?;
+        self.conclude_async(Callee::Export(position), raced)?;
         Ok(results)
     }
 
@@ -423,7 +446,7 @@ impl<T: Send + 'static> PluginInstance<T> {
     /// race of its future against the deadline gave.
     pub(crate) fn conclude_async<R>(
         &mut self,
-        function: &str,
+        callee: Callee<'_>,
         raced: std::result::Result<wasmtime::Result<R>, crate::engine::timer::Elapsed>,
     ) -> Result<R> {
         self.failed = false;
@@ -433,10 +456,11 @@ impl<T: Send + 'static> PluginInstance<T> {
                 self.record(None);
                 Ok(value)
             }
-            Ok(Err(error)) => Err(self.fail(function, error)),
+            Ok(Err(error)) => Err(self.fail(callee, error)),
             Err(crate::engine::timer::Elapsed) => {
                 self.settle();
                 self.failed = true;
+                let function = callee.name(&self.version);
                 let error = outcome::deadline_exceeded(&self.store, self.plugin.name(), function);
                 self.record(Some(&error));
                 Err(error)

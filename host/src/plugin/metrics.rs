@@ -41,7 +41,7 @@ pub(crate) struct Metrics {
     calls: AtomicU64,
     /// The call counters of kept instances (see [`KeptCalls`]), until they are dropped and their
     /// counts added to `calls`.
-    kept: Mutex<Vec<Arc<AtomicU64>>>,
+    kept: Mutex<Vec<Arc<CallCount>>>,
     fuel: AtomicU64,
     latency: [AtomicU64; BUCKETS + 1],
     latency_total_nanos: AtomicU64,
@@ -117,7 +117,7 @@ impl Metrics {
     /// A call counter for a kept instance, counted in snapshots until
     /// [`kept_dropped`](Self::kept_dropped).
     pub(crate) fn kept_calls(&self) -> KeptCalls {
-        let count = Arc::new(AtomicU64::new(0));
+        let count = Arc::new(CallCount::default());
         self.kept_counters().push(count.clone());
         KeptCalls(count)
     }
@@ -130,10 +130,10 @@ impl Metrics {
         }
         // Under the lock: a snapshot sees these calls in the counter or in the total, once.
         self.calls
-            .fetch_add(kept.0.load(Ordering::Relaxed), Ordering::Relaxed);
+            .fetch_add(kept.0.0.load(Ordering::Relaxed), Ordering::Relaxed);
     }
 
-    fn kept_counters(&self) -> std::sync::MutexGuard<'_, Vec<Arc<AtomicU64>>> {
+    fn kept_counters(&self) -> std::sync::MutexGuard<'_, Vec<Arc<CallCount>>> {
         self.kept.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -141,7 +141,7 @@ impl Metrics {
     pub(crate) fn snapshot(&self) -> PluginStats {
         let calls = {
             let counters = self.kept_counters();
-            let kept: u64 = counters.iter().map(|c| c.load(Ordering::Relaxed)).sum();
+            let kept: u64 = counters.iter().map(|c| c.0.load(Ordering::Relaxed)).sum();
             self.calls.load(Ordering::Relaxed) + kept
         };
         let buckets: Vec<(Option<Duration>, u64)> = self
@@ -174,17 +174,24 @@ impl Metrics {
 
 /// The calls of one kept instance, which only that instance counts (a plain addition, no lock);
 /// [`Metrics`] adds them up for snapshots.
-pub(crate) struct KeptCalls(Arc<AtomicU64>);
+pub(crate) struct KeptCalls(Arc<CallCount>);
 
 impl KeptCalls {
     #[inline]
     fn add_one(&self) {
         // One writer, so a load and a store add without a locked instruction; readers see
         // either count.
-        self.0
-            .store(self.0.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        let count = &self.0.0;
+        count.store(count.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
     }
 }
+
+/// A count on a cache line of its own (two, for CPUs that fetch lines in pairs): instances
+/// calling on different threads would otherwise slow each other down writing neighbouring
+/// counters.
+#[derive(Default)]
+#[repr(align(128))]
+pub(crate) struct CallCount(AtomicU64);
 
 /// What a plugin has done since it was loaded (all its versions together): see
 /// [`Plugin::stats`](crate::Plugin::stats).

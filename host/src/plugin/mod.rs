@@ -234,6 +234,12 @@ impl<T: Send + 'static> Plugin<T> {
         self.inner.version.load_full()
     }
 
+    /// Whether `version` is the plugin's current version (no reload replaced it); cheaper than
+    /// comparing with [`current`](Self::current), which counts a reference.
+    pub(crate) fn is_current(&self, version: &Arc<PluginVersion<T>>) -> bool {
+        Arc::ptr_eq(&self.inner.version.load(), version)
+    }
+
     /// The plugin's own version, as its manifest gave it.
     pub fn version(&self) -> Option<Version> {
         self.current().config.version.clone()

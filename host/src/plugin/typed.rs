@@ -16,7 +16,7 @@ use wasmtime::Store;
 use wasmtime::component::{Instance, InstancePre};
 
 use crate::error::{Error, Result};
-use crate::plugin::instance::PluginInstance;
+use crate::plugin::instance::{Callee, PluginInstance};
 use crate::plugin::{Plugin, PluginVersion};
 use crate::store::PluginState;
 
@@ -378,7 +378,8 @@ impl<T: Send + 'static, W: TypedWorld<T>> TypedInstance<T, W> {
         f: impl FnOnce(&W, &mut Store<PluginState<T>>) -> wasmtime::Result<R>,
     ) -> Result<R> {
         let bindings = &self.bindings;
-        self.instance.run(TYPED_CALL, |store, _| f(bindings, store))
+        self.instance
+            .run(Callee::Named(TYPED_CALL), |store, _| f(bindings, store))
     }
 
     /// Like [`call`](Self::call), on an asynchronous host: see [`Typed::call_async`].
@@ -388,12 +389,13 @@ impl<T: Send + 'static, W: TypedWorld<T>> TypedInstance<T, W> {
         f: impl for<'a> FnOnce(&'a W, &'a mut Store<PluginState<T>>) -> TypedFuture<'a, R>,
     ) -> Result<R> {
         let deadline = self.instance.begin_async()?;
-        let span = self.instance.call_span(TYPED_CALL);
+        let span = self.instance.call_span(Callee::Named(TYPED_CALL));
         let (store, _) = self.instance.parts();
         let raced = crate::engine::timer::race(f(&self.bindings, store), deadline)
             .instrument(span)
             .await;
-        self.instance.conclude_async(TYPED_CALL, raced)
+        self.instance
+            .conclude_async(Callee::Named(TYPED_CALL), raced)
     }
 
     /// The fuel the last call consumed, when the plugin has a fuel budget.
