@@ -20,16 +20,27 @@ pub fn componentize(module: &[u8], adapter: Adapter) -> Result<Vec<u8>> {
         Adapter::Reactor => provider::WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
         Adapter::Command => provider::WASI_SNAPSHOT_PREVIEW1_COMMAND_ADAPTER,
     };
+    encode(module, Some(adapter))
+}
+
+/// The component made of `module`, which imports nothing from WASI preview 1 (a module built
+/// for wasm32-unknown-unknown): no adapter.
+pub fn componentize_without_wasi(module: &[u8]) -> Result<Vec<u8>> {
+    encode(module, None)
+}
+
+fn encode(module: &[u8], adapter: Option<&[u8]>) -> Result<Vec<u8>> {
     let failed = |e: anyhow::Error| ToolchainError::Failed {
         what: "making a component of the module".to_owned(),
         detail: format!("{e:#}"),
     };
-    wit_component::ComponentEncoder::default()
+    let mut encoder = wit_component::ComponentEncoder::default()
         .module(module)
-        .map_err(failed)?
-        .adapter("wasi_snapshot_preview1", adapter)
-        .map_err(failed)?
-        .validate(true)
-        .encode()
-        .map_err(failed)
+        .map_err(failed)?;
+    if let Some(adapter) = adapter {
+        encoder = encoder
+            .adapter("wasi_snapshot_preview1", adapter)
+            .map_err(failed)?;
+    }
+    encoder.validate(true).encode().map_err(failed)
 }

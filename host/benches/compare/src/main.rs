@@ -409,22 +409,27 @@ fn scaling(plugins: &Plugins, window_ms: u64, notes: &mut Vec<Note>) -> Result<(
     ];
     for (name, pooling) in settings {
         let engine = workloads::framework_engine_with(pooling, false)?;
-        let framework = Framework::new(&engine, &plugins.component, false)?;
-        let by_hand = ByHand::new(engine.wasmtime(), &plugins.component, false, false)?;
-        let mut values = Vec::new();
-        for threads in [1, cores] {
-            let hand = throughput(threads, window, || by_hand.fresh_nop());
-            let ours = throughput(threads, window, || framework.fresh_nop());
-            values.push(format!(
-                "{threads} thread(s): {:.0}k by hand, {:.0}k Componentry",
-                hand / 1e3,
-                ours / 1e3
-            ));
-        }
         notes.push(Note {
             section: "f",
             measure: format!("fresh instance + `nop()` calls/s, {name}"),
-            values: values.join("; "),
+            values: fresh_throughput(&engine, &plugins.component, window, cores)?,
+        });
+    }
+    notes.push(Note {
+        section: "f",
+        measure: "dynamic `nop()` calls/s on kept instances, an instance pool (`Reuse::Keep`) \
+                  of one instance per core vs a vector of live instances behind a mutex, by hand"
+            .to_owned(),
+        values: kept_pool_throughput(&plugins.component, window, cores)?,
+    });
+    if let Some(without_wasi) = &plugins.without_wasi {
+        let engine = workloads::framework_engine(true, false)?;
+        notes.push(Note {
+            section: "f",
+            measure: "fresh instance + `nop()` calls/s, pooling (defaults), the same plugin \
+                      built without WASI (wasm32-unknown-unknown)"
+                .to_owned(),
+            values: fresh_throughput(&engine, without_wasi, window, cores)?,
         });
     }
     let engine = workloads::framework_engine(true, false)?;
@@ -454,6 +459,72 @@ fn scaling(plugins: &Plugins, window_ms: u64, notes: &mut Vec<Note>) -> Result<(
         values: values.join("; "),
     });
     Ok(())
+}
+
+/// Fresh instance + `nop` calls per second of `component` on `engine`, by hand and through
+/// Componentry, on one thread and on `cores`.
+fn fresh_throughput(
+    engine: &componentry::Engine,
+    component: &std::path::Path,
+    window: Duration,
+    cores: usize,
+) -> Result<String> {
+    let framework = Framework::new(engine, component, false)?;
+    let by_hand = ByHand::new(engine.wasmtime(), component, false, false)?;
+    let mut values = Vec::new();
+    for threads in [1, cores] {
+        let hand = throughput(threads, window, || by_hand.fresh_nop());
+        let ours = throughput(threads, window, || framework.fresh_nop());
+        values.push(format!(
+            "{threads} thread(s): {:.0}k by hand, {:.0}k Componentry",
+            hand / 1e3,
+            ours / 1e3
+        ));
+    }
+    Ok(values.join("; "))
+}
+
+/// Calls on kept instances shared by every thread: Componentry's instance pool against the pool
+/// a hand-written host would keep (live instances in a vector behind a mutex).
+fn kept_pool_throughput(
+    component: &std::path::Path,
+    window: Duration,
+    cores: usize,
+) -> Result<String> {
+    let engine = workloads::framework_engine(false, false)?;
+    let framework = Framework::new(&engine, component, false)?;
+    let pool = framework.plugin.pool(
+        componentry::PoolOptions::new()
+            .size(cores)
+            .reuse(componentry::Reuse::Keep),
+    );
+    let by_hand = ByHand::new(engine.wasmtime(), component, false, false)?;
+    let hand_pool = std::sync::Mutex::new((0..cores).map(|_| by_hand.live()).collect::<Vec<_>>());
+    let take = || {
+        hand_pool
+            .lock()
+            .expect("pool")
+            .pop()
+            .expect("an idle instance")
+    };
+    let mut values = Vec::new();
+    for threads in [1, cores] {
+        let hand = throughput(threads, window, || {
+            let mut instance = take();
+            let nop = instance.nop;
+            nop.call(&mut instance.store, &[], &mut []).expect("nop");
+            hand_pool.lock().expect("pool").push(instance);
+        });
+        let ours = throughput(threads, window, || {
+            pool.call("nop", &[]).expect("nop");
+        });
+        values.push(format!(
+            "{threads} thread(s): {:.0}k by hand, {:.0}k Componentry",
+            hand / 1e3,
+            ours / 1e3
+        ));
+    }
+    Ok(values.join("; "))
 }
 
 /// (g) Resident memory per idle live instance, each side measured in a process of its own (so

@@ -27,11 +27,13 @@ pub struct Plugins {
     pub component: PathBuf,
     /// The Extism plugin, if it was built.
     pub extism: Option<PathBuf>,
+    /// The benchmark component built for wasm32-unknown-unknown (no WASI imports), if built.
+    pub without_wasi: Option<PathBuf>,
 }
 
 impl Plugins {
-    /// The plugins where `cargo xtask` puts them, or where `COMPONENTRY_GUESTS` and
-    /// `COMPONENTRY_BENCH_EXTISM` say.
+    /// The plugins where `cargo xtask` puts them, or where `COMPONENTRY_GUESTS`,
+    /// `COMPONENTRY_BENCH_EXTISM` and `COMPONENTRY_BENCH_NO_WASI` say.
     pub fn find() -> Result<Self> {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../..");
         let guests = std::env::var_os("COMPONENTRY_GUESTS")
@@ -46,9 +48,13 @@ impl Plugins {
         let extism = std::env::var_os("COMPONENTRY_BENCH_EXTISM")
             .map(PathBuf::from)
             .unwrap_or_else(|| root.join("target/bench/bench_extism.wasm"));
+        let without_wasi = std::env::var_os("COMPONENTRY_BENCH_NO_WASI")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target/bench/bench_no_wasi.wasm"));
         Ok(Self {
             component,
             extism: extism.is_file().then_some(extism),
+            without_wasi: without_wasi.is_file().then_some(without_wasi),
         })
     }
 }
