@@ -334,7 +334,6 @@ impl<T: Send + 'static> PluginInstance<T> {
     /// Resolves a WAVE call expression into the export (its position in this instance's
     /// version) and its arguments.
     fn parse_call(&self, call: &str) -> Result<(usize, Vec<Val>)> {
-        let version = &self.version;
         let bad_call = |reason: String| Error::BadArguments {
             plugin: self.plugin.name().to_owned(),
             function: call.to_owned(),
@@ -348,7 +347,7 @@ impl<T: Send + 'static> PluginInstance<T> {
         let placeholder = format!("f({arguments}");
         let parsed = UntypedFuncCall::parse(&placeholder)
             .map_err(|e| bad_call(format!("the arguments are not valid WAVE: {e}")))?;
-        let export = version.find(self.plugin.name(), name.trim())?;
+        let export = self.version.find(self.plugin.name(), name.trim())?;
         let types = export.params.iter().map(|(_, ty)| ty);
         let args = parsed
             .to_wasm_params(types)
