@@ -274,12 +274,11 @@ impl<T: Send + 'static> InstancePool<T> {
     }
 
     /// Takes an instance back: kept if it may serve again, dropped otherwise (always after a
-    /// panic during its call, which may have left it half-way).
+    /// panic during its call, which may have left it half-way). One of a version a reload
+    /// replaced meanwhile is kept too: it moves to the new version, with its state, before its
+    /// next call.
     fn check_in(&self, instance: PluginInstance<T>, panicked: bool) {
-        let keep = self.options.reuse == Reuse::Keep
-            && !panicked
-            && instance.usable()
-            && instance.is_current();
+        let keep = self.options.reuse == Reuse::Keep && !panicked && instance.usable();
         if keep {
             lock(&self.idle[self.own_shard()]).push(instance);
             self.signal_return();

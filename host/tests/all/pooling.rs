@@ -200,6 +200,27 @@ fn a_busy_pool_waits_or_refuses() {
 /// Kept instances are spread over per-thread shards: every call from every thread still finds
 /// an idle instance wherever it was returned, a call waiting for one is woken by a return from
 /// any thread, and every call is counted.
+/// An instance lent to a call while the plugin reloads goes back to the pool, and moves to the
+/// new version with its state before its next call, as an idle one does.
+#[test]
+fn a_kept_instance_busy_during_a_reload_keeps_its_state() {
+    let original = std::fs::read(guest("counter")).expect("counter guest");
+    let plugin = crate::host()
+        .load_bytes("counter", &original, Grants::none())
+        .expect("load");
+    let pool = plugin.pool(PoolOptions::new().size(1).reuse(Reuse::Keep));
+    assert_eq!(count(&pool), "1");
+    pool.with(|instance| {
+        plugin
+            .reload(&crate::reload::rebuilt(&original))
+            .expect("reload");
+        instance.invoke("increment()")
+    })
+    .expect("the call during the reload");
+    assert_eq!(count(&pool), "3", "the count survived the reload");
+    assert_eq!(pool.live(), 1);
+}
+
 #[test]
 fn a_kept_pool_hands_instances_between_threads() {
     let plugin = counter();

@@ -163,7 +163,7 @@ fn calls_during_reloads_never_fail_and_each_answer_comes_from_one_version() {
 }
 
 /// The same component with a custom section appended: other bytes, same behaviour.
-fn rebuilt(bytes: &[u8]) -> Vec<u8> {
+pub fn rebuilt(bytes: &[u8]) -> Vec<u8> {
     let mut bytes = bytes.to_vec();
     bytes.extend_from_slice(&[0x00, 0x05, 0x04, b'n', b'e', b'x', b't']);
     bytes
