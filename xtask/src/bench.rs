@@ -41,45 +41,58 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
 /// Builds the benchmark plugin for wasm32-unknown-unknown, a component that imports nothing
 /// (its Rust standard library has no WASI to start up), into target/bench/.
 fn build_without_wasi(root: &Path) -> anyhow::Result<PathBuf> {
-    let target_dir = crate::guests::target_dir(root);
-    let (mut cargo, args) =
-        componentry_toolchain::rust::core_module_cargo(&root.join(BENCH_GUESTS))?;
-    cargo
-        .args(&args)
-        .args(["-p", "bench"])
-        .env("CARGO_TARGET_DIR", &target_dir);
-    step::run(
-        "build the benchmark plugin without WASI (wasm32-unknown-unknown)",
-        &mut cargo,
+    let module = build_core_module(
+        root,
+        BENCH_GUESTS,
+        Some("bench"),
+        "bench.wasm",
+        "the benchmark plugin without WASI",
     )?;
-    let built = target_dir
-        .join(componentry_toolchain::rust::CORE_TARGET)
-        .join("release/bench.wasm");
-    let module = std::fs::read(&built).with_context(|| format!("reading {}", built.display()))?;
+    let module = std::fs::read(&module).with_context(|| format!("reading {}", module.display()))?;
     let component = componentry_toolchain::componentize::componentize_without_wasi(&module)?;
-    let out = root.join("target/bench/bench_no_wasi.wasm");
-    std::fs::create_dir_all(root.join("target/bench"))?;
+    let out = bench_dir(root)?.join("bench_no_wasi.wasm");
     std::fs::write(&out, component).with_context(|| format!("writing {}", out.display()))?;
     Ok(out)
 }
 
 /// Builds the Extism plugin for wasm32-unknown-unknown into target/bench/.
 fn build_extism_plugin(root: &Path) -> anyhow::Result<PathBuf> {
-    let dir = root.join(EXTISM_PLUGIN);
-    let target_dir = crate::guests::target_dir(root);
-    let (mut cargo, args) = componentry_toolchain::rust::core_module_cargo(&dir)?;
-    cargo.args(&args).env("CARGO_TARGET_DIR", &target_dir);
-    step::run(
-        "build the Extism plugin (wasm32-unknown-unknown)",
-        &mut cargo,
+    let built = build_core_module(
+        root,
+        EXTISM_PLUGIN,
+        None,
+        "bench_extism.wasm",
+        "the Extism plugin",
     )?;
-    let built = target_dir
-        .join(componentry_toolchain::rust::CORE_TARGET)
-        .join("release/bench_extism.wasm");
-    let out = root.join("target/bench");
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let copy = out.join("bench_extism.wasm");
+    let copy = bench_dir(root)?.join("bench_extism.wasm");
     std::fs::copy(&built, &copy)
         .with_context(|| format!("copying {} to {}", built.display(), copy.display()))?;
     Ok(copy)
+}
+
+/// Builds the crate in `dir` (its `package`, in a workspace) for wasm32-unknown-unknown, in
+/// the guests' target directory, and returns the path of its module `file`.
+fn build_core_module(
+    root: &Path,
+    dir: &str,
+    package: Option<&str>,
+    file: &str,
+    what: &str,
+) -> anyhow::Result<PathBuf> {
+    let target_dir = crate::guests::target_dir(root);
+    let (mut cargo, args) = componentry_toolchain::rust::core_module_cargo(&root.join(dir))?;
+    cargo.args(&args).env("CARGO_TARGET_DIR", &target_dir);
+    if let Some(package) = package {
+        cargo.args(["-p", package]);
+    }
+    let target = componentry_toolchain::rust::CORE_TARGET;
+    step::run(&format!("build {what} ({target})"), &mut cargo)?;
+    Ok(target_dir.join(target).join("release").join(file))
+}
+
+/// target/bench/, made if missing.
+fn bench_dir(root: &Path) -> anyhow::Result<PathBuf> {
+    let dir = root.join("target/bench");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
 }

@@ -440,23 +440,19 @@ fn scaling(plugins: &Plugins, window_ms: u64, notes: &mut Vec<Note>) -> Result<(
         componentry::Grants::none(),
     )?;
     let by_hand = workloads::MinimalByHand::new(engine.wasmtime())?;
-    let mut values = Vec::new();
-    for threads in [1, cores] {
-        let hand = throughput(threads, window, || by_hand.fresh_nop());
-        let ours = throughput(threads, window, || {
+    let values = rates(
+        window,
+        cores,
+        || by_hand.fresh_nop(),
+        || {
             minimal.call("nop", &[]).expect("nop");
-        });
-        values.push(format!(
-            "{threads} thread(s): {:.0}k by hand, {:.0}k Componentry",
-            hand / 1e3,
-            ours / 1e3
-        ));
-    }
+        },
+    );
     notes.push(Note {
         section: "f",
         measure: "fresh instance + `nop()` calls/s, pooling, the minimal component (no WASI)"
             .to_owned(),
-        values: values.join("; "),
+        values,
     });
     Ok(())
 }
@@ -471,17 +467,12 @@ fn fresh_throughput(
 ) -> Result<String> {
     let framework = Framework::new(engine, component, false)?;
     let by_hand = ByHand::new(engine.wasmtime(), component, false, false)?;
-    let mut values = Vec::new();
-    for threads in [1, cores] {
-        let hand = throughput(threads, window, || by_hand.fresh_nop());
-        let ours = throughput(threads, window, || framework.fresh_nop());
-        values.push(format!(
-            "{threads} thread(s): {:.0}k by hand, {:.0}k Componentry",
-            hand / 1e3,
-            ours / 1e3
-        ));
-    }
-    Ok(values.join("; "))
+    Ok(rates(
+        window,
+        cores,
+        || by_hand.fresh_nop(),
+        || framework.fresh_nop(),
+    ))
 }
 
 /// Calls on kept instances shared by every thread: Componentry's instance pool against the pool
@@ -507,24 +498,40 @@ fn kept_pool_throughput(
             .pop()
             .expect("an idle instance")
     };
-    let mut values = Vec::new();
-    for threads in [1, cores] {
-        let hand = throughput(threads, window, || {
+    Ok(rates(
+        window,
+        cores,
+        || {
             let mut instance = take();
             let nop = instance.nop;
             nop.call(&mut instance.store, &[], &mut []).expect("nop");
             hand_pool.lock().expect("pool").push(instance);
-        });
-        let ours = throughput(threads, window, || {
+        },
+        || {
             pool.call("nop", &[]).expect("nop");
-        });
-        values.push(format!(
-            "{threads} thread(s): {:.0}k by hand, {:.0}k Componentry",
-            hand / 1e3,
-            ours / 1e3
-        ));
-    }
-    Ok(values.join("; "))
+        },
+    ))
+}
+
+/// `by_hand` and `ours` run for `window` on one thread and on `cores`, each: their rates, in
+/// thousands of calls per second, as (f) prints them.
+fn rates(
+    window: Duration,
+    cores: usize,
+    by_hand: impl Fn() + Sync,
+    ours: impl Fn() + Sync,
+) -> String {
+    [1, cores]
+        .map(|threads| {
+            let hand = throughput(threads, window, &by_hand);
+            let ours = throughput(threads, window, &ours);
+            format!(
+                "{threads} thread(s): {:.0}k by hand, {:.0}k Componentry",
+                hand / 1e3,
+                ours / 1e3
+            )
+        })
+        .join("; ")
 }
 
 /// (g) Resident memory per idle live instance, each side measured in a process of its own (so
