@@ -118,6 +118,32 @@ fn a_reused_slot_starts_clean() {
     }
 }
 
+/// A resident budget past what the address space holds is refused when the engine is built,
+/// as a typed error rather than a panic (where the kernel lets it apply at all); a budget that is no whole number of pages is rounded.
+#[test]
+fn an_impossible_resident_budget_is_a_typed_error() {
+    let build = |bytes| {
+        Engine::builder()
+            .pooling(Pooling::new().instances(2).keep_resident(bytes))
+            .build()
+    };
+    let huge = build(usize::MAX);
+    if wasmtime::PoolingAllocationConfig::is_pagemap_scan_available() {
+        match huge {
+            Err(error) => assert!(!error.to_string().is_empty()),
+            Ok(_) => panic!("usize::MAX bytes kept resident per slot"),
+        }
+    } else {
+        huge.expect("the budget is ignored without PAGEMAP_SCAN");
+    }
+    let engine = build(1000).expect("rounded up to a page");
+    let plugin = Host::<()>::new(&engine)
+        .expect("host")
+        .load_file(guest("hello-rust"))
+        .expect("load");
+    plugin.invoke(r#"greet("odd")"#).expect("call");
+}
+
 fn counter() -> componentry::Plugin<()> {
     crate::host().load_file(guest("counter")).expect("load")
 }
