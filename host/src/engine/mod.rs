@@ -211,6 +211,11 @@ impl EngineBuilder {
     /// Compiles fuel metering into plugins, so that [`Limits::fuel`](crate::Limits::fuel) can
     /// bound each call. Defaults to `false`: metering slows compute-heavy plugins (about 1.3x
     /// measured here), so hosts that do not bound fuel do not pay for it.
+    ///
+    /// With fuel on, plugins are compiled without Cranelift's optimiser until Componentry can
+    /// move to wasmtime 48.0.11, which fixes fuel amplified by code the optimiser hoists out of
+    /// loops (GHSA-pv4f-cfmc-gph7; see the book's security page): compute-heavy plugins run
+    /// slower, and fuel bounds what they do.
     pub fn fuel(mut self, enable: bool) -> Self {
         self.fuel = enable;
         self
@@ -270,6 +275,12 @@ impl EngineBuilder {
             .epoch_interruption(self.epoch_tick.is_some())
             .max_wasm_stack(self.max_wasm_stack)
             .coredump_on_trap(self.core_dump_dir.is_some());
+        if self.fuel {
+            // Until wasmtime 48.0.11 (GHSA-pv4f-cfmc-gph7): Cranelift's optimiser hoists code
+            // out of loops from branches that never run, so a plugin could do thousands of times
+            // the work its fuel pays for. Without the optimiser, fuel counts what runs.
+            config.cranelift_opt_level(wasmtime::OptLevel::None);
+        }
         let wasmtime = wasmtime::Engine::new(&config)
             .map_err(|e| Error::engine("wasmtime refused the engine configuration", e))?;
         let cache = match self.cache_dir {

@@ -1,6 +1,7 @@
 //! Integration tests: real components built from `examples/` and `host/tests/guests/`, one file per
 //! feature. Build the guests first with `cargo xtask guests` (`cargo xtask test` does).
 
+mod advisories;
 #[cfg(feature = "async")]
 mod asynchronous;
 mod command;
