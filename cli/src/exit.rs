@@ -85,7 +85,7 @@ fn code_for(error: &Error) -> u8 {
         Error::FuelExhausted { .. } => FUEL,
         Error::DeadlineExceeded { .. } => DEADLINE,
         Error::MemoryLimit { .. } | Error::HandleLimit { .. } => MEMORY,
-        Error::DuplicateName { .. } => LOAD,
+        Error::DuplicateName { .. } | Error::ContestedName { .. } => LOAD,
         Error::ExportNotFound { .. }
         | Error::BadArguments { .. }
         | Error::Config { .. }
@@ -152,6 +152,7 @@ mod tests {
                 Error::PolicyDenied {
                     plugin: plugin(),
                     requests: vec!["env HOME".into()],
+                    selection: "no policy rule selects it".into(),
                 },
                 NOT_GRANTED,
             ),

@@ -22,8 +22,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use componentry::{
-    ComponentWorld, Engine, EngineBuilder, ExtensionPoint, Grants, Host, Manifest, OnExcess,
-    Output, PluginEvent, PluginIdentity, Policy, escape_untrusted,
+    ComponentWorld, Engine, EngineBuilder, ExtensionPoint, Grants, Host, OnExcess, Output,
+    PluginEvent, PluginSource, Policy, escape_untrusted,
 };
 
 #[derive(Parser)]
@@ -258,17 +258,13 @@ fn inspect(
     policy: Option<&Path>,
     flags: &grant_flags::GrantFlags,
 ) -> Result<(), exit::Failure> {
-    let manifest = find_manifest(path, manifest)?;
-    let requested = match &manifest {
-        Some(manifest) => manifest.capabilities.clone().merge(flags.to_grants()?),
-        None => flags.to_grants()?,
-    };
-    let world = ComponentWorld::read(path)?;
+    let source = open_source(path, manifest)?;
+    let world = ComponentWorld::decode(source.name(), source.bytes())?;
     // The WIT may carry the component's own doc comments: show them, not act on them.
     for line in world.to_wit(full)?.lines() {
         println!("{}", escape_untrusted(line));
     }
-    if let Some(manifest) = &manifest {
+    if let Some(manifest) = source.manifest() {
         println!();
         println!("manifest: {} {}", manifest.name, manifest.version);
         if let Some(description) = &manifest.description {
@@ -276,28 +272,29 @@ fn inspect(
         }
         if let Some(ep) = &manifest.extension_point {
             println!(
-                "extension point: {}/{}@{}",
-                ep.package, ep.world, ep.requirement
+                "extension point: {}",
+                escape_untrusted(&format!("{}/{}@{}", ep.package, ep.world, ep.requirement))
             );
         }
     }
     println!();
-    println!("requested: {}", list_or_none(requested.describe()));
-    let grants = match policy {
-        Some(policy) => {
-            let identity = identity_of(path, manifest.as_ref())?;
-            match Policy::from_file(policy)?.options_for(&identity, &requested) {
-                Ok(options) => {
-                    println!("effective: {}", list_or_none(options.granted().describe()));
-                    options.granted().clone()
-                }
-                Err(e) => {
-                    println!("refused by the policy: {}", exit::one_line(&e.to_string()));
-                    Grants::none()
-                }
-            }
+    println!("requested: {}", list_or_none(source.requested().describe()));
+    // What `run` with the same flags and policy would grant: the same pipeline, the same
+    // operator (stdio forwarded, the grant flags).
+    let policy = operator_policy(
+        policy,
+        operator_grants(Output::Inherit, flags.to_grants()?),
+        &Default::default(),
+    )?;
+    let grants = match source.options(&policy, None) {
+        Ok(options) => {
+            println!("effective: {}", list_or_none(options.granted().describe()));
+            options.granted().clone()
         }
-        None => requested,
+        Err(e) => {
+            println!("refused by the policy: {}", exit::one_line(&e.to_string()));
+            Grants::none()
+        }
     };
     let uses = componentry::capabilities(&world, &grants);
     if !uses.is_empty() {
@@ -309,36 +306,25 @@ fn inspect(
     Ok(())
 }
 
-/// The manifest at `given`, or `plugin.toml` beside the component when there is one.
-pub(crate) fn find_manifest(
-    component: &Path,
-    given: Option<&Path>,
-) -> Result<Option<Manifest>, exit::Failure> {
-    let beside = component.with_file_name("plugin.toml");
-    Ok(match given {
-        Some(manifest) => Some(Manifest::from_file(manifest)?),
-        None if beside.is_file() => Some(Manifest::from_file(&beside)?),
-        None => None,
+/// Reads the plugin at `path` through the library's load pipeline ([`PluginSource`]): a
+/// component file or a plugin directory, with the manifest given, or else the one it finds.
+pub(crate) fn open_source(
+    path: &Path,
+    manifest: Option<&Path>,
+) -> Result<PluginSource, exit::Failure> {
+    Ok(match manifest {
+        Some(manifest) => PluginSource::open_with_manifest(path, manifest)?,
+        None => PluginSource::open(path)?,
     })
 }
 
-/// The component's bytes, read once.
-pub(crate) fn read_component(path: &Path, name: &str) -> Result<Vec<u8>, exit::Failure> {
-    std::fs::read(path).map_err(|source| {
-        exit::Failure::Plugin(componentry::Error::Read {
-            plugin: name.to_owned(),
-            path: path.to_owned(),
-            source,
-        })
-    })
-}
-
-/// Who the component at `path` is, to a policy: its manifest's name (or its file's), its
-/// path, its hash.
-fn identity_of(path: &Path, manifest: Option<&Manifest>) -> Result<PluginIdentity, exit::Failure> {
-    let name = manifest.map_or_else(|| plugin_name(path), |m| m.name.clone());
-    let bytes = read_component(path, &name)?;
-    Ok(PluginIdentity::new(name, Some(path), &bytes))
+/// What `run`, `serve`, `watch` and `inspect` grant every plugin: its stdout and stderr
+/// forwarded as `output` says, and `flags`. `run` forwards them as they are (as `wasmtime run`
+/// does: one plugin, whose output the user asked for); `watch` and `serve`, which print lines of
+/// their own beside many calls' output, forward each line prefixed with the plugin's name and
+/// escaped (`Output::Prefixed`).
+fn operator_grants(output: Output, flags: Grants) -> Grants {
+    Grants::none().stdout(output).stderr(output).merge(flags)
 }
 
 /// The operator's side of the CLI: the policy file (or, without one, a policy that gives each
@@ -366,10 +352,7 @@ fn watch(
     grant_flags: &grant_flags::GrantFlags,
     limit_flags: &limit_flags::LimitFlags,
 ) -> Result<(), exit::Failure> {
-    let operator = Grants::none()
-        .stdout(Output::Inherit)
-        .stderr(Output::Inherit)
-        .merge(grant_flags.to_grants()?);
+    let operator = operator_grants(Output::Prefixed, grant_flags.to_grants()?);
     let policy = operator_policy(policy, operator, limit_flags)?;
     let engine = limit_flags
         .engine(engine_builder(no_cache), Some(&policy))
@@ -445,23 +428,42 @@ fn new(
 
 fn check(path: &Path, wit: &Path, world: Option<&str>) -> Result<(), exit::Failure> {
     let extension_point = ExtensionPoint::from_wit_dir(wit, world)?;
-    let name = plugin_name(path);
-    let component = ComponentWorld::read(path)?;
+    let source = open_source(path, None)?;
+    let name = escape_untrusted(source.name()).into_owned();
+    let component = ComponentWorld::decode(source.name(), source.bytes())?;
     let report = extension_point.check(&component);
     let target = match extension_point.package() {
         Some(package) => format!("{package}/{}", extension_point.world_name()),
         None => extension_point.world_name().to_owned(),
     };
-    if report.is_compatible() {
-        println!("{name}: compatible with {target}");
-        return Ok(());
+    let incompatible = |reason: String| {
+        exit::Failure::Plugin(componentry::Error::Incompatible {
+            plugin: source.name().to_owned(),
+            reason,
+            source: None,
+        })
+    };
+    if !report.is_compatible() {
+        println!("{name}: incompatible with {target}: {report}");
+        return Err(incompatible(format!(
+            "{} problem(s) against {target}",
+            report.problems.len()
+        )));
     }
-    println!("{name}: incompatible with {target}: {report}");
-    Err(exit::Failure::Plugin(componentry::Error::Incompatible {
-        plugin: name,
-        reason: format!("{} problem(s) against {target}", report.problems.len()),
-        source: None,
-    }))
+    // The manifest's own requirement (`extension-point = "pkg:name/world@^1.2"`) counts too.
+    if let Err(refused) = source.accepts(&extension_point) {
+        let reason = match &refused {
+            componentry::Error::Incompatible { reason, .. } => reason.clone(),
+            other => other.to_string(),
+        };
+        println!(
+            "{name}: incompatible with {target}: {}",
+            exit::one_line(&reason)
+        );
+        return Err(incompatible(reason));
+    }
+    println!("{name}: compatible with {target}");
+    Ok(())
 }
 
 /// How `run` and `serve` load their one plugin: its manifest, the operator's policy and flags,
@@ -490,28 +492,30 @@ pub(crate) struct LoadFlags {
 }
 
 impl LoadFlags {
-    /// Reads the plugin at `path` with its manifest, and makes its options: the operator's
-    /// grants (its stdio forwarded, as `wasmtime` does, the grant flags, and what `extra` adds
-    /// given the plugin's name) under the policy, limited by the limit flags.
+    /// Reads the plugin at `path` through the load pipeline, and makes its options: the
+    /// operator's grants (its stdio forwarded, as `wasmtime` does, the grant flags, and what
+    /// `extra` adds given the plugin's name) under the policy, limited by the limit flags.
     pub fn prepare(
         &self,
         path: &Path,
+        output: Output,
         extra: impl FnOnce(&str, Grants) -> Grants,
     ) -> Result<Prepared, exit::Failure> {
         let flags = self.grants.to_grants()?;
-        prepare(
-            path,
-            self.manifest.as_deref(),
-            self.policy.as_deref(),
-            |name| {
-                let operator = Grants::none()
-                    .stdout(Output::Inherit)
-                    .stderr(Output::Inherit)
-                    .merge(flags);
-                extra(name, operator)
-            },
-            &self.limits,
-        )
+        let source = open_source(path, self.manifest.as_deref())?;
+        let operator = extra(source.name(), operator_grants(output, flags));
+        let policy = operator_policy(self.policy.as_deref(), operator, &self.limits)?;
+        let options = source.options(&policy, None)?;
+        Ok(Prepared {
+            source,
+            options,
+            policy,
+        })
+    }
+
+    /// The manifest given with `--manifest`, if any.
+    pub fn manifest(&self) -> Option<&Path> {
+        self.manifest.as_deref()
     }
 
     /// The engine the flags and `policy` need: the cache, fuel, epochs.
@@ -521,55 +525,23 @@ impl LoadFlags {
     }
 }
 
-/// A plugin file ready to load: its name, bytes and options, through the one pipeline of
-/// `run` and `serve` (manifest request -> operator policy -> options), and the policy.
+/// A plugin read through the load pipeline, with the options the operator's policy and flags
+/// give it, and that policy (a watcher judges later versions by it).
 pub(crate) struct Prepared {
-    pub name: String,
-    pub bytes: Vec<u8>,
+    pub source: PluginSource,
     pub options: componentry::PluginOptions,
     pub policy: Policy,
 }
 
-/// Reads the plugin at `path` with its manifest, and makes its options: `operator` (the
-/// command's own grants and the grant flags) under the policy, limited by the limit flags.
-fn prepare(
-    path: &Path,
-    manifest: Option<&Path>,
-    policy: Option<&Path>,
-    operator: impl FnOnce(&str) -> Grants,
-    limits: &limit_flags::LimitFlags,
-) -> Result<Prepared, exit::Failure> {
-    let manifest = find_manifest(path, manifest)?;
-    let name = manifest
-        .as_ref()
-        .map_or_else(|| plugin_name(path), |m| m.name.clone());
-    let bytes = read_component(path, &name)?;
-    let identity = PluginIdentity::new(name.clone(), Some(path), &bytes);
-    let policy = operator_policy(policy, operator(&name), limits)?;
-    let requested = manifest
-        .as_ref()
-        .map_or_else(Grants::none, |m| m.capabilities.clone());
-    let mut options = policy.options_for(&identity, &requested)?;
-    if let Some(manifest) = &manifest {
-        options = options
-            .settings(&manifest.settings)
-            .version(manifest.version.clone());
-    }
-    Ok(Prepared {
-        name,
-        bytes,
-        options,
-        policy,
-    })
-}
-
 fn run(args: RunArgs, verbose: bool) -> Result<(), exit::Failure> {
     let command_args = &args.args;
-    let prepared = args.loading.prepare(&args.plugin, |name, operator| {
-        let mut argv = vec![name.to_owned()];
-        argv.extend(command_args.iter().cloned());
-        operator.args(argv)
-    })?;
+    let prepared = args
+        .loading
+        .prepare(&args.plugin, Output::Inherit, |name, operator| {
+            let mut argv = vec![name.to_owned()];
+            argv.extend(command_args.iter().cloned());
+            operator.args(argv)
+        })?;
     let engine = args.loading.engine(&prepared.policy).build()?;
     let host: Host<()> = Host::new(&engine)?;
     let plugin = load(&host, prepared)?;
@@ -601,11 +573,11 @@ pub(crate) fn load<T: Send + 'static>(
 ) -> Result<componentry::Plugin<T>, exit::Failure> {
     let what = format!(
         "loading {} ({})",
-        escape_untrusted(&prepared.name),
-        progress::human_size(prepared.bytes.len() as u64)
+        escape_untrusted(prepared.source.name()),
+        progress::human_size(prepared.source.bytes().len() as u64)
     );
     Ok(progress::during(&what, || {
-        host.load_bytes_with(prepared.name, &prepared.bytes, prepared.options)
+        prepared.source.load_with(host, prepared.options)
     })?)
 }
 
@@ -655,12 +627,4 @@ fn list_or_none(items: Vec<String>) -> String {
     } else {
         items.join(", ")
     }
-}
-
-pub(crate) fn plugin_name(path: &Path) -> String {
-    let stem = path
-        .file_stem()
-        .map(|stem| stem.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string());
-    escape_untrusted(&stem).into_owned()
 }

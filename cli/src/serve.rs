@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
-use componentry::{Host, HttpHandler, HttpServer, PluginDir, PluginEvent, Pooling};
+use componentry::{Host, HttpHandler, HttpServer, Output, PluginDir, PluginEvent, Pooling};
 
 use crate::exit;
 
@@ -37,8 +37,12 @@ pub struct ServeArgs {
 }
 
 pub fn serve(args: ServeArgs) -> Result<(), exit::Failure> {
-    // A handler's stdout and stderr go to the server's, as with `wasmtime serve`.
-    let prepared = args.loading.prepare(&args.plugin, |_, operator| operator)?;
+    // A handler's stdout and stderr go to the server's, as with `wasmtime serve`, each line
+    // prefixed with the plugin's name and escaped: many requests' output mixes with the
+    // server's own lines.
+    let prepared = args
+        .loading
+        .prepare(&args.plugin, Output::Prefixed, |_, operator| operator)?;
     let mut builder = args.loading.engine(&prepared.policy);
     if !args.no_pooling {
         let mut pooling = Pooling::new();
@@ -56,9 +60,11 @@ pub fn serve(args: ServeArgs) -> Result<(), exit::Failure> {
         report_reloads(host.subscribe());
     }
     let _watcher = if args.watch {
-        let watcher = PluginDir::new(&args.plugin)
-            .policy(policy)
-            .watch_adopting(&host, [plugin.clone()])?;
+        let mut dir = PluginDir::new(&args.plugin).policy(policy);
+        if let Some(manifest) = args.loading.manifest() {
+            dir = dir.manifest(manifest);
+        }
+        let watcher = dir.watch_adopting(&host, [plugin.clone()])?;
         Some(watcher)
     } else {
         None

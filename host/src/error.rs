@@ -118,7 +118,7 @@ pub enum Error {
 
     /// The plugin requests capabilities beyond the host's policy, whose rule says to refuse.
     #[error(
-        "plugin '{plugin}': requests beyond the host's policy: {}; allow them in the policy or remove them from the request",
+        "plugin '{plugin}': requests beyond the host's policy: {}; {selection}",
         requests.join(", ")
     )]
     PolicyDenied {
@@ -126,6 +126,9 @@ pub enum Error {
         plugin: String,
         /// Each request beyond the policy, in the grants vocabulary (`allow-net 10.0.0.1:22`).
         requests: Vec<String>,
+        /// Which rule of the policy applied and what to do; or, when none did, what was compared
+        /// (name, path, hash) and which rules selected the plugin's name only.
+        selection: String,
     },
 
     /// The component's bytes are not the ones the policy pins.
@@ -322,7 +325,8 @@ pub enum Error {
         limit: usize,
     },
 
-    /// Two plugins claim the same name: the second is refused.
+    /// Two plugins claim the same name and a policy rule binds it to the other one (or, in a
+    /// watched directory, the other one had it first): this one is refused.
     #[error(
         "plugin '{plugin}': the name is already taken by the plugin from {}; refusing the one from {} \
          (a plugin's name comes from its manifest, or its file name: rename one of them)",
@@ -336,6 +340,24 @@ pub enum Error {
         path: PathBuf,
         /// Where the plugin already loaded under that name comes from.
         first: PathBuf,
+    },
+
+    /// Several plugins claim the same name and no policy rule binds the name to one of them:
+    /// none of them is loaded.
+    #[error(
+        "plugin '{plugin}': the name is claimed by {} and also by {}; none of them is loaded \
+         (a plugin's name comes from its manifest, or its file name: rename all but one, or bind \
+         the name in the policy with a rule that has `match` and `path` or `match-sha256`)",
+        path.display(),
+        others.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    )]
+    ContestedName {
+        /// The name they claim.
+        plugin: String,
+        /// Where this claimant comes from.
+        path: PathBuf,
+        /// Where the other claimants come from.
+        others: Vec<PathBuf>,
     },
 
     /// The instance was called after an earlier call of it failed in the plugin's code (a trap,
@@ -461,6 +483,7 @@ impl Error {
             | Error::TableLimit { plugin, .. }
             | Error::HandleLimit { plugin, .. }
             | Error::DuplicateName { plugin, .. }
+            | Error::ContestedName { plugin, .. }
             | Error::InstanceFailed { plugin }
             | Error::Quarantined { plugin, .. }
             | Error::Exhausted { plugin, .. }
@@ -502,7 +525,7 @@ impl Error {
             Error::MemoryLimit { .. } => "memory",
             Error::TableLimit { .. } => "table",
             Error::HandleLimit { .. } => "handles",
-            Error::DuplicateName { .. } => "duplicate-name",
+            Error::DuplicateName { .. } | Error::ContestedName { .. } => "duplicate-name",
             Error::InstanceFailed { .. } => "instance-failed",
             Error::Quarantined { .. } => "quarantined",
             Error::Exhausted { .. } => "exhausted",

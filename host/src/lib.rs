@@ -82,7 +82,7 @@ pub use compat::inspect::ComponentWorld;
 pub use compat::listing::{CapabilityUse, capabilities};
 pub use config::manifest::{BuildSettings, ExtensionPointRef, Manifest};
 pub use config::policy::{OnExcess, PluginIdentity, Policy, PolicyRule};
-pub use discovery::{DEFAULT_DEBOUNCE, LoadOutcome, LoadReport, PluginDir, Watcher};
+pub use discovery::{DEFAULT_DEBOUNCE, LoadOutcome, LoadReport, PluginDir, PluginSource, Watcher};
 pub use engine::cache::{CacheStats, DEFAULT_CACHE_MAX_BYTES};
 pub use engine::coredump::{DEFAULT_MAX_CORE_DUMP_BYTES, DEFAULT_MAX_CORE_DUMPS};
 pub use engine::events::{EVENT_BACKLOG, PluginEvent};

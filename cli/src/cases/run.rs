@@ -27,12 +27,11 @@ pub fn run(
     engine: EngineBuilder,
     verbose: bool,
 ) -> Result<Report, Failure> {
-    let manifest = crate::find_manifest(plugin, None)?;
-    let name = manifest
-        .as_ref()
-        .map_or_else(|| crate::plugin_name(plugin), |m| m.name.clone());
-    let bytes = crate::read_component(plugin, &name)?;
-    let world = ComponentWorld::decode(&name, &bytes)?;
+    // Read as every command reads a plugin; each case then grants what it says (a cases file is
+    // its own operator).
+    let source = crate::open_source(plugin, None)?;
+    let (name, bytes) = (source.name().to_owned(), source.bytes());
+    let world = ComponentWorld::decode(&name, bytes)?;
     let stubbed = imports_to_stub(&world);
     check_stubs(&file.stubs, &stubbed)?;
     let engine = engine
@@ -43,13 +42,16 @@ pub fn run(
     let host: Host<()> = Host::builder(&engine, |_| ())?
         .link(move |linker| define_stubs(linker, &stubbed, &stubs))?
         .build()?;
-    let base_settings = manifest.map(|m| m.settings).unwrap_or_default();
+    let base_settings = source
+        .manifest()
+        .map(|m| m.settings.clone())
+        .unwrap_or_default();
     let mut report = Report {
         passed: 0,
         failed: 0,
     };
     for case in &file.cases {
-        let (verdict, log) = run_case(&host, &name, &bytes, case, &base_settings);
+        let (verdict, log) = run_case(&host, &name, bytes, case, &base_settings);
         match verdict {
             Ok(()) => {
                 report.passed += 1;

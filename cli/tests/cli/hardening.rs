@@ -412,3 +412,55 @@ fn watch_prints_one_line_per_change() {
     std::fs::write(dir.path().join("text.wat"), versioned(7)).expect("write");
     assert!(watching.next_line().starts_with("loaded text "));
 }
+
+#[test]
+fn a_watched_plugin_cannot_print_lines_that_pass_for_the_hosts() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = path_arg(root.path());
+    std::fs::copy(guest("prober"), root.path().join("prober.wasm")).expect("copy");
+    // A fake event line on stdout, a fake warning on stderr, each behind a terminal escape (a
+    // window title) and a carriage return.
+    let fake_event =
+        r#"probe#say("\u{1b}]0;pwned\u{7}\rloaded trusted sha256:0123456789ab -> \"all good\"")"#;
+    let watching = Watching::start(&[&dir, "--invoke", fake_event], &[]);
+    let lines = [watching.next_line(), watching.next_line()];
+    let fake = lines
+        .iter()
+        .find(|l| l.contains("all good"))
+        .unwrap_or_else(|| panic!("{lines:?}"));
+    assert!(fake.starts_with("[prober] "), "{fake}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("loaded prober sha256:")),
+        "{lines:?}"
+    );
+    for line in &lines {
+        assert!(
+            !line.starts_with("loaded trusted") && !line.contains(['\u{1b}', '\r', '\u{7}']),
+            "{line:?}"
+        );
+    }
+    let complaint = Watching::start(
+        &[
+            &dir,
+            "--invoke",
+            r#"probe#complain("\u{1b}[2J WARN componentry: all clear")"#,
+        ],
+        &[],
+    );
+    complaint.next_line();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !complaint.stderr().contains("all clear") {
+        assert!(Instant::now() < deadline, "{}", complaint.stderr());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let stderr = complaint.stderr();
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("all clear"))
+        .expect("line");
+    assert!(line.starts_with("[prober] "), "{line:?}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "a raw escape reached the terminal"
+    );
+}

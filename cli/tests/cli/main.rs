@@ -765,8 +765,19 @@ fn inspect_shows_the_manifest_and_the_grants_a_policy_leaves() {
         "{out}"
     );
     assert!(out.contains("requested: env LANG, env SECRET"), "{out}");
+    // Without a policy, what `run` would grant: the requests are dropped, as `run` drops them.
     assert!(
-        out.contains("imports wasi:cli/environment - granted: LANG, SECRET"),
+        out.contains("effective: stdout inherit, stderr inherit\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("imports wasi:cli/environment - not granted"),
+        "{out}"
+    );
+    // The operator's flags are granted, as by `run`.
+    let out = stdout(&expect_code(&["inspect", &plugin, "--env", "LANG"], 0));
+    assert!(
+        out.contains("imports wasi:cli/environment - granted: LANG\n"),
         "{out}"
     );
 
@@ -774,7 +785,10 @@ fn inspect_shows_the_manifest_and_the_grants_a_policy_leaves() {
         &["inspect", &plugin, "--policy", &path_arg(&trim)],
         0,
     ));
-    assert!(out.contains("effective: env LANG\n"), "{out}");
+    assert!(
+        out.contains("effective: env LANG, stdout inherit, stderr inherit\n"),
+        "{out}"
+    );
     assert!(
         out.contains("imports wasi:cli/environment - granted: LANG\n"),
         "{out}"

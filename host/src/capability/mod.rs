@@ -18,7 +18,7 @@
 //! allow-name-lookup = true
 //! allow-http = ["api.example.com", "http://127.0.0.1:8080", "*.example.org:*"]
 //! stdin = true                      # inherit the host's stdin
-//! stdout = "log"                    # "log", "inherit" or "discard"
+//! stdout = "log"                    # "log", "prefixed", "inherit" or "discard"
 //! stderr = "inherit"
 //! output-cap = 65536                # bytes per call of stdout, of stderr and of the log interface
 //! deterministic = 42                # true, or a seed

@@ -31,6 +31,11 @@ pub enum Output {
     /// Into the host's `tracing` log, a line at a time, tagged with the plugin's name. The default.
     #[default]
     Log,
+    /// Written to the host process's own stream a line at a time, each line prefixed with
+    /// `[PLUGIN] ` and its control characters escaped (capped like the log): a plugin's output
+    /// stays apart from the host's own lines (which never start with `[`) and cannot act on a
+    /// terminal. What `componentry watch` and `serve` give their plugins.
+    Prefixed,
     /// Written to the host process's own stream (capped like the log, but not escaped: what the
     /// plugin writes is what the stream receives).
     Inherit,
@@ -42,6 +47,7 @@ impl Output {
         match self {
             Output::Discard => "discard",
             Output::Log => "log",
+            Output::Prefixed => "prefixed",
             Output::Inherit => "inherit",
         }
     }
@@ -186,6 +192,9 @@ impl LineWriter {
         let text = String::from_utf8_lossy(&line);
         let text = escape_untrusted(text.trim_end_matches(['\n', '\r']));
         let plugin = self.sink.budget.plugin();
+        if self.sink.mode == Output::Prefixed {
+            return write_prefixed(self.sink.channel, plugin, &text);
+        }
         match self.sink.channel {
             Channel::Stderr => {
                 tracing::warn!(target: crate::LOG_TARGET, plugin, stream = "stderr", "{text}")
@@ -193,6 +202,17 @@ impl LineWriter {
             _ => tracing::info!(target: crate::LOG_TARGET, plugin, stream = "stdout", "{text}"),
         }
     }
+}
+
+/// Writes one line of a plugin's output to the host's own stream, prefixed with its name. A
+/// stream the host cannot write to (closed) loses the line, as the plugin's own write would.
+fn write_prefixed(channel: Channel, plugin: &str, text: &str) {
+    use std::io::Write as _;
+    let line = format!("[{}] {text}\n", escape_untrusted(plugin));
+    let _ = match channel {
+        Channel::Stderr => std::io::stderr().lock().write_all(line.as_bytes()),
+        _ => std::io::stdout().lock().write_all(line.as_bytes()),
+    };
 }
 
 impl AsyncWrite for LineWriter {
@@ -321,6 +341,7 @@ fn describe_output(output: Output) -> String {
     match output {
         Output::Log => "into the host's log".to_owned(),
         Output::Inherit => "inherited".to_owned(),
+        Output::Prefixed => "prefixed with its name, escaped".to_owned(),
         Output::Discard => "discarded".to_owned(),
     }
 }

@@ -25,9 +25,16 @@
 //!
 //! A rule applies to a plugin when all the selectors it has (`match`, `path`, `match-sha256`)
 //! match; the first such rule wins. A plugin's name is whatever its manifest says, so a rule that
-//! grants much should also select by `path` or `match-sha256`. Relative paths in a policy file
-//! (in `path` and in `dir` grants) are taken relative to the file's directory. A plugin no rule
-//! matches is allowed nothing beyond the grants every plugin gets.
+//! grants much should also select by `path` or `match-sha256`. `path` is compared with the
+//! canonical path of the plugin's component file as it was opened (for a plugin directory, the
+//! component file in it), so `path = "/srv/plugins/acme/*"` selects every component under that
+//! directory whichever command loads it. Relative paths in a policy file (in `path` and in `dir`
+//! grants) are taken relative to the file's directory; `.` and `..` in a `path` are resolved. A
+//! plugin no rule matches is allowed nothing beyond the grants every plugin gets, and a refusal
+//! then says what was compared and which rules selected its name only.
+//!
+//! Every version of a plugin is judged: a reload asks the policy again, on the new component's
+//! own hash, so a rule that selects one build by `match-sha256` does not follow later builds.
 
 use std::path::{Path, PathBuf};
 
@@ -111,10 +118,16 @@ impl PolicyRule {
         self
     }
 
-    /// Selects plugins whose component file (or plugin directory) matches `pattern`, an absolute
-    /// path with `*` wildcards (a `*` also matches `/`).
+    /// Selects plugins whose component file matches `pattern`, a path with `*` wildcards (a `*`
+    /// also matches `/`). What is compared is the canonical path of the component file as it
+    /// was opened ([`PluginSource::component_path`](crate::PluginSource::component_path)), also
+    /// for a plugin directory: `/srv/plugins/acme/*` selects every component under that
+    /// directory. The pattern is made absolute (relative to the current directory), `.` and
+    /// `..` are resolved, and its leading directories without wildcards are resolved to their
+    /// canonical form when they exist, so that a pattern through a symlinked directory still
+    /// selects the files it names.
     pub fn path(mut self, pattern: impl Into<PathBuf>) -> Self {
-        self.path = Some(pattern.into());
+        self.path = Some(normalise_pattern(&pattern.into()));
         self
     }
 
@@ -154,35 +167,95 @@ impl PolicyRule {
     }
 
     fn matches(&self, plugin: &PluginIdentity) -> bool {
-        let name = self
-            .name
+        self.matches_name(plugin) && self.matches_path_and_hash(plugin)
+    }
+
+    fn matches_name(&self, plugin: &PluginIdentity) -> bool {
+        self.name
             .as_ref()
-            .is_none_or(|pattern| crate::capability::wildcard_match(pattern, &plugin.name));
+            .is_none_or(|pattern| crate::capability::wildcard_match(pattern, &plugin.name))
+    }
+
+    /// The path is compared as the identity gives it (a [`PluginSource`](crate::PluginSource)
+    /// gives the canonical path of the file it opened), never resolved again here: a symlink
+    /// swapped in since the read must not change which rule applies.
+    fn matches_path_and_hash(&self, plugin: &PluginIdentity) -> bool {
         let path = self.path.as_ref().is_none_or(|pattern| {
             plugin.path.as_deref().is_some_and(|path| {
-                let path = path.canonicalize().unwrap_or_else(|_| absolute(path));
                 crate::capability::wildcard_match(
                     &pattern.to_string_lossy(),
-                    &path.to_string_lossy(),
+                    &lexically_normal(&absolute(path)).to_string_lossy(),
                 )
             })
         });
         let sha256 = self.match_sha256.is_none_or(|hash| hash == plugin.sha256);
-        name && path && sha256
+        path && sha256
     }
 
-    fn relative_to(mut self, base: &Path) -> Self {
-        if let Some(path) = &self.path
-            && path.is_relative()
-        {
-            self.path = Some(absolute(&base.join(path)));
-        }
-        self
+    /// Whether this rule binds a name to where a plugin lives or what it is: it selects by name
+    /// and by path or hash, and selects `plugin`.
+    fn binds(&self, plugin: &PluginIdentity) -> bool {
+        self.name.is_some()
+            && (self.path.is_some() || self.match_sha256.is_some())
+            && self.matches(plugin)
+    }
+
+    /// The rule's selectors as a policy file writes them: `match = "p", path = "/srv/*"`.
+    fn selectors(&self) -> String {
+        [
+            self.name.as_ref().map(|p| format!("match = \"{p}\"")),
+            self.path
+                .as_ref()
+                .map(|p| format!("path = \"{}\"", p.display())),
+            self.match_sha256
+                .map(|h| format!("match-sha256 = \"{}\"", hex::encode(h))),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", ")
     }
 }
 
 fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
+}
+
+/// `path` with `.` and `..` resolved by their names alone.
+fn lexically_normal(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut normal = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                normal.pop();
+            }
+            other => normal.push(other),
+        }
+    }
+    normal
+}
+
+/// A `path` pattern made absolute and normal: `.` and `..` resolved, and its leading directories
+/// without wildcards resolved to their canonical form when they exist.
+fn normalise_pattern(pattern: &Path) -> PathBuf {
+    let normal = lexically_normal(&absolute(pattern));
+    let components: Vec<_> = normal.components().collect();
+    let literal = components
+        .iter()
+        .take_while(|c| !c.as_os_str().to_string_lossy().contains('*'))
+        .count();
+    // The longest existing literal prefix, made canonical, then the rest as written.
+    for cut in (1..=literal).rev() {
+        let prefix: PathBuf = components[..cut].iter().collect();
+        if let Ok(canonical) = prefix.canonicalize() {
+            return components[cut..]
+                .iter()
+                .fold(canonical, |path, rest| path.join(rest));
+        }
+    }
+    normal
 }
 
 /// A host's policy: rules tried in order, and the grants every plugin gets.
@@ -242,6 +315,60 @@ impl Policy {
         self.rules.iter().find(|rule| rule.matches(plugin))
     }
 
+    /// Whether a rule binds `plugin`'s name to it: one that selects by name and by path or hash
+    /// selects it. Among plugins claiming one name, the one a rule binds keeps the name.
+    pub fn binds(&self, plugin: &PluginIdentity) -> bool {
+        self.rules.iter().any(|rule| rule.binds(plugin))
+    }
+
+    /// Which rule applied to `plugin` and what to do about a refused request; or, when none
+    /// applied, what was compared and which rules selected its name only.
+    fn selection(&self, plugin: &PluginIdentity) -> String {
+        if let Some(at) = self.rules.iter().position(|rule| rule.matches(plugin)) {
+            return format!(
+                "the policy's rule [[plugin]] #{} ({}) allows less: allow them there or remove them \
+                 from the request",
+                at + 1,
+                self.rules[at].selectors()
+            );
+        }
+        if self.rules.is_empty() {
+            return "the policy has no rules, so nothing beyond what every plugin is granted: \
+                    grant it to every plugin, or in a rule that selects it"
+                .to_owned();
+        }
+        let compared = format!(
+            "name \"{}\", path {}, sha256 {}",
+            plugin.name,
+            plugin
+                .path
+                .as_deref()
+                .map_or_else(|| "none".to_owned(), |p| format!("\"{}\"", p.display())),
+            hex::encode(plugin.sha256)
+        );
+        let by_name_only: Vec<String> = self
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(_, rule)| rule.name.is_some() && rule.matches_name(plugin))
+            .map(|(at, rule)| format!("[[plugin]] #{} ({})", at + 1, rule.selectors()))
+            .collect();
+        let mut text = format!("no policy rule selects it (compared: {compared})");
+        if !by_name_only.is_empty() {
+            text.push_str(&format!(
+                "; {} {} its name but not its path or hash",
+                by_name_only.join(", "),
+                if by_name_only.len() == 1 {
+                    "selects"
+                } else {
+                    "select"
+                }
+            ));
+        }
+        text.push_str(": allow them in a rule that selects it, or remove them from the request");
+        text
+    }
+
     fn all_limits(&self) -> impl Iterator<Item = &Limits> {
         self.rules
             .iter()
@@ -280,13 +407,15 @@ impl Policy {
                     return Err(Error::PolicyDenied {
                         plugin: plugin.name.clone(),
                         requests: excess,
+                        selection: self.selection(plugin),
                     });
                 }
                 OnExcess::Trim => {
                     tracing::warn!(
                         plugin = plugin.name,
-                        "requests beyond the host's policy were dropped: {}",
-                        excess.join(", ")
+                        "requests beyond the host's policy were dropped: {}; {}",
+                        excess.join(", "),
+                        self.selection(plugin)
                     );
                 }
             }
@@ -338,7 +467,8 @@ impl Policy {
                 rule = rule.name(pattern);
             }
             if let Some(pattern) = raw.path {
-                rule = rule.path(pattern);
+                // Relative to the policy file's directory.
+                rule = rule.path(base.join(pattern));
             }
             if let Some(hex_hash) = &raw.match_sha256 {
                 rule = rule.match_sha256(parse_sha256(hex_hash).map_err(&rule_fail)?);
@@ -358,7 +488,7 @@ impl Policy {
                 max_instances: raw.max_instances,
                 max_handles: raw.max_handles,
             });
-            policy = policy.rule(rule.limits(limits).relative_to(&base));
+            policy = policy.rule(rule.limits(limits));
         }
         Ok(policy)
     }
@@ -475,7 +605,9 @@ env = ["LANG"]
             .expect_err("refused");
         let text = err.to_string();
         match &err {
-            Error::PolicyDenied { plugin, requests } => {
+            Error::PolicyDenied {
+                plugin, requests, ..
+            } => {
                 assert_eq!(plugin, "random");
                 assert!(
                     requests.iter().any(|r| r == "dir-rw /etc::/etc"),

@@ -1,11 +1,11 @@
 //! Loading every plugin under a directory, in a deterministic order, with one report of what
 //! loaded and what did not and why. One bad plugin never stops the rest.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
-use super::{Candidate, PluginDir};
+use super::{PluginDir, PluginSource};
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::plugin::Plugin;
@@ -65,42 +65,97 @@ impl<T: 'static> fmt::Display for LoadReport<T> {
 /// Loads every plugin of `dir` into `host`.
 pub(super) fn load<T: Send + 'static>(host: &Host<T>, dir: &PluginDir) -> Result<LoadReport<T>> {
     let path = dir.path();
-    let entries = super::entries(path).map_err(|e| Error::Config {
+    let entries = super::source::entries(path).map_err(|e| Error::Config {
         path: path.to_owned(),
         reason: format!("cannot read the plugin directory: {e}"),
     })?;
-    let mut taken: HashMap<String, PathBuf> = HashMap::new();
     let mut outcomes = Vec::new();
-    for source in entries {
-        let (name, result) = match Candidate::read(&source) {
-            (name, Err(error)) => (name, Err(error)),
-            (name, Ok(candidate)) => {
-                let result = match taken.get(&name) {
-                    Some(first) => Err(Error::DuplicateName {
-                        plugin: name.clone(),
-                        path: source.clone(),
-                        first: first.clone(),
-                    }),
-                    None => candidate
-                        .options(&dir.policy, dir.extension_points.as_ref())
-                        .and_then(|options| candidate.load(host, options)),
-                };
-                if result.is_ok() {
-                    taken.insert(name.clone(), source.clone());
-                }
-                (name, result)
-            }
-        };
+    for read in read_entries(dir, entries) {
+        let result = read
+            .source
+            .and_then(|source| source.load(host, &dir.policy, dir.extension_points.as_ref()));
         if let Err(e) = &result {
             // Errors can quote a plugin's files (a manifest's line): shown escaped.
             let shown = crate::text::escape_untrusted(&e.to_string()).into_owned();
-            tracing::warn!(plugin = name, "not loaded: {shown}");
+            tracing::warn!(plugin = read.name, "not loaded: {shown}");
         }
         outcomes.push(LoadOutcome {
-            source,
-            name,
+            source: read.entry,
+            name: read.name,
             result,
         });
     }
     Ok(LoadReport { outcomes })
+}
+
+/// One entry of a plugin directory, read through the load pipeline.
+pub(super) struct ReadEntry {
+    /// The component file or plugin directory.
+    pub(super) entry: PathBuf,
+    /// The name it goes by, as far as it could be read.
+    pub(super) name: String,
+    pub(super) source: Result<PluginSource>,
+}
+
+/// Reads every one of `entries` (of `dir`), and refuses the names several of them claim: such a
+/// name loads none of its claimants, unless the policy binds it to exactly one of them.
+pub(super) fn read_entries(dir: &PluginDir, entries: Vec<PathBuf>) -> Vec<ReadEntry> {
+    let mut read: Vec<ReadEntry> = entries
+        .into_iter()
+        .map(|entry| {
+            let source = dir.open(&entry);
+            let name = match &source {
+                Ok(source) => source.name().to_owned(),
+                Err(e) => e.plugin().map_or_else(
+                    || crate::names::plugin_name_from_path(&entry),
+                    str::to_owned,
+                ),
+            };
+            ReadEntry {
+                entry,
+                name,
+                source,
+            }
+        })
+        .collect();
+    let mut claims: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (at, entry) in read.iter().enumerate() {
+        if entry.source.is_ok() {
+            claims.entry(entry.name.clone()).or_default().push(at);
+        }
+    }
+    for (name, claimants) in claims.into_iter().filter(|(_, c)| c.len() > 1) {
+        let bound: Vec<usize> = claimants
+            .iter()
+            .copied()
+            .filter(|&at| {
+                read[at]
+                    .source
+                    .as_ref()
+                    .is_ok_and(|source| dir.policy.binds(&source.identity()))
+            })
+            .collect();
+        let paths: Vec<PathBuf> = claimants.iter().map(|&at| read[at].entry.clone()).collect();
+        for &at in &claimants {
+            let refusal = match bound.as_slice() {
+                [winner] if *winner == at => continue,
+                [winner] => Error::DuplicateName {
+                    plugin: name.clone(),
+                    path: read[at].entry.clone(),
+                    first: read[*winner].entry.clone(),
+                },
+                _ => Error::ContestedName {
+                    plugin: name.clone(),
+                    path: read[at].entry.clone(),
+                    others: paths
+                        .iter()
+                        .filter(|p| **p != read[at].entry)
+                        .cloned()
+                        .collect(),
+                },
+            };
+            read[at].source = Err(refusal);
+        }
+    }
+    read
 }

@@ -16,9 +16,8 @@ use std::time::{Duration, Instant};
 use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
 use notify::{RecursiveMode, Watcher as _};
 
-use super::{Candidate, MANIFEST, PluginDir, has_component_extension, hidden};
-use crate::compat::extension_point::ExtensionPoints;
-use crate::config::policy::Policy;
+use super::source::{MANIFEST, has_component_extension, hidden};
+use super::{PluginDir, PluginSource};
 use crate::engine::events::PluginEvent;
 use crate::error::{Error, Result};
 use crate::host::Host;
@@ -29,10 +28,12 @@ pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(150);
 
 type Registry<T> = Arc<RwLock<BTreeMap<PathBuf, Entry<T>>>>;
 
-/// A plugin the watcher loaded, and the manifest text it was loaded with.
+/// A plugin the watcher loaded, with the manifest text and the component file it was read
+/// from.
 struct Entry<T: 'static> {
     plugin: Plugin<T>,
     manifest: Option<String>,
+    component: PathBuf,
 }
 
 /// Watches one component file or a directory of them. Dropping it stops the watching; plugins
@@ -71,29 +72,33 @@ pub(super) fn start<T: Send + 'static>(
     adopted: Vec<Plugin<T>>,
 ) -> Result<Watcher<T>> {
     let path = dir.path().to_owned();
+    let cannot_watch = |reason: String| Error::Config {
+        path: path.clone(),
+        reason: format!("cannot watch: {reason}"),
+    };
     let (watched, only) = if path.is_dir() {
         (path.clone(), None)
     } else {
         if !has_component_extension(&path) {
-            return Err(Error::Config {
-                path: path.clone(),
-                reason: "cannot watch: not a component file (.wasm or .wat) nor a directory"
-                    .to_owned(),
-            });
+            return Err(cannot_watch(
+                "not a component file (.wasm or .wat) nor a directory".to_owned(),
+            ));
         }
-        let parent = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        (parent.to_owned(), Some(path.clone()))
+        (parent_of(&path).to_owned(), Some(path.clone()))
     };
-    let watched = watched.canonicalize().map_err(|e| Error::Config {
-        path: path.clone(),
-        reason: format!("cannot watch: {e}"),
-    })?;
+    let watched = watched
+        .canonicalize()
+        .map_err(|e| cannot_watch(e.to_string()))?;
+    // One file's manifest: the one given, or `plugin.toml` beside it. Its edits count as the
+    // file's.
+    let manifest = only.as_ref().map(|file| {
+        dir.manifest
+            .clone()
+            .unwrap_or_else(|| parent_of(file).join(MANIFEST))
+    });
     let (sender, receiver) = channel();
     let mut watcher = notify::recommended_watcher(sender).map_err(|e| watch_error(&path, e))?;
-    // The directory, not the file: editors and compilers often replace a file by renaming.
+    // Directories, not files: editors and compilers often replace a file by renaming.
     let mode = if only.is_some() {
         RecursiveMode::NonRecursive
     } else {
@@ -102,19 +107,29 @@ pub(super) fn start<T: Send + 'static>(
     watcher
         .watch(&watched, mode)
         .map_err(|e| watch_error(&path, e))?;
+    if let Some(manifest_dir) = manifest
+        .as_deref()
+        .and_then(|m| parent_of(m).canonicalize().ok())
+        .filter(|d| *d != watched)
+    {
+        watcher
+            .watch(&manifest_dir, RecursiveMode::NonRecursive)
+            .map_err(|e| watch_error(&path, e))?;
+    }
     let plugins: Registry<T> = Arc::default();
     let mut follower = Follower {
         host: host.clone(),
         plugins: plugins.clone(),
-        policy: dir.policy.clone(),
-        points: dir.extension_points.clone(),
+        config: dir.clone(),
         dir: watched,
         only,
+        manifest,
         failures: HashMap::new(),
         adopted,
     };
-    for entry in follower.initial_entries() {
-        follower.settle(&entry);
+    let entries = follower.initial_entries();
+    for read in super::directory::read_entries(&follower.config, entries) {
+        follower.settle_read(&read.entry, &read.name, read.source);
     }
     follower.adopted.clear();
     let debounce = dir.debounce;
@@ -126,6 +141,13 @@ pub(super) fn start<T: Send + 'static>(
         plugins,
         _watcher: watcher,
     })
+}
+
+/// The directory `path` is in (`.` for a bare file name).
+fn parent_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 fn watch_error(path: &Path, error: notify::Error) -> Error {
@@ -152,12 +174,14 @@ fn changes_content(kind: &EventKind) -> bool {
 struct Follower<T: 'static> {
     host: Host<T>,
     plugins: Registry<T>,
-    policy: Policy,
-    points: Option<ExtensionPoints>,
+    /// The policy, extension points and manifest every entry is read and judged with.
+    config: PluginDir,
     /// The watched directory, canonical.
     dir: PathBuf,
     /// The one file watched, when the path is a file.
     only: Option<PathBuf>,
+    /// The manifest of the one file watched.
+    manifest: Option<PathBuf>,
     /// The last failure reported per entry, so that the same failure is not reported again.
     failures: HashMap<PathBuf, Failure>,
     /// Handles the application loaded before watching, kept for the entries of their names
@@ -171,6 +195,27 @@ struct Failure {
     sha256: Option<[u8; 32]>,
     manifest: Option<String>,
     error: String,
+    /// The name the entry was refused for claiming, when that was the failure: it is tried
+    /// again when the name is given up.
+    contested: Option<String>,
+}
+
+impl Failure {
+    /// The failure `error` of the version read from `source` (if it could be read).
+    fn of(source: Option<&PluginSource>, error: &Error) -> Self {
+        let contested = match error {
+            Error::ContestedName { plugin, .. } | Error::DuplicateName { plugin, .. } => {
+                Some(plugin.clone())
+            }
+            _ => None,
+        };
+        Self {
+            sha256: source.map(PluginSource::sha256),
+            manifest: source.and_then(|s| s.manifest_text().map(str::to_owned)),
+            error: error.to_string(),
+            contested,
+        }
+    }
 }
 
 impl<T: Send + 'static> Follower<T> {
@@ -204,10 +249,11 @@ impl<T: Send + 'static> Follower<T> {
     }
 
     /// The watched entry a changed path belongs to: a component file directly in the directory,
-    /// or the plugin directory it lies in.
+    /// or the plugin directory it lies in; for one watched file, the file or its manifest.
     fn entry_for(&self, path: &Path) -> Option<PathBuf> {
         if let Some(only) = &self.only {
-            return same_file(only, path).then(|| only.clone());
+            let manifest = self.manifest.as_deref().is_some_and(|m| same_file(m, path));
+            return (same_file(only, path) || manifest).then(|| only.clone());
         }
         let relative = path.strip_prefix(&self.dir).ok()?;
         let first = relative.components().next()?;
@@ -225,7 +271,7 @@ impl<T: Send + 'static> Follower<T> {
         if let Some(only) = &self.only {
             return vec![only.clone()];
         }
-        super::entries(&self.dir).unwrap_or_default()
+        super::source::entries(&self.dir).unwrap_or_default()
     }
 
     /// Brings the plugin of `entry` in line with the disk: load, reload or unload.
@@ -236,129 +282,151 @@ impl<T: Send + 'static> Follower<T> {
             !entry.join(MANIFEST).is_file()
         };
         if gone {
-            self.failures.remove(entry);
-            self.unload(entry);
+            let failure = self.failures.remove(entry);
+            let name = self.unload(entry).or(failure.and_then(|f| f.contested));
+            if let Some(name) = name {
+                self.retry_contesting(&name);
+            }
             return;
         }
-        match Candidate::read(entry) {
-            (_, Ok(candidate)) => self.apply(candidate),
-            (name, Err(error)) => self.failed(entry, &name, None, None, &error),
+        let source = self.config.open(entry);
+        let name = match &source {
+            Ok(source) => source.name().to_owned(),
+            Err(e) => e
+                .plugin()
+                .map_or_else(|| crate::names::plugin_name_from_path(entry), str::to_owned),
+        };
+        self.settle_read(entry, &name, source);
+    }
+
+    fn settle_read(&mut self, entry: &Path, name: &str, source: Result<PluginSource>) {
+        match source {
+            Ok(source) => self.apply(source),
+            Err(error) => self.report(entry, name, Failure::of(None, &error), &error),
         }
     }
 
-    /// Loads the plugin of `candidate`, or brings the loaded one up to date: its component
-    /// swapped in when only that changed, its options too when its manifest changed.
-    fn apply(&mut self, candidate: Candidate) {
-        let entry = candidate.entry.clone();
-        let name = candidate.name().to_owned();
-        let existing = self
-            .read()
-            .get(&entry)
-            .map(|e| (e.plugin.clone(), e.manifest.clone()));
+    /// Tries again the entries refused for claiming `name`, now that it was given up.
+    fn retry_contesting(&mut self, name: &str) {
+        let waiting: Vec<PathBuf> = self
+            .failures
+            .iter()
+            .filter(|(_, f)| f.contested.as_deref() == Some(name))
+            .map(|(entry, _)| entry.clone())
+            .collect();
+        for entry in &waiting {
+            self.failures.remove(entry);
+        }
+        for entry in waiting {
+            self.settle(&entry);
+        }
+    }
+
+    /// Loads the plugin of `source`, or brings the loaded one up to date: every new version
+    /// (its component, its manifest, or where its file now leads) is judged again by the
+    /// pipeline, on its own bytes.
+    fn apply(&mut self, source: PluginSource) {
+        let entry = source.path().to_owned();
+        let name = source.name().to_owned();
+        let existing = self.read().get(&entry).map(|e| {
+            let unchanged = e.plugin.sha256() == source.sha256()
+                && e.manifest.as_deref() == source.manifest_text()
+                && e.component == source.component_path();
+            (e.plugin.clone(), unchanged)
+        });
         let already_failed = self.failures.get(&entry).is_some_and(|failure| {
-            failure.sha256 == Some(candidate.identity.sha256)
-                && failure.manifest == candidate.manifest_text
+            failure.sha256 == Some(source.sha256())
+                && failure.manifest.as_deref() == source.manifest_text()
         });
         if already_failed {
             return;
         }
         match existing {
-            // Same plugin, same manifest: swap the component in (an unchanged one is no event).
-            Some((plugin, loaded_with))
-                if plugin.name() == name && loaded_with == candidate.manifest_text =>
-            {
-                let reloaded = plugin.reload(&candidate.bytes);
-                self.note(&entry, &candidate, reloaded.err());
+            Some((_, true)) => {
+                self.failures.remove(&entry);
             }
-            // Same plugin, new manifest: the handle follows, with the options it now gets.
-            Some((plugin, _)) if plugin.name() == name => {
-                let options = candidate.options(&self.policy, self.points.as_ref());
-                let reloaded = match options {
-                    Ok(options) => plugin.reload_with(&candidate.bytes, options),
-                    Err(error) => {
-                        let (sha, text) = (
-                            Some(candidate.identity.sha256),
-                            candidate.manifest_text.clone(),
-                        );
-                        self.failed(&entry, &name, sha, text, &error);
-                        return;
-                    }
-                };
-                if reloaded.is_ok() {
-                    self.write().insert(
-                        entry.clone(),
-                        Entry {
-                            plugin,
-                            manifest: candidate.manifest_text.clone(),
-                        },
-                    );
-                }
-                self.note(&entry, &candidate, reloaded.err());
-            }
+            Some((plugin, false)) if plugin.name() == name => self.reload(&plugin, &source),
             // The manifest renamed it: another plugin now.
             Some(_) => {
-                self.unload(&entry);
-                self.load(candidate);
+                if let Some(old) = self.unload(&entry) {
+                    self.retry_contesting(&old);
+                }
+                self.load(source);
             }
-            None => self.load(candidate),
+            None => self.load(source),
         }
+    }
+
+    /// Judges the new version of `plugin` read from `source` and swaps it in, or reports why
+    /// not (the old version keeps serving).
+    fn reload(&mut self, plugin: &Plugin<T>, source: &PluginSource) {
+        let entry = source.path();
+        let options = match self.judge(source) {
+            Ok(options) => options,
+            Err(error) => return self.failed_with(entry, source, &error),
+        };
+        match plugin.reload_with(source.bytes(), options) {
+            Ok(_) => {
+                self.failures.remove(entry);
+                self.record(entry, plugin.clone(), source);
+            }
+            // Reported by the plugin already: remembered, so as not to try it again unchanged.
+            Err(error) => {
+                let failure = Failure::of(Some(source), &error);
+                self.failures.insert(entry.to_owned(), failure);
+            }
+        }
+    }
+
+    /// The options of a new version, from the pipeline.
+    fn judge(&self, source: &PluginSource) -> Result<crate::plugin::options::PluginOptions> {
+        source.options(&self.config.policy, self.config.extension_points.as_ref())
     }
 
     /// Loads the plugin of an entry seen for the first time (or renamed), or adopts the
     /// application's handle of that name.
-    fn load(&mut self, candidate: Candidate) {
-        let entry = candidate.entry.clone();
-        let name = candidate.name().to_owned();
-        if let Some(first) = self.taken_by_other(&entry, &name) {
-            let error = Error::DuplicateName {
-                plugin: name.clone(),
-                path: entry.clone(),
-                first,
-            };
-            let (sha, text) = (
-                Some(candidate.identity.sha256),
-                candidate.manifest_text.clone(),
-            );
-            self.failed(&entry, &name, sha, text, &error);
-            return;
+    fn load(&mut self, source: PluginSource) {
+        let entry = source.path().to_owned();
+        let name = source.name().to_owned();
+        if let Some(refusal) = self.claimed_elsewhere(&entry, &name) {
+            return self.failed_with(&entry, &source, &refusal);
         }
         if let Some(plugin) = self.adopt(&name) {
-            // Loaded by the application already: keep its handle, brought up to date.
-            let reloaded = plugin.reload(&candidate.bytes);
-            self.write().insert(
-                entry.clone(),
-                Entry {
-                    plugin,
-                    manifest: candidate.manifest_text.clone(),
-                },
-            );
-            self.note(&entry, &candidate, reloaded.err());
+            // Loaded by the application already: keep its handle, brought up to date (the
+            // same bytes are the version it loaded; others are judged as any new version).
+            self.record(&entry, plugin.clone(), &source);
+            if plugin.sha256() != source.sha256() {
+                self.reload(&plugin, &source);
+            }
             return;
         }
-        let loaded = candidate
-            .options(&self.policy, self.points.as_ref())
-            .and_then(|options| candidate.load(&self.host, options));
+        let loaded = self
+            .judge(&source)
+            .and_then(|options| source.load_with(&self.host, options));
         match loaded {
             Ok(plugin) => {
                 self.failures.remove(&entry);
                 let sha256 = hex::encode(plugin.sha256());
-                self.write().insert(
-                    entry,
-                    Entry {
-                        plugin,
-                        manifest: candidate.manifest_text,
-                    },
-                );
+                self.record(&entry, plugin, &source);
                 self.events().emit(PluginEvent::Loaded {
                     plugin: name,
                     sha256,
                 });
             }
-            Err(error) => {
-                let (sha, text) = (Some(candidate.identity.sha256), candidate.manifest_text);
-                self.failed(&entry, &name, sha, text, &error)
-            }
+            Err(error) => self.failed_with(&entry, &source, &error),
         }
+    }
+
+    /// Keeps `plugin` as the plugin of `entry`, read from `source`.
+    fn record(&self, entry: &Path, plugin: Plugin<T>, source: &PluginSource) {
+        self.write().insert(
+            entry.to_owned(),
+            Entry {
+                plugin,
+                manifest: source.manifest_text().map(str::to_owned),
+                component: source.component_path().to_owned(),
+            },
+        );
     }
 
     /// The application's handle of the plugin `name`, if it handed one over to adopt.
@@ -367,54 +435,47 @@ impl<T: Send + 'static> Follower<T> {
         Some(self.adopted.swap_remove(at))
     }
 
-    /// Records how a reload (which `Plugin` has reported already) went.
-    fn note(&mut self, entry: &Path, candidate: &Candidate, error: Option<Error>) {
-        match error {
-            None => {
-                self.failures.remove(entry);
-            }
-            Some(error) => self.remember_failure(entry, candidate, &error),
-        }
-    }
-
     fn events(&self) -> &crate::engine::events::EventBus {
         &self.host.runtime().events
     }
 
-    /// Where the plugin already called `name` comes from, when it is another entry's.
-    fn taken_by_other(&self, entry: &Path, name: &str) -> Option<PathBuf> {
-        self.read()
+    /// Why `entry` may not take `name`: another entry's plugin has it, or other entries claim
+    /// it too and were refused for it.
+    fn claimed_elsewhere(&self, entry: &Path, name: &str) -> Option<Error> {
+        let holder = self
+            .read()
             .iter()
             .find(|(path, e)| path.as_path() != entry && e.plugin.name() == name)
+            .map(|(path, _)| path.clone());
+        if let Some(first) = holder {
+            return Some(Error::DuplicateName {
+                plugin: name.to_owned(),
+                path: entry.to_owned(),
+                first,
+            });
+        }
+        let others: Vec<PathBuf> = self
+            .failures
+            .iter()
+            .filter(|(path, f)| {
+                path.as_path() != entry && f.contested.as_deref() == Some(name) && path.exists()
+            })
             .map(|(path, _)| path.clone())
+            .collect();
+        (!others.is_empty()).then(|| Error::ContestedName {
+            plugin: name.to_owned(),
+            path: entry.to_owned(),
+            others,
+        })
     }
 
-    /// Notes a failed reload (which `Plugin::reload` has already reported).
-    fn remember_failure(&mut self, entry: &Path, candidate: &Candidate, error: &Error) {
-        self.failures.insert(
-            entry.to_owned(),
-            Failure {
-                sha256: Some(candidate.identity.sha256),
-                manifest: candidate.manifest_text.clone(),
-                error: error.to_string(),
-            },
-        );
+    fn failed_with(&mut self, entry: &Path, source: &PluginSource, error: &Error) {
+        let failure = Failure::of(Some(source), error);
+        self.report(entry, source.name(), failure, error);
     }
 
     /// Reports a failure to load `entry`, unless the very same failure was reported last time.
-    fn failed(
-        &mut self,
-        entry: &Path,
-        name: &str,
-        sha256: Option<[u8; 32]>,
-        manifest: Option<String>,
-        error: &Error,
-    ) {
-        let failure = Failure {
-            sha256,
-            manifest,
-            error: error.to_string(),
-        };
+    fn report(&mut self, entry: &Path, name: &str, failure: Failure, error: &Error) {
         if self.failures.get(entry) == Some(&failure) {
             return;
         }
@@ -430,14 +491,16 @@ impl<T: Send + 'static> Follower<T> {
         });
     }
 
-    fn unload(&self, entry: &Path) {
-        let gone = self.write().remove(entry);
-        if let Some(gone) = gone {
-            gone.plugin.retire();
-            let plugin = gone.plugin.name().to_owned();
-            tracing::info!(plugin, "unloaded: its file is gone");
-            self.events().emit(PluginEvent::Unloaded { plugin });
-        }
+    /// Unloads the plugin of `entry`, returning its name.
+    fn unload(&self, entry: &Path) -> Option<String> {
+        let gone = self.write().remove(entry)?;
+        gone.plugin.retire();
+        let plugin = gone.plugin.name().to_owned();
+        tracing::info!(plugin, "unloaded: its file is gone");
+        self.events().emit(PluginEvent::Unloaded {
+            plugin: plugin.clone(),
+        });
+        Some(plugin)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<PathBuf, Entry<T>>> {

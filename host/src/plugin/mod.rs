@@ -15,8 +15,9 @@ pub(crate) mod runtime;
 pub(crate) mod typed;
 pub(crate) mod version;
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
@@ -83,7 +84,14 @@ struct PluginInner<T: 'static> {
     /// Unloaded by a watcher: the handle still works, but no longer follows a file.
     retired: AtomicBool,
     metrics: metrics::Metrics,
+    /// What the handle is used for, which every new version must still provide.
+    uses: Mutex<HashMap<std::any::TypeId, Use<T>>>,
 }
+
+/// A check a new version must pass to replace the current one: that it still provides what the
+/// handle is used for.
+pub(crate) type Use<T> =
+    Arc<dyn Fn(&Plugin<T>, &Arc<PluginVersion<T>>) -> Result<()> + Send + Sync>;
 
 /// What a reload did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,53 +146,80 @@ impl<T: Send + 'static> Plugin<T> {
                 version: ArcSwap::from_pointee(version),
                 retired: AtomicBool::new(false),
                 metrics: metrics::Metrics::default(),
+                uses: Mutex::default(),
             }),
         })
     }
 
-    /// Replaces the plugin's component by `bytes`, after compiling and checking them as at load
-    /// (same grants, limits, extension point and pin). Calls already running finish on the old
-    /// version; calls that start afterwards use the new one. On failure the old version keeps
-    /// serving. Either way an event tells subscribers.
+    /// Replaces the plugin's component by `bytes`, after checking them as a first load is
+    /// checked. A plugin loaded through a [`PluginSource`](crate::PluginSource) has the new
+    /// version judged again by that pipeline (its policy, manifest and path, on the new bytes'
+    /// own hash); one loaded with options given by hand keeps them (same grants, limits,
+    /// extension point and pin).
+    ///
+    /// Before the swap the new version must also still provide what the handle is used for
+    /// (every world it was viewed through with [`typed`](Self::typed), such as an
+    /// [`HttpHandler`](crate::HttpHandler)'s `wasi:http/incoming-handler`), and instantiate
+    /// (its start functions succeed) under the plugin's limits. Calls already running finish on
+    /// the old version; calls that start afterwards use the new one. On failure the old version
+    /// keeps serving. Either way an event tells subscribers.
     pub fn reload(&self, bytes: &[u8]) -> Result<ReloadOutcome> {
-        let config = self.current().config.clone();
-        self.swap_in(bytes, config, false)
+        let sha256 = crate::engine::loader::sha256(bytes);
+        let current = self.current();
+        if sha256 == current.sha256 {
+            return Ok(ReloadOutcome::Unchanged);
+        }
+        let config = match &current.config.judge {
+            None => current.config.clone(),
+            Some(judge) => {
+                let options = judge
+                    .options_for(bytes)
+                    .map(|options| options.judged_by(judge.clone()))
+                    .inspect_err(|error| self.reload_failed(error))?;
+                self.configure(options)?
+            }
+        };
+        self.swap_in(bytes, sha256, config)
     }
 
-    /// Replaces the plugin's component and its options at once (a watcher does this when a
-    /// manifest changes): the handle keeps following the plugin.
+    /// Replaces the plugin's component and its options at once (a watcher does this with the
+    /// options its pipeline gave the new version): the handle keeps following the plugin.
     pub(crate) fn reload_with(
         &self,
         bytes: &[u8],
         options: PluginOptions,
     ) -> Result<ReloadOutcome> {
-        let config = Configuration::new(&self.inner.runtime, &self.inner.name, options)
+        let config = self.configure(options)?;
+        let sha256 = crate::engine::loader::sha256(bytes);
+        self.swap_in(bytes, sha256, config)
+    }
+
+    /// The configuration of a new version, made from `options`; a failure is a failed reload.
+    fn configure(&self, options: PluginOptions) -> Result<Arc<Configuration>> {
+        Configuration::new(&self.inner.runtime, &self.inner.name, options)
             .map(Arc::new)
-            .inspect_err(|error| self.reload_failed(error))?;
-        self.swap_in(bytes, config, true)
+            .inspect_err(|error| self.reload_failed(error))
     }
 
     fn swap_in(
         &self,
         bytes: &[u8],
+        sha256: [u8; 32],
         config: Arc<Configuration>,
-        new_options: bool,
     ) -> Result<ReloadOutcome> {
         let started = Instant::now();
-        let sha256 = crate::engine::loader::sha256(bytes);
         let old = self.current();
-        if sha256 == old.sha256 && !new_options {
-            return Ok(ReloadOutcome::Unchanged);
-        }
         let built =
-            PluginVersion::build(&self.inner.runtime, &self.inner.name, config, bytes, sha256);
+            PluginVersion::build(&self.inner.runtime, &self.inner.name, config, bytes, sha256)
+                .map(Arc::new)
+                .and_then(|version| self.fits(&version).map(|()| version));
         match built {
             Ok(version) => {
                 let outcome = ReloadOutcome::Reloaded {
                     old_sha256: hex::encode(old.sha256),
                     new_sha256: hex::encode(version.sha256),
                 };
-                self.inner.version.store(Arc::new(version));
+                self.inner.version.store(version);
                 tracing::info!(plugin = self.name(), "reloaded in {:?}", started.elapsed());
                 self.inner.runtime.events.emit(PluginEvent::Reloaded {
                     plugin: self.name().to_owned(),
@@ -199,6 +234,86 @@ impl<T: Send + 'static> Plugin<T> {
                 Err(error)
             }
         }
+    }
+
+    /// Whether a new version can replace the current one: it still provides what the handle is
+    /// used for, and a trial instance of it starts under the plugin's limits.
+    fn fits(&self, version: &Arc<PluginVersion<T>>) -> Result<()> {
+        let uses: Vec<Use<T>> = self
+            .inner
+            .uses
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        for required in uses {
+            required(self, version)?;
+        }
+        self.trial(version)
+    }
+
+    /// Instantiates `version` once and drops the instance: its start functions must succeed
+    /// under the plugin's limits. Not counted as a call.
+    fn trial(&self, version: &Arc<PluginVersion<T>>) -> Result<()> {
+        #[cfg(feature = "async")]
+        if self.inner.runtime.asynchronous {
+            return self.trial_async(version);
+        }
+        let mut store = self.new_store(version)?;
+        version
+            .pre
+            .instantiate(&mut store)
+            .map(drop)
+            .map_err(|e| outcome::classify(&mut store, self.name(), "<instantiate>", e))
+    }
+
+    /// [`trial`](Self::trial) on an asynchronous host, which instantiates only asynchronously:
+    /// on a thread of its own, so that a reload asked from inside a runtime cannot block it.
+    #[cfg(feature = "async")]
+    fn trial_async(&self, version: &Arc<PluginVersion<T>>) -> Result<()> {
+        let instantiate = async {
+            let mut store = self.new_store(version)?;
+            let deadline = store.data().deadline_timer();
+            let raced =
+                crate::engine::timer::race(version.pre.instantiate_async(&mut store), deadline)
+                    .await;
+            match raced {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(outcome::classify(
+                    &mut store,
+                    self.name(),
+                    "<instantiate>",
+                    e,
+                )),
+                Err(crate::engine::timer::Elapsed) => Err(outcome::deadline_exceeded(
+                    &store,
+                    self.name(),
+                    "<instantiate>",
+                )),
+            }
+        };
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| wasmtime_wasi::runtime::in_tokio(instantiate))
+                .join()
+                .unwrap_or_else(|_| {
+                    Err(Error::Host {
+                        plugin: self.name().to_owned(),
+                        message: "the trial instance of the new version panicked".to_owned(),
+                    })
+                })
+        })
+    }
+
+    /// Requires every later version to pass `check` before it replaces the current one; one
+    /// check per `key` (a world viewed through [`typed`](Self::typed) is required once).
+    pub(crate) fn require(&self, key: std::any::TypeId, check: Use<T>) {
+        self.inner
+            .uses
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(key, check);
     }
 
     fn reload_failed(&self, error: &Error) {

@@ -22,6 +22,36 @@ pub struct PluginOptions {
     pub(crate) expect_sha256: Option<[u8; 32]>,
     pub(crate) extension_point: Option<Arc<ExtensionPoint>>,
     pub(crate) settings: Settings,
+    pub(crate) judge: Option<Judge>,
+}
+
+/// How every later version of a plugin gets its options: the load pipeline that judged its first
+/// version ([`PluginSource`](crate::PluginSource)), asked again on each new version's own bytes,
+/// so that a reload is judged like a first load. Plugins loaded with options given by hand have
+/// none: their reloads keep those options.
+#[derive(Clone)]
+pub(crate) struct Judge(Arc<JudgeFn>);
+
+/// A judgement: the options of the version whose component is these bytes, or why it is refused.
+type JudgeFn = dyn Fn(&[u8]) -> crate::error::Result<PluginOptions> + Send + Sync;
+
+impl Judge {
+    pub(crate) fn new(
+        judge: impl Fn(&[u8]) -> crate::error::Result<PluginOptions> + Send + Sync + 'static,
+    ) -> Self {
+        Self(Arc::new(judge))
+    }
+
+    /// The options of the version whose component is `bytes`, or why it is refused.
+    pub(crate) fn options_for(&self, bytes: &[u8]) -> crate::error::Result<PluginOptions> {
+        (self.0)(bytes)
+    }
+}
+
+impl std::fmt::Debug for Judge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Judge")
+    }
 }
 
 impl PluginOptions {
@@ -101,6 +131,12 @@ impl PluginOptions {
     /// Quarantines the plugin after repeated failures. Defaults to never.
     pub fn quarantine(mut self, policy: QuarantinePolicy) -> Self {
         self.quarantine = Some(policy);
+        self
+    }
+
+    /// Has every later version of the plugin judged by `judge` on its own bytes.
+    pub(crate) fn judged_by(mut self, judge: Judge) -> Self {
+        self.judge = Some(judge);
         self
     }
 }

@@ -246,6 +246,11 @@ impl<T: Send + 'static, W: TypedWorld<T>> Typed<T, W> {
     pub(crate) fn new(plugin: Plugin<T>) -> Result<Self> {
         let version = plugin.current();
         let indices = resolve::<T, W>(&plugin, &version)?;
+        // Viewed through `W`, the plugin must keep providing `W` across reloads.
+        plugin.require(
+            std::any::TypeId::of::<W>(),
+            Arc::new(|plugin, version| resolve::<T, W>(plugin, version).map(drop)),
+        );
         Ok(Self {
             plugin,
             resolved: Arc::new(Mutex::new((version, indices))),

@@ -15,7 +15,7 @@ use crate::engine::loader;
 use crate::error::{Error, Result};
 use crate::plugin::exports::{self, ExportedFunc};
 use crate::plugin::linking;
-use crate::plugin::options::PluginOptions;
+use crate::plugin::options::{Judge, PluginOptions};
 use crate::plugin::quarantine::QuarantinePolicy;
 use crate::plugin::runtime::Runtime;
 use crate::store::Settings;
@@ -31,6 +31,8 @@ pub(crate) struct Configuration {
     pub(crate) settings: Arc<Settings>,
     /// The plugin's own version, as its manifest gives it.
     pub(crate) version: Option<Version>,
+    /// How the plugin's next versions get their options, when a load pipeline judged it.
+    pub(crate) judge: Option<Judge>,
 }
 
 impl Configuration {
@@ -49,6 +51,7 @@ impl Configuration {
             expect_sha256: options.expect_sha256,
             settings: Arc::new(options.settings),
             version: options.version,
+            judge: options.judge,
         })
     }
 }

@@ -75,7 +75,12 @@ fn a_manifest_only_requests_when_loading_a_directory() {
         .load(&host())
         .expect("load");
     match report.failed().next() {
-        Some((_, Error::PolicyDenied { plugin, requests })) => {
+        Some((
+            _,
+            Error::PolicyDenied {
+                plugin, requests, ..
+            },
+        )) => {
             assert_eq!(plugin, "greedy");
             for request in ["dir-rw /home::/loot", "env HOME", "allow-net *:*"] {
                 assert!(
@@ -193,53 +198,254 @@ fn an_address_pattern_does_not_admit_a_name_that_looks_like_it() {
 }
 
 #[test]
-fn two_plugins_claiming_one_name_are_told_apart() {
+fn a_name_claimed_twice_loads_neither_claimant() {
     let root = tempfile::tempdir().expect("tempdir");
-    plugin_dir(root.path(), "a-first", "same", "");
-    plugin_dir(root.path(), "b-second", "same", "");
+    // `aaa` sorts first: it must not win the name by sorting first.
+    plugin_dir(root.path(), "aaa", "trusted", "");
+    plugin_dir(root.path(), "trusted", "trusted", "");
     let report = PluginDir::new(root.path())
-        .policy(Policy::new().clone())
+        .policy(Policy::new())
         .load(&host())
         .expect("load");
-    assert_eq!(report.loaded().count(), 1);
-    match report.failed().next() {
-        Some((
-            outcome,
-            Error::DuplicateName {
+    assert_eq!(report.loaded().count(), 0, "a contested name loads no one");
+    let failures: Vec<_> = report.failed().collect();
+    assert_eq!(failures.len(), 2);
+    for (outcome, error) in failures {
+        match error {
+            Error::ContestedName {
                 plugin,
                 path,
-                first,
-            },
-        )) => {
-            assert_eq!(plugin, "same");
-            assert!(
-                path.ends_with("b-second") && first.ends_with("a-first"),
-                "{path:?} {first:?}"
-            );
-            assert!(outcome.source.ends_with("b-second"));
+                others,
+            } => {
+                assert_eq!(plugin, "trusted");
+                assert_eq!(path, &outcome.source);
+                assert_eq!(others.len(), 1);
+                assert_ne!(&others[0], path, "each names the other");
+            }
+            other => panic!("expected ContestedName, got {other}"),
         }
-        _ => panic!("expected DuplicateName"),
     }
 
+    // Watched, likewise; and when one claimant goes, the other takes the name.
     let host = host();
     let events = host.subscribe();
     let watcher = PluginDir::new(root.path())
         .debounce(Duration::from_millis(50))
         .watch(&host)
         .expect("watch");
+    let failed = wait_for(&events, "reload failed", |e| {
+        matches!(e, PluginEvent::ReloadFailed { .. })
+    });
+    assert!(
+        format!("{failed:?}").contains("none of them is loaded"),
+        "{failed:?}"
+    );
+    assert!(watcher.plugins().is_empty());
+    std::fs::remove_dir_all(root.path().join("aaa")).expect("remove");
     wait_for(
         &events,
         "loaded",
-        |e| matches!(e, PluginEvent::Loaded { plugin, .. } if plugin == "same"),
+        |e| matches!(e, PluginEvent::Loaded { plugin, .. } if plugin == "trusted"),
     );
-    let failed = wait_for(&events, "event", |e| {
+    assert_eq!(watcher.plugins().len(), 1);
+
+    // A third claimant arriving later is refused; the holder keeps the name.
+    plugin_dir(root.path(), "zzz", "trusted", "");
+    let failed = wait_for(&events, "reload failed", |e| {
         matches!(e, PluginEvent::ReloadFailed { .. })
     });
     assert!(
         format!("{failed:?}").contains("already taken"),
         "{failed:?}"
     );
-    assert_eq!(watcher.plugins().len(), 1);
+    assert!(watcher.plugins().iter().all(|p| p.name() == "trusted"));
+}
+
+#[test]
+fn a_rule_that_binds_a_name_to_a_path_decides_who_keeps_it() {
+    let root = tempfile::tempdir().expect("tempdir");
+    plugin_dir(root.path(), "aaa", "trusted", "env = [\"MODE\"]");
+    plugin_dir(root.path(), "trusted", "trusted", "env = [\"MODE\"]");
+    let policy = Policy::from_toml(
+        "[[plugin]]\nmatch = \"trusted\"\npath = \"trusted/*\"\n[plugin.allow]\nenv = [\"MODE=trusted\"]\n",
+        root.path().join("policy.toml"),
+    )
+    .expect("policy");
+    let report = PluginDir::new(root.path())
+        .policy(policy)
+        .load(&host())
+        .expect("load");
+    let loaded: Vec<_> = report.loaded().collect();
+    assert_eq!(loaded.len(), 1);
+    assert_eq!(probe(loaded[0], r#"get-env("MODE")"#), r#"some("trusted")"#);
+    match report.failed().next() {
+        Some((outcome, Error::DuplicateName { path, first, .. })) => {
+            assert!(outcome.source.ends_with("aaa") && path.ends_with("aaa"));
+            assert!(first.ends_with("trusted"), "{first:?}");
+        }
+        other => panic!(
+            "expected DuplicateName, got {:?}",
+            other.map(|(_, e)| e.to_string())
+        ),
+    }
+}
+
+/// `bytes` with one more custom section: the same component, another build (another SHA-256).
+fn rebuilt(bytes: &[u8], build: u8) -> Vec<u8> {
+    let mut bytes = bytes.to_vec();
+    bytes.extend_from_slice(&[0, 3, 1, b'b', build]);
+    bytes
+}
+
+#[test]
+fn a_reload_is_judged_by_the_policy_on_its_own_bytes() {
+    let root = tempfile::tempdir().expect("tempdir");
+    plugin_dir(root.path(), "p", "p", "env = [\"MODE\"]");
+    let component = root.path().join("p/prober.wasm");
+    let first = std::fs::read(&component).expect("read");
+    // The operator grants MODE to this build only; any other build named `p` gets nothing.
+    let policy = Policy::from_toml(
+        &format!(
+            "[[plugin]]\nmatch-sha256 = \"{}\"\n[plugin.allow]\nenv = [\"MODE=granted\"]\n\n\
+             [[plugin]]\nmatch = \"p\"\non-excess = \"trim\"\n",
+            hex::encode(sha2_of(&first))
+        ),
+        root.path().join("policy.toml"),
+    )
+    .expect("policy");
+
+    // Through the library: a plugin loaded from a directory, reloaded by the application.
+    let report = PluginDir::new(root.path())
+        .policy(policy.clone())
+        .load(&host())
+        .expect("load");
+    let plugin = report.loaded().next().expect("loaded").clone();
+    assert_eq!(probe(&plugin, r#"get-env("MODE")"#), r#"some("granted")"#);
+    plugin.reload(&rebuilt(&first, 1)).expect("reload");
+    assert_eq!(
+        probe(&plugin, r#"get-env("MODE")"#),
+        "none",
+        "a later build does not inherit what the policy gave one build"
+    );
+    plugin.reload(&first).expect("back to the granted build");
+    assert_eq!(probe(&plugin, r#"get-env("MODE")"#), r#"some("granted")"#);
+
+    // Through a watcher: a new build dropped in place.
+    let host = host();
+    let events = host.subscribe();
+    let watcher = PluginDir::new(root.path())
+        .policy(policy)
+        .debounce(Duration::from_millis(50))
+        .watch(&host)
+        .expect("watch");
+    let watched = watcher.plugin("p").expect("loaded");
+    assert_eq!(probe(&watched, r#"get-env("MODE")"#), r#"some("granted")"#);
+    std::fs::write(&component, rebuilt(&first, 2)).expect("write");
+    wait_for(
+        &events,
+        "reloaded",
+        |e| matches!(e, PluginEvent::Reloaded { plugin, .. } if plugin == "p"),
+    );
+    assert_eq!(probe(&watched, r#"get-env("MODE")"#), "none");
+}
+
+#[test]
+fn a_version_the_policy_refuses_leaves_the_old_one_serving() {
+    let root = tempfile::tempdir().expect("tempdir");
+    plugin_dir(root.path(), "p", "p", "env = [\"MODE\"]");
+    let component = root.path().join("p/prober.wasm");
+    let first = std::fs::read(&component).expect("read");
+    let policy = Policy::from_toml(
+        &format!(
+            "[[plugin]]\nmatch-sha256 = \"{}\"\n[plugin.allow]\nenv = [\"MODE=granted\"]\n",
+            hex::encode(sha2_of(&first))
+        ),
+        root.path().join("policy.toml"),
+    )
+    .expect("policy");
+    let fresh_start = PluginDir::new(root.path()).policy(policy.clone());
+    let host = host();
+    let events = host.subscribe();
+    let watcher = fresh_start
+        .clone()
+        .debounce(Duration::from_millis(50))
+        .watch(&host)
+        .expect("watch");
+    let watched = watcher.plugin("p").expect("loaded");
+    std::fs::write(&component, rebuilt(&first, 3)).expect("write");
+    let failed = wait_for(&events, "reload failed", |e| {
+        matches!(e, PluginEvent::ReloadFailed { .. })
+    });
+    // The same error a fresh start with that build gives.
+    let fresh = fresh_start.load(&super::host()).expect("load");
+    let (_, refusal) = fresh.failed().next().expect("refused at a fresh start too");
+    assert!(matches!(refusal, Error::PolicyDenied { .. }), "{refusal}");
+    match failed {
+        PluginEvent::ReloadFailed { error, .. } => assert_eq!(error, refusal.to_string()),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(watched.sha256(), sha2_of(&first), "the old version serves");
+    assert_eq!(probe(&watched, r#"get-env("MODE")"#), r#"some("granted")"#);
+}
+
+fn sha2_of(bytes: &[u8]) -> [u8; 32] {
+    componentry::PluginIdentity::new("x", None, bytes).sha256
+}
+
+#[test]
+fn a_path_rule_means_one_file_whichever_way_the_plugin_is_loaded() {
+    let root = tempfile::tempdir().expect("tempdir");
+    plugin_dir(&root.path().join("srv"), "p", "p", "env = [\"MODE\"]");
+    // `..` in a rule is resolved, relative to the policy file.
+    let policy = Policy::from_toml(
+        "[[plugin]]\npath = \"elsewhere/../srv/p/*\"\n[plugin.allow]\nenv = [\"MODE=srv\"]\n",
+        root.path().join("policy.toml"),
+    )
+    .expect("policy");
+    let by_dir = PluginDir::new(root.path().join("srv"))
+        .policy(policy.clone())
+        .load(&host())
+        .expect("load");
+    let plugin = by_dir
+        .loaded()
+        .next()
+        .expect("the directory's plugin is selected");
+    assert_eq!(probe(plugin, r#"get-env("MODE")"#), r#"some("srv")"#);
+    for opened in [
+        root.path().join("srv/p"),
+        root.path().join("srv/p/prober.wasm"),
+    ] {
+        let plugin = componentry::PluginSource::open(&opened)
+            .expect("open")
+            .load(&host(), &policy, None)
+            .expect("the same rule selects the plugin opened by its file or its directory");
+        assert_eq!(probe(&plugin, r#"get-env("MODE")"#), r#"some("srv")"#);
+    }
+}
+
+#[test]
+fn a_refusal_says_what_was_compared_when_no_rule_selects_the_plugin() {
+    let root = tempfile::tempdir().expect("tempdir");
+    plugin_dir(root.path(), "p", "p", "env = [\"MODE\"]");
+    let policy = Policy::from_toml(
+        "[[plugin]]\nmatch = \"p\"\npath = \"/srv/elsewhere/*\"\n[plugin.allow]\nenv = [\"MODE\"]\n",
+        root.path().join("policy.toml"),
+    )
+    .expect("policy");
+    let source = componentry::PluginSource::open(root.path().join("p")).expect("open");
+    let err = source
+        .options(&policy, None)
+        .expect_err("no rule selects it");
+    let text = err.to_string();
+    let compared = source.component_path().display().to_string();
+    assert!(text.contains("no policy rule selects it"), "{text}");
+    assert!(text.contains(&compared), "the path compared: {text}");
+    assert!(
+        text.contains(
+            "#1 (match = \"p\", path = \"/srv/elsewhere/*\") selects its name but not its path"
+        ),
+        "{text}"
+    );
 }
 
 #[test]

@@ -324,3 +324,87 @@ fn typed_bindings_follow_a_reload() {
         "the bindings were resolved again for the new version"
     );
 }
+
+#[test]
+fn a_version_without_what_the_handle_is_used_for_is_refused() {
+    let host = host();
+    let events = host.subscribe();
+    let plugin = host
+        .load_bytes("used", &versioned(1), Grants::none())
+        .expect("load");
+    let typed = plugin
+        .typed::<versioned_bindings::Versioned>()
+        .expect("bindings");
+    // No extension point: only the typed view says `version` is needed.
+    let without = br#"(component
+        (core module $m (func (export "v") (result i32) i32.const 9))
+        (core instance $i (instantiate $m))
+        (func (export "other") (result u32) (canon lift (core func $i "v")))
+    )"#;
+    let err = plugin
+        .reload(without)
+        .expect_err("the typed view needs `version`");
+    assert!(matches!(err, Error::Incompatible { .. }), "{err}");
+    assert!(
+        err.to_string().contains("used") && err.to_string().contains("version"),
+        "{err}"
+    );
+    let failed = crate::watch::wait_for(&events, "reload failed", |e| {
+        matches!(e, PluginEvent::ReloadFailed { .. })
+    });
+    assert!(format!("{failed:?}").contains("used"), "{failed:?}");
+    assert_eq!(
+        typed.call(|v, store| v.call_version(store)).expect("call"),
+        1
+    );
+    assert_eq!(version_of(&plugin), "1", "the old version keeps serving");
+}
+
+/// A component whose start function traps: it compiles and links, and no instance of it ever
+/// starts.
+const TRAPPING_START: &[u8] = br#"(component
+    (core module $m
+        (func $start unreachable)
+        (start $start)
+        (func (export "v") (result i32) i32.const 7))
+    (core instance $i (instantiate $m))
+    (func (export "version") (result u32) (canon lift (core func $i "v")))
+)"#;
+
+/// A component whose start function grows its memory past what the plugin's limits allow.
+const GREEDY_START: &[u8] = br#"(component
+    (core module $m
+        (memory 1)
+        (func $start (drop (memory.grow (i32.const 1024))) (if (i32.lt_s (memory.size) (i32.const 2)) (then unreachable)))
+        (start $start)
+        (func (export "v") (result i32) i32.const 8))
+    (core instance $i (instantiate $m))
+    (func (export "version") (result u32) (canon lift (core func $i "v")))
+)"#;
+
+#[test]
+fn a_version_whose_start_fails_never_replaces_a_working_one() {
+    let plugin = host()
+        .load_bytes_with(
+            "starting",
+            &versioned(1),
+            PluginOptions::new().limits(componentry::Limits::default().max_memory(1 << 20)),
+        )
+        .expect("load");
+    let err = plugin.reload(TRAPPING_START).expect_err("its start traps");
+    assert!(matches!(err, Error::Trap { .. }), "{err}");
+    assert_eq!(version_of(&plugin), "1", "the old version keeps serving");
+    // Started under the plugin's limits: 64 MiB asked for where 1 MiB is allowed.
+    let err = plugin
+        .reload(GREEDY_START)
+        .expect_err("its start needs more memory");
+    assert!(
+        matches!(err, Error::MemoryLimit { .. } | Error::Trap { .. }),
+        "{err}"
+    );
+    assert_eq!(version_of(&plugin), "1", "the old version keeps serving");
+    plugin
+        .reload(&versioned(2))
+        .expect("a good version still swaps in");
+    assert_eq!(version_of(&plugin), "2");
+}

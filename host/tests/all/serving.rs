@@ -342,3 +342,41 @@ async fn a_client_too_slow_to_send_its_headers_is_disconnected() {
     // Others are served meanwhile and after.
     assert_eq!(request(addr, "GET", "/hello", Vec::new()).await.status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_version_that_cannot_serve_never_replaces_the_handler() {
+    let host = serving_host();
+    let plugin = routes(&host, PluginOptions::new());
+    let (addr, _stop) = serve(&plugin).await;
+    assert_eq!(request(addr, "GET", "/hello", Vec::new()).await.status, 200);
+    // Not a proxy at all: the handler is what the plugin is used for.
+    let not_a_proxy = crate::reload::versioned(2);
+    let err = plugin.reload(&not_a_proxy).expect_err("no incoming-handler");
+    assert!(matches!(err, Error::Incompatible { .. }), "{err}");
+    assert_eq!(request(addr, "GET", "/hello", Vec::new()).await.status, 200);
+    // A proxy whose start traps, tried on this asynchronous host before the swap.
+    let err = plugin
+        .reload(TRAPPING_PROXY)
+        .expect_err("its start traps");
+    assert!(matches!(err, Error::Trap { .. }), "{err}");
+    assert_eq!(request(addr, "GET", "/hello", Vec::new()).await.status, 200);
+}
+
+/// A component exporting `wasi:http/incoming-handler` whose start function traps: it passes
+/// every check but starting.
+const TRAPPING_PROXY: &[u8] = br#"(component
+    (import "wasi:http/types@0.2.0" (instance $types
+        (export "incoming-request" (type (sub resource)))
+        (export "response-outparam" (type (sub resource)))))
+    (alias export $types "incoming-request" (type $request))
+    (alias export $types "response-outparam" (type $outparam))
+    (core module $m
+        (func $start unreachable)
+        (start $start)
+        (func (export "handle") (param i32 i32)))
+    (core instance $i (instantiate $m))
+    (func $handle (param "request" (own $request)) (param "response-out" (own $outparam))
+        (canon lift (core func $i "handle")))
+    (instance $handler (export "handle" (func $handle)))
+    (export "wasi:http/incoming-handler@0.2.0" (instance $handler))
+)"#;

@@ -351,3 +351,31 @@ fn a_component_in_the_text_format_is_watched() {
         .expect("not a component");
     assert!(err.to_string().contains("not a component file"), "{err}");
 }
+
+#[test]
+fn a_watched_file_follows_the_manifest_beside_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("greeter.wasm");
+    std::fs::copy(crate::guest("hello-rust"), &file).expect("copy");
+    let manifest = |greeting: &str| {
+        format!("name = \"greeter\"\nversion = \"1.0.0\"\n[settings]\ngreeting = \"{greeting}\"\n")
+    };
+    write(&dir.path().join("plugin.toml"), &manifest("Hi"));
+    let host = host();
+    let events = host.subscribe();
+    let watcher = quick(&file).watch(&host).expect("watch");
+    let greet = || {
+        let plugin = watcher
+            .plugin("greeter")
+            .expect("loaded by its manifest's name");
+        componentry::to_wave(&plugin.invoke(r#"greet("you")"#).expect("call"))
+    };
+    assert_eq!(greet(), r#""Hi, you!""#);
+    write(&dir.path().join("plugin.toml"), &manifest("Yo"));
+    wait_for(
+        &events,
+        "reloaded",
+        |e| matches!(e, PluginEvent::Reloaded { plugin, .. } if plugin == "greeter"),
+    );
+    assert_eq!(greet(), r#""Yo, you!""#);
+}
