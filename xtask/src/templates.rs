@@ -35,10 +35,9 @@ pub fn build_all(root: &Path, guest_target: &Path) -> anyhow::Result<PathBuf> {
     let cli = root.join("target/debug/componentry");
     let path = plugin_toolchains(root)?;
     let mut languages: Vec<&str> = ALWAYS.to_vec();
-    if go_available() {
-        languages.push("go");
-    } else {
-        println!("    go: no Go 1.24 or later here; the Go template is documented, not built");
+    match go_unavailable() {
+        None => languages.push("go"),
+        Some(why) => println!("    go: {why}; the Go template is documented, not built"),
     }
     let out = root.join("target/templates");
     if out.exists() {
@@ -234,6 +233,34 @@ fn tool_path(python: &Path, js: &Path) -> anyhow::Result<std::ffi::OsString> {
         &std::env::var_os("PATH").unwrap_or_default(),
     ));
     Ok(std::env::join_paths(dirs)?)
+}
+
+/// The module that the Go bindings of wit-bindgen 0.63 import (`go mod tidy` fetches it).
+const GO_RUNTIME: &str = "go.bytecodealliance.org/pkg@v0.4.0";
+
+/// Why the Go template cannot be built here, or `None` when it can: it needs a Go of 1.24 or
+/// later, and the runtime module its bindings import from the Go module proxy.
+fn go_unavailable() -> Option<String> {
+    if !go_available() {
+        return Some("no Go 1.24 or later here".to_owned());
+    }
+    let scratch = tempfile::tempdir().ok()?;
+    let fetched = Command::new("go")
+        .args(["mod", "download", GO_RUNTIME])
+        .current_dir(scratch.path())
+        .output();
+    match fetched {
+        Ok(output) if output.status.success() => None,
+        Ok(output) => {
+            let said = String::from_utf8_lossy(&output.stderr);
+            let first = said.lines().next().unwrap_or("").trim();
+            Some(format!(
+                "the Go module proxy does not serve {GO_RUNTIME}, which wit-bindgen's Go bindings \
+                 import ({first})"
+            ))
+        }
+        Err(e) => Some(format!("cannot run `go mod download`: {e}")),
+    }
 }
 
 /// Whether a Go of 1.24 or later is installed.
