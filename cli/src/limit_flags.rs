@@ -13,9 +13,14 @@ pub struct LimitFlags {
     #[arg(long, value_name = "N")]
     fuel: Option<u64>,
 
-    /// Wall-clock deadline of the call in milliseconds; exit 7 when exceeded.
+    /// Wall-clock deadline of the call in milliseconds; exit 7 when exceeded. 0: no deadline
+    /// from the flags (a policy's still applies).
     #[arg(long, value_name = "MS")]
     timeout: Option<u64>,
+
+    /// The deadline when neither `--timeout` nor the policy sets one (`serve` has one).
+    #[arg(skip)]
+    default_timeout: Option<u64>,
 
     /// Most linear memory the plugin may have, all its memories together, in bytes; exit 8 when
     /// it tries to exceed it.
@@ -35,24 +40,38 @@ impl LimitFlags {
         if self.fuel.is_some() || policy.is_some_and(Policy::needs_fuel) {
             engine = engine.fuel(true);
         }
-        if self.timeout.is_some() || policy.is_some_and(Policy::needs_deadlines) {
+        let timeout = self
+            .timeout
+            .or(self.default_timeout)
+            .is_some_and(|ms| ms > 0);
+        if timeout || policy.is_some_and(Policy::needs_deadlines) {
             engine = engine.epoch_interruption(DEFAULT_EPOCH_TICK);
         }
         engine
     }
 
-    /// `base` (the defaults, or what a policy says) with the limits these flags set.
     /// The memory limit given, if any.
     pub fn max_memory(&self) -> Option<usize> {
         self.max_memory
     }
 
+    /// Sets the deadline a call gets when neither `--timeout` nor the policy sets one.
+    pub fn default_timeout(&mut self, ms: u64) {
+        self.default_timeout = Some(ms);
+    }
+
+    /// `base` (the defaults, or what a policy says) with the limits these flags set.
     pub fn apply(&self, mut limits: Limits) -> Limits {
         if let Some(fuel) = self.fuel {
             limits = limits.fuel(fuel);
         }
-        if let Some(ms) = self.timeout {
-            limits = limits.deadline(Duration::from_millis(ms));
+        match (self.timeout, self.default_timeout) {
+            (Some(0), _) => {}
+            (Some(ms), _) => limits = limits.deadline(Duration::from_millis(ms)),
+            (None, Some(ms)) if ms > 0 && limits.call_deadline().is_none() => {
+                limits = limits.deadline(Duration::from_millis(ms));
+            }
+            (None, _) => {}
         }
         if let Some(bytes) = self.max_memory {
             limits = limits.max_memory(bytes);
@@ -61,5 +80,42 @@ impl LimitFlags {
             limits = limits.max_handles(handles);
         }
         limits
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deadline(flags: &LimitFlags, base: Limits) -> Option<Duration> {
+        flags.apply(base).call_deadline()
+    }
+
+    #[test]
+    fn a_default_deadline_applies_where_neither_the_flag_nor_the_policy_sets_one() {
+        let mut flags = LimitFlags::default();
+        assert_eq!(deadline(&flags, Limits::default()), None);
+        flags.default_timeout(30_000);
+        assert_eq!(
+            deadline(&flags, Limits::default()),
+            Some(Duration::from_secs(30))
+        );
+        let from_policy = Limits::default().deadline(Duration::from_secs(2));
+        assert_eq!(
+            deadline(&flags, from_policy.clone()),
+            Some(Duration::from_secs(2))
+        );
+        flags.timeout = Some(0);
+        assert_eq!(
+            deadline(&flags, Limits::default()),
+            None,
+            "--timeout 0: none"
+        );
+        assert_eq!(deadline(&flags, from_policy), Some(Duration::from_secs(2)));
+        flags.timeout = Some(500);
+        assert_eq!(
+            deadline(&flags, Limits::default()),
+            Some(Duration::from_millis(500))
+        );
     }
 }

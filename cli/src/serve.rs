@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 use componentry::{Host, HttpHandler, HttpServer, Output, PluginDir, PluginEvent, Pooling};
@@ -32,11 +33,37 @@ pub struct ServeArgs {
     #[arg(long)]
     no_pooling: bool,
 
+    /// Requests answered at once; past it, 503 at once. The pooling allocator gets as many
+    /// instance slots, so every request admitted finds one.
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    max_in_flight: u32,
+
+    /// Connections served at once; past it, new clients wait in the listen backlog. Default:
+    /// 1,024, or half the open-files limit (`ulimit -n`) when lower.
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+
+    /// Milliseconds a connection may stay idle (no request under way, no bytes moving) before
+    /// it is closed.
+    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    idle_timeout: u64,
+
+    /// Milliseconds a client may take to send a request's headers.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    header_timeout: u64,
+
     #[command(flatten)]
     loading: crate::LoadFlags,
 }
 
-pub fn serve(args: ServeArgs) -> Result<(), exit::Failure> {
+/// The deadline of a request when neither `--timeout` nor the policy sets one: a handler that
+/// never answers (or waits on a client that never sends its body) cannot hold its slot for ever.
+const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 30_000;
+
+pub fn serve(mut args: ServeArgs) -> Result<(), exit::Failure> {
+    args.loading
+        .limits
+        .default_timeout(DEFAULT_REQUEST_TIMEOUT_MS);
     // A handler's stdout and stderr go to the server's, as with `wasmtime serve`, each line
     // prefixed with the plugin's name and escaped: many requests' output mixes with the
     // server's own lines.
@@ -45,7 +72,7 @@ pub fn serve(args: ServeArgs) -> Result<(), exit::Failure> {
         .prepare(&args.plugin, Output::Prefixed, |_, operator| operator)?;
     let mut builder = args.loading.engine(&prepared.policy);
     if !args.no_pooling {
-        let mut pooling = Pooling::new();
+        let mut pooling = Pooling::new().instances(args.max_in_flight.max(1));
         if let Some(bytes) = args.loading.limits.max_memory() {
             pooling = pooling.max_memory(bytes);
         }
@@ -81,7 +108,14 @@ pub fn serve(args: ServeArgs) -> Result<(), exit::Failure> {
         let bound = listener.local_addr().unwrap_or(args.addr);
         eprintln!("Serving HTTP on http://{bound}/");
         let stop = crate::interrupted();
-        HttpServer::new()
+        let mut server = HttpServer::new()
+            .max_in_flight(args.max_in_flight.max(1) as usize)
+            .idle_timeout(Duration::from_millis(args.idle_timeout))
+            .header_read_timeout(Duration::from_millis(args.header_timeout));
+        if let Some(connections) = args.max_connections {
+            server = server.max_connections(connections);
+        }
+        server
             .route("/", handler)
             .serve(listener, async move {
                 let _ = stop.await;

@@ -18,8 +18,25 @@ struct Serving {
 
 impl Serving {
     fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(binary())
-            .arg("serve")
+        let mut command = Command::new(binary());
+        command.arg("serve");
+        Self::spawn(command, args)
+    }
+
+    /// Like [`start`](Self::start), in a process that may open at most `open_files` files.
+    fn start_limited(args: &[&str], open_files: u32) -> Self {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!(
+                "ulimit -n {open_files} && exec \"$0\" serve \"$@\""
+            ))
+            .arg(binary());
+        Self::spawn(command, args)
+    }
+
+    fn spawn(mut command: Command, args: &[&str]) -> Self {
+        let mut child = command
             .args(args)
             .args(["--addr", "127.0.0.1:0"])
             .env("COMPONENTRY_CACHE_DIR", cache_dir())
@@ -311,4 +328,69 @@ fn serve_runs_handlers_built_by_componentize_js_and_componentize_py() {
             "{name}"
         );
     }
+}
+
+/// Reads what the server answered on `stream` (until it closes the connection), as text.
+fn answer_on(mut stream: TcpStream) -> String {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    String::from_utf8_lossy(&raw).into_owned()
+}
+
+#[test]
+fn serve_holds_under_idle_slow_and_trickling_clients_beyond_its_descriptors() {
+    let routes = guest("http-routes");
+    // 128 descriptors in all: 64 connections at once by default, the rest for the server.
+    let serving = Serving::start_limited(
+        &[
+            &path_arg(&routes),
+            "--idle-timeout",
+            "500",
+            "--header-timeout",
+            "500",
+            "--timeout",
+            "1000",
+        ],
+        128,
+    );
+    let connect = || TcpStream::connect(serving.addr).expect("connect");
+    // Three times as many idle connections as the server has descriptors.
+    let idle: Vec<TcpStream> = (0..400).map(|_| connect()).collect();
+    // Clients that never finish their headers.
+    let slow: Vec<TcpStream> = (0..20)
+        .map(|_| {
+            let mut stream = connect();
+            stream
+                .write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                .expect("send");
+            stream
+        })
+        .collect();
+    // A body that never arrives: 10 bytes of the 1,000 announced.
+    let mut trickle = connect();
+    trickle
+        .write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n0123456789")
+        .expect("send");
+    // A client arriving after all of them is still answered.
+    let (status, body) = serving.get("/hello");
+    assert_eq!(status, 200, "{body}");
+    // The trickled body was cut by the request's deadline.
+    let answer = answer_on(trickle);
+    assert!(answer.starts_with("HTTP/1.1 504"), "{answer:?}");
+    drop((idle, slow));
+    let (_, stderr) = serving.stop();
+    assert!(
+        !stderr.contains("cannot accept") && !stderr.contains("Too many open files"),
+        "the server ran out of descriptors:\n{stderr}"
+    );
+}
+
+#[test]
+fn serve_timeout_zero_means_no_deadline() {
+    let routes = guest("http-routes");
+    let serving = Serving::start(&[&path_arg(&routes), "--timeout", "0"]);
+    assert_eq!(serving.get("/sleep?300").0, 200);
 }

@@ -1,17 +1,23 @@
 //! An HTTP/1.1 server whose routes are plugins: each request goes to the handler of the longest
-//! route prefix that matches its path. Requests in flight are bounded (past the bound, 503 at
-//! once), slow clients are cut off while sending headers, and shutting down lets requests in
-//! flight finish, for a grace period.
+//! route prefix that matches its path. What clients can make it hold is bounded: connections
+//! (past the bound, new ones wait in the listener's backlog, holding no descriptor of the
+//! server's), requests in flight (past the bound, 503 at once), the time to send headers, and the
+//! time a connection may sit idle. Shutting down lets requests in flight finish, for a grace
+//! period.
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
@@ -24,8 +30,35 @@ pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
 /// How long a client may take to send a request's headers, by default.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a connection may stay idle (no request under way, nothing read or written) before
+/// it is closed, by default.
+pub(crate) const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How long requests in flight may take to finish once the server is told to stop.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Connections served at once by default: 1,024, or half the process's limit of open descriptors
+/// when that is lower (the other half stays for plugins' files, sockets and reloads).
+pub(crate) fn default_max_connections() -> usize {
+    let limit = open_files_limit().map_or(usize::MAX, |n| n / 2);
+    limit.clamp(1, 1024)
+}
+
+#[cfg(unix)]
+fn open_files_limit() -> Option<usize> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the limit into the struct it is given, and nothing else.
+    let read = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    (read == 0).then(|| usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX))
+}
+
+#[cfg(not(unix))]
+fn open_files_limit() -> Option<usize> {
+    None
+}
 
 /// Serves HTTP with plugins, one per route.
 ///
@@ -47,7 +80,9 @@ pub struct HttpServer<T: Send + 'static> {
     /// Longest prefix first.
     routes: Vec<(String, HttpHandler<T>)>,
     max_in_flight: usize,
+    max_connections: usize,
     header_read_timeout: Duration,
+    idle_timeout: Duration,
 }
 
 impl<T: Send + 'static> Default for HttpServer<T> {
@@ -62,7 +97,9 @@ impl<T: Send + 'static> HttpServer<T> {
         Self {
             routes: Vec::new(),
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            max_connections: default_max_connections(),
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
         }
     }
 
@@ -80,6 +117,22 @@ impl<T: Send + 'static> HttpServer<T> {
     /// Requests answered at once ([`DEFAULT_MAX_IN_FLIGHT`]): past it, a request gets 503 at once.
     pub fn max_in_flight(mut self, requests: usize) -> Self {
         self.max_in_flight = requests;
+        self
+    }
+
+    /// Connections served at once. Defaults to 1,024, or half the process's limit of open
+    /// descriptors (`ulimit -n`) when that is lower. Past it the server accepts no more until one closes: new
+    /// clients wait in the listener's backlog, and the server's descriptors stay for its plugins.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.max_connections = connections.max(1);
+        self
+    }
+
+    /// How long a connection may stay idle, with no request under way and nothing read or
+    /// written, before it is closed. Defaults to 30 s: idle keep-alive
+    /// connections and clients that go silent do not hold their descriptors for ever.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
         self
     }
 
@@ -105,8 +158,18 @@ impl<T: Send + 'static> HttpServer<T> {
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(TokioTimer::new())
             .header_read_timeout(self.header_read_timeout);
+        let connections = Arc::new(Semaphore::new(self.max_connections));
+        let idle_timeout = self.idle_timeout;
         tokio::pin!(shutdown);
         loop {
+            // A connection slot first: past the cap, clients wait in the backlog.
+            let slot = tokio::select! {
+                slot = connections.clone().acquire_owned() => match slot {
+                    Ok(slot) => slot,
+                    Err(_) => break,
+                },
+                () = &mut shutdown => break,
+            };
             let (stream, peer) = tokio::select! {
                 accepted = listener.accept() => match accepted {
                     Ok(accepted) => accepted,
@@ -119,15 +182,32 @@ impl<T: Send + 'static> HttpServer<T> {
                 },
                 () = &mut shutdown => break,
             };
+            let activity = Activity::default();
             let router = router.clone();
+            let requests = activity.clone();
             let service = service_fn(move |request| {
                 let router = router.clone();
-                async move { Ok::<_, Infallible>(router.respond(request).await) }
+                let busy = requests.busy();
+                async move {
+                    let response = router.respond(request).await;
+                    drop(busy);
+                    Ok::<_, Infallible>(response)
+                }
             });
+            let stream = Watched {
+                inner: stream,
+                activity: activity.clone(),
+            };
             let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
             tokio::spawn(async move {
-                if let Err(error) = connection.await {
-                    tracing::debug!(%peer, "connection ended: {error}");
+                let _slot = slot;
+                tokio::select! {
+                    ended = connection => if let Err(error) = ended {
+                        tracing::debug!(%peer, "connection ended: {error}");
+                    },
+                    () = activity.idle_for(idle_timeout) => {
+                        tracing::debug!(%peer, "connection closed: idle for {idle_timeout:?}");
+                    }
                 }
             });
         }
@@ -139,6 +219,106 @@ impl<T: Send + 'static> HttpServer<T> {
             }
         }
         Ok(())
+    }
+}
+
+/// What a connection is doing: when it last read or wrote, and how many requests it has under way.
+#[derive(Clone)]
+struct Activity(Arc<ActivityState>);
+
+struct ActivityState {
+    since: Instant,
+    /// Milliseconds after `since` of the last read or write.
+    last: AtomicU64,
+    busy: AtomicUsize,
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Self(Arc::new(ActivityState {
+            since: Instant::now(),
+            last: AtomicU64::new(0),
+            busy: AtomicUsize::new(0),
+        }))
+    }
+}
+
+impl Activity {
+    fn touch(&self) {
+        let now = u64::try_from(self.0.since.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.0.last.store(now, Ordering::Relaxed);
+    }
+
+    /// Marks a request under way until the guard is dropped.
+    fn busy(&self) -> Busy {
+        self.0.busy.fetch_add(1, Ordering::Relaxed);
+        Busy(self.clone())
+    }
+
+    /// Completes once the connection has had no request under way and no traffic for `timeout`.
+    async fn idle_for(&self, timeout: Duration) {
+        loop {
+            let last = Duration::from_millis(self.0.last.load(Ordering::Relaxed));
+            let idle = self.0.since.elapsed().saturating_sub(last);
+            if idle >= timeout && self.0.busy.load(Ordering::Relaxed) == 0 {
+                return;
+            }
+            let wait = timeout.saturating_sub(idle).max(timeout / 8);
+            tokio::time::sleep(wait.max(Duration::from_millis(10))).await;
+        }
+    }
+}
+
+/// A request under way on a connection.
+struct Busy(Activity);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.touch();
+        self.0.0.busy.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A connection's stream, noting each read and write that moves bytes.
+struct Watched<S> {
+    inner: S,
+    activity: Activity,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.activity.touch();
+        }
+        polled
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        polled
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 

@@ -351,13 +351,13 @@ async fn a_new_version_that_cannot_serve_never_replaces_the_handler() {
     assert_eq!(request(addr, "GET", "/hello", Vec::new()).await.status, 200);
     // Not a proxy at all: the handler is what the plugin is used for.
     let not_a_proxy = crate::reload::versioned(2);
-    let err = plugin.reload(&not_a_proxy).expect_err("no incoming-handler");
+    let err = plugin
+        .reload(&not_a_proxy)
+        .expect_err("no incoming-handler");
     assert!(matches!(err, Error::Incompatible { .. }), "{err}");
     assert_eq!(request(addr, "GET", "/hello", Vec::new()).await.status, 200);
     // A proxy whose start traps, tried on this asynchronous host before the swap.
-    let err = plugin
-        .reload(TRAPPING_PROXY)
-        .expect_err("its start traps");
+    let err = plugin.reload(TRAPPING_PROXY).expect_err("its start traps");
     assert!(matches!(err, Error::Trap { .. }), "{err}");
     assert_eq!(request(addr, "GET", "/hello", Vec::new()).await.status, 200);
 }
