@@ -117,8 +117,16 @@ impl<T: Send + 'static> HttpHandler<T> {
             drop(guard);
             outcome
         });
+        // A client that goes away before its response is complete cancels the call.
+        let cancel = CancelOnDrop(Some(call.abort_handle()));
         match response.await {
-            Ok(Ok(response)) => Ok(response),
+            Ok(Ok(response)) => Ok(response.map(|body| {
+                Cancelling {
+                    body,
+                    cancel: Some(cancel),
+                }
+                .boxed_unsync()
+            })),
             Ok(Err(code)) => Err(Error::BadResponse {
                 plugin,
                 reason: format!("it answered with the error {code:?}"),
@@ -136,6 +144,56 @@ impl<T: Send + 'static> HttpHandler<T> {
                 }),
             },
         }
+    }
+}
+
+/// Aborts a request's call when dropped, unless disarmed.
+struct CancelOnDrop(Option<tokio::task::AbortHandle>);
+
+impl CancelOnDrop {
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(call) = self.0.take() {
+            call.abort();
+        }
+    }
+}
+
+/// A response body that cancels its request's call if it is dropped before its end (the client
+/// went away); once it has ended, the call may finish what it does after answering.
+struct Cancelling {
+    body: ResponseBody,
+    cancel: Option<CancelOnDrop>,
+}
+
+impl hyper::body::Body for Cancelling {
+    type Data = Bytes;
+    type Error = wasmtime_wasi_http::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<std::result::Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        let polled = std::pin::Pin::new(&mut self.body).poll_frame(cx);
+        if let std::task::Poll::Ready(None) = polled
+            && let Some(mut cancel) = self.cancel.take()
+        {
+            cancel.disarm();
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
     }
 }
 

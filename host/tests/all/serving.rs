@@ -380,3 +380,31 @@ const TRAPPING_PROXY: &[u8] = br#"(component
     (instance $handler (export "handle" (func $handle)))
     (export "wasi:http/incoming-handler@0.2.0" (instance $handler))
 )"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_goes_away_cancels_its_request() {
+    use tokio::io::AsyncWriteExt as _;
+    let host = serving_host();
+    // No deadline: only the client's going away can end this wait early.
+    let plugin = routes(&host, PluginOptions::new());
+    let (addr, _stop) = serve(&plugin).await;
+    let mut client = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    client
+        .write_all(b"GET /sleep?20000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("send");
+    let started = Instant::now();
+    while plugin.stats().instances_live == 0 {
+        assert!(started.elapsed() < Duration::from_secs(10), "never started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    drop(client);
+    let gone = Instant::now();
+    while plugin.stats().instances_live > 0 {
+        assert!(
+            gone.elapsed() < Duration::from_secs(5),
+            "the handler went on waiting for a client that left"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
