@@ -117,10 +117,59 @@ impl ArtifactCache {
     }
 }
 
-/// Refuses a cache directory that another user could write: whoever writes it chooses native
-/// code the host runs.
+/// Refuses a cache directory that another user could write, or that another user could replace
+/// through one of its ancestors (as ssh's StrictModes does): whoever writes it chooses native code
+/// the host runs. Each ancestor must belong to this user or root, and be writable by no one else
+/// unless it is sticky (as `/tmp` is: then no one else may rename or remove what is in it).
 #[cfg(unix)]
 fn check_private(dir: &Path) -> Result<()> {
+    check_leaf(dir)?;
+    use std::os::unix::fs::MetadataExt;
+    let canonical = dir.canonicalize().map_err(|e| {
+        Error::engine(
+            format_args!("cannot resolve the cache directory {}", dir.display()),
+            e,
+        )
+    })?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    for ancestor in canonical.ancestors().skip(1) {
+        let metadata = std::fs::metadata(ancestor).map_err(|e| {
+            Error::engine(
+                format_args!(
+                    "cannot read {}, above the cache directory",
+                    ancestor.display()
+                ),
+                e,
+            )
+        })?;
+        let mode = metadata.mode();
+        let problem = if metadata.uid() != me && metadata.uid() != 0 {
+            Some(format!("belongs to another user (uid {})", metadata.uid()))
+        } else if mode & 0o022 != 0 && mode & 0o1000 == 0 {
+            Some(format!(
+                "may be written by other users (mode {:o})",
+                mode & 0o7777
+            ))
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(Error::engine_message(format!(
+                "refusing the cache directory {}: {} above it {problem}, who could replace it; \
+                 its files are native code the host runs without checking them again (choose a \
+                 directory under one only this user and root may change)",
+                dir.display(),
+                ancestor.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a cache directory that another user owns or may write.
+#[cfg(unix)]
+fn check_leaf(dir: &Path) -> Result<()> {
     use std::os::unix::fs::MetadataExt;
     let metadata = std::fs::metadata(dir).map_err(|e| {
         Error::engine(

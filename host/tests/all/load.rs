@@ -281,3 +281,31 @@ fn the_artifact_cache_stays_within_its_size_bound() {
     // What is evicted is only recompiled: the plugin still loads.
     host.load_file(guest("hello-rust")).expect("again");
 }
+
+#[test]
+fn a_cache_directory_someone_else_could_replace_from_above_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let open = dir.path().join("open");
+    let cache = open.join("cache");
+    std::fs::create_dir_all(&cache).expect("mkdir");
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    // The cache itself is private, but anyone may rename it away and put their own in its place.
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let err = Engine::builder()
+        .cache_dir(&cache)
+        .build()
+        .expect_err("a cache under a world-writable directory is refused");
+    let text = err.to_string();
+    assert!(
+        text.contains(&open.canonicalize().expect("path").display().to_string())
+            && text.contains("may be written by other users"),
+        "{text}"
+    );
+    // Sticky, as /tmp is: no one else may rename what is in it, so the cache below is safe.
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o1777)).expect("chmod");
+    Engine::builder()
+        .cache_dir(&cache)
+        .build()
+        .expect("a cache under a sticky directory is accepted");
+}
