@@ -50,6 +50,8 @@ struct Project {
     language: Language,
     name: String,
     world: String,
+    /// The Python virtual environment the manifest declares, relative to `dir`.
+    venv: Option<PathBuf>,
 }
 
 /// Builds the project in `dir`; returns the component's path.
@@ -112,11 +114,24 @@ impl Project {
             Some(world) => world,
             None => only_world(&dir.join("wit"))?,
         };
+        let venv = manifest.as_ref().and_then(|m| m.build.venv.clone());
+        if let Some(venv) = &venv
+            && venv
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(BuildError::Project(format!(
+                "{}: [build] venv = {:?} must be a path inside the project",
+                manifest_path.display(),
+                venv.display().to_string()
+            )));
+        }
         Ok(Self {
             dir,
             language,
             name,
             world,
+            venv,
         })
     }
 
@@ -164,9 +179,13 @@ fn progress(line: &str) {
 /// Runs a tool with its output on our stderr (stdout is for the component's path). On a
 /// terminal, a spinner shows while it runs and its output is shown only if it fails.
 fn run(what: &str, command: &mut Command) -> Result<()> {
-    progress(&format!("running {what}"));
-    command.stdin(Stdio::null());
     let program = command.get_program().to_owned();
+    // Which tool, and from where: a project can put tools of its own on the way.
+    progress(&format!(
+        "running {what} ({})",
+        crate::exit::one_line(&program.to_string_lossy())
+    ));
+    command.stdin(Stdio::null());
     let cannot_start = |e: std::io::Error| {
         BuildError::Toolchain(ToolchainError::Failed {
             what: what.to_owned(),
@@ -249,13 +268,16 @@ fn crate_name(dir: &Path) -> Result<String> {
 }
 
 fn build_python(project: &Project, output: &Path) -> Result<()> {
-    let tool =
-        tools::find("componentize-py", &[project.dir.join(".venv/bin")]).ok_or_else(|| {
-            ToolchainError::Missing {
-                what: "componentize-py".to_owned(),
-                install: tools::componentize_py_install(),
-            }
-        })?;
+    // A tool inside the project runs only where the project's manifest declares its venv.
+    let venv: Vec<PathBuf> = project
+        .venv
+        .iter()
+        .map(|venv| project.dir.join(venv).join("bin"))
+        .collect();
+    let tool = tools::find("componentize-py", &venv).ok_or_else(|| ToolchainError::Missing {
+        what: "componentize-py".to_owned(),
+        install: tools::componentize_py_install(),
+    })?;
     let mut command = Command::new(tool);
     command
         .current_dir(&project.dir)

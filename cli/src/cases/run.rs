@@ -50,6 +50,17 @@ pub fn run(
         passed: 0,
         failed: 0,
     };
+    // A cases file is its own operator: say what it grants before anything runs.
+    for case in &file.cases {
+        let granted = case.grants.describe();
+        if !granted.is_empty() {
+            eprintln!(
+                "componentry: case {} grants the plugin: {}",
+                crate::exit::one_line(&case.name),
+                crate::exit::one_line(&granted.join(", "))
+            );
+        }
+    }
     for case in &file.cases {
         let (verdict, log) = run_case(&host, &name, bytes, case, &base_settings);
         match verdict {

@@ -315,3 +315,108 @@ fn a_project_builds_when_named_by_a_relative_path() {
         stderr(&out)
     );
 }
+
+#[test]
+fn build_runs_a_tool_inside_the_project_only_where_its_manifest_declares_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    Run::new(&["new", "python", "planted"])
+        .current_dir(dir.path())
+        .expect(0);
+    let project = dir.path().join("planted");
+    // A project that ships its own `componentize-py`, which would run anything.
+    let bin = project.join(".venv/bin");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    let marker = dir.path().join("ran");
+    let tool = bin.join("componentize-py");
+    std::fs::write(
+        &tool,
+        format!("#!/bin/sh\ntouch '{}'\nexit 3\n", marker.display()),
+    )
+    .expect("write");
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    // Undeclared, it is not run: componentize-py comes from PATH (here, none).
+    let out = Run::new(&["build", "planted"])
+        .current_dir(dir.path())
+        .env("PATH", "/usr/bin:/bin")
+        .expect(1);
+    assert!(!marker.exists(), "an undeclared project tool ran");
+    assert!(stderr(&out).contains("componentize-py"), "{}", stderr(&out));
+    // Declared in the manifest, it is run, and the build says which one it ran.
+    let manifest = project.join("plugin.toml");
+    let text = std::fs::read_to_string(&manifest).expect("manifest");
+    let declared = if text.contains("[build]") {
+        text.replace("[build]", "[build]\nvenv = \".venv\"")
+    } else {
+        format!("{text}\n[build]\nvenv = \".venv\"\n")
+    };
+    std::fs::write(&manifest, declared).expect("write");
+    let out = Run::new(&["build", "planted"])
+        .current_dir(dir.path())
+        .env("PATH", "/usr/bin:/bin")
+        .expect(1);
+    assert!(marker.exists(), "the declared venv's tool did not run");
+    assert!(
+        stderr(&out).contains(&format!("running componentize-py ({})", tool.display())),
+        "{}",
+        stderr(&out)
+    );
+    // A venv outside the project is refused.
+    let text = std::fs::read_to_string(&manifest).expect("manifest");
+    std::fs::write(
+        &manifest,
+        text.replace("venv = \".venv\"", "venv = \"../elsewhere\""),
+    )
+    .expect("write");
+    let out = Run::new(&["build", "planted"])
+        .current_dir(dir.path())
+        .expect(2);
+    assert!(
+        stderr(&out).contains("inside the project"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn test_says_what_a_cases_file_grants_before_anything_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = cases(
+        dir.path(),
+        r#"
+[[case]]
+name = "reads\u001b[2J home"
+call = 'probe#get-env("HOME")'
+grants = { env = ["HOME"], dir = ["/tmp::/scratch"] }
+expect = 'some("/root")'
+
+[[case]]
+name = "asks nothing"
+call = 'probe#env-count()'
+expect = '0'
+"#,
+    );
+    let out = Run::new(&["test", &path_arg(&guest("prober")), &file])
+        .env("HOME", "/root")
+        .expect(0);
+    let said = stderr(&out);
+    let line = said
+        .lines()
+        .find(|l| l.contains("grants the plugin"))
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(
+        line.contains("env HOME") && line.contains("dir /tmp::/scratch"),
+        "{line}"
+    );
+    assert!(
+        !said.contains('\u{1b}'),
+        "a raw escape reached the terminal"
+    );
+    assert_eq!(
+        said.lines()
+            .filter(|l| l.contains("grants the plugin"))
+            .count(),
+        1,
+        "a case granting nothing is not listed: {said}"
+    );
+}

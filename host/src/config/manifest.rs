@@ -58,6 +58,10 @@ pub struct BuildSettings {
     /// The WIT world the plugin implements (`pkg:name/world`), from the project's `wit/`
     /// directory. Defaults to the package's only world.
     pub world: Option<String>,
+    /// A Python virtual environment of the project's (`.venv`, relative to the project) whose
+    /// `componentize-py` builds the plugin. Without it, `componentry build` takes
+    /// componentize-py from `PATH` only: a project cannot slip in a tool of its own unasked.
+    pub venv: Option<std::path::PathBuf>,
 }
 
 /// An extension point and the versions a plugin accepts: `acme:text/transformer@^1.1`.
