@@ -330,3 +330,70 @@ fn calls_from_many_threads_share_a_pool() {
     });
     assert!(pool.live() <= 2);
 }
+
+/// A component that pokes and peeks its own memory (two pages, growable), with `tag` in a
+/// comment so that two plugins can differ in bytes only.
+fn memory_toy(tag: &str) -> String {
+    format!(
+        r#";; {tag}
+(component
+  (core module $m
+    (memory 2)
+    (func (export "peek") (param i32) (result i32) (i32.load (local.get 0)))
+    (func (export "poke") (param i32 i32) (i32.store (local.get 0) (local.get 1)))
+    (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0))))
+  (core instance $i (instantiate $m))
+  (func (export "peek") (param "addr" u32) (result u32) (canon lift (core func $i "peek")))
+  (func (export "poke") (param "addr" u32) (param "value" u32) (canon lift (core func $i "poke")))
+  (func (export "grow") (param "pages" u32) (result s32) (canon lift (core func $i "grow")))
+)"#
+    )
+}
+
+#[test]
+fn a_reused_slot_never_shows_the_previous_instances_memory() {
+    // Low, middle (the second initial page) and grown (the fourth page) addresses.
+    let addresses = [16u32, 65_536 + 16, 3 * 65_536 + 16];
+    for pooling in [
+        Pooling::new().instances(1),
+        Pooling::new().instances(1).keep_resident(0),
+        Pooling::new().instances(1).keep_resident(64 << 20),
+    ] {
+        let host = pooled(pooling.clone());
+        let writer = host
+            .load_bytes("writer", memory_toy("writer").as_bytes(), Grants::none())
+            .expect("load");
+        let other = host
+            .load_bytes("other", memory_toy("other").as_bytes(), Grants::none())
+            .expect("load");
+        for round in 0..3 {
+            let mut instance = writer.instantiate().expect("instance");
+            componentry::to_wave(&instance.invoke("grow(2)").expect("grow"));
+            for addr in addresses {
+                let seen =
+                    componentry::to_wave(&instance.invoke(&format!("peek({addr})")).expect("peek"));
+                assert_eq!(
+                    seen, "0",
+                    "{pooling:?}, round {round}: the writer's last marker at {addr}"
+                );
+                instance
+                    .invoke(&format!("poke({addr}, 3735928559)"))
+                    .expect("poke");
+                let written = instance.invoke(&format!("peek({addr})")).expect("peek");
+                assert_eq!(componentry::to_wave(&written), "3735928559");
+            }
+            drop(instance);
+            // Another plugin in the same slot sees none of it.
+            let mut instance = other.instantiate().expect("instance");
+            componentry::to_wave(&instance.invoke("grow(2)").expect("grow"));
+            for addr in addresses {
+                let seen =
+                    componentry::to_wave(&instance.invoke(&format!("peek({addr})")).expect("peek"));
+                assert_eq!(
+                    seen, "0",
+                    "{pooling:?}, round {round}: another plugin's marker at {addr}"
+                );
+            }
+        }
+    }
+}
