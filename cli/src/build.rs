@@ -172,8 +172,9 @@ fn only_world(wit: &Path) -> Result<String> {
     ))
 }
 
+/// A line of progress; it may quote the project's files, so it is shown escaped.
 fn progress(line: &str) {
-    eprintln!("componentry: {line}");
+    eprintln!("componentry: {}", crate::exit::one_line(line));
 }
 
 /// Runs a tool with its output on our stderr (stdout is for the component's path). On a

@@ -50,7 +50,20 @@ impl Failure {
 
     pub fn report(&self, verbose: bool) {
         match self {
-            Failure::Usage(message) => eprintln!("componentry: usage error: {message}"),
+            // Usage errors quote files (a cases file, a manifest), whose text may hold line
+            // breaks of its own: every line after the first is marked as a continuation, so
+            // none can pass for a line of the CLI's, and each is escaped.
+            Failure::Usage(message) => {
+                let mut lines = message.lines();
+                let first = lines.next().unwrap_or_default();
+                eprintln!(
+                    "componentry: usage error: {}",
+                    componentry::escape_untrusted(first)
+                );
+                for line in lines {
+                    eprintln!("  | {}", componentry::escape_untrusted(line));
+                }
+            }
             Failure::Other(message) => eprintln!("componentry: error: {}", one_line(message)),
             Failure::Quiet(_) => {}
             Failure::Plugin(error) => {

@@ -66,13 +66,13 @@ pub fn run(
         match verdict {
             Ok(()) => {
                 report.passed += 1;
-                println!("ok     {}", case.name);
+                println!("ok     {}", crate::exit::one_line(&case.name));
             }
             Err(reason) => {
                 report.failed += 1;
                 println!(
                     "FAILED {} (line {}): {}",
-                    case.name,
+                    crate::exit::one_line(&case.name),
                     case.line,
                     crate::exit::one_line(&reason)
                 );

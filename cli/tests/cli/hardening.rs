@@ -464,3 +464,84 @@ fn a_watched_plugin_cannot_print_lines_that_pass_for_the_hosts() {
         "a raw escape reached the terminal"
     );
 }
+
+/// Control characters a hostile file uses to act on a terminal: an escape (clear screen), an
+/// operating system command (window title, ended by BEL), a carriage return and a newline
+/// (to overwrite or forge a line).
+const HOSTILE: &str = "\\u001b[2J\\u001b]0;pwned\\u0007\\rcomponentry: all clear\\nforged";
+
+fn assert_inert(what: &str, out: &std::process::Output) {
+    for (stream, text) in [("stdout", stdout(out)), ("stderr", stderr(out))] {
+        assert!(
+            !text.contains(['\u{1b}', '\u{7}', '\r']),
+            "{what}: a raw control character reached {stream}: {text:?}"
+        );
+        assert!(
+            !text.lines().any(|l| l.starts_with("forged")),
+            "{what}: a forged line on {stream}: {text:?}"
+        );
+    }
+}
+
+#[test]
+fn text_from_a_plugins_files_is_inert_in_every_commands_output() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = plugin_dir(
+        root.path(),
+        "sly",
+        &format!(
+            "name = \"sly\"\nversion = \"1.0.0\"\ndescription = \"{HOSTILE}\"\n\
+             [settings]\ngreeting = \"{HOSTILE}\"\n"
+        ),
+    );
+    let plugin = path_arg(&dir.join("prober.wasm"));
+    let out = Run::new(&["inspect", &plugin]).expect(0);
+    assert_inert("inspect", &out);
+    let out = Run::new(&["run", &plugin, "--invoke", "probe#env-count()"]).expect(0);
+    assert_inert("run", &out);
+
+    // A cases file: a case's name, a stub's name and a call's text.
+    let cases = root.path().join("cases.toml");
+    std::fs::write(
+        &cases,
+        format!(
+            "[[case]]\nname = \"{HOSTILE}\"\ncall = 'probe#env-count()'\nexpect = '0'\n\n\
+             [[case]]\nname = \"{HOSTILE} 2\"\ncall = 'probe#env-count()'\nexpect = '1'\n"
+        ),
+    )
+    .expect("write");
+    let out = Run::new(&["test", &plugin, &path_arg(&cases)]).expect(1);
+    assert_inert("test", &out);
+    std::fs::write(
+        &cases,
+        format!("[stubs]\n\"{HOSTILE}#f\" = '1'\n\n[[case]]\ncall = 'probe#env-count()'\n"),
+    )
+    .expect("write");
+    let out = Run::new(&["test", &plugin, &path_arg(&cases)]).expect(2);
+    assert_inert("test with a bad stub", &out);
+    std::fs::write(
+        &cases,
+        format!("[[case]]\ncall = 'probe#get-env(\"{HOSTILE}'\n"),
+    )
+    .expect("write");
+    let out = Run::new(&["test", &plugin, &path_arg(&cases)]).output();
+    assert_ne!(out.status.code(), Some(0));
+    assert_inert("test with bad WAVE", &out);
+
+    // A project whose manifest names a world that is not there.
+    Run::new(&["new", "c", "sly-build"])
+        .current_dir(root.path())
+        .expect(0);
+    let manifest = root.path().join("sly-build/plugin.toml");
+    let text = std::fs::read_to_string(&manifest).expect("manifest");
+    std::fs::write(
+        &manifest,
+        format!("{text}\n[build]\nworld = \"{HOSTILE}\"\n").replace("[build]\n[build]", "[build]"),
+    )
+    .expect("write");
+    let out = Run::new(&["build", "sly-build"])
+        .current_dir(root.path())
+        .output();
+    assert_ne!(out.status.code(), Some(0), "a world that is not there");
+    assert_inert("build", &out);
+}
