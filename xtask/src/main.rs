@@ -6,6 +6,7 @@
 //! - `demo`: build the example applications and their plugins, and run them.
 //! - `docs`: build the book into `target/book/`.
 //! - `bench`: compare Componentry with wasmtime by hand and with Extism, in one table.
+//! - `soak`: reloads under calls and serving under load for a while, watching nothing grows.
 
 mod bench;
 mod c_guests;
@@ -13,6 +14,7 @@ mod demo;
 mod docs;
 mod guests;
 mod install;
+mod soak;
 mod step;
 mod templates;
 
@@ -54,6 +56,14 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Reload plugins thousands of times under concurrent calls, and serve HTTP under load while
+    /// its route reloads; fail if resident memory, open descriptors or live instances grew past
+    /// their bounds, or if a call failed.
+    Soak {
+        /// How long, in minutes (default: a short run of 20 s, as `cargo xtask test` does).
+        #[arg(long)]
+        minutes: Option<f64>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -66,6 +76,10 @@ fn main() -> ExitCode {
         Command::Demo => demo::run(&root),
         Command::Docs => docs::build(&root).map(|_| ()),
         Command::Bench { args } => bench::run(&root, &args),
+        Command::Soak { minutes } => {
+            let seconds = minutes.map_or(soak::SHORT_SECONDS, |m| m * 60.0);
+            guests::build_all(&root).and_then(|guests| soak::run(&root, &guests, seconds))
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -149,6 +163,8 @@ fn test(root: &Path) -> anyhow::Result<()> {
             .args(["run", "--quiet", "-p", "hello-host", "--"])
             .arg(guest_dir.join("hello-rust.wasm")),
     )?;
+    // A short soak: reloads under calls and serving under load, nothing growing.
+    soak::run(root, &guest_dir, soak::SHORT_SECONDS)?;
     // The book must build (its samples are run by the tests above).
     docs::build(root)?;
     // The example applications, run as `cargo xtask demo` runs them: their plugins built with
