@@ -262,7 +262,11 @@ fn serving_while_reloading(length: Duration, guests: &Path) -> anyhow::Result<Ve
             if first.is_none() && started.elapsed() > length.mul_f64(WARM_UP) {
                 first = Some(Reading::now(&[&plugin]));
             }
-            let bytes = if reloads % 2 == 0 { &rebuilt } else { &proxy };
+            let bytes = if reloads.is_multiple_of(2) {
+                &rebuilt
+            } else {
+                &proxy
+            };
             if plugin.reload(bytes).is_err() {
                 failed.fetch_add(1, Ordering::Relaxed);
             }
