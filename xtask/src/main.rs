@@ -7,11 +7,13 @@
 //! - `docs`: build the book into `target/book/`.
 //! - `bench`: compare Componentry with wasmtime by hand and with Extism, in one table.
 //! - `soak`: reloads under calls and serving under load for a while, watching nothing grows.
+//! - `fuzz`: the cargo-fuzz targets of every parser an untrusted party feeds.
 
 mod bench;
 mod c_guests;
 mod demo;
 mod docs;
+mod fuzz;
 mod guests;
 mod install;
 mod soak;
@@ -64,6 +66,16 @@ enum Command {
         #[arg(long)]
         minutes: Option<f64>,
     },
+    /// Fuzz the parsers an untrusted party feeds (manifest, policy, grants, WAVE calls,
+    /// components) with libFuzzer on the nightly toolchain; what a run finds is added to
+    /// fuzz/corpus/, and a crash stops it with its input under fuzz/artifacts/.
+    Fuzz {
+        /// The target (manifest, policy, grants, wave, component, wit_component); all without.
+        target: Option<String>,
+        /// Seconds per target.
+        #[arg(long, default_value_t = 60)]
+        time: u64,
+    },
 }
 
 fn main() -> ExitCode {
@@ -76,6 +88,13 @@ fn main() -> ExitCode {
         Command::Demo => demo::run(&root),
         Command::Docs => docs::build(&root).map(|_| ()),
         Command::Bench { args } => bench::run(&root, &args),
+        Command::Fuzz { target, time } => {
+            let targets: Vec<&str> = match &target {
+                Some(target) => vec![target.as_str()],
+                None => fuzz::TARGETS.to_vec(),
+            };
+            fuzz::run(&root, &targets, time, true)
+        }
         Command::Soak { minutes } => {
             let seconds = minutes.map_or(soak::SHORT_SECONDS, |m| m * 60.0);
             guests::build_all(&root).and_then(|guests| soak::run(&root, &guests, seconds))
@@ -165,6 +184,9 @@ fn test(root: &Path) -> anyhow::Result<()> {
     )?;
     // A short soak: reloads under calls and serving under load, nothing growing.
     soak::run(root, &guest_dir, soak::SHORT_SECONDS)?;
+    // A short bounded fuzz of every target from its corpus (the corpora themselves are replayed
+    // by the workspace tests above).
+    fuzz::run(root, fuzz::TARGETS, fuzz::SHORT_SECONDS, false)?;
     // The book must build (its samples are run by the tests above).
     docs::build(root)?;
     // The example applications, run as `cargo xtask demo` runs them: their plugins built with
