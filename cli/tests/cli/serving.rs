@@ -394,3 +394,29 @@ fn serve_timeout_zero_means_no_deadline() {
     let serving = Serving::start(&[&path_arg(&routes), "--timeout", "0"]);
     assert_eq!(serving.get("/sleep?300").0, 200);
 }
+
+#[test]
+fn serve_admits_as_many_requests_as_its_pool_has_slots() {
+    let routes = guest("http-routes");
+    let serving = Serving::start(&[&path_arg(&routes), "--max-in-flight", "160"]);
+    // More slow requests at once than the pooling allocator's default of 100 slots.
+    let slow: Vec<TcpStream> = (0..120)
+        .map(|_| {
+            let mut stream = TcpStream::connect(serving.addr).expect("connect");
+            write!(
+                stream,
+                "GET /sleep?3000 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            )
+            .expect("send");
+            stream
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    // Every one of them is under way, and one more is still answered, not refused with 503.
+    let (status, body) = serving.get("/hello");
+    assert_eq!(status, 200, "{body}");
+    for stream in slow {
+        let answer = answer_on(stream);
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    }
+}
