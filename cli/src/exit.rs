@@ -98,7 +98,9 @@ fn code_for(error: &Error) -> u8 {
         Error::FuelExhausted { .. } => FUEL,
         Error::DeadlineExceeded { .. } => DEADLINE,
         Error::MemoryLimit { .. } | Error::HandleLimit { .. } => MEMORY,
-        Error::DuplicateName { .. } | Error::ContestedName { .. } => LOAD,
+        Error::DuplicateName { .. } | Error::ContestedName { .. } | Error::NameReserved { .. } => {
+            LOAD
+        }
         Error::ExportNotFound { .. }
         | Error::BadArguments { .. }
         | Error::Config { .. }

@@ -72,7 +72,8 @@ pub fn serve(mut args: ServeArgs) -> Result<(), exit::Failure> {
         .prepare(&args.plugin, Output::Prefixed, |_, operator| operator)?;
     let mut builder = args.loading.engine(&prepared.policy);
     if !args.no_pooling {
-        let mut pooling = Pooling::new().instances(args.max_in_flight.max(1));
+        // Two slots beyond the requests admitted: a reload's trial instance always finds one.
+        let mut pooling = Pooling::new().instances(args.max_in_flight.max(1).saturating_add(2));
         if let Some(bytes) = args.loading.limits.max_memory() {
             pooling = pooling.max_memory(bytes);
         }

@@ -360,6 +360,20 @@ pub enum Error {
         others: Vec<PathBuf>,
     },
 
+    /// The plugin claims a name that a policy rule binds to another path or hash (a rule with
+    /// `match` and `path` or `match-sha256` that does not select it): it is refused.
+    #[error(
+        "plugin '{plugin}': the policy binds this name to another path or hash (a rule with \
+         `match` and `path` or `match-sha256`); refusing the one from {}",
+        path.display()
+    )]
+    NameReserved {
+        /// The name it claims.
+        plugin: String,
+        /// Where it comes from.
+        path: PathBuf,
+    },
+
     /// The instance was called after an earlier call of it failed in the plugin's code (a trap,
     /// a limit) or was cancelled half-way; its state may be inconsistent.
     #[error(
@@ -484,6 +498,7 @@ impl Error {
             | Error::HandleLimit { plugin, .. }
             | Error::DuplicateName { plugin, .. }
             | Error::ContestedName { plugin, .. }
+            | Error::NameReserved { plugin, .. }
             | Error::InstanceFailed { plugin }
             | Error::Quarantined { plugin, .. }
             | Error::Exhausted { plugin, .. }
@@ -525,7 +540,9 @@ impl Error {
             Error::MemoryLimit { .. } => "memory",
             Error::TableLimit { .. } => "table",
             Error::HandleLimit { .. } => "handles",
-            Error::DuplicateName { .. } | Error::ContestedName { .. } => "duplicate-name",
+            Error::DuplicateName { .. }
+            | Error::ContestedName { .. }
+            | Error::NameReserved { .. } => "duplicate-name",
             Error::InstanceFailed { .. } => "instance-failed",
             Error::Quarantined { .. } => "quarantined",
             Error::Exhausted { .. } => "exhausted",

@@ -67,8 +67,9 @@ enum Command {
         minutes: Option<f64>,
     },
     /// Fuzz the parsers an untrusted party feeds (manifest, policy, grants, WAVE calls,
-    /// components) with libFuzzer on the nightly toolchain; what a run finds is added to
-    /// fuzz/corpus/, and a crash stops it with its input under fuzz/artifacts/.
+    /// components) with libFuzzer on the nightly toolchain, from the seeds in fuzz/corpus/; what
+    /// a run finds is kept in target/fuzz-corpus/, and a crash stops it with its input under
+    /// fuzz/artifacts/.
     Fuzz {
         /// The target (manifest, policy, grants, wave, component, wit_component); all without.
         target: Option<String>,
@@ -96,7 +97,7 @@ fn main() -> ExitCode {
             fuzz::run(&root, &targets, time, true)
         }
         Command::Soak { minutes } => {
-            let seconds = minutes.map_or(soak::SHORT_SECONDS, |m| m * 60.0);
+            let seconds = minutes.map_or(soak::SHORT_SECONDS, |m| (m * 60.0).clamp(2.0, 86_400.0));
             guests::build_all(&root).and_then(|guests| soak::run(&root, &guests, seconds))
         }
     };

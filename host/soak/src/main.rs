@@ -37,7 +37,7 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run() -> anyhow::Result<()> {
-    let mut seconds = 20.0;
+    let mut seconds: f64 = 20.0;
     let mut guests = PathBuf::from("target/guests");
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -51,6 +51,9 @@ fn run() -> anyhow::Result<()> {
             "--guests" => guests = args.next().context("--guests takes a directory")?.into(),
             other => bail!("unknown argument {other}"),
         }
+    }
+    if !(seconds.is_finite() && seconds > 0.0) {
+        bail!("--seconds takes a positive number");
     }
     let phase = Duration::from_secs_f64(seconds / 2.0);
     let mut failures = Vec::new();

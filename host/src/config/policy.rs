@@ -321,6 +321,18 @@ impl Policy {
         self.rules.iter().any(|rule| rule.binds(plugin))
     }
 
+    /// Whether `plugin` claims a name that a rule binds to another path or hash: such a rule
+    /// selects its name but not it, and no binding rule selects it. A plugin directory refuses
+    /// it ([`Error::NameReserved`]).
+    pub fn reserves_name_against(&self, plugin: &PluginIdentity) -> bool {
+        !self.binds(plugin)
+            && self.rules.iter().any(|rule| {
+                rule.name.is_some()
+                    && (rule.path.is_some() || rule.match_sha256.is_some())
+                    && rule.matches_name(plugin)
+            })
+    }
+
     /// Which rule applied to `plugin` and what to do about a refused request; or, when none
     /// applied, what was compared and which rules selected its name only.
     fn selection(&self, plugin: &PluginIdentity) -> String {

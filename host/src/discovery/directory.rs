@@ -97,8 +97,9 @@ pub(super) struct ReadEntry {
     pub(super) source: Result<PluginSource>,
 }
 
-/// Reads every one of `entries` (of `dir`), and refuses the names several of them claim: such a
-/// name loads none of its claimants, unless the policy binds it to exactly one of them.
+/// Reads every one of `entries` (of `dir`), and refuses what claims a name wrongly: a name the
+/// policy binds (a rule with `match` and `path` or `match-sha256`) to plugins other than the
+/// claimant, and a name several entries claim (none of them loads).
 pub(super) fn read_entries(dir: &PluginDir, entries: Vec<PathBuf>) -> Vec<ReadEntry> {
     let mut read: Vec<ReadEntry> = entries
         .into_iter()
@@ -118,43 +119,37 @@ pub(super) fn read_entries(dir: &PluginDir, entries: Vec<PathBuf>) -> Vec<ReadEn
             }
         })
         .collect();
+    // A name the policy binds elsewhere is no one else's to claim.
+    for entry in &mut read {
+        let reserved = entry
+            .source
+            .as_ref()
+            .is_ok_and(|source| dir.policy.reserves_name_against(&source.identity()));
+        if reserved {
+            entry.source = Err(Error::NameReserved {
+                plugin: entry.name.clone(),
+                path: entry.entry.clone(),
+            });
+        }
+    }
     let mut claims: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (at, entry) in read.iter().enumerate() {
         if entry.source.is_ok() {
             claims.entry(entry.name.clone()).or_default().push(at);
         }
     }
+    // A name claimed twice loads no one (a name the policy binds was kept above for the one
+    // plugin it selects).
     for (name, claimants) in claims.into_iter().filter(|(_, c)| c.len() > 1) {
-        let bound: Vec<usize> = claimants
-            .iter()
-            .copied()
-            .filter(|&at| {
-                read[at]
-                    .source
-                    .as_ref()
-                    .is_ok_and(|source| dir.policy.binds(&source.identity()))
-            })
-            .collect();
         let paths: Vec<PathBuf> = claimants.iter().map(|&at| read[at].entry.clone()).collect();
         for &at in &claimants {
-            let refusal = match bound.as_slice() {
-                [winner] if *winner == at => continue,
-                [winner] => Error::DuplicateName {
-                    plugin: name.clone(),
-                    path: read[at].entry.clone(),
-                    first: read[*winner].entry.clone(),
-                },
-                _ => Error::ContestedName {
-                    plugin: name.clone(),
-                    path: read[at].entry.clone(),
-                    others: paths
-                        .iter()
-                        .filter(|p| **p != read[at].entry)
-                        .cloned()
-                        .collect(),
-                },
-            };
-            read[at].source = Err(refusal);
+            let path = read[at].entry.clone();
+            let others = paths.iter().filter(|p| **p != path).cloned().collect();
+            read[at].source = Err(Error::ContestedName {
+                plugin: name.clone(),
+                path,
+                others,
+            });
         }
     }
     read

@@ -320,7 +320,26 @@ fn read_once(plugin: &str, path: &Path) -> Result<(Vec<u8>, PathBuf)> {
     let canonical = opened_path(&file)
         .map_or_else(|| canonical_path(path), Ok)
         .map_err(failed)?;
+    // Where the kernel could not say which path the open file has, the path was looked up
+    // again: it must still lead to the very file read, or a swap in between would choose it.
+    if !same_file(&metadata, &canonical) {
+        return Err(failed(std::io::Error::other(
+            "the file was replaced while it was read; try again",
+        )));
+    }
     Ok((bytes, canonical))
+}
+
+/// Whether `path` leads to the file whose metadata (from the open file) is `opened`.
+#[cfg(unix)]
+fn same_file(opened: &std::fs::Metadata, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata(path).is_ok_and(|now| now.dev() == opened.dev() && now.ino() == opened.ino())
+}
+
+#[cfg(not(unix))]
+fn same_file(_opened: &std::fs::Metadata, _path: &Path) -> bool {
+    true
 }
 
 /// The path of the file `file` is open on, as the kernel knows it.
@@ -328,7 +347,8 @@ fn read_once(plugin: &str, path: &Path) -> Result<(Vec<u8>, PathBuf)> {
 fn opened_path(file: &std::fs::File) -> Option<PathBuf> {
     use std::os::fd::AsRawFd as _;
     let path = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).ok()?;
-    // A file removed since it was opened reads as "PATH (deleted)": not a path to match.
+    // A file removed since it was opened reads as "PATH (deleted)": not a path to match (the
+    // path looked up again instead must then lead to the same file, which it cannot).
     (path.is_absolute() && path.exists()).then_some(path)
 }
 
@@ -409,6 +429,23 @@ mod tests {
         std::fs::remove_file(&link).expect("unlink");
         std::os::unix::fs::symlink(&other, &link).expect("symlink");
         assert_eq!(source.identity().path.as_deref(), Some(canonical.as_path()));
+    }
+
+    #[test]
+    fn a_file_deleted_while_it_is_read_is_not_matched_by_another_path() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("gone.wasm");
+        std::fs::write(&path, b"(component)").expect("write");
+        let file = std::fs::File::open(&path).expect("open");
+        let metadata = file.metadata().expect("metadata");
+        // Replaced under the same name: the path now leads to another file.
+        std::fs::remove_file(&path).expect("remove");
+        std::fs::write(&path, b"(component)").expect("write");
+        assert!(opened_path(&file).is_none(), "the open file is gone");
+        assert!(
+            !same_file(&metadata, &path),
+            "another file by the same name"
+        );
     }
 
     #[test]

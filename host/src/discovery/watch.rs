@@ -194,6 +194,8 @@ struct Follower<T: 'static> {
 struct Failure {
     sha256: Option<[u8; 32]>,
     manifest: Option<String>,
+    /// The component file the version was read from.
+    component: Option<PathBuf>,
     error: String,
     /// The name the entry was refused for claiming, when that was the failure: it is tried
     /// again when the name is given up.
@@ -212,6 +214,7 @@ impl Failure {
         Self {
             sha256: source.map(PluginSource::sha256),
             manifest: source.and_then(|s| s.manifest_text().map(str::to_owned)),
+            component: source.map(|s| s.component_path().to_owned()),
             error: error.to_string(),
             contested,
         }
@@ -225,7 +228,7 @@ impl<T: Send + 'static> Follower<T> {
             match events.recv_timeout(debounce) {
                 Ok(Ok(event)) if changes_content(&event.kind) => {
                     for path in event.paths {
-                        if let Some(entry) = self.entry_for(&path) {
+                        for entry in self.entries_for(&path) {
                             pending.insert(entry, Instant::now());
                         }
                     }
@@ -248,8 +251,29 @@ impl<T: Send + 'static> Follower<T> {
         }
     }
 
-    /// The watched entry a changed path belongs to: a component file directly in the directory,
-    /// or the plugin directory it lies in; for one watched file, the file or its manifest.
+    /// The watched entries a changed path concerns: a component file directly in the directory
+    /// (and every one of them for the directory's own `plugin.toml`, which they take as their
+    /// manifest), or the plugin directory it lies in; for one watched file, the file or its
+    /// manifest.
+    fn entries_for(&self, path: &Path) -> Vec<PathBuf> {
+        if self.only.is_none() && path.strip_prefix(&self.dir).ok() == Some(Path::new(MANIFEST)) {
+            return self
+                .initial_entries()
+                .into_iter()
+                .filter(|entry| has_component_extension(entry))
+                .chain(
+                    self.read()
+                        .keys()
+                        .filter(|k| has_component_extension(k))
+                        .cloned(),
+                )
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+        }
+        self.entry_for(path).into_iter().collect()
+    }
+
     fn entry_for(&self, path: &Path) -> Option<PathBuf> {
         if let Some(only) = &self.only {
             let manifest = self.manifest.as_deref().is_some_and(|m| same_file(m, path));
@@ -306,14 +330,16 @@ impl<T: Send + 'static> Follower<T> {
         }
     }
 
-    /// Tries again the entries refused for claiming `name`, now that it was given up.
+    /// Tries again the entries refused for claiming `name`, now that it was given up: in path
+    /// order, so that the outcome does not depend on a hash map's.
     fn retry_contesting(&mut self, name: &str) {
-        let waiting: Vec<PathBuf> = self
+        let mut waiting: Vec<PathBuf> = self
             .failures
             .iter()
             .filter(|(_, f)| f.contested.as_deref() == Some(name))
             .map(|(entry, _)| entry.clone())
             .collect();
+        waiting.sort();
         for entry in &waiting {
             self.failures.remove(entry);
         }
@@ -337,10 +363,17 @@ impl<T: Send + 'static> Follower<T> {
         let already_failed = self.failures.get(&entry).is_some_and(|failure| {
             failure.sha256 == Some(source.sha256())
                 && failure.manifest.as_deref() == source.manifest_text()
+                && failure.component.as_deref() == Some(source.component_path())
         });
         if already_failed {
             return;
         }
+        // Refused before for claiming a name it no longer claims: that name may be free now.
+        let given_up = self
+            .failures
+            .get(&entry)
+            .and_then(|f| f.contested.clone())
+            .filter(|contested| *contested != name);
         match existing {
             Some((_, true)) => {
                 self.failures.remove(&entry);
@@ -354,6 +387,9 @@ impl<T: Send + 'static> Follower<T> {
                 self.load(source);
             }
             None => self.load(source),
+        }
+        if let Some(contested) = given_up {
+            self.retry_contesting(&contested);
         }
     }
 
@@ -370,10 +406,13 @@ impl<T: Send + 'static> Follower<T> {
                 self.failures.remove(entry);
                 self.record(entry, plugin.clone(), source);
             }
-            // Reported by the plugin already: remembered, so as not to try it again unchanged.
+            // Reported by the plugin already: remembered, so as not to try it again unchanged
+            // (unless it may pass another time: no room for the trial instance).
             Err(error) => {
-                let failure = Failure::of(Some(source), &error);
-                self.failures.insert(entry.to_owned(), failure);
+                if !matches!(error, Error::Exhausted { .. }) {
+                    let failure = Failure::of(Some(source), &error);
+                    self.failures.insert(entry.to_owned(), failure);
+                }
             }
         }
     }
@@ -388,14 +427,24 @@ impl<T: Send + 'static> Follower<T> {
     fn load(&mut self, source: PluginSource) {
         let entry = source.path().to_owned();
         let name = source.name().to_owned();
-        if let Some(refusal) = self.claimed_elsewhere(&entry, &name) {
+        if let Some(refusal) = self.claimed_elsewhere(&source) {
             return self.failed_with(&entry, &source, &refusal);
         }
         if let Some(plugin) = self.adopt(&name) {
             // Loaded by the application already: keep its handle, brought up to date (the
             // same bytes are the version it loaded; others are judged as any new version).
-            self.record(&entry, plugin.clone(), &source);
-            if plugin.sha256() != source.sha256() {
+            if plugin.sha256() == source.sha256() {
+                self.record(&entry, plugin, &source);
+            } else {
+                // Followed from now on; until a version passes, nothing counts as unchanged.
+                self.write().insert(
+                    entry.clone(),
+                    Entry {
+                        plugin: plugin.clone(),
+                        manifest: None,
+                        component: PathBuf::new(),
+                    },
+                );
                 self.reload(&plugin, &source);
             }
             return;
@@ -441,7 +490,14 @@ impl<T: Send + 'static> Follower<T> {
 
     /// Why `entry` may not take `name`: another entry's plugin has it, or other entries claim
     /// it too and were refused for it.
-    fn claimed_elsewhere(&self, entry: &Path, name: &str) -> Option<Error> {
+    fn claimed_elsewhere(&self, source: &PluginSource) -> Option<Error> {
+        let (entry, name) = (source.path(), source.name());
+        if self.config.policy.reserves_name_against(&source.identity()) {
+            return Some(Error::NameReserved {
+                plugin: name.to_owned(),
+                path: entry.to_owned(),
+            });
+        }
         let holder = self
             .read()
             .iter()
@@ -454,7 +510,7 @@ impl<T: Send + 'static> Follower<T> {
                 first,
             });
         }
-        let others: Vec<PathBuf> = self
+        let mut others: Vec<PathBuf> = self
             .failures
             .iter()
             .filter(|(path, f)| {
@@ -462,6 +518,7 @@ impl<T: Send + 'static> Follower<T> {
             })
             .map(|(path, _)| path.clone())
             .collect();
+        others.sort();
         (!others.is_empty()).then(|| Error::ContestedName {
             plugin: name.to_owned(),
             path: entry.to_owned(),

@@ -52,6 +52,14 @@ impl ArtifactCache {
             )
         })?;
         check_private(&dir)?;
+        // The directory checked is the one used: its canonical path, not a path that a symlink
+        // on the way could re-point later.
+        let dir = dir.canonicalize().map_err(|e| {
+            Error::engine(
+                format_args!("cannot resolve the cache directory {}", dir.display()),
+                e,
+            )
+        })?;
         // DefaultHasher is stable within one build of the host, which is all an artifact needs:
         // another build gets another wasmtime anyway and must not reuse native code.
         let mut hasher = std::collections::hash_map::DefaultHasher::new();

@@ -254,7 +254,8 @@ impl<T: Send + 'static> Plugin<T> {
     }
 
     /// Instantiates `version` once and drops the instance: its start functions must succeed
-    /// under the plugin's limits. Not counted as a call.
+    /// under the plugin's limits. Not counted as a call. Give plugins a deadline or fuel where
+    /// new versions may come from untrusted hands: the trial is bounded by them only.
     fn trial(&self, version: &Arc<PluginVersion<T>>) -> Result<()> {
         #[cfg(feature = "async")]
         if self.inner.runtime.asynchronous {
@@ -269,7 +270,10 @@ impl<T: Send + 'static> Plugin<T> {
     }
 
     /// [`trial`](Self::trial) on an asynchronous host, which instantiates only asynchronously:
-    /// on a thread of its own, so that a reload asked from inside a runtime cannot block it.
+    /// on a thread of its own with a runtime of its own (a reload may be asked from inside a
+    /// runtime, which cannot run a second one); the reload waits for it. Like every start, it
+    /// is bounded only by the plugin's fuel and deadline: with neither, a start that never ends
+    /// holds the reload (and a watcher's thread) with it.
     #[cfg(feature = "async")]
     fn trial_async(&self, version: &Arc<PluginVersion<T>>) -> Result<()> {
         let instantiate = async {

@@ -96,6 +96,7 @@ impl<T: Send + 'static> HttpHandler<T> {
                 reason: "the request names no host (no `Host` header)".to_owned(),
             });
         }
+        let head_only = request.method() == http::Method::HEAD;
         let (respond, response) = tokio::sync::oneshot::channel();
         let typed = self.typed.clone();
         // The call runs on a task of its own: the plugin may go on writing the body after it
@@ -118,19 +119,41 @@ impl<T: Send + 'static> HttpHandler<T> {
             outcome
         });
         // A client that goes away before its response is complete cancels the call.
-        let cancel = CancelOnDrop(Some(call.abort_handle()));
+        let mut cancel = CancelOnDrop(Some(call.abort_handle()));
         match response.await {
-            Ok(Ok(response)) => Ok(response.map(|body| {
-                Cancelling {
-                    body,
-                    cancel: Some(cancel),
+            Ok(Ok(response)) => {
+                // No body goes out for these: the server drops it unread, and the call may
+                // finish what it does after answering.
+                let status = response.status();
+                if head_only
+                    || status == http::StatusCode::NO_CONTENT
+                    || status == http::StatusCode::NOT_MODIFIED
+                {
+                    cancel.disarm();
                 }
-                .boxed_unsync()
-            })),
-            Ok(Err(code)) => Err(Error::BadResponse {
-                plugin,
-                reason: format!("it answered with the error {code:?}"),
-            }),
+                let declared = response
+                    .headers()
+                    .get(http::header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok());
+                Ok(response.map(|body| {
+                    Cancelling {
+                        body,
+                        cancel: Some(cancel),
+                        declared,
+                        sent: 0,
+                    }
+                    .boxed_unsync()
+                }))
+            }
+            Ok(Err(code)) => {
+                // The plugin answered, with an error: it is not cancelled for it.
+                cancel.disarm();
+                Err(Error::BadResponse {
+                    plugin,
+                    reason: format!("it answered with the error {code:?}"),
+                })
+            }
             // The plugin's call ended without a response: why is the call's outcome.
             Err(_) => match call.await {
                 Ok(Err(error)) => Err(error),
@@ -165,10 +188,22 @@ impl Drop for CancelOnDrop {
 }
 
 /// A response body that cancels its request's call if it is dropped before its end (the client
-/// went away); once it has ended, the call may finish what it does after answering.
+/// went away); once it has ended (its last frame, or as many bytes as its `Content-Length`
+/// declares, after which the server reads no more), the call may finish what it does after
+/// answering.
 struct Cancelling {
     body: ResponseBody,
     cancel: Option<CancelOnDrop>,
+    declared: Option<u64>,
+    sent: u64,
+}
+
+impl Cancelling {
+    fn ended(&mut self) {
+        if let Some(mut cancel) = self.cancel.take() {
+            cancel.disarm();
+        }
+    }
 }
 
 impl hyper::body::Body for Cancelling {
@@ -180,10 +215,16 @@ impl hyper::body::Body for Cancelling {
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<std::result::Result<hyper::body::Frame<Bytes>, Self::Error>>> {
         let polled = std::pin::Pin::new(&mut self.body).poll_frame(cx);
-        if let std::task::Poll::Ready(None) = polled
-            && let Some(mut cancel) = self.cancel.take()
-        {
-            cancel.disarm();
+        match &polled {
+            std::task::Poll::Ready(None) => self.ended(),
+            std::task::Poll::Ready(Some(Ok(frame))) => {
+                let bytes = frame.data_ref().map_or(0, |data| data.len() as u64);
+                self.sent = self.sent.saturating_add(bytes);
+                if self.body.is_end_stream() || self.declared.is_some_and(|n| self.sent >= n) {
+                    self.ended();
+                }
+            }
+            _ => {}
         }
         polled
     }

@@ -190,7 +190,11 @@ impl<T: Send + 'static> HttpServer<T> {
                 let busy = requests.busy();
                 async move {
                     let response = router.respond(request).await;
-                    drop(busy);
+                    // Busy until the body has gone out: a response that streams slowly is no
+                    // idle connection.
+                    let response = response.map(|body| {
+                        http_body_util::BodyExt::boxed_unsync(Holding { body, _busy: busy })
+                    });
                     Ok::<_, Infallible>(response)
                 }
             });
@@ -276,6 +280,32 @@ impl Drop for Busy {
     fn drop(&mut self) {
         self.0.touch();
         self.0.0.busy.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A response body that keeps its request marked busy until it is done or dropped.
+struct Holding {
+    body: ResponseBody,
+    _busy: Busy,
+}
+
+impl hyper::body::Body for Holding {
+    type Data = bytes::Bytes;
+    type Error = wasmtime_wasi_http::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<std::result::Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
     }
 }
 

@@ -279,15 +279,34 @@ fn a_rule_that_binds_a_name_to_a_path_decides_who_keeps_it() {
     assert_eq!(loaded.len(), 1);
     assert_eq!(probe(loaded[0], r#"get-env("MODE")"#), r#"some("trusted")"#);
     match report.failed().next() {
-        Some((outcome, Error::DuplicateName { path, first, .. })) => {
+        Some((outcome, Error::NameReserved { plugin, path })) => {
+            assert_eq!(plugin, "trusted");
             assert!(outcome.source.ends_with("aaa") && path.ends_with("aaa"));
-            assert!(first.ends_with("trusted"), "{first:?}");
         }
         other => panic!(
-            "expected DuplicateName, got {:?}",
+            "expected NameReserved, got {:?}",
             other.map(|(_, e)| e.to_string())
         ),
     }
+    // Alone, a claimant from elsewhere still does not get a name the policy binds.
+    std::fs::remove_dir_all(root.path().join("trusted")).expect("remove");
+    let report = PluginDir::new(root.path())
+        .policy(
+            Policy::from_toml(
+                "[[plugin]]\nmatch = \"trusted\"\npath = \"trusted/*\"\n",
+                root.path().join("policy.toml"),
+            )
+            .expect("policy"),
+        )
+        .load(&host())
+        .expect("load");
+    assert_eq!(report.loaded().count(), 0);
+    let refused = report.failed().next().map(|(_, e)| e);
+    assert!(
+        matches!(refused, Some(Error::NameReserved { plugin, .. }) if plugin == "trusted"),
+        "{:?}",
+        refused.map(|e| e.to_string())
+    );
 }
 
 /// `bytes` with one more custom section: the same component, another build (another SHA-256).

@@ -379,3 +379,31 @@ fn a_watched_file_follows_the_manifest_beside_it() {
     );
     assert_eq!(greet(), r#""Yo, you!""#);
 }
+
+#[test]
+fn a_watched_directorys_own_manifest_is_followed_by_its_component() {
+    // A plugin project watched as a directory: its component takes the manifest beside it.
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(crate::guest("hello-rust"), dir.path().join("greeter.wasm")).expect("copy");
+    let manifest = |greeting: &str| {
+        format!("name = \"greeter\"\nversion = \"1.0.0\"\n[settings]\ngreeting = \"{greeting}\"\n")
+    };
+    write(&dir.path().join("plugin.toml"), &manifest("Hi"));
+    let host = host();
+    let events = host.subscribe();
+    let watcher = quick(dir.path()).watch(&host).expect("watch");
+    let greet = || {
+        let plugin = watcher
+            .plugin("greeter")
+            .expect("loaded by its manifest's name");
+        componentry::to_wave(&plugin.invoke(r#"greet("you")"#).expect("call"))
+    };
+    assert_eq!(greet(), r#""Hi, you!""#);
+    write(&dir.path().join("plugin.toml"), &manifest("Yo"));
+    wait_for(
+        &events,
+        "reloaded",
+        |e| matches!(e, PluginEvent::Reloaded { plugin, .. } if plugin == "greeter"),
+    );
+    assert_eq!(greet(), r#""Yo, you!""#);
+}
