@@ -97,7 +97,7 @@ fn main() -> ExitCode {
             fuzz::run(&root, &targets, time, true)
         }
         Command::Soak { minutes } => {
-            let seconds = minutes.map_or(soak::SHORT_SECONDS, |m| (m * 60.0).clamp(2.0, 86_400.0));
+            let seconds = minutes.map_or(20.0, |m| (m * 60.0).clamp(2.0, 86_400.0));
             guests::build_all(&root).and_then(|guests| soak::run(&root, &guests, seconds))
         }
     };
@@ -165,17 +165,19 @@ fn test(root: &Path) -> anyhow::Result<()> {
     )?;
     let guest_dir = guests::build_all(root)?;
     let template_dir = templates::build_all(root, &guests::target_dir(root))?;
-    let tests = |features: &str, flags: &[&str]| {
+    let tests = |features: &str, flags: &[&str], soak_seconds: &str| {
         step::run(
             &format!("workspace tests ({features})"),
             step::command(&cargo, root)
                 .args(["test", "--workspace"])
                 .args(flags)
                 .env("COMPONENTRY_GUESTS", &guest_dir)
-                .env("COMPONENTRY_TEMPLATES", &template_dir),
+                .env("COMPONENTRY_TEMPLATES", &template_dir)
+                .env("COMPONENTRY_SOAK_SECONDS", soak_seconds),
         )
     };
-    tests("default features", &[])?;
+    // With a 20 s soak: reloads under calls and serving under load, nothing growing.
+    tests("default features", &[], "20")?;
     // Right after the default-feature tests, whose build it shares.
     step::run(
         "example host (examples/hello-host)",
@@ -183,8 +185,6 @@ fn test(root: &Path) -> anyhow::Result<()> {
             .args(["run", "--quiet", "-p", "hello-host", "--"])
             .arg(guest_dir.join("hello-rust.wasm")),
     )?;
-    // A short soak: reloads under calls and serving under load, nothing growing.
-    soak::run(root, &guest_dir, soak::SHORT_SECONDS)?;
     // A short bounded fuzz of every target from its corpus (the corpora themselves are replayed
     // by the workspace tests above).
     fuzz::run(root, fuzz::TARGETS, fuzz::SHORT_SECONDS, false)?;
@@ -195,9 +195,11 @@ fn test(root: &Path) -> anyhow::Result<()> {
     demo::run(root)?;
     // The benchmark harness's one extra feature is Extism, whose own wasmtime clippy has checked
     // already: building it for tests too would cost minutes and test nothing more.
+    // The soak ran with the default-feature tests (the `soak` test target of host/soak).
     tests(
         "all features",
         &["--all-features", "--exclude", "componentry-bench"],
+        "0",
     )?;
     // The crates users depend on must package and build from their packages alone (the WIT and
     // templates they embed live inside them).

@@ -3,7 +3,10 @@
 //! (resident memory, open descriptors, live instances) is read once warmed up and again at the
 //! end, and the run fails if any grew past its bound, or if any call or request failed.
 //!
-//! Usage: `soak --seconds N --guests DIR` (DIR holds the built `http-routes.wasm`).
+//! A test target without libtest's harness, so that the workspace's tests run it with the build
+//! they share: `cargo test -p componentry-soak --test soak -- --seconds N --guests DIR` (DIR holds
+//! the built `http-routes.wasm`). Without arguments: `COMPONENTRY_SOAK_SECONDS` (20 by default;
+//! 0 skips it) and `COMPONENTRY_GUESTS` (else `target/guests`).
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
@@ -37,8 +40,15 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run() -> anyhow::Result<()> {
-    let mut seconds: f64 = 20.0;
-    let mut guests = PathBuf::from("target/guests");
+    let mut seconds: f64 = match std::env::var("COMPONENTRY_SOAK_SECONDS") {
+        Ok(text) => text
+            .parse()
+            .context("COMPONENTRY_SOAK_SECONDS takes a number")?,
+        Err(_) => 20.0,
+    };
+    let mut guests = std::env::var_os("COMPONENTRY_GUESTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/guests"));
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -49,8 +59,13 @@ fn run() -> anyhow::Result<()> {
                     .context("--seconds takes a number")?
             }
             "--guests" => guests = args.next().context("--guests takes a directory")?.into(),
-            other => bail!("unknown argument {other}"),
+            // What cargo's test runner passes on (`--quiet`, filters) is not for the soak.
+            _ => {}
         }
+    }
+    if seconds == 0.0 {
+        println!("soak: skipped (COMPONENTRY_SOAK_SECONDS=0)");
+        return Ok(());
     }
     if !(seconds.is_finite() && seconds > 0.0) {
         bail!("--seconds takes a positive number");

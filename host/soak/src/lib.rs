@@ -1,0 +1,1 @@
+//! The soak run is the test target `soak` (`src/main.rs`): see `cargo xtask soak`.
