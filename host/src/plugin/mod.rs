@@ -278,24 +278,7 @@ impl<T: Send + 'static> Plugin<T> {
     fn trial_async(&self, version: &Arc<PluginVersion<T>>) -> Result<()> {
         let instantiate = async {
             let mut store = self.new_store(version)?;
-            let deadline = store.data().deadline_timer();
-            let raced =
-                crate::engine::timer::race(version.pre.instantiate_async(&mut store), deadline)
-                    .await;
-            match raced {
-                Ok(Ok(_)) => Ok(()),
-                Ok(Err(e)) => Err(outcome::classify(
-                    &mut store,
-                    self.name(),
-                    "<instantiate>",
-                    e,
-                )),
-                Err(crate::engine::timer::Elapsed) => Err(outcome::deadline_exceeded(
-                    &store,
-                    self.name(),
-                    "<instantiate>",
-                )),
-            }
+            self.instantiate_raced(version, &mut store).await.map(drop)
         };
         std::thread::scope(|scope| {
             scope
@@ -603,25 +586,33 @@ impl<T: Send + 'static> Plugin<T> {
         self.admit(&version)?;
         let started = Instant::now();
         let mut store = self.new_store(&version)?;
-        let deadline = store.data().deadline_timer();
-        let raced = crate::engine::timer::race(version.pre.instantiate_async(&mut store), deadline)
+        let outcome = self
+            .instantiate_raced(&version, &mut store)
             .instrument(instantiate_span(self.name(), &version))
             .await;
-        let outcome = match raced {
-            Ok(Ok(instance)) => Ok(instance),
-            Ok(Err(e)) => Err(outcome::classify(
-                &mut store,
-                self.name(),
-                "<instantiate>",
-                e,
-            )),
-            Err(crate::engine::timer::Elapsed) => Err(outcome::deadline_exceeded(
-                &store,
-                self.name(),
-                "<instantiate>",
-            )),
-        };
         self.conclude_instantiation(version, store, started, outcome)
+    }
+
+    /// Instantiates `version` in `store` asynchronously, racing the store's deadline; a failure
+    /// classified once, here.
+    #[cfg(feature = "async")]
+    async fn instantiate_raced(
+        &self,
+        version: &PluginVersion<T>,
+        store: &mut Store<PluginState<T>>,
+    ) -> Result<wasmtime::component::Instance> {
+        let deadline = store.data().deadline_timer();
+        let raced =
+            crate::engine::timer::race(version.pre.instantiate_async(&mut *store), deadline).await;
+        match raced {
+            Ok(Ok(instance)) => Ok(instance),
+            Ok(Err(e)) => Err(outcome::classify(store, self.name(), "<instantiate>", e)),
+            Err(crate::engine::timer::Elapsed) => Err(outcome::deadline_exceeded(
+                store,
+                self.name(),
+                "<instantiate>",
+            )),
+        }
     }
 
     /// Calls the export `name` with dynamically typed arguments on a fresh instance. The call's
