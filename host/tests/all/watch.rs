@@ -352,18 +352,17 @@ fn a_component_in_the_text_format_is_watched() {
     assert!(err.to_string().contains("not a component file"), "{err}");
 }
 
-#[test]
-fn a_watched_file_follows_the_manifest_beside_it() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("greeter.wasm");
-    std::fs::copy(crate::guest("hello-rust"), &file).expect("copy");
+/// Watches `watched` (the greeter component `dir/greeter.wasm`, or `dir` itself), whose
+/// manifest is `dir/plugin.toml`, and checks that an edit of the manifest alone reloads it.
+fn follows_the_manifest_beside_it(dir: &Path, watched: &Path) {
+    std::fs::copy(crate::guest("hello-rust"), dir.join("greeter.wasm")).expect("copy");
     let manifest = |greeting: &str| {
         format!("name = \"greeter\"\nversion = \"1.0.0\"\n[settings]\ngreeting = \"{greeting}\"\n")
     };
-    write(&dir.path().join("plugin.toml"), &manifest("Hi"));
+    write(&dir.join("plugin.toml"), &manifest("Hi"));
     let host = host();
     let events = host.subscribe();
-    let watcher = quick(&file).watch(&host).expect("watch");
+    let watcher = quick(watched).watch(&host).expect("watch");
     let greet = || {
         let plugin = watcher
             .plugin("greeter")
@@ -371,7 +370,7 @@ fn a_watched_file_follows_the_manifest_beside_it() {
         componentry::to_wave(&plugin.invoke(r#"greet("you")"#).expect("call"))
     };
     assert_eq!(greet(), r#""Hi, you!""#);
-    write(&dir.path().join("plugin.toml"), &manifest("Yo"));
+    write(&dir.join("plugin.toml"), &manifest("Yo"));
     wait_for(
         &events,
         "reloaded",
@@ -381,29 +380,14 @@ fn a_watched_file_follows_the_manifest_beside_it() {
 }
 
 #[test]
+fn a_watched_file_follows_the_manifest_beside_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    follows_the_manifest_beside_it(dir.path(), &dir.path().join("greeter.wasm"));
+}
+
+#[test]
 fn a_watched_directorys_own_manifest_is_followed_by_its_component() {
     // A plugin project watched as a directory: its component takes the manifest beside it.
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::copy(crate::guest("hello-rust"), dir.path().join("greeter.wasm")).expect("copy");
-    let manifest = |greeting: &str| {
-        format!("name = \"greeter\"\nversion = \"1.0.0\"\n[settings]\ngreeting = \"{greeting}\"\n")
-    };
-    write(&dir.path().join("plugin.toml"), &manifest("Hi"));
-    let host = host();
-    let events = host.subscribe();
-    let watcher = quick(dir.path()).watch(&host).expect("watch");
-    let greet = || {
-        let plugin = watcher
-            .plugin("greeter")
-            .expect("loaded by its manifest's name");
-        componentry::to_wave(&plugin.invoke(r#"greet("you")"#).expect("call"))
-    };
-    assert_eq!(greet(), r#""Hi, you!""#);
-    write(&dir.path().join("plugin.toml"), &manifest("Yo"));
-    wait_for(
-        &events,
-        "reloaded",
-        |e| matches!(e, PluginEvent::Reloaded { plugin, .. } if plugin == "greeter"),
-    );
-    assert_eq!(greet(), r#""Yo, you!""#);
+    follows_the_manifest_beside_it(dir.path(), dir.path());
 }
