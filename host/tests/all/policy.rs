@@ -180,11 +180,10 @@ fn an_address_pattern_does_not_admit_a_name_that_looks_like_it() {
         "p",
         "allow-net = [\"10.0.0.1.attacker.example:5432\"]",
     );
-    let policy = Policy::from_toml(
+    let policy = policy_in(
+        root.path(),
         "[[plugin]]\nmatch = \"p\"\n[plugin.allow]\nallow-net = [\"10.*:5432\"]\n",
-        root.path().join("policy.toml"),
-    )
-    .expect("policy");
+    );
     let report = PluginDir::new(root.path())
         .policy(policy.clone())
         .load(&host())
@@ -266,11 +265,10 @@ fn a_rule_that_binds_a_name_to_a_path_decides_who_keeps_it() {
     let root = tempfile::tempdir().expect("tempdir");
     plugin_dir(root.path(), "aaa", "trusted", "env = [\"MODE\"]");
     plugin_dir(root.path(), "trusted", "trusted", "env = [\"MODE\"]");
-    let policy = Policy::from_toml(
+    let policy = policy_in(
+        root.path(),
         "[[plugin]]\nmatch = \"trusted\"\npath = \"trusted/*\"\n[plugin.allow]\nenv = [\"MODE=trusted\"]\n",
-        root.path().join("policy.toml"),
-    )
-    .expect("policy");
+    );
     let report = PluginDir::new(root.path())
         .policy(policy)
         .load(&host())
@@ -291,13 +289,10 @@ fn a_rule_that_binds_a_name_to_a_path_decides_who_keeps_it() {
     // Alone, a claimant from elsewhere still does not get a name the policy binds.
     std::fs::remove_dir_all(root.path().join("trusted")).expect("remove");
     let report = PluginDir::new(root.path())
-        .policy(
-            Policy::from_toml(
-                "[[plugin]]\nmatch = \"trusted\"\npath = \"trusted/*\"\n",
-                root.path().join("policy.toml"),
-            )
-            .expect("policy"),
-        )
+        .policy(policy_in(
+            root.path(),
+            "[[plugin]]\nmatch = \"trusted\"\npath = \"trusted/*\"\n",
+        ))
         .load(&host())
         .expect("load");
     assert_eq!(report.loaded().count(), 0);
@@ -323,15 +318,14 @@ fn a_reload_is_judged_by_the_policy_on_its_own_bytes() {
     let component = root.path().join("p/prober.wasm");
     let first = std::fs::read(&component).expect("read");
     // The operator grants MODE to this build only; any other build named `p` gets nothing.
-    let policy = Policy::from_toml(
+    let policy = policy_in(
+        root.path(),
         &format!(
             "[[plugin]]\nmatch-sha256 = \"{}\"\n[plugin.allow]\nenv = [\"MODE=granted\"]\n\n\
              [[plugin]]\nmatch = \"p\"\non-excess = \"trim\"\n",
             hex::encode(sha2_of(&first))
         ),
-        root.path().join("policy.toml"),
-    )
-    .expect("policy");
+    );
 
     // Through the library: a plugin loaded from a directory, reloaded by the application.
     let report = PluginDir::new(root.path())
@@ -374,14 +368,13 @@ fn a_version_the_policy_refuses_leaves_the_old_one_serving() {
     plugin_dir(root.path(), "p", "p", "env = [\"MODE\"]");
     let component = root.path().join("p/prober.wasm");
     let first = std::fs::read(&component).expect("read");
-    let policy = Policy::from_toml(
+    let policy = policy_in(
+        root.path(),
         &format!(
             "[[plugin]]\nmatch-sha256 = \"{}\"\n[plugin.allow]\nenv = [\"MODE=granted\"]\n",
             hex::encode(sha2_of(&first))
         ),
-        root.path().join("policy.toml"),
-    )
-    .expect("policy");
+    );
     let fresh_start = PluginDir::new(root.path()).policy(policy.clone());
     let host = host();
     let events = host.subscribe();
@@ -407,6 +400,11 @@ fn a_version_the_policy_refuses_leaves_the_old_one_serving() {
     assert_eq!(probe(&watched, r#"get-env("MODE")"#), r#"some("granted")"#);
 }
 
+/// The policy `text`, read as a `policy.toml` in `root` (its relative paths taken from there).
+fn policy_in(root: &Path, text: &str) -> Policy {
+    Policy::from_toml(text, root.join("policy.toml")).expect("policy")
+}
+
 fn sha2_of(bytes: &[u8]) -> [u8; 32] {
     componentry::PluginIdentity::new("x", None, bytes).sha256
 }
@@ -416,11 +414,10 @@ fn a_path_rule_means_one_file_whichever_way_the_plugin_is_loaded() {
     let root = tempfile::tempdir().expect("tempdir");
     plugin_dir(&root.path().join("srv"), "p", "p", "env = [\"MODE\"]");
     // `..` in a rule is resolved, relative to the policy file.
-    let policy = Policy::from_toml(
+    let policy = policy_in(
+        root.path(),
         "[[plugin]]\npath = \"elsewhere/../srv/p/*\"\n[plugin.allow]\nenv = [\"MODE=srv\"]\n",
-        root.path().join("policy.toml"),
-    )
-    .expect("policy");
+    );
     let by_dir = PluginDir::new(root.path().join("srv"))
         .policy(policy.clone())
         .load(&host())
@@ -446,11 +443,10 @@ fn a_path_rule_means_one_file_whichever_way_the_plugin_is_loaded() {
 fn a_refusal_says_what_was_compared_when_no_rule_selects_the_plugin() {
     let root = tempfile::tempdir().expect("tempdir");
     plugin_dir(root.path(), "p", "p", "env = [\"MODE\"]");
-    let policy = Policy::from_toml(
+    let policy = policy_in(
+        root.path(),
         "[[plugin]]\nmatch = \"p\"\npath = \"/srv/elsewhere/*\"\n[plugin.allow]\nenv = [\"MODE\"]\n",
-        root.path().join("policy.toml"),
-    )
-    .expect("policy");
+    );
     let source = componentry::PluginSource::open(root.path().join("p")).expect("open");
     let err = source
         .options(&policy, None)
@@ -472,11 +468,10 @@ fn a_rule_can_select_by_where_the_plugin_lives() {
     let root = tempfile::tempdir().expect("tempdir");
     plugin_dir(&root.path().join("trusted"), "p", "p", "env = [\"MODE\"]");
     plugin_dir(&root.path().join("untrusted"), "p", "p", "env = [\"MODE\"]");
-    let policy = Policy::from_toml(
+    let policy = policy_in(
+        root.path(),
         "[[plugin]]\npath = \"trusted/*\"\n[plugin.allow]\nenv = [\"MODE=trusted\"]\n",
-        root.path().join("policy.toml"),
-    )
-    .expect("policy");
+    );
     let trusted = PluginDir::new(root.path().join("trusted"))
         .policy(policy.clone())
         .load(&host())

@@ -350,6 +350,18 @@ fn memory_toy(tag: &str) -> String {
     )
 }
 
+/// An instance of a `memory_toy` plugin, its memory grown to four pages.
+fn grown(plugin: &componentry::Plugin<()>) -> componentry::PluginInstance<()> {
+    let mut instance = plugin.instantiate().expect("instance");
+    instance.invoke("grow(2)").expect("grow");
+    instance
+}
+
+/// The word at `addr` of the instance's memory, as WAVE.
+fn peek(instance: &mut componentry::PluginInstance<()>, addr: u32) -> String {
+    componentry::to_wave(&instance.invoke(&format!("peek({addr})")).expect("peek"))
+}
+
 #[test]
 fn a_reused_slot_never_shows_the_previous_instances_memory() {
     // Low, middle (the second initial page) and grown (the fourth page) addresses.
@@ -367,30 +379,25 @@ fn a_reused_slot_never_shows_the_previous_instances_memory() {
             .load_bytes("other", memory_toy("other").as_bytes(), Grants::none())
             .expect("load");
         for round in 0..3 {
-            let mut instance = writer.instantiate().expect("instance");
-            componentry::to_wave(&instance.invoke("grow(2)").expect("grow"));
+            let mut instance = grown(&writer);
             for addr in addresses {
-                let seen =
-                    componentry::to_wave(&instance.invoke(&format!("peek({addr})")).expect("peek"));
                 assert_eq!(
-                    seen, "0",
+                    peek(&mut instance, addr),
+                    "0",
                     "{pooling:?}, round {round}: the writer's last marker at {addr}"
                 );
                 instance
                     .invoke(&format!("poke({addr}, 3735928559)"))
                     .expect("poke");
-                let written = instance.invoke(&format!("peek({addr})")).expect("peek");
-                assert_eq!(componentry::to_wave(&written), "3735928559");
+                assert_eq!(peek(&mut instance, addr), "3735928559");
             }
             drop(instance);
             // Another plugin in the same slot sees none of it.
-            let mut instance = other.instantiate().expect("instance");
-            componentry::to_wave(&instance.invoke("grow(2)").expect("grow"));
+            let mut instance = grown(&other);
             for addr in addresses {
-                let seen =
-                    componentry::to_wave(&instance.invoke(&format!("peek({addr})")).expect("peek"));
                 assert_eq!(
-                    seen, "0",
+                    peek(&mut instance, addr),
+                    "0",
                     "{pooling:?}, round {round}: another plugin's marker at {addr}"
                 );
             }
