@@ -52,6 +52,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "MS", default_value_t = 10_000)]
     header_timeout: u64,
 
+    /// Milliseconds a client may take to send a request's body, from the end of its headers.
+    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    body_timeout: u64,
+
     #[command(flatten)]
     loading: crate::LoadFlags,
 }
@@ -112,7 +116,8 @@ pub fn serve(mut args: ServeArgs) -> Result<(), exit::Failure> {
         let mut server = HttpServer::new()
             .max_in_flight(args.max_in_flight.max(1) as usize)
             .idle_timeout(Duration::from_millis(args.idle_timeout))
-            .header_read_timeout(Duration::from_millis(args.header_timeout));
+            .header_read_timeout(Duration::from_millis(args.header_timeout))
+            .body_read_timeout(Duration::from_millis(args.body_timeout));
         if let Some(connections) = args.max_connections {
             server = server.max_connections(connections);
         }

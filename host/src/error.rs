@@ -509,6 +509,36 @@ impl Error {
         }
     }
 
+    /// Every kind [`kind`](Self::kind) gives, in the order it lists them.
+    pub const KINDS: &'static [&'static str] = &[
+        "load",
+        "missing-import",
+        "not-granted",
+        "policy-denied",
+        "integrity",
+        "grant",
+        "syntax",
+        "config",
+        "incompatible",
+        "not-found",
+        "not-provided",
+        "bad-arguments",
+        "trap",
+        "fuel",
+        "deadline",
+        "memory",
+        "table",
+        "handles",
+        "duplicate-name",
+        "instance-failed",
+        "quarantined",
+        "exhausted",
+        "bad-response",
+        "exit",
+        "host",
+        "engine",
+    ];
+
     /// A stable, kebab-case name for the kind of error, for matching in configuration (as
     /// `componentry test` does with `expect-error`) and for counting errors by kind:
     /// `load` (unreadable, not wasm, a core module, invalid, rejected), `missing-import`,
@@ -630,5 +660,31 @@ pub(crate) fn from_guest(
         backtrace: backtrace.map(String::into_boxed_str),
         stderr: stderr.map(String::into_boxed_str),
         source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Error;
+
+    /// `KINDS` is what `kind` gives: each kind `kind` names is listed, and nothing else.
+    #[test]
+    fn kinds_lists_every_kind() {
+        let source = include_str!("error.rs");
+        let body = source
+            .split("pub fn kind(&self)")
+            .nth(1)
+            .and_then(|rest| rest.split("\n    }\n").next())
+            .expect("the body of `kind`");
+        let named: Vec<&str> = body
+            .split("=> \"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .collect();
+        assert_eq!(
+            named,
+            Error::KINDS,
+            "`Error::KINDS` and `Error::kind` disagree"
+        );
     }
 }

@@ -17,6 +17,7 @@ use crate::step;
 /// Every fuzz target: see `host/fuzz-targets`.
 pub const TARGETS: &[&str] = &[
     "manifest",
+    "cases",
     "policy",
     "grants",
     "wave",

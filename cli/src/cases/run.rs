@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use componentry::wasmtime::component::{Linker, Val};
 use componentry::{ComponentWorld, EngineBuilder, Host, PluginOptions, PluginState};
 
-use super::{Case, CasesFile, Expectation};
+use componentry_cases_file::{Case, CasesFile, Expectation};
 use crate::exit::Failure;
 
 /// How the cases went.
@@ -29,7 +29,7 @@ pub fn run(
 ) -> Result<Report, Failure> {
     // Read as every command reads a plugin; each case then grants what it says (a cases file is
     // its own operator).
-    let source = crate::open_source(plugin, None)?;
+    let source = crate::loading::open_source(plugin, None)?;
     let (name, bytes) = (source.name().to_owned(), source.bytes());
     let world = ComponentWorld::decode(&name, bytes)?;
     let stubbed = imports_to_stub(&world);

@@ -389,6 +389,31 @@ fn serve_holds_under_idle_slow_and_trickling_clients_beyond_its_descriptors() {
 }
 
 #[test]
+fn serve_body_timeout_ends_a_trickled_body_without_a_deadline() {
+    let routes = guest("http-routes");
+    let serving = Serving::start(&[
+        &path_arg(&routes),
+        "--timeout",
+        "0",
+        "--body-timeout",
+        "500",
+    ]);
+    let mut trickle = TcpStream::connect(serving.addr).expect("connect");
+    trickle
+        .write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n0123456789")
+        .expect("send");
+    let started = std::time::Instant::now();
+    let answer = answer_on(trickle);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "cut after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(serving.get("/hello").0, 200);
+}
+
+#[test]
 fn serve_timeout_zero_means_no_deadline() {
     let routes = guest("http-routes");
     let serving = Serving::start(&[&path_arg(&routes), "--timeout", "0"]);

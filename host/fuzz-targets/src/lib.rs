@@ -4,7 +4,7 @@
 //! whatever its input: an error is an answer, a panic or a hang is a finding.
 //!
 //! The inputs are those an untrusted party writes: a plugin's manifest, an operator's policy
-//! (a copied one), grants TOML and grant words, the WAVE text of a call, and components (raw
+//! (a copied one), grants TOML and grant words, a cases file, the WAVE text of a call, and components (raw
 //! bytes, and components made from random WIT worlds).
 
 use std::sync::OnceLock;
@@ -18,6 +18,14 @@ use componentry::{
 pub fn manifest(data: &[u8]) {
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = Manifest::parse(text, "plugin.toml");
+    }
+}
+
+/// A cases file of `componentry test` (`cases.toml`), which a plugin's author writes and its
+/// user runs.
+pub fn cases(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = componentry_cases_file::CasesFile::parse(text, std::path::Path::new("/cases"));
     }
 }
 

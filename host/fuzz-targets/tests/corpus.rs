@@ -36,6 +36,11 @@ fn manifest() {
 }
 
 #[test]
+fn cases() {
+    replay("cases", componentry_fuzz_targets::cases);
+}
+
+#[test]
 fn policy() {
     replay("policy", componentry_fuzz_targets::policy);
 }

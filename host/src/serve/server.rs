@@ -1,15 +1,15 @@
 //! An HTTP/1.1 server whose routes are plugins: each request goes to the handler of the longest
 //! route prefix that matches its path. What clients can make it hold is bounded: connections
 //! (past the bound, new ones wait in the listener's backlog, holding no descriptor of the
-//! server's), requests in flight (past the bound, 503 at once), the time to send headers, and the
-//! time a connection may sit idle. Shutting down lets requests in flight finish, for a grace
+//! server's), requests in flight (past the bound, 503 at once), the time to send headers, the
+//! time to send a body, and the time a connection may sit idle. Shutting down lets requests in flight finish, for a grace
 //! period.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -29,6 +29,9 @@ pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
 
 /// How long a client may take to send a request's headers, by default.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a client may take to send a request's body, by default.
+pub(crate) const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long a connection may stay idle (no request under way, nothing read or written) before
 /// it is closed, by default.
@@ -82,6 +85,7 @@ pub struct HttpServer<T: Send + 'static> {
     max_in_flight: usize,
     max_connections: usize,
     header_read_timeout: Duration,
+    body_read_timeout: Duration,
     idle_timeout: Duration,
 }
 
@@ -99,6 +103,7 @@ impl<T: Send + 'static> HttpServer<T> {
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             max_connections: default_max_connections(),
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
         }
     }
@@ -143,6 +148,16 @@ impl<T: Send + 'static> HttpServer<T> {
         self
     }
 
+    /// How long a client may take to send a request's whole body, counted from the end of its
+    /// headers. Defaults to 30 s. Past it the plugin reading the body gets a read error
+    /// (`connection-read-timeout`), the client gets 408 unless the plugin has answered, and the
+    /// connection is closed: a client that trickles its body holds no handler and no descriptor
+    /// for longer, whatever the request's deadline.
+    pub fn body_read_timeout(mut self, timeout: Duration) -> Self {
+        self.body_read_timeout = timeout;
+        self
+    }
+
     /// Serves connections from `listener` until `shutdown` completes; then stops accepting and
     /// lets the requests in flight finish (for up to 10 s).
     pub async fn serve(
@@ -153,6 +168,7 @@ impl<T: Send + 'static> HttpServer<T> {
         let router = Arc::new(Router {
             routes: self.routes,
             in_flight: Arc::new(Semaphore::new(self.max_in_flight)),
+            body_read_timeout: self.body_read_timeout,
         });
         let graceful = GracefulShutdown::new();
         let mut http = hyper::server::conn::http1::Builder::new();
@@ -369,6 +385,7 @@ fn under(path: &str, prefix: &str) -> bool {
 struct Router<T: Send + 'static> {
     routes: Vec<(String, HttpHandler<T>)>,
     in_flight: Arc<Semaphore>,
+    body_read_timeout: Duration,
 }
 
 impl<T: Send + 'static> Router<T> {
@@ -384,6 +401,13 @@ impl<T: Send + 'static> Router<T> {
             );
         };
         let (method, uri) = (request.method().clone(), request.uri().clone());
+        let late = Arc::new(AtomicBool::new(false));
+        let request = request.map(|body| TimedBody {
+            body,
+            deadline: Box::pin(tokio::time::sleep(self.body_read_timeout)),
+            late: late.clone(),
+            ended: false,
+        });
         match handler.handle_holding(request, permit).await {
             Ok(response) => {
                 tracing::debug!(
@@ -395,9 +419,66 @@ impl<T: Send + 'static> Router<T> {
             }
             Err(error) => {
                 log_failure(&error, &method, &uri);
+                if late.load(Ordering::Relaxed) {
+                    return text_response(
+                        http::StatusCode::REQUEST_TIMEOUT,
+                        "the request's body did not arrive in time\n".to_owned(),
+                    );
+                }
                 error_response(&error)
             }
         }
+    }
+}
+
+/// A request's body that must arrive whole before `deadline`: past it, reading it gives
+/// `connection-read-timeout` and `late` is set.
+struct TimedBody {
+    body: Incoming,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    late: Arc<AtomicBool>,
+    ended: bool,
+}
+
+impl hyper::body::Body for TimedBody {
+    type Data = bytes::Bytes;
+    type Error = wasmtime_wasi_http::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<std::result::Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        match Pin::new(&mut self.body).poll_frame(cx) {
+            Poll::Ready(None) => {
+                self.ended = true;
+                Poll::Ready(None)
+            }
+            Poll::Ready(Some(frame)) => {
+                if self.body.is_end_stream() {
+                    self.ended = true;
+                }
+                Poll::Ready(Some(frame.map_err(Into::into)))
+            }
+            Poll::Pending => match self.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => {
+                    self.ended = true;
+                    self.late.store(true, Ordering::Relaxed);
+                    Poll::Ready(Some(Err(wasmtime_wasi_http::Error::ConnectionReadTimeout)))
+                }
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.ended || self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
     }
 }
 

@@ -343,6 +343,37 @@ async fn a_client_too_slow_to_send_its_headers_is_disconnected() {
     assert_eq!(request(addr, "GET", "/hello", Vec::new()).await.status, 200);
 }
 
+/// A body that never arrives whole: 10 bytes of the 1,000 announced, then silence. The plugin
+/// has no deadline; the body's own timeout ends the request with 408 and closes the connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_too_slow_to_send_its_body_gets_408_and_is_disconnected() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = serving_host();
+    let plugin = routes(&host, PluginOptions::new());
+    let handler = HttpHandler::new(&plugin).expect("handler");
+    let (addr, _stop) = start(
+        HttpServer::new()
+            .route("/", handler)
+            .body_read_timeout(Duration::from_millis(300)),
+    )
+    .await;
+    let mut slow = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    slow.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n0123456789")
+        .await
+        .expect("part of the body");
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "still connected after 10 s");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
+    // A body sent in time is still answered, on the same server.
+    let answer = request(addr, "POST", "/echo", b"in time".to_vec()).await;
+    assert_eq!((answer.status, answer.text().as_str()), (200, "in time"));
+    assert_eq!(plugin.stats().instances_live, 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_version_that_cannot_serve_never_replaces_the_handler() {
     let host = serving_host();
