@@ -46,17 +46,7 @@ impl<T: Send + 'static> Host<T> {
         engine: &Engine,
         new_state: impl Fn(&str) -> T + Send + Sync + 'static,
     ) -> Result<HostBuilder<T>> {
-        let mut linker = Linker::new(engine.wasmtime());
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
-            .map_err(|e| engine_error("cannot link WASI", e))?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)
-            .map_err(|e| engine_error("cannot link wasi:http", e))?;
-        fs::add_to_linker(&mut linker)
-            .map_err(|e| engine_error("cannot link the filesystem refusal log", e))?;
-        determinism::add_to_linker(&mut linker)
-            .map_err(|e| engine_error("cannot link virtual file times", e))?;
-        crate::store::deadline::add_to_linker(&mut linker)
-            .map_err(|e| engine_error("cannot link deadline-bound waits", e))?;
+        let linker = link_sandbox(engine, false)?;
         HostBuilder::new(engine, linker, Box::new(new_state), false)
     }
 
@@ -69,11 +59,7 @@ impl<T: Send + 'static> Host<T> {
         engine: &Engine,
         new_state: impl Fn(&str) -> T + Send + Sync + 'static,
     ) -> Result<HostBuilder<T>> {
-        let mut linker = Linker::new(engine.wasmtime());
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .map_err(|e| engine_error("cannot link WASI", e))?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
-            .map_err(|e| engine_error("cannot link wasi:http", e))?;
+        let linker = link_sandbox(engine, true)?;
         HostBuilder::new(engine, linker, Box::new(new_state), true)
     }
 
@@ -152,6 +138,47 @@ impl<T: Send + 'static> Host<T> {
     ) -> Result<Plugin<T>> {
         Plugin::load(&self.runtime, name, bytes, sha256, options)
     }
+}
+
+/// The sandbox every plugin runs in, linked the same way for synchronous and asynchronous hosts:
+/// WASI and `wasi:http` (wasmtime-wasi's synchronous or asynchronous bindings), `open-at`
+/// refusals logged, virtual file times in deterministic mode. On synchronous hosts every
+/// blocking wait is also bound to the call's deadline; asynchronous hosts race the whole call
+/// against its deadline instead.
+fn link_sandbox<T: Send + 'static>(
+    engine: &Engine,
+    asynchronous: bool,
+) -> Result<Linker<PluginState<T>>> {
+    let mut linker = Linker::new(engine.wasmtime());
+    let wasi = if asynchronous {
+        link_wasi_async(&mut linker)
+    } else {
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .and_then(|()| wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker))
+    };
+    wasi.map_err(|e| engine_error("cannot link WASI", e))?;
+    fs::add_to_linker(&mut linker, asynchronous)
+        .map_err(|e| engine_error("cannot link the filesystem refusal log", e))?;
+    determinism::add_to_linker(&mut linker, asynchronous)
+        .map_err(|e| engine_error("cannot link virtual file times", e))?;
+    if !asynchronous {
+        crate::store::deadline::add_to_linker(&mut linker)
+            .map_err(|e| engine_error("cannot link deadline-bound waits", e))?;
+    }
+    Ok(linker)
+}
+
+#[cfg(feature = "async")]
+fn link_wasi_async<T: Send + 'static>(linker: &mut Linker<PluginState<T>>) -> wasmtime::Result<()> {
+    wasmtime_wasi::p2::add_to_linker_async(linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)
+}
+
+#[cfg(not(feature = "async"))]
+fn link_wasi_async<T: Send + 'static>(
+    _linker: &mut Linker<PluginState<T>>,
+) -> wasmtime::Result<()> {
+    wasmtime::bail!("asynchronous hosts need the crate feature `async`")
 }
 
 fn engine_error(what: &str, error: wasmtime::Error) -> Error {

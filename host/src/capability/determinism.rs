@@ -47,14 +47,12 @@ fn virtualize(mut stat: DescriptorStat) -> DescriptorStat {
     stat
 }
 
-type StatOutcome = wasmtime::Result<(Result<DescriptorStat, ErrorCode>,)>;
-
-/// What a stat call gives the plugin: the error code, or the stat with virtual times when the
-/// plugin runs deterministically.
+/// What a stat call gives the plugin, with wasmtime-wasi's synchronous filesystem: the error
+/// code, or the stat with virtual times when the plugin runs deterministically.
 fn answer<T: Send>(
     store: &mut StoreContextMut<'_, PluginState<T>>,
     outcome: Result<DescriptorStat, wasmtime_wasi::p2::FsError>,
-) -> StatOutcome {
+) -> wasmtime::Result<(Result<DescriptorStat, ErrorCode>,)> {
     let deterministic = store.data().deterministic;
     match outcome {
         Ok(stat) if deterministic => Ok((Ok(virtualize(stat)),)),
@@ -66,38 +64,97 @@ fn answer<T: Send>(
     }
 }
 
-/// Replaces `stat` and `stat-at` in a synchronous host's `linker` by ones that give
-/// deterministic plugins virtual timestamps, and otherwise do the same.
+/// Replaces `stat` and `stat-at` in `linker` by ones that give deterministic plugins virtual
+/// timestamps, and otherwise do the same, with wasmtime-wasi's synchronous or asynchronous
+/// filesystem as the host is.
 pub(crate) fn add_to_linker<T: Send + 'static>(
     linker: &mut Linker<PluginState<T>>,
+    asynchronous: bool,
 ) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
-    let mut types = linker.instance(TYPES)?;
-    let defined = types
-        .func_wrap(
-            "[method]descriptor.stat",
-            |mut store: StoreContextMut<'_, PluginState<T>>, (fd,): (Resource<Descriptor>,)| {
-                let outcome = fs::HostDescriptor::stat(&mut store.data_mut().filesystem(), fd);
-                answer(&mut store, outcome)
-            },
-        )
-        .and_then(|()| {
-            types.func_wrap(
-                "[method]descriptor.stat-at",
-                |mut store: StoreContextMut<'_, PluginState<T>>,
-                 (fd, flags, path): (Resource<Descriptor>, PathFlags, String)| {
-                    let outcome = fs::HostDescriptor::stat_at(
-                        &mut store.data_mut().filesystem(),
-                        fd,
-                        flags,
-                        path,
-                    );
-                    answer(&mut store, outcome)
-                },
-            )
-        });
+    let defined = if asynchronous {
+        add_async_stats(linker)
+    } else {
+        add_sync_stats(linker)
+    };
     linker.allow_shadowing(false);
     defined
+}
+
+fn add_sync_stats<T: Send + 'static>(linker: &mut Linker<PluginState<T>>) -> wasmtime::Result<()> {
+    let mut types = linker.instance(TYPES)?;
+    types.func_wrap(
+        "[method]descriptor.stat",
+        |mut store: StoreContextMut<'_, PluginState<T>>, (fd,): (Resource<Descriptor>,)| {
+            let outcome = fs::HostDescriptor::stat(&mut store.data_mut().filesystem(), fd);
+            answer(&mut store, outcome)
+        },
+    )?;
+    types.func_wrap(
+        "[method]descriptor.stat-at",
+        |mut store: StoreContextMut<'_, PluginState<T>>,
+         (fd, flags, path): (Resource<Descriptor>, PathFlags, String)| {
+            let outcome =
+                fs::HostDescriptor::stat_at(&mut store.data_mut().filesystem(), fd, flags, path);
+            answer(&mut store, outcome)
+        },
+    )
+}
+
+fn add_async_stats<T: Send + 'static>(linker: &mut Linker<PluginState<T>>) -> wasmtime::Result<()> {
+    use wasmtime_wasi::p2::bindings::filesystem::types as afs;
+    type Answer = wasmtime::Result<(Result<afs::DescriptorStat, afs::ErrorCode>,)>;
+    /// The async twin of [`answer`]: the async bindings have types of their own.
+    fn answer_async<T: Send>(
+        store: &mut StoreContextMut<'_, PluginState<T>>,
+        outcome: Result<afs::DescriptorStat, wasmtime_wasi::p2::FsError>,
+    ) -> Answer {
+        let deterministic = store.data().deterministic;
+        match outcome {
+            Ok(mut stat) if deterministic => {
+                let epoch = Some(afs::Datetime {
+                    seconds: VIRTUAL_EPOCH_SECS,
+                    nanoseconds: 0,
+                });
+                stat.data_access_timestamp = stat.data_access_timestamp.and(epoch);
+                stat.data_modification_timestamp = stat.data_modification_timestamp.and(epoch);
+                stat.status_change_timestamp = stat.status_change_timestamp.and(epoch);
+                Ok((Ok(stat),))
+            }
+            Ok(stat) => Ok((Ok(stat),)),
+            Err(error) => {
+                let mut view = store.data_mut().filesystem();
+                Ok((Err(afs::Host::convert_error_code(&mut view, error)?),))
+            }
+        }
+    }
+    let mut types = linker.instance(TYPES)?;
+    types.func_wrap_async(
+        "[method]descriptor.stat",
+        |mut store: StoreContextMut<'_, PluginState<T>>, (fd,): (Resource<Descriptor>,)| {
+            Box::new(async move {
+                let outcome =
+                    afs::HostDescriptor::stat(&mut store.data_mut().filesystem(), fd).await;
+                answer_async(&mut store, outcome)
+            })
+        },
+    )?;
+    types.func_wrap_async(
+        "[method]descriptor.stat-at",
+        |mut store: StoreContextMut<'_, PluginState<T>>,
+         (fd, flags, path): (Resource<Descriptor>, afs::PathFlags, String)| {
+            Box::new(async move {
+                let outcome = afs::HostDescriptor::stat_at(
+                    &mut store.data_mut().filesystem(),
+                    fd,
+                    flags,
+                    path,
+                )
+                .await;
+                answer_async(&mut store, outcome)
+            })
+        },
+    )
 }
 
 /// A clock that starts at a fixed time and advances by one tick each time it is read.

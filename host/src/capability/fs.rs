@@ -2,8 +2,8 @@
 //!
 //! wasmtime-wasi resolves every path the guest opens beneath a granted directory (with cap-std),
 //! so `..`, absolute paths and symlinks cannot leave it. `open-at`, the door to every file, is
-//! wrapped on synchronous hosts so that each refusal is also logged with the plugin, the path and
-//! the grant that would allow it.
+//! wrapped (on synchronous and asynchronous hosts alike) so that each refusal is also logged with
+//! the plugin, the path and the grant that would allow it.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -144,46 +144,138 @@ type OpenAtParams = (
     DescriptorFlags,
 );
 
-/// Replaces `open-at` in `linker` by one that logs refusals and otherwise does the same.
+/// Replaces `open-at` in `linker` by one that logs refusals and otherwise does the same, with
+/// wasmtime-wasi's synchronous or asynchronous filesystem as the host is.
 pub(crate) fn add_to_linker<T: Send + 'static>(
     linker: &mut Linker<PluginState<T>>,
+    asynchronous: bool,
 ) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
-    let defined = linker.instance(TYPES)?.func_wrap(
+    let defined = if asynchronous {
+        add_async_open_at(linker)
+    } else {
+        add_sync_open_at(linker)
+    };
+    linker.allow_shadowing(false);
+    defined
+}
+
+fn add_sync_open_at<T: Send + 'static>(
+    linker: &mut Linker<PluginState<T>>,
+) -> wasmtime::Result<()> {
+    linker.instance(TYPES)?.func_wrap(
         "[method]descriptor.open-at",
-        |mut store: StoreContextMut<'_, PluginState<T>>, (fd, path_flags, path, oflags, flags): OpenAtParams| {
-            let plugin = store.data().plugin_name().to_owned();
-            let writing = flags.contains(DescriptorFlags::WRITE)
-                || flags.contains(DescriptorFlags::MUTATE_DIRECTORY)
-                || oflags.contains(OpenFlags::CREATE)
-                || oflags.contains(OpenFlags::TRUNCATE);
+        |mut store: StoreContextMut<'_, PluginState<T>>,
+         (fd, path_flags, path, oflags, flags): OpenAtParams| {
+            let refusal = Refusal::new(store.data().plugin_name(), &path, writing(oflags, flags));
             let mut view = store.data_mut().filesystem();
-            // The path is the plugin's own text: shown escaped, it cannot forge a log line.
-            let shown = crate::text::escape_untrusted(&path).into_owned();
             match fs::HostDescriptor::open_at(&mut view, fd, path_flags, path, oflags, flags) {
                 Ok(fd) => Ok((Ok(fd),)),
                 Err(error) => {
                     let code = fs::Host::convert_error_code(&mut view, error)?;
-                    if matches!(code, ErrorCode::NotPermitted | ErrorCode::Access | ErrorCode::ReadOnly) {
-                        let (what, grant) = if writing {
-                            ("writing", "--dir-rw HOST::GUEST (grants TOML: dir-rw = [\"HOST::GUEST\"])")
-                        } else {
-                            ("reading", "--dir HOST::GUEST (grants TOML: dir = [\"HOST::GUEST\"])")
-                        };
-                        tracing::warn!(
-                            target: crate::LOG_TARGET,
-                            plugin,
-                            "refused {what} `{shown}`: it is outside the plugin's granted directories \
-                             (or they are read-only); grant its directory with {grant}"
-                        );
-                    }
+                    refusal.log_if(matches!(
+                        code,
+                        ErrorCode::NotPermitted | ErrorCode::Access | ErrorCode::ReadOnly
+                    ));
                     Ok((Err(code),))
                 }
             }
         },
+    )
+}
+
+fn add_async_open_at<T: Send + 'static>(
+    linker: &mut Linker<PluginState<T>>,
+) -> wasmtime::Result<()> {
+    use wasmtime_wasi::p2::bindings::filesystem::types as afs;
+    type AsyncOpenAtParams = (
+        Resource<Descriptor>,
+        afs::PathFlags,
+        String,
+        afs::OpenFlags,
+        afs::DescriptorFlags,
     );
-    linker.allow_shadowing(false);
-    defined
+    linker.instance(TYPES)?.func_wrap_async(
+        "[method]descriptor.open-at",
+        |mut store: StoreContextMut<'_, PluginState<T>>,
+         (fd, path_flags, path, oflags, flags): AsyncOpenAtParams| {
+            Box::new(async move {
+                let writing = flags.contains(afs::DescriptorFlags::WRITE)
+                    || flags.contains(afs::DescriptorFlags::MUTATE_DIRECTORY)
+                    || oflags.contains(afs::OpenFlags::CREATE)
+                    || oflags.contains(afs::OpenFlags::TRUNCATE);
+                let refusal = Refusal::new(store.data().plugin_name(), &path, writing);
+                let mut view = store.data_mut().filesystem();
+                let opened =
+                    afs::HostDescriptor::open_at(&mut view, fd, path_flags, path, oflags, flags)
+                        .await;
+                match opened {
+                    Ok(fd) => Ok((Ok(fd),)),
+                    Err(error) => {
+                        let code = afs::Host::convert_error_code(&mut view, error)?;
+                        refusal.log_if(matches!(
+                            code,
+                            afs::ErrorCode::NotPermitted
+                                | afs::ErrorCode::Access
+                                | afs::ErrorCode::ReadOnly
+                        ));
+                        Ok((Err(code),))
+                    }
+                }
+            })
+        },
+    )
+}
+
+/// Whether an `open-at` with these flags writes.
+fn writing(oflags: OpenFlags, flags: DescriptorFlags) -> bool {
+    flags.contains(DescriptorFlags::WRITE)
+        || flags.contains(DescriptorFlags::MUTATE_DIRECTORY)
+        || oflags.contains(OpenFlags::CREATE)
+        || oflags.contains(OpenFlags::TRUNCATE)
+}
+
+/// An `open-at` that may be refused: what the log says if it is.
+struct Refusal {
+    plugin: String,
+    /// The path as the plugin wrote it, escaped: it cannot forge a log line.
+    shown: String,
+    writing: bool,
+}
+
+impl Refusal {
+    fn new(plugin: &str, path: &str, writing: bool) -> Self {
+        Self {
+            plugin: plugin.to_owned(),
+            shown: crate::text::escape_untrusted(path).into_owned(),
+            writing,
+        }
+    }
+
+    /// Logs the refusal, with the grant that would allow it, when `refused`.
+    fn log_if(self, refused: bool) {
+        if !refused {
+            return;
+        }
+        let (what, grant) = if self.writing {
+            (
+                "writing",
+                "--dir-rw HOST::GUEST (grants TOML: dir-rw = [\"HOST::GUEST\"])",
+            )
+        } else {
+            (
+                "reading",
+                "--dir HOST::GUEST (grants TOML: dir = [\"HOST::GUEST\"])",
+            )
+        };
+        let (plugin, shown) = (self.plugin, self.shown);
+        tracing::warn!(
+            target: crate::LOG_TARGET,
+            plugin,
+            "refused {what} `{shown}`: it is outside the plugin's granted directories \
+             (or they are read-only); grant its directory with {grant}"
+        );
+    }
 }
 
 /// Files: `wasi:filesystem`, only within the granted directories.

@@ -198,3 +198,37 @@ mod vault_user {
     });
     ::componentry::typed_world!(VaultUser, VaultUserIndices);
 }
+
+/// An asynchronous host links the same sandbox as a synchronous one: a refused open is logged
+/// with the plugin and the path, and a deterministic plugin sees virtual file times.
+#[test]
+fn an_async_host_logs_refused_opens_and_virtualizes_file_times() {
+    use componentry::Grants;
+    let data = tempfile::tempdir().expect("tempdir");
+    std::fs::write(data.path().join("inside.txt"), "inside").expect("write");
+    let host = async_host(false);
+    let load = |grants: Grants| {
+        host.load_file_with(guest("prober"), PluginOptions::new().grants(grants))
+            .expect("load prober")
+    };
+    let runtime = current_thread();
+    let probe = |plugin: &Plugin<()>, call: &str| {
+        let results = runtime
+            .block_on(plugin.invoke_async(&format!("probe#{call}")))
+            .unwrap_or_else(|e| panic!("{call}: {e}"));
+        componentry::to_wave(&results)
+    };
+    let plugin = load(Grants::none().dir(data.path(), "/data"));
+    let (logs, outcome) =
+        crate::logs::capture_logs(|| probe(&plugin, r#"read-at("/data", "../secret.txt")"#));
+    assert!(outcome.contains("not-permitted"), "{outcome}");
+    assert!(
+        logs.contains("prober") && logs.contains("`../secret.txt`"),
+        "the refusal must be logged: {logs}"
+    );
+    let virtual_epoch = format!("ok({})", componentry::VIRTUAL_EPOCH_SECS * 1_000_000_000);
+    let modified = r#"modified("/data", "inside.txt")"#;
+    assert_ne!(probe(&plugin, modified), virtual_epoch);
+    let seeded = load(Grants::none().dir(data.path(), "/data").deterministic(3));
+    assert_eq!(probe(&seeded, modified), virtual_epoch);
+}
