@@ -44,7 +44,7 @@ pub fn build_all(root: &Path, work_dir: &Path, out_dir: &Path) -> anyhow::Result
         let module = std::fs::read(&core).with_context(|| format!("reading {}", core.display()))?;
         let component = componentize(&module, Adapter::Command)
             .with_context(|| format!("componentizing {name}"))?;
-        crate::guests::write_if_changed(&out_dir.join(format!("{name}.wasm")), &component)?;
+        crate::artifacts::write_if_changed(&out_dir.join(format!("{name}.wasm")), &component)?;
     }
     println!("<== C guests ready in {}", step::elapsed(started));
     Ok(())

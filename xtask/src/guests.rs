@@ -7,6 +7,7 @@ use anyhow::Context;
 
 use componentry_toolchain::rust::{Route, TARGET};
 
+use crate::artifacts::copy_if_changed;
 use crate::step;
 
 /// The guest workspaces, relative to the repository root.
@@ -145,19 +146,4 @@ fn list_guests(manifest: &Path) -> anyhow::Result<Vec<Guest>> {
         }
     }
     Ok(guests)
-}
-
-/// Copies `from` to `to` unless `to` already has the same bytes.
-fn copy_if_changed(from: &Path, to: &Path) -> anyhow::Result<()> {
-    let bytes = std::fs::read(from)
-        .with_context(|| format!("reading the built guest {}", from.display()))?;
-    write_if_changed(to, &bytes)
-}
-
-/// Writes `bytes` to `to` unless it already holds them, so unchanged guests keep their timestamps.
-pub fn write_if_changed(to: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    if std::fs::read(to).is_ok_and(|existing| existing == bytes) {
-        return Ok(());
-    }
-    std::fs::write(to, bytes).with_context(|| format!("writing {}", to.display()))
 }

@@ -9,6 +9,7 @@
 //! - `soak`: reloads under calls and serving under load for a while, watching nothing grows.
 //! - `fuzz`: the cargo-fuzz targets of every parser an untrusted party feeds.
 
+mod artifacts;
 mod bench;
 mod c_guests;
 mod demo;

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use componentry::wasmtime::component::{Linker, Val};
 use componentry::{ComponentWorld, EngineBuilder, Host, PluginOptions, PluginState};
 
-use componentry_cases_file::{Case, CasesFile, Expectation};
 use crate::exit::Failure;
+use componentry_cases_file::{Case, CasesFile, Expectation};
 
 /// How the cases went.
 pub struct Report {

@@ -10,8 +10,12 @@ use std::time::Duration;
 use clap::Args;
 use componentry::{Host, HttpHandler, HttpServer, Output, PluginDir, PluginEvent, Pooling};
 
-use crate::exit;
+use crate::interrupt::interrupted;
+use crate::load_flags::LoadFlags;
+use crate::loading::load;
+use crate::{exit, stats};
 
+/// The arguments of `componentry serve`.
 #[derive(Args)]
 pub struct ServeArgs {
     /// The component: exports `wasi:http/incoming-handler` (world `wasi:http/proxy`).
@@ -56,15 +60,17 @@ pub struct ServeArgs {
     #[arg(long, value_name = "MS", default_value_t = 30_000)]
     body_timeout: u64,
 
+    /// How the plugin is loaded: cache, manifest, policy, grant and limit flags.
     #[command(flatten)]
-    loading: crate::LoadFlags,
+    loading: LoadFlags,
 }
 
 /// The deadline of a request when neither `--timeout` nor the policy sets one: a handler that
 /// never answers (or waits on a client that never sends its body) cannot hold its slot for ever.
 const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 30_000;
 
-pub fn serve(mut args: ServeArgs) -> Result<(), exit::Failure> {
+/// Loads the plugin and serves HTTP with it until interrupted; then prints its metrics.
+pub fn run(mut args: ServeArgs) -> Result<(), exit::Failure> {
     args.loading
         .limits
         .default_timeout(DEFAULT_REQUEST_TIMEOUT_MS);
@@ -86,7 +92,7 @@ pub fn serve(mut args: ServeArgs) -> Result<(), exit::Failure> {
     let engine = builder.build()?;
     let host: Host<()> = Host::builder_async(&engine, |_| ())?.build()?;
     let policy = prepared.policy.clone();
-    let plugin = crate::load(&host, prepared)?;
+    let plugin = load(&host, prepared)?;
     let handler = HttpHandler::new(&plugin)?;
     if args.watch {
         report_reloads(host.subscribe());
@@ -112,7 +118,7 @@ pub fn serve(mut args: ServeArgs) -> Result<(), exit::Failure> {
             .map_err(|e| exit::Failure::Other(format!("cannot listen on {}: {e}", args.addr)))?;
         let bound = listener.local_addr().unwrap_or(args.addr);
         eprintln!("Serving HTTP on http://{bound}/");
-        let stop = crate::interrupted();
+        let stop = interrupted();
         let mut server = HttpServer::new()
             .max_in_flight(args.max_in_flight.max(1) as usize)
             .idle_timeout(Duration::from_millis(args.idle_timeout))
@@ -129,7 +135,7 @@ pub fn serve(mut args: ServeArgs) -> Result<(), exit::Failure> {
             .await?;
         Ok::<(), exit::Failure>(())
     })?;
-    crate::stats::print(std::slice::from_ref(&plugin));
+    stats::print(std::slice::from_ref(&plugin));
     Ok(())
 }
 
