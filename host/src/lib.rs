@@ -72,9 +72,15 @@ mod wave;
 
 pub use capability::framework::{FRAMEWORK_WIT, LOG_TARGET};
 pub use capability::{
-    DEFAULT_SEED, DirGrant, EnvGrant, GRANT_WORDS, Grants, HttpPattern, NetPattern, Output,
-    VIRTUAL_EPOCH_SECS, VIRTUAL_TICK_NANOS,
+    DEFAULT_SEED, DirGrant, EnvGrant, Grants, HttpPattern, NetPattern, Output, VIRTUAL_EPOCH_SECS,
+    VIRTUAL_TICK_NANOS,
 };
+
+/// The grant vocabulary: every word that grants files, manifests' `[capabilities]`, policies'
+/// `[plugin.allow]` and the CLI's grant flags take, each with what it takes and a line of help.
+pub mod vocabulary {
+    pub use crate::capability::{Takes, Word, words};
+}
 pub use compat::extension_point::{
     CompatibilityReport, ExtensionPoint, ExtensionPoints, Problem, serves,
 };

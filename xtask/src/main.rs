@@ -160,6 +160,8 @@ fn test(root: &Path) -> anyhow::Result<()> {
                 "-p",
                 "componentry-toolchain",
                 "-p",
+                "componentry-cases-file",
+                "-p",
                 "componentry-sdk",
             ])
             .env("RUSTDOCFLAGS", "-D warnings"),

@@ -1,6 +1,7 @@
 //! Deterministic mode: randomness from a fixed seed, virtual clocks, and virtual file timestamps,
 //! so that a plugin run can be reproduced exactly.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -8,13 +9,14 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use wasmtime::StoreContextMut;
 use wasmtime::component::{Linker, Resource};
-use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::clocks::{HostMonotonicClock, HostWallClock};
 use wasmtime_wasi::filesystem::WasiFilesystemView;
 use wasmtime_wasi::p2::bindings::sync::filesystem::types::{
     self as fs, Datetime, Descriptor, DescriptorStat, ErrorCode, PathFlags,
 };
 
+use super::kind::{Kind, Takes, Unit, Wiring, Word};
+use crate::error::{Error, Result};
 use crate::store::PluginState;
 
 /// The virtual wall clock's start: 2000-01-01T00:00:00Z, in seconds since the Unix epoch.
@@ -22,15 +24,6 @@ pub const VIRTUAL_EPOCH_SECS: u64 = 946_684_800;
 
 /// How far the virtual clocks advance at each reading: 1 ms.
 pub const VIRTUAL_TICK_NANOS: u64 = 1_000_000;
-
-pub(crate) fn apply(builder: &mut WasiCtxBuilder, seed: u64) {
-    builder
-        .secure_random(StdRng::seed_from_u64(seed))
-        .insecure_random(StdRng::seed_from_u64(seed.rotate_left(32) ^ 0x5eed))
-        .insecure_random_seed(u128::from(seed))
-        .wall_clock(VirtualClock::default())
-        .monotonic_clock(VirtualClock::default());
-}
 
 /// The `wasi:filesystem/types` instance as wasmtime-wasi defines it.
 const TYPES: &str = "wasi:filesystem/types@0.2.12";
@@ -189,26 +182,96 @@ impl HostMonotonicClock for VirtualClock {
     }
 }
 
-fn describe(grants: &super::Grants) -> (bool, String) {
-    match grants.deterministic_seed() {
+/// Deterministic mode, when granted: the seed of its generators.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Determinism(pub(crate) Option<u64>);
+
+/// The seed of deterministic mode when none is given.
+pub const DEFAULT_SEED: u64 = 0;
+
+const DETERMINISTIC: Word = Word {
+    name: "deterministic",
+    takes: Takes::Switch,
+    value_name: "",
+    help: "Virtual clocks and seeded randomness, for reproducible runs.",
+    flag: true,
+};
+
+fn describe(determinism: &Determinism) -> (bool, String) {
+    match determinism.0 {
         Some(seed) => (true, format!("deterministic (seed {seed}, virtual clocks)")),
         None => (true, "the host's".to_owned()),
     }
 }
 
-/// Clocks: the host's, or virtual ones in deterministic mode.
-pub(crate) const CLOCKS: super::Unit = super::Unit {
-    name: "wasi:clocks",
-    covers: &["wasi:clocks/"],
-    describe,
-};
+impl Kind for Determinism {
+    /// `deterministic = true`, or a seed: `deterministic = 42`.
+    const WORDS: &'static [Word] = &[DETERMINISTIC];
+    const UNITS: &'static [Unit<Self>] = &[
+        // Clocks: the host's, or virtual ones in deterministic mode.
+        Unit {
+            name: "wasi:clocks",
+            covers: &["wasi:clocks/"],
+            describe,
+        },
+        // Randomness: the host's, or seeded in deterministic mode.
+        Unit {
+            name: "wasi:random",
+            covers: &["wasi:random/"],
+            describe,
+        },
+    ];
+    type Ready = ();
 
-/// Randomness: the host's, or seeded in deterministic mode.
-pub(crate) const RANDOM: super::Unit = super::Unit {
-    name: "wasi:random",
-    covers: &["wasi:random/"],
-    describe,
-};
+    fn add(&mut self, word: &str, value: &toml::Value) -> Result<()> {
+        self.0 = match value {
+            toml::Value::Boolean(on) => on.then_some(DEFAULT_SEED),
+            toml::Value::Integer(seed) => Some(u64::try_from(*seed).map_err(|_| {
+                Error::syntax("grant", &seed.to_string(), "a seed is not negative")
+            })?),
+            _ => {
+                return Err(Error::syntax(
+                    "grant",
+                    &value.to_string(),
+                    format!("`{word}` takes true, false or a seed"),
+                ));
+            }
+        };
+        Ok(())
+    }
+
+    fn merge(&mut self, other: Self) {
+        self.0 = other.0.or(self.0);
+    }
+
+    fn describe(&self, lines: &mut Vec<String>) {
+        if let Some(seed) = self.0 {
+            lines.push(format!("{} {seed}", DETERMINISTIC.name));
+        }
+    }
+
+    /// The policy's seed when it states one. Deterministic mode may be asked for: it restricts.
+    fn restrict(&self, allowed: &Self, _excess: &mut Vec<String>) -> Self {
+        Determinism(allowed.0.or(self.0))
+    }
+
+    fn prepare(&self, _plugin: &Arc<str>) -> Result<()> {
+        Ok(())
+    }
+
+    fn wire(&self, (): &(), wiring: &mut Wiring<'_>) -> Result<()> {
+        if let Some(seed) = self.0 {
+            wiring
+                .builder
+                .secure_random(StdRng::seed_from_u64(seed))
+                .insecure_random(StdRng::seed_from_u64(seed.rotate_left(32) ^ 0x5eed))
+                .insecure_random_seed(u128::from(seed))
+                .wall_clock(VirtualClock::default())
+                .monotonic_clock(VirtualClock::default());
+        }
+        Ok(())
+    }
+}
 
 #[cfg(test)]
 mod tests {

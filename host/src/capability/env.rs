@@ -1,6 +1,11 @@
 //! Environment grants: a variable passed with the host's value (`NAME`), or set to a value given
 //! in the grant (`NAME=VALUE`). A plugin sees no other variable.
 
+use std::sync::Arc;
+
+use super::kind::{Kind, Takes, Unit, Wiring, Word, add_new, entries, list_or};
+use crate::error::Result;
+
 /// One environment variable granted to a plugin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EnvGrant {
@@ -13,7 +18,7 @@ pub enum EnvGrant {
 
 impl EnvGrant {
     /// Parses `NAME` or `NAME=VALUE`.
-    pub fn parse(spec: &str) -> crate::Result<Self> {
+    pub fn parse(spec: &str) -> Result<Self> {
         Self::parse_reason(spec)
             .map_err(|reason| crate::Error::syntax("environment grant", spec, reason))
     }
@@ -65,17 +70,79 @@ impl std::fmt::Display for EnvGrant {
     }
 }
 
-/// Environment variables: `wasi:cli/environment` (arguments too).
-pub(crate) const UNIT: super::Unit = super::Unit {
-    name: "wasi:cli/environment",
-    covers: &["wasi:cli/environment"],
-    describe: |grants| {
-        super::list_or(
-            grants.env_names().into_iter().map(str::to_owned).collect(),
-            "no environment variables (grant with --env NAME or --env NAME=VALUE)",
-        )
-    },
+/// The environment variables granted to a plugin.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Env(pub(crate) Vec<EnvGrant>);
+
+const ENV: Word = Word {
+    name: "env",
+    takes: Takes::List,
+    value_name: "NAME[=VALUE]",
+    help: "Grant an environment variable: NAME takes the host's value, NAME=VALUE sets one.",
+    flag: true,
 };
+
+impl Kind for Env {
+    const WORDS: &'static [Word] = &[ENV];
+    /// Environment variables: `wasi:cli/environment` (arguments too).
+    const UNITS: &'static [Unit<Self>] = &[Unit {
+        name: "wasi:cli/environment",
+        covers: &["wasi:cli/environment"],
+        describe: |env| {
+            list_or(
+                env.0.iter().map(|e| e.name().to_owned()).collect(),
+                &format!("no environment variables (grant with {})", ENV.hint()),
+            )
+        },
+    }];
+    type Ready = ();
+
+    fn add(&mut self, word: &str, value: &toml::Value) -> Result<()> {
+        for entry in entries(word, value)? {
+            self.0.push(EnvGrant::parse(entry)?);
+        }
+        Ok(())
+    }
+
+    fn merge(&mut self, other: Self) {
+        add_new(&mut self.0, other.0);
+    }
+
+    fn describe(&self, lines: &mut Vec<String>) {
+        lines.extend(self.0.iter().map(|e| format!("env {e}")));
+    }
+
+    fn restrict(&self, allowed: &Self, excess: &mut Vec<String>) -> Self {
+        let mut granted = Env::default();
+        for env in &self.0 {
+            match allowed.0.iter().find_map(|a| env.granted_by(a)) {
+                Some(given) => granted.0.push(given),
+                None => excess.push(format!("env {env}")),
+            }
+        }
+        granted
+    }
+
+    fn prepare(&self, _plugin: &Arc<str>) -> Result<()> {
+        Ok(())
+    }
+
+    fn wire(&self, (): &(), wiring: &mut Wiring<'_>) -> Result<()> {
+        for env in &self.0 {
+            match env {
+                EnvGrant::Value(name, value) => {
+                    wiring.builder.env(name, value);
+                }
+                EnvGrant::FromHost(name) => {
+                    if let Some(value) = std::env::var_os(name) {
+                        wiring.builder.env(name, value.to_string_lossy());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -70,7 +70,7 @@ pub(crate) fn add_to_linker<T: Send + 'static>(
 }
 
 /// The framework's own interfaces: the host's log and the plugin's settings.
-pub(crate) const UNIT: super::Unit = super::Unit {
+pub(crate) const UNIT: super::kind::Unit<()> = super::kind::Unit {
     name: "componentry:plugin",
     covers: &["componentry:plugin/"],
     describe: |_| {

@@ -6,15 +6,17 @@
 //! the plugin, the path and the grant that would allow it.
 
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use wasmtime::StoreContextMut;
 use wasmtime::component::{Linker, Resource};
+use wasmtime_wasi::FsPerms;
 use wasmtime_wasi::filesystem::WasiFilesystemView;
 use wasmtime_wasi::p2::bindings::sync::filesystem::types::{
     self as fs, Descriptor, DescriptorFlags, ErrorCode, OpenFlags, PathFlags,
 };
-use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
+use super::kind::{Kind, Takes, Unit, Wiring, Word, add_new, entries, list_or};
 use crate::error::{Error, Result};
 use crate::store::PluginState;
 
@@ -112,25 +114,105 @@ fn normalize(path: &Path) -> PathBuf {
     normal
 }
 
-pub(crate) fn apply(builder: &mut WasiCtxBuilder, plugin: &str, dirs: &[DirGrant]) -> Result<()> {
-    for dir in dirs {
-        let perms = if dir.writable {
-            FsPerms::ReadWrite
-        } else {
-            FsPerms::ReadOnly
-        };
-        builder
-            .preopened_dir(&dir.host, &dir.guest, perms)
-            .map_err(|e| Error::Grant {
-                plugin: plugin.to_owned(),
-                reason: format!(
-                    "cannot open the granted directory {}: {e:#}",
-                    dir.host.display()
+/// The host directories granted to a plugin.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Dirs(pub(crate) Vec<DirGrant>);
+
+const DIR: Word = Word {
+    name: "dir",
+    takes: Takes::List,
+    value_name: "HOST[::GUEST]",
+    help: "Grant a host directory read-only, seen by the plugin at GUEST (default: the same path).",
+    flag: true,
+};
+
+const DIR_RW: Word = Word {
+    name: "dir-rw",
+    takes: Takes::List,
+    value_name: "HOST[::GUEST]",
+    help: "Grant a host directory read-write.",
+    flag: true,
+};
+
+impl Kind for Dirs {
+    const WORDS: &'static [Word] = &[DIR, DIR_RW];
+    /// Files: `wasi:filesystem`, only within the granted directories.
+    const UNITS: &'static [Unit<Self>] = &[Unit {
+        name: "wasi:filesystem",
+        covers: &["wasi:filesystem/"],
+        describe: |dirs| {
+            list_or(
+                dirs.0.iter().map(DirGrant::describe).collect(),
+                &format!(
+                    "no directories (grant one with {} or {})",
+                    DIR.hint(),
+                    DIR_RW.hint()
                 ),
-                source: Some(e.into()),
-            })?;
+            )
+        },
+    }];
+    type Ready = ();
+
+    fn add(&mut self, word: &str, value: &toml::Value) -> Result<()> {
+        for entry in entries(word, value)? {
+            self.0.push(DirGrant::parse(entry, word == DIR_RW.name)?);
+        }
+        Ok(())
     }
-    Ok(())
+
+    fn merge(&mut self, other: Self) {
+        add_new(&mut self.0, other.0);
+    }
+
+    fn describe(&self, lines: &mut Vec<String>) {
+        lines.extend(self.0.iter().map(DirGrant::vocabulary));
+    }
+
+    fn restrict(&self, allowed: &Self, excess: &mut Vec<String>) -> Self {
+        let mut granted = Dirs::default();
+        for dir in &self.0 {
+            match allowed.0.iter().find_map(|a| dir.granted_by(a)) {
+                Some(given) => {
+                    if dir.writable && !given.writable {
+                        excess.push(format!("{} (allowed read-only)", dir.vocabulary()));
+                    }
+                    granted.0.push(given);
+                }
+                None => excess.push(dir.vocabulary()),
+            }
+        }
+        granted
+    }
+
+    fn relative_to(self, base: &Path) -> Self {
+        Dirs(self.0.into_iter().map(|d| d.relative_to(base)).collect())
+    }
+
+    fn prepare(&self, _plugin: &Arc<str>) -> Result<()> {
+        Ok(())
+    }
+
+    fn wire(&self, (): &(), wiring: &mut Wiring<'_>) -> Result<()> {
+        for dir in &self.0 {
+            let perms = if dir.writable {
+                FsPerms::ReadWrite
+            } else {
+                FsPerms::ReadOnly
+            };
+            wiring
+                .builder
+                .preopened_dir(&dir.host, &dir.guest, perms)
+                .map_err(|e| Error::Grant {
+                    plugin: wiring.plugin.to_string(),
+                    reason: format!(
+                        "cannot open the granted directory {}: {e:#}",
+                        dir.host.display()
+                    ),
+                    source: Some(e.into()),
+                })?;
+        }
+        Ok(())
+    }
 }
 
 /// The `wasi:filesystem/types` instance as wasmtime-wasi defines it.
@@ -277,18 +359,6 @@ impl Refusal {
         );
     }
 }
-
-/// Files: `wasi:filesystem`, only within the granted directories.
-pub(crate) const UNIT: super::Unit = super::Unit {
-    name: "wasi:filesystem",
-    covers: &["wasi:filesystem/"],
-    describe: |grants| {
-        super::list_or(
-            grants.dirs().iter().map(DirGrant::describe).collect(),
-            "no directories (grant one with --dir HOST[::GUEST] or --dir-rw)",
-        )
-    },
-};
 
 #[cfg(test)]
 mod tests {

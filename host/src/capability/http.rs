@@ -8,6 +8,9 @@ use std::sync::Arc;
 use http_body_util::BodyExt;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
+use super::kind::{Kind, Takes, Unit, Wiring, Word, add_new, entries, list_or};
+use crate::error::Result;
+
 /// An allowed HTTP destination: `[SCHEME://]HOST[:PORT]`.
 ///
 /// - `SCHEME` is `http` or `https`; without it, both.
@@ -298,8 +301,9 @@ impl WasiHttpHooks for HttpHooks {
             tracing::warn!(
                 target: crate::LOG_TARGET,
                 plugin = &*self.plugin,
-                "refused HTTP request to {uri}; grant it with --allow-http {host} \
-                 (grants TOML: allow-http = [\"{host}\"])"
+                "refused HTTP request to {uri}; grant it with --{word} {host} \
+                 (grants TOML: {word} = [\"{host}\"])",
+                word = ALLOW_HTTP.name
             );
             return Box::new(async { Err(HttpError::HttpRequestDenied) });
         }
@@ -313,17 +317,78 @@ impl WasiHttpHooks for HttpHooks {
     }
 }
 
-/// Outbound HTTP: `wasi:http`, to the granted hosts.
-pub(crate) const UNIT: super::Unit = super::Unit {
-    name: "wasi:http",
-    covers: &["wasi:http/"],
-    describe: |grants| {
-        super::list_or(
-            grants.http().iter().map(HttpPattern::to_string).collect(),
-            "no hosts (grant with --allow-http [SCHEME://]HOST[:PORT])",
-        )
-    },
+/// The HTTP destinations a plugin is granted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Http(pub(crate) Vec<HttpPattern>);
+
+const ALLOW_HTTP: Word = Word {
+    name: "allow-http",
+    takes: Takes::List,
+    value_name: "[SCHEME://]HOST[:PORT]",
+    help: "Allow outbound HTTP (wasi:http) to [SCHEME://]HOST[:PORT]: HOST a name, *.DOMAIN, an \
+           IP address or `*`; without a port, the scheme's default port; `:*` for any port.",
+    flag: true,
 };
+
+impl Http {
+    /// The hooks that hold one instance's outbound HTTP to this grant.
+    pub(crate) fn hooks(&self, plugin: &Arc<str>) -> Box<dyn WasiHttpHooks + Send> {
+        Box::new(HttpHooks::new(plugin.clone(), self.0.clone()))
+    }
+}
+
+impl Kind for Http {
+    const WORDS: &'static [Word] = &[ALLOW_HTTP];
+    /// Outbound HTTP: `wasi:http`, to the granted hosts.
+    const UNITS: &'static [Unit<Self>] = &[Unit {
+        name: "wasi:http",
+        covers: &["wasi:http/"],
+        describe: |http| {
+            list_or(
+                http.0.iter().map(HttpPattern::to_string).collect(),
+                &format!("no hosts (grant with {})", ALLOW_HTTP.hint()),
+            )
+        },
+    }];
+    type Ready = ();
+
+    fn add(&mut self, word: &str, value: &toml::Value) -> Result<()> {
+        for entry in entries(word, value)? {
+            self.0.push(HttpPattern::parse(entry)?);
+        }
+        Ok(())
+    }
+
+    fn merge(&mut self, other: Self) {
+        add_new(&mut self.0, other.0);
+    }
+
+    fn describe(&self, lines: &mut Vec<String>) {
+        lines.extend(self.0.iter().map(|p| format!("{} {p}", ALLOW_HTTP.name)));
+    }
+
+    /// A pattern is covered when scheme, host and ports are all covered by an allowance.
+    fn restrict(&self, allowed: &Self, excess: &mut Vec<String>) -> Self {
+        let mut granted = Http::default();
+        for pattern in &self.0 {
+            if allowed.0.iter().any(|a| a.covers(pattern)) {
+                granted.0.push(pattern.clone());
+            } else {
+                excess.push(format!("{} {pattern}", ALLOW_HTTP.name));
+            }
+        }
+        granted
+    }
+
+    fn prepare(&self, _plugin: &Arc<str>) -> Result<()> {
+        Ok(())
+    }
+
+    /// Nothing in the WASI context: outbound HTTP goes through the instance's [`hooks`](Http::hooks).
+    fn wire(&self, (): &(), _wiring: &mut Wiring<'_>) -> Result<()> {
+        Ok(())
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -1,8 +1,80 @@
 //! The application's own host interfaces: registering them (a name the host links and plugins
 //! are granted by), and judging a plugin's imports against the grants at load.
 
+use std::sync::Arc;
+
+use super::kind::{Kind, Takes, Unit, Wiring, Word, add_new, entries};
 use crate::error::{Error, Result};
 use crate::names;
+
+/// The application host interfaces a plugin is granted, as `pkg:name/iface[@version]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Interfaces(pub(crate) Vec<String>);
+
+const INTERFACES: Word = Word {
+    name: "interfaces",
+    takes: Takes::List,
+    value_name: "pkg:name/iface[@version]",
+    help: "An application host interface the plugin may import.",
+    flag: false,
+};
+
+impl Interfaces {
+    /// Whether the interface `name` (as a component imports it, `pkg:name/iface@version`) is
+    /// granted.
+    pub(crate) fn grants(&self, name: &str) -> bool {
+        self.0.iter().any(|granted| same_interface(granted, name))
+    }
+
+    /// How an operator grants the interface `name`.
+    pub(crate) fn hint(name: &str) -> String {
+        format!("{} = [\"{name}\"]", INTERFACES.name)
+    }
+}
+
+impl Kind for Interfaces {
+    const WORDS: &'static [Word] = &[INTERFACES];
+    /// Listed by name, each as the application interface it is.
+    const UNITS: &'static [Unit<Self>] = &[];
+    type Ready = ();
+
+    fn add(&mut self, word: &str, value: &toml::Value) -> Result<()> {
+        for entry in entries(word, value)? {
+            check_name(entry).map_err(|reason| Error::syntax("interface grant", entry, reason))?;
+            self.0.push(entry.to_owned());
+        }
+        Ok(())
+    }
+
+    fn merge(&mut self, other: Self) {
+        add_new(&mut self.0, other.0);
+    }
+
+    fn describe(&self, lines: &mut Vec<String>) {
+        lines.extend(self.0.iter().map(|i| format!("interface {i}")));
+    }
+
+    fn restrict(&self, allowed: &Self, excess: &mut Vec<String>) -> Self {
+        let mut granted = Interfaces::default();
+        for name in &self.0 {
+            if allowed.grants(name) {
+                granted.0.push(name.clone());
+            } else {
+                excess.push(format!("interface {name}"));
+            }
+        }
+        granted
+    }
+
+    fn prepare(&self, _plugin: &Arc<str>) -> Result<()> {
+        Ok(())
+    }
+
+    /// Nothing in the WASI context: granted interfaces are linked per plugin at load.
+    fn wire(&self, (): &(), _wiring: &mut Wiring<'_>) -> Result<()> {
+        Ok(())
+    }
+}
 
 /// The packages the host links itself: no application interface may take their names.
 const RESERVED_PACKAGES: &[&str] = &["wasi:", "componentry:plugin/"];

@@ -10,8 +10,10 @@
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 
-use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::sockets::SocketAddrUse;
+
+use super::kind::{Kind, Takes, Unit, Wiring, Word, add_new, entries, list_or, switch};
+use crate::error::Result;
 
 /// A pattern `HOST:PORT` that a socket address may match.
 ///
@@ -327,7 +329,7 @@ impl ResolvedNet {
                 if any(&self.listen) {
                     Ok(())
                 } else {
-                    Err("allow-listen")
+                    Err(ALLOW_LISTEN.name)
                 }
             }
             // A peer connecting to a listener whose address was granted.
@@ -336,71 +338,183 @@ impl ResolvedNet {
                 if any(&self.connect) {
                     Ok(())
                 } else {
-                    Err("allow-net")
+                    Err(ALLOW_NET.name)
                 }
             }
         }
     }
 }
 
-pub(crate) fn apply(
-    builder: &mut WasiCtxBuilder,
-    plugin: &Arc<str>,
-    resolved: &Arc<ResolvedNet>,
-    name_lookup: bool,
-) {
-    builder.allow_ip_name_lookup(name_lookup);
-    if resolved.is_empty() {
-        builder.allow_tcp(false).allow_udp(false);
-        return;
-    }
-    builder.allow_tcp(true).allow_udp(true);
-    let resolved = resolved.clone();
-    let plugin = plugin.clone();
-    builder.socket_addr_check(move |addr, usage| {
-        let verdict = resolved.judge(addr, usage);
-        if let Err(flag) = verdict {
-            // A datagram from a peer not granted is dropped silently by WASI; logging each
-            // would let any sender on the network flood the host's log.
-            if !matches!(usage, SocketAddrUse::UdpReceive) {
-                tracing::warn!(
-                    target: crate::LOG_TARGET,
-                    plugin = &*plugin,
-                    "refused network access ({usage:?}) to {addr}; grant it with --{flag} {addr} \
-                     (grants TOML: {flag} = [\"{addr}\"])"
-                );
-            }
-        }
-        Box::pin(async move { verdict.is_ok() })
-    });
+/// The network a plugin is granted: the addresses it may connect to and exchange datagrams with,
+/// the local addresses it may listen on, and whether it may look names up.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Net {
+    pub(crate) connect: Vec<NetPattern>,
+    pub(crate) listen: Vec<NetPattern>,
+    pub(crate) name_lookup: bool,
 }
 
-/// Name lookup: `wasi:sockets/ip-name-lookup`.
-pub(crate) const NAME_LOOKUP: super::Unit = super::Unit {
-    name: "wasi:sockets/ip-name-lookup",
-    covers: &["wasi:sockets/ip-name-lookup"],
-    describe: |grants| match grants.name_lookup() {
-        true => (true, "name lookup".to_owned()),
-        false => (
-            false,
-            "no name lookup (grant with --allow-name-lookup)".to_owned(),
-        ),
-    },
+const ALLOW_NET: Word = Word {
+    name: "allow-net",
+    takes: Takes::List,
+    value_name: "HOST:PORT",
+    help: "Allow TCP connections to, and UDP datagrams with, HOST:PORT. HOST is an IP address \
+           ([::1] for IPv6), a network (10.0.0.0/8), an IPv4 pattern (10.0.*), a name (resolved \
+           once, at load) or `*`; PORT a number, a range A-B or `*`. Does not allow listening.",
+    flag: true,
 };
 
-/// Sockets: `wasi:sockets`, to and on the granted addresses.
-pub(crate) const UNIT: super::Unit = super::Unit {
-    name: "wasi:sockets",
-    covers: &["wasi:sockets/"],
-    describe: |grants| {
-        let connect = grants.net().iter().map(NetPattern::to_string);
-        let listen = grants.listen().iter().map(|p| format!("listen {p}"));
-        super::list_or(
-            connect.chain(listen).collect(),
-            "no addresses (grant with --allow-net HOST:PORT or --allow-listen ADDR:PORT)",
-        )
-    },
+const ALLOW_LISTEN: Word = Word {
+    name: "allow-listen",
+    takes: Takes::List,
+    value_name: "ADDR:PORT",
+    help: "Allow binding and listening on the local address ADDR:PORT (same patterns as \
+           --allow-net).",
+    flag: true,
 };
+
+const ALLOW_NAME_LOOKUP: Word = Word {
+    name: "allow-name-lookup",
+    takes: Takes::Switch,
+    value_name: "",
+    help: "Allow name lookup (wasi:sockets/ip-name-lookup).",
+    flag: true,
+};
+
+impl Kind for Net {
+    const WORDS: &'static [Word] = &[ALLOW_NET, ALLOW_LISTEN, ALLOW_NAME_LOOKUP];
+    const UNITS: &'static [Unit<Self>] = &[
+        // Name lookup: `wasi:sockets/ip-name-lookup`.
+        Unit {
+            name: "wasi:sockets/ip-name-lookup",
+            covers: &["wasi:sockets/ip-name-lookup"],
+            describe: |net| match net.name_lookup {
+                true => (true, "name lookup".to_owned()),
+                false => (
+                    false,
+                    format!("no name lookup (grant with {})", ALLOW_NAME_LOOKUP.hint()),
+                ),
+            },
+        },
+        // Sockets: `wasi:sockets`, to and on the granted addresses.
+        Unit {
+            name: "wasi:sockets",
+            covers: &["wasi:sockets/"],
+            describe: |net| {
+                let connect = net.connect.iter().map(NetPattern::to_string);
+                let listen = net.listen.iter().map(|p| format!("listen {p}"));
+                list_or(
+                    connect.chain(listen).collect(),
+                    &format!(
+                        "no addresses (grant with {} or {})",
+                        ALLOW_NET.hint(),
+                        ALLOW_LISTEN.hint()
+                    ),
+                )
+            },
+        },
+    ];
+    /// The names among the patterns, looked up once per load.
+    type Ready = Arc<ResolvedNet>;
+
+    fn add(&mut self, word: &str, value: &toml::Value) -> Result<()> {
+        if word == ALLOW_NAME_LOOKUP.name {
+            self.name_lookup = switch(word, value)?;
+            return Ok(());
+        }
+        let into = match word {
+            "allow-listen" => &mut self.listen,
+            _ => &mut self.connect,
+        };
+        for entry in entries(word, value)? {
+            into.push(NetPattern::parse(entry)?);
+        }
+        Ok(())
+    }
+
+    fn merge(&mut self, other: Self) {
+        add_new(&mut self.connect, other.connect);
+        add_new(&mut self.listen, other.listen);
+        self.name_lookup |= other.name_lookup;
+    }
+
+    fn describe(&self, lines: &mut Vec<String>) {
+        lines.extend(self.connect.iter().map(|p| format!("allow-net {p}")));
+        lines.extend(self.listen.iter().map(|p| format!("allow-listen {p}")));
+        if self.name_lookup {
+            lines.push(ALLOW_NAME_LOOKUP.name.to_owned());
+        }
+    }
+
+    /// A pattern is covered when every address it can match is matched by an allowance.
+    fn restrict(&self, allowed: &Self, excess: &mut Vec<String>) -> Self {
+        let mut granted = Net::default();
+        for (requested, allowances, into, word) in [
+            (
+                &self.connect,
+                &allowed.connect,
+                &mut granted.connect,
+                ALLOW_NET,
+            ),
+            (
+                &self.listen,
+                &allowed.listen,
+                &mut granted.listen,
+                ALLOW_LISTEN,
+            ),
+        ] {
+            for pattern in requested {
+                if allowances.iter().any(|a| a.covers(pattern)) {
+                    into.push(pattern.clone());
+                } else {
+                    excess.push(format!("{} {pattern}", word.name));
+                }
+            }
+        }
+        granted.name_lookup = self.name_lookup && allowed.name_lookup;
+        if self.name_lookup && !allowed.name_lookup {
+            excess.push(ALLOW_NAME_LOOKUP.name.to_owned());
+        }
+        granted
+    }
+
+    fn prepare(&self, plugin: &Arc<str>) -> Result<Self::Ready> {
+        Ok(Arc::new(ResolvedNet::resolve(
+            plugin,
+            &self.connect,
+            &self.listen,
+        )))
+    }
+
+    fn wire(&self, resolved: &Self::Ready, wiring: &mut Wiring<'_>) -> Result<()> {
+        let builder = &mut *wiring.builder;
+        builder.allow_ip_name_lookup(self.name_lookup);
+        if resolved.is_empty() {
+            builder.allow_tcp(false).allow_udp(false);
+            return Ok(());
+        }
+        builder.allow_tcp(true).allow_udp(true);
+        let resolved = resolved.clone();
+        let plugin = wiring.plugin.clone();
+        builder.socket_addr_check(move |addr, usage| {
+            let verdict = resolved.judge(addr, usage);
+            if let Err(flag) = verdict {
+                // A datagram from a peer not granted is dropped silently by WASI; logging each
+                // would let any sender on the network flood the host's log.
+                if !matches!(usage, SocketAddrUse::UdpReceive) {
+                    tracing::warn!(
+                        target: crate::LOG_TARGET,
+                        plugin = &*plugin,
+                        "refused network access ({usage:?}) to {addr}; grant it with --{flag} {addr} \
+                         (grants TOML: {flag} = [\"{addr}\"])"
+                    );
+                }
+            }
+            Box::pin(async move { verdict.is_ok() })
+        });
+        Ok(())
+    }
+}
 
 #[cfg(test)]
 mod tests {

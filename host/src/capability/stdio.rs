@@ -14,11 +14,12 @@ use std::task::{Context, Poll};
 
 use serde::Deserialize;
 use tokio::io::AsyncWrite;
-use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
-use crate::store::output::{Channel, OutputBudget};
+use super::kind::{Kind, Takes, Unit, Wiring, Word, switch};
+use crate::error::{Error, Result};
+use crate::store::output::{Channel, DEFAULT_LOG_CAP, OutputBudget};
 use crate::text::escape_untrusted;
 
 /// Where a plugin's stdout or stderr goes.
@@ -59,32 +60,216 @@ impl Output {
     }
 }
 
-pub(crate) fn apply(
-    builder: &mut WasiCtxBuilder,
-    budget: &Arc<OutputBudget>,
-    inherit_stdin: bool,
-    stdout: Output,
-    stderr: Output,
-) {
-    if inherit_stdin {
-        builder.inherit_stdin();
+/// What a plugin's standard streams are granted: stdin inherited or closed, where stdout and
+/// stderr go, and how many bytes of output each call may make. Settings remember whether they
+/// were stated, so that merging keeps every setting written down, even one written as its default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Stdio {
+    pub(crate) stdin: bool,
+    pub(crate) stdout: Option<Output>,
+    pub(crate) stderr: Option<Output>,
+    pub(crate) output_cap: Option<usize>,
+}
+
+const STDIN: Word = Word {
+    name: "stdin",
+    takes: Takes::Switch,
+    value_name: "",
+    help: "Let the plugin read this process's stdin.",
+    flag: true,
+};
+
+const STDOUT: Word = Word {
+    name: "stdout",
+    takes: Takes::Setting,
+    value_name: "\"log\" | \"prefixed\" | \"inherit\" | \"discard\"",
+    help: "Where the plugin's stdout goes.",
+    flag: false,
+};
+
+const STDERR: Word = Word {
+    name: "stderr",
+    takes: Takes::Setting,
+    value_name: "\"log\" | \"prefixed\" | \"inherit\" | \"discard\"",
+    help: "Where the plugin's stderr goes.",
+    flag: false,
+};
+
+const OUTPUT_CAP: Word = Word {
+    name: "output-cap",
+    takes: Takes::Setting,
+    value_name: "BYTES",
+    help: "Bytes per call of stdout, of stderr and of the log interface.",
+    flag: false,
+};
+
+impl Stdio {
+    /// Where stdout and stderr go.
+    pub(crate) fn outputs(&self) -> (Output, Output) {
+        (
+            self.stdout.unwrap_or_default(),
+            self.stderr.unwrap_or_default(),
+        )
     }
-    for (output, channel) in [(stdout, Channel::Stdout), (stderr, Channel::Stderr)] {
-        let sink = Sink {
-            budget: budget.clone(),
-            channel,
-            mode: output,
-        };
-        // Even a discarded stderr has a sink: its last bytes explain a trap.
-        match channel {
-            Channel::Stderr => {
-                builder.stderr(sink);
+
+    /// The output cap in bytes per channel and call.
+    pub(crate) fn output_cap_bytes(&self) -> usize {
+        self.output_cap.unwrap_or(DEFAULT_LOG_CAP)
+    }
+}
+
+fn describe_output(output: Output) -> String {
+    match output {
+        Output::Log => "into the host's log".to_owned(),
+        Output::Inherit => "inherited".to_owned(),
+        Output::Prefixed => "prefixed with its name, escaped".to_owned(),
+        Output::Discard => "discarded".to_owned(),
+    }
+}
+
+impl Kind for Stdio {
+    const WORDS: &'static [Word] = &[STDIN, STDOUT, STDERR, OUTPUT_CAP];
+    const UNITS: &'static [Unit<Self>] = &[
+        // Standard input: closed unless granted.
+        Unit {
+            name: "wasi:cli/stdin",
+            covers: &["wasi:cli/stdin"],
+            describe: |stdio| match stdio.stdin {
+                true => (true, "the host's stdin".to_owned()),
+                false => (
+                    false,
+                    format!("stdin is closed (grant with {})", STDIN.hint()),
+                ),
+            },
+        },
+        // Standard output and error: into the host's log unless redirected.
+        Unit {
+            name: "wasi:cli/stdout",
+            covers: &["wasi:cli/stdout"],
+            describe: |stdio| (true, describe_output(stdio.outputs().0)),
+        },
+        Unit {
+            name: "wasi:cli/stderr",
+            covers: &["wasi:cli/stderr"],
+            describe: |stdio| (true, describe_output(stdio.outputs().1)),
+        },
+        // The rest of `wasi:cli` (exit, terminals): nothing beyond the instance.
+        Unit {
+            name: "wasi:cli",
+            covers: &["wasi:cli/"],
+            describe: |_| (true, "always available (exit, terminal queries)".to_owned()),
+        },
+    ];
+    type Ready = ();
+
+    fn add(&mut self, word: &str, value: &toml::Value) -> Result<()> {
+        let setting = |reason: String| Error::syntax("grant", &value.to_string(), reason);
+        match word {
+            "stdin" => self.stdin = switch(word, value)?,
+            "stdout" | "stderr" => {
+                let output = Output::deserialize(value.clone())
+                    .map_err(|e| setting(format!("{word}: {e}")))?;
+                match word {
+                    "stdout" => self.stdout = Some(output),
+                    _ => self.stderr = Some(output),
+                }
             }
-            _ if output == Output::Discard => {}
             _ => {
-                builder.stdout(sink);
+                let bytes = value
+                    .as_integer()
+                    .and_then(|n| usize::try_from(n).ok())
+                    .ok_or_else(|| setting(format!("`{word}` takes a number of bytes")))?;
+                self.output_cap = Some(bytes);
             }
         }
+        Ok(())
+    }
+
+    fn merge(&mut self, other: Self) {
+        self.stdin |= other.stdin;
+        self.stdout = other.stdout.or(self.stdout);
+        self.stderr = other.stderr.or(self.stderr);
+        self.output_cap = other.output_cap.or(self.output_cap);
+    }
+
+    fn describe(&self, lines: &mut Vec<String>) {
+        if self.stdin {
+            lines.push(STDIN.name.to_owned());
+        }
+        if let Some(output) = self.stdout {
+            lines.push(format!("stdout {}", output.as_str()));
+        }
+        if let Some(output) = self.stderr {
+            lines.push(format!("stderr {}", output.as_str()));
+        }
+        if let Some(cap) = self.output_cap {
+            lines.push(format!("output-cap {cap}"));
+        }
+    }
+
+    /// A setting neither side states stays unstated (its default); one the policy states is
+    /// what the plugin gets, and a request above it is excess.
+    fn restrict(&self, allowed: &Self, excess: &mut Vec<String>) -> Self {
+        let stated = |asked: bool, allows: bool| asked || allows;
+        let granted = Stdio {
+            stdin: self.stdin && allowed.stdin,
+            stdout: stated(self.stdout.is_some(), allowed.stdout.is_some())
+                .then(|| self.stdout.unwrap_or_default().granted_by(allowed.stdout)),
+            stderr: stated(self.stderr.is_some(), allowed.stderr.is_some())
+                .then(|| self.stderr.unwrap_or_default().granted_by(allowed.stderr)),
+            output_cap: stated(self.output_cap.is_some(), allowed.output_cap.is_some())
+                .then(|| self.output_cap_bytes().min(allowed.output_cap_bytes())),
+        };
+        for (asked, got, name) in [
+            (self.stdout, granted.stdout, "stdout"),
+            (self.stderr, granted.stderr, "stderr"),
+        ] {
+            if let (Some(asked), Some(got)) = (asked, got)
+                && asked > got
+            {
+                excess.push(format!("{name} {}", asked.as_str()));
+            }
+        }
+        if self
+            .output_cap
+            .is_some_and(|cap| cap > allowed.output_cap_bytes())
+        {
+            excess.push(format!("output-cap {}", self.output_cap_bytes()));
+        }
+        if self.stdin && !allowed.stdin {
+            excess.push(STDIN.name.to_owned());
+        }
+        granted
+    }
+
+    fn prepare(&self, _plugin: &Arc<str>) -> Result<()> {
+        Ok(())
+    }
+
+    fn wire(&self, (): &(), wiring: &mut Wiring<'_>) -> Result<()> {
+        let builder = &mut *wiring.builder;
+        if self.stdin {
+            builder.inherit_stdin();
+        }
+        let (stdout, stderr) = self.outputs();
+        for (output, channel) in [(stdout, Channel::Stdout), (stderr, Channel::Stderr)] {
+            let sink = Sink {
+                budget: wiring.budget.clone(),
+                channel,
+                mode: output,
+            };
+            // Even a discarded stderr has a sink: its last bytes explain a trap.
+            match channel {
+                Channel::Stderr => {
+                    builder.stderr(sink);
+                }
+                _ if output == Output::Discard => {}
+                _ => {
+                    builder.stdout(sink);
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -336,46 +521,6 @@ impl AsyncWrite for Capped {
         self.get_mut().inner.as_mut().poll_shutdown(cx)
     }
 }
-
-fn describe_output(output: Output) -> String {
-    match output {
-        Output::Log => "into the host's log".to_owned(),
-        Output::Inherit => "inherited".to_owned(),
-        Output::Prefixed => "prefixed with its name, escaped".to_owned(),
-        Output::Discard => "discarded".to_owned(),
-    }
-}
-
-/// Standard input: closed unless granted.
-pub(crate) const STDIN: super::Unit = super::Unit {
-    name: "wasi:cli/stdin",
-    covers: &["wasi:cli/stdin"],
-    describe: |grants| match grants.stdin_inherited() {
-        true => (true, "the host's stdin".to_owned()),
-        false => (false, "stdin is closed (grant with --stdin)".to_owned()),
-    },
-};
-
-/// Standard output: into the host's log unless redirected.
-pub(crate) const STDOUT: super::Unit = super::Unit {
-    name: "wasi:cli/stdout",
-    covers: &["wasi:cli/stdout"],
-    describe: |grants| (true, describe_output(grants.outputs().0)),
-};
-
-/// Standard error: into the host's log unless redirected.
-pub(crate) const STDERR: super::Unit = super::Unit {
-    name: "wasi:cli/stderr",
-    covers: &["wasi:cli/stderr"],
-    describe: |grants| (true, describe_output(grants.outputs().1)),
-};
-
-/// The rest of `wasi:cli` (exit, terminals): nothing beyond the instance.
-pub(crate) const CLI: super::Unit = super::Unit {
-    name: "wasi:cli",
-    covers: &["wasi:cli/"],
-    describe: |_| (true, "always available (exit, terminal queries)".to_owned()),
-};
 
 #[cfg(test)]
 mod tests {

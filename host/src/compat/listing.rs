@@ -1,7 +1,8 @@
 //! What a component can ask for, read from its imports, set beside what it is granted, so that an
 //! operator sees what a plugin could do before running it.
 
-use crate::capability::{Grants, UNITS};
+use crate::capability::Grants;
+use crate::capability::interfaces::Interfaces;
 use crate::compat::inspect::ComponentWorld;
 use crate::names;
 
@@ -50,9 +51,8 @@ pub fn capabilities(world: &ComponentWorld, grants: &Grants) -> Vec<CapabilityUs
 /// The capability `import` belongs to, whether the grants give it, and what.
 fn judge(import: &str, grants: &Grants) -> (String, bool, String) {
     let unversioned = names::unversioned(import);
-    if let Some(unit) = UNITS.iter().find(|unit| unit.covers(unversioned)) {
-        let (granted, detail) = (unit.describe)(grants);
-        return (unit.name.to_owned(), granted, detail);
+    if let Some(listed) = grants.listing(unversioned) {
+        return (listed.name.to_owned(), listed.granted, listed.detail);
     }
     if let Some((package, _)) = unversioned.split_once('/')
         && package.starts_with("wasi:")
@@ -66,7 +66,10 @@ fn judge(import: &str, grants: &Grants) -> (String, bool, String) {
     let granted = grants.grants_interface(import);
     let detail = match granted {
         true => "application host interface".to_owned(),
-        false => format!("application host interface (grant with interfaces = [\"{import}\"])"),
+        false => format!(
+            "application host interface (grant with {})",
+            Interfaces::hint(import)
+        ),
     };
     (import.to_owned(), granted, detail)
 }

@@ -27,7 +27,7 @@ use semver::{Version, VersionReq};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::capability::{Grants, GrantsToml};
+use crate::capability::Grants;
 use crate::error::{Error, Result};
 
 /// A parsed `plugin.toml`.
@@ -113,7 +113,7 @@ struct ManifestToml {
     description: Option<String>,
     extension_point: Option<Spanned<String>>,
     #[serde(default)]
-    capabilities: Option<Spanned<GrantsToml>>,
+    capabilities: Option<Grants>,
     #[serde(default)]
     settings: toml::Table,
     #[serde(default)]
@@ -169,19 +169,11 @@ impl Manifest {
             ),
             None => None,
         };
-        let capabilities = match raw.capabilities {
-            Some(capabilities) => {
-                let span = capabilities.span();
-                // Relative directories are the plugin's own, beside its manifest.
-                let base = std::path::absolute(path.parent().unwrap_or(Path::new(".")))
-                    .unwrap_or_default();
-                capabilities
-                    .into_inner()
-                    .into_grants(Some(&base))
-                    .map_err(|e| at("capabilities", span, e))?
-            }
-            None => Grants::none(),
-        };
+        // Relative directories are the plugin's own, beside its manifest.
+        let base = std::path::absolute(path.parent().unwrap_or(Path::new("."))).unwrap_or_default();
+        let capabilities = raw
+            .capabilities
+            .map_or_else(Grants::none, |grants| grants.relative_to(&base));
         Ok(Self {
             name: name.clone(),
             version,
@@ -283,8 +275,9 @@ world = "acme:text/transformer"
         let err = error(
             "name = \"x\"\nversion = \"1.0.0\"\n\n[capabilities]\nallow-net = [\"nowhere\"]\n",
         );
+        // The line of the grant itself (line 4 is the table's header).
         assert!(
-            err.contains("line 4") && err.contains("allow-net") && err.contains("HOST:PORT"),
+            err.contains("line 5") && err.contains("allow-net") && err.contains("HOST:PORT"),
             "{err}"
         );
         assert!(error("version = \"1.0.0\"\n").contains("name"));

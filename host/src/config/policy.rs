@@ -40,7 +40,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::capability::{Grants, GrantsToml};
+use crate::capability::Grants;
 use crate::error::{Error, Result};
 use crate::plugin::options::PluginOptions;
 use crate::store::limits::Limits;
@@ -486,7 +486,7 @@ impl Policy {
                 rule = rule.match_sha256(parse_sha256(hex_hash).map_err(&rule_fail)?);
             }
             if let Some(allow) = raw.allow {
-                rule = rule.allow(allow.into_grants(Some(&base)).map_err(&rule_fail)?);
+                rule = rule.allow(allow.relative_to(&base));
             }
             if let Some(hex_hash) = &raw.sha256 {
                 rule = rule.sha256(parse_sha256(hex_hash).map_err(&rule_fail)?);
@@ -544,7 +544,7 @@ struct RuleToml {
     max_table_elements: Option<usize>,
     max_instances: Option<usize>,
     max_handles: Option<usize>,
-    allow: Option<GrantsToml>,
+    allow: Option<Grants>,
 }
 
 #[cfg(test)]

@@ -71,3 +71,53 @@ fn every_module_uses_only_the_layers_below_it() {
         upward.join("\n")
     );
 }
+
+/// Each kind of capability is a file of its own that knows only what every kind is
+/// (`capability/kind.rs`): no kind file names the aggregate `Grants`, the registry, or another
+/// kind, so adding a kind is adding a file and a line in `capability/registry.rs`.
+#[test]
+fn capability_kinds_know_nothing_of_the_aggregate_nor_of_each_other() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/capability");
+    let mut kinds = Vec::new();
+    let mut leaks = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("read capability") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("read");
+        if !text.contains("impl Kind for ") {
+            continue;
+        }
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("?")
+            .to_owned();
+        kinds.push(name.clone());
+        // The code itself: not comments, and not the tests at the end (`use super::*`).
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        let code: String = code
+            .lines()
+            .filter(|line| !line.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        for (at, _) in code.match_indices("super::") {
+            let used: String = code[at + "super::".len()..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            if used != "kind" {
+                leaks.push(format!("{name} uses super::{used}"));
+            }
+        }
+        for word in ["Grants", "registry", "crate::capability"] {
+            if code.contains(word) {
+                leaks.push(format!("{name} names {word}"));
+            }
+        }
+    }
+    assert!(kinds.len() >= 8, "the kind files: {kinds:?}");
+    assert!(
+        leaks.is_empty(),
+        "kind files reaching past kind.rs:\n{}",
+        leaks.join("\n")
+    );
+}
