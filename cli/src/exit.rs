@@ -368,9 +368,23 @@ mod tests {
                 OTHER,
             ),
             (
-                Error::Host {
+                Error::LimitUnsupported {
                     plugin: plugin(),
-                    message: reason(),
+                    reason: reason(),
+                },
+                OTHER,
+            ),
+            (
+                Error::WrongMode {
+                    plugin: plugin(),
+                    asynchronous_host: true,
+                },
+                OTHER,
+            ),
+            (
+                Error::Panicked {
+                    plugin: plugin(),
+                    during: reason(),
                 },
                 OTHER,
             ),

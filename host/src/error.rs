@@ -425,14 +425,43 @@ pub enum Error {
         status: i32,
     },
 
-    /// Something the host cannot do for this plugin (a limit the engine cannot enforce, a call
-    /// of the wrong kind for the host).
-    #[error("plugin '{plugin}': {message}")]
-    Host {
+    /// A limit the engine was not built to enforce: a fuel budget without
+    /// `EngineBuilder::fuel(true)`, a deadline without epoch interruption, or more memory or
+    /// table elements than the pooling allocator's slots hold. Refused at load rather than not
+    /// enforced.
+    #[error("plugin '{plugin}': {reason}")]
+    LimitUnsupported {
         /// The plugin's name.
         plugin: String,
-        /// What went wrong.
-        message: String,
+        /// Which limit, and what the engine needs for it.
+        reason: String,
+    },
+
+    /// A synchronous call on an asynchronous host (use the `*_async` methods), or an asynchronous
+    /// call on a synchronous host (build it with `Host::builder_async`).
+    #[error(
+        "plugin '{plugin}': {}",
+        if *asynchronous_host {
+            "this host is asynchronous: call its plugins with the `*_async` methods"
+        } else {
+            "this host is synchronous: build it with `Host::builder_async` to call plugins asynchronously"
+        }
+    )]
+    WrongMode {
+        /// The plugin's name.
+        plugin: String,
+        /// Whether the host is asynchronous (and the call was not).
+        asynchronous_host: bool,
+    },
+
+    /// Host code running for this plugin panicked (the task of an HTTP request, the trial of a
+    /// new version): a bug of the host or of an application's host function, never of the plugin.
+    #[error("plugin '{plugin}': {during} panicked")]
+    Panicked {
+        /// The plugin's name.
+        plugin: String,
+        /// What was running.
+        during: String,
     },
 
     /// The engine or the host could not be set up as asked.
@@ -462,14 +491,6 @@ impl Error {
             what,
             text: text.to_owned(),
             reason: reason.into(),
-        }
-    }
-
-    /// An [`Error::Engine`] with no cause behind it.
-    pub(crate) fn engine_message(message: impl Into<String>) -> Self {
-        Error::Engine {
-            message: message.into(),
-            source: None,
         }
     }
 
@@ -504,7 +525,9 @@ impl Error {
             | Error::Exhausted { plugin, .. }
             | Error::BadResponse { plugin, .. }
             | Error::Exit { plugin, .. }
-            | Error::Host { plugin, .. } => Some(plugin),
+            | Error::LimitUnsupported { plugin, .. }
+            | Error::WrongMode { plugin, .. }
+            | Error::Panicked { plugin, .. } => Some(plugin),
             Error::Engine { .. } | Error::Config { .. } | Error::Syntax { .. } => None,
         }
     }
@@ -535,7 +558,9 @@ impl Error {
         "exhausted",
         "bad-response",
         "exit",
-        "host",
+        "unsupported-limit",
+        "wrong-mode",
+        "panic",
         "engine",
     ];
 
@@ -545,7 +570,7 @@ impl Error {
     /// `not-granted`, `policy-denied`, `integrity`, `grant`, `syntax`, `config`, `incompatible`,
     /// `not-found`, `not-provided`, `bad-arguments`, `trap`, `fuel`, `deadline`, `memory`, `table`,
     /// `handles`, `duplicate-name`, `instance-failed`, `quarantined`, `exhausted`,
-    /// `bad-response`, `exit`, `host`, `engine`.
+    /// `bad-response`, `exit`, `unsupported-limit`, `wrong-mode`, `panic`, `engine`.
     pub fn kind(&self) -> &'static str {
         match self {
             Error::Read { .. }
@@ -578,7 +603,9 @@ impl Error {
             Error::Exhausted { .. } => "exhausted",
             Error::BadResponse { .. } => "bad-response",
             Error::Exit { .. } => "exit",
-            Error::Host { .. } => "host",
+            Error::LimitUnsupported { .. } => "unsupported-limit",
+            Error::WrongMode { .. } => "wrong-mode",
+            Error::Panicked { .. } => "panic",
             Error::Engine { .. } => "engine",
         }
     }

@@ -156,14 +156,14 @@ fn link_sandbox<T: Send + 'static>(
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .and_then(|()| wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker))
     };
-    wasi.map_err(|e| engine_error("cannot link WASI", e))?;
+    wasi.map_err(|e| Error::engine("cannot link WASI", e))?;
     fs::add_to_linker(&mut linker, asynchronous)
-        .map_err(|e| engine_error("cannot link the filesystem refusal log", e))?;
+        .map_err(|e| Error::engine("cannot link the filesystem refusal log", e))?;
     determinism::add_to_linker(&mut linker, asynchronous)
-        .map_err(|e| engine_error("cannot link virtual file times", e))?;
+        .map_err(|e| Error::engine("cannot link virtual file times", e))?;
     if !asynchronous {
         crate::store::deadline::add_to_linker(&mut linker)
-            .map_err(|e| engine_error("cannot link deadline-bound waits", e))?;
+            .map_err(|e| Error::engine("cannot link deadline-bound waits", e))?;
     }
     Ok(linker)
 }
@@ -179,13 +179,6 @@ fn link_wasi_async<T: Send + 'static>(
     _linker: &mut Linker<PluginState<T>>,
 ) -> wasmtime::Result<()> {
     wasmtime::bail!("asynchronous hosts need the crate feature `async`")
-}
-
-fn engine_error(what: &str, error: wasmtime::Error) -> Error {
-    Error::Engine {
-        message: what.to_owned(),
-        source: Some(error.into()),
-    }
 }
 
 /// Configuration of a [`Host`]: what it links besides WASI and the framework's interfaces.
@@ -206,7 +199,7 @@ impl<T: Send + 'static> HostBuilder<T> {
         asynchronous: bool,
     ) -> Result<Self> {
         crate::capability::framework::add_to_linker(&mut linker)
-            .map_err(|e| engine_error("cannot link the framework's interfaces", e))?;
+            .map_err(|e| Error::engine("cannot link the framework's interfaces", e))?;
         Ok(Self {
             engine: engine.clone(),
             linker,
@@ -268,9 +261,9 @@ impl<T: Send + 'static> HostBuilder<T> {
         let mut instance = self
             .linker
             .instance(&name)
-            .map_err(|e| engine_error(&format!("cannot register `{name}`"), e))?;
+            .map_err(|e| Error::engine(&format!("cannot register `{name}`"), e))?;
         add(&mut instance)
-            .map_err(|e| engine_error(&format!("cannot link the functions of `{name}`"), e))?;
+            .map_err(|e| Error::engine(&format!("cannot link the functions of `{name}`"), e))?;
         self.interfaces.push(name);
         Ok(self)
     }
@@ -324,13 +317,13 @@ impl<T: Send + 'static> HostBuilder<T> {
         // Linked alone, do the functions link? Then they clash with what the host has linked.
         let alone = add(&mut Linker::new(self.engine.wasmtime()));
         Err(match alone {
-            Ok(()) => engine_error(
+            Ok(()) => Error::engine(
                 "cannot link host functions: they define names the host links already (WASI, \
                  componentry:plugin, or an interface registered before); link only the \
                  application's own interfaces, once",
                 error,
             ),
-            Err(_) => engine_error("cannot link host functions", error),
+            Err(_) => Error::engine("cannot link host functions", error),
         })
     }
 

@@ -9,6 +9,8 @@ use crate::error::{Error, Result};
 
 /// The world of a component, decoded from its type information.
 pub struct ComponentWorld {
+    /// The plugin's name, for errors.
+    plugin: String,
     resolve: Resolve,
     world: WorldId,
 }
@@ -19,7 +21,11 @@ impl ComponentWorld {
     pub fn decode(plugin: &str, bytes: &[u8]) -> Result<Self> {
         let binary = loader::component_binary(plugin, bytes)?;
         match wit_component::decode(&binary) {
-            Ok(DecodedWasm::Component(resolve, world)) => Ok(Self { resolve, world }),
+            Ok(DecodedWasm::Component(resolve, world)) => Ok(Self {
+                plugin: plugin.to_owned(),
+                resolve,
+                world,
+            }),
             Ok(DecodedWasm::WitPackage(..)) => Err(Error::Incompatible {
                 plugin: plugin.to_owned(),
                 reason: "this is a WIT package encoded as wasm, not a component".to_owned(),
@@ -81,9 +87,10 @@ impl ComponentWorld {
     pub fn to_wit(&self, with_dependencies: bool) -> Result<String> {
         let world = &self.resolve.worlds[self.world];
         let Some(package) = world.package else {
-            return Err(Error::Host {
-                plugin: "-".to_owned(),
-                message: "the decoded world has no package".to_owned(),
+            return Err(Error::Invalid {
+                plugin: self.plugin.clone(),
+                reason: "its decoded world has no package".to_owned(),
+                source: None,
             });
         };
         let nested: Vec<PackageId> = if with_dependencies {
@@ -99,9 +106,10 @@ impl ComponentWorld {
         let mut printer = WitPrinter::default();
         printer
             .print(&self.resolve, package, &nested)
-            .map_err(|e| Error::Host {
-                plugin: "-".to_owned(),
-                message: format!("cannot print the world as WIT: {e:#}"),
+            .map_err(|e| Error::Invalid {
+                plugin: self.plugin.clone(),
+                reason: format!("its world cannot be printed as WIT: {e:#}"),
+                source: Some(e.into()),
             })?;
         Ok(printer.output.to_string())
     }

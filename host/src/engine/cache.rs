@@ -163,13 +163,16 @@ fn check_private(dir: &Path) -> Result<()> {
             None
         };
         if let Some(problem) = problem {
-            return Err(Error::engine_message(format!(
-                "refusing the cache directory {}: {} above it {problem}, who could replace it; \
-                 its files are native code the host runs without checking them again (choose a \
-                 directory under one only this user and root may change)",
-                dir.display(),
-                ancestor.display()
-            )));
+            return Err(Error::Engine {
+                message: format!(
+                    "refusing the cache directory {}: {} above it {problem}, who could replace \
+                     it; its files are native code the host runs without checking them again \
+                     (choose a directory under one only this user and root may change)",
+                    dir.display(),
+                    ancestor.display()
+                ),
+                source: None,
+            });
         }
     }
     Ok(())
@@ -201,12 +204,15 @@ fn check_leaf(dir: &Path) -> Result<()> {
         None
     };
     match problem {
-        Some(problem) => Err(Error::engine_message(format!(
-            "refusing the cache directory {}: {problem}; its files are native code the host runs \
-             without checking them again, so it must be writable by this user only (chmod 700 it, \
-             or choose another directory)",
-            dir.display()
-        ))),
+        Some(problem) => Err(Error::Engine {
+            message: format!(
+                "refusing the cache directory {}: {problem}; its files are native code the host \
+                 runs without checking them again, so it must be writable by this user only \
+                 (chmod 700 it, or choose another directory)",
+                dir.display()
+            ),
+            source: None,
+        }),
         None => Ok(()),
     }
 }

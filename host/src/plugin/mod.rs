@@ -285,9 +285,9 @@ impl<T: Send + 'static> Plugin<T> {
                 .spawn(|| wasmtime_wasi::runtime::in_tokio(instantiate))
                 .join()
                 .unwrap_or_else(|_| {
-                    Err(Error::Host {
+                    Err(Error::Panicked {
                         plugin: self.name().to_owned(),
-                        message: "the trial instance of the new version panicked".to_owned(),
+                        during: "the trial instance of the new version".to_owned(),
                     })
                 })
         })
@@ -513,14 +513,9 @@ impl<T: Send + 'static> Plugin<T> {
 
     #[cold]
     fn wrong_mode(&self, asynchronous: bool) -> Error {
-        let message = if asynchronous {
-            "this host is synchronous: build it with `Host::builder_async` to call plugins asynchronously"
-        } else {
-            "this host is asynchronous: call its plugins with the `*_async` methods"
-        };
-        Error::Host {
+        Error::WrongMode {
             plugin: self.name().to_owned(),
-            message: message.to_owned(),
+            asynchronous_host: !asynchronous,
         }
     }
 

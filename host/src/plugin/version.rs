@@ -193,18 +193,17 @@ fn check_engine_supports<T>(runtime: &Runtime<T>, plugin: &str, limits: &Limits)
     let engine = &runtime.engine;
     let fuel = limits.fuel_budget().is_some() || limits.lifetime_fuel_budget().is_some();
     if fuel && !engine.fuel_enabled() {
-        return Err(Error::Host {
+        return Err(Error::LimitUnsupported {
             plugin: plugin.to_owned(),
-            message: "a fuel budget needs an engine built with `EngineBuilder::fuel(true)`"
+            reason: "a fuel budget needs an engine built with `EngineBuilder::fuel(true)`"
                 .to_owned(),
         });
     }
     if limits.call_deadline().is_some() && engine.epoch_tick().is_none() {
-        return Err(Error::Host {
+        return Err(Error::LimitUnsupported {
             plugin: plugin.to_owned(),
-            message:
-                "a deadline needs an engine built with `EngineBuilder::epoch_interruption(..)`"
-                    .to_owned(),
+            reason: "a deadline needs an engine built with `EngineBuilder::epoch_interruption(..)`"
+                .to_owned(),
         });
     }
     if let Some(pool) = engine.pooling() {
@@ -225,9 +224,9 @@ fn check_engine_supports<T>(runtime: &Runtime<T>, plugin: &str, limits: &Limits)
         .into_iter()
         .find(|(_, limit, slot, _)| limit > slot);
         if let Some((what, limit, slot, setting)) = too_large {
-            return Err(Error::Host {
+            return Err(Error::LimitUnsupported {
                 plugin: plugin.to_owned(),
-                message: format!(
+                reason: format!(
                     "its {what} ({limit}) exceeds what the engine's instance pool holds ({slot}); \
                      raise `Pooling::{setting}` or lower the limit"
                 ),

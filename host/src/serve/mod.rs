@@ -161,9 +161,9 @@ impl<T: Send + 'static> HttpHandler<T> {
                     plugin,
                     reason: "it returned without setting a response".to_owned(),
                 }),
-                Err(join) => Err(Error::Host {
+                Err(join) => Err(Error::Panicked {
                     plugin,
-                    message: format!("the request's task ended abnormally: {join}"),
+                    during: format!("the request's task ({join})"),
                 }),
             },
         }

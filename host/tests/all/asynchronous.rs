@@ -138,11 +138,31 @@ fn sync_and_async_calls_are_not_mixed_up() {
         .invoke("ok()")
         .expect_err("a sync call on an async host");
     assert!(err.to_string().contains("_async"), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::WrongMode {
+                asynchronous_host: true,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     let sync_plugin = crate::host().load_file(guest("faults")).expect("load");
     let err = current_thread()
         .block_on(sync_plugin.invoke_async("ok()"))
         .expect_err("an async call on a sync host");
     assert!(err.to_string().contains("builder_async"), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::WrongMode {
+                asynchronous_host: false,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[test]

@@ -74,6 +74,7 @@ fn a_memory_limit_beyond_the_pool_is_refused_at_load() {
         )
         .expect_err("a 64 MiB limit in 16 MiB slots");
     assert!(err.to_string().contains("Pooling::max_memory"), "{err}");
+    assert!(matches!(err, Error::LimitUnsupported { .. }), "{err:?}");
     host.load_file_with(
         guest("hello-rust"),
         PluginOptions::new().limits(Limits::default().max_memory(16 << 20)),
