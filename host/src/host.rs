@@ -261,9 +261,9 @@ impl<T: Send + 'static> HostBuilder<T> {
         let mut instance = self
             .linker
             .instance(&name)
-            .map_err(|e| Error::engine(&format!("cannot register `{name}`"), e))?;
+            .map_err(|e| Error::engine(format!("cannot register `{name}`"), e))?;
         add(&mut instance)
-            .map_err(|e| Error::engine(&format!("cannot link the functions of `{name}`"), e))?;
+            .map_err(|e| Error::engine(format!("cannot link the functions of `{name}`"), e))?;
         self.interfaces.push(name);
         Ok(self)
     }
