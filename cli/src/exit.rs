@@ -151,6 +151,7 @@ mod tests {
                 Error::NotGranted {
                     plugin: plugin(),
                     import: "acme:app/kv@1.0.0".into(),
+                    remedy: String::new(),
                 },
                 NOT_GRANTED,
             ),

@@ -1,6 +1,6 @@
 //! The grant flags shared by `run`, `serve`, `watch` and `inspect`: the CLI spelling of
 //! `componentry::Grants`. The flags are made from the library's grant vocabulary
-//! (`componentry::vocabulary::words`): each word marked as a flag is one, with its value name and
+//! (`componentry::grants::words`): each word marked as a flag is one, with its value name and
 //! help, so a new kind of capability is a new flag without a change here. `--seed` and
 //! `--grants` are the CLI's own.
 
@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use clap::{Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches, value_parser};
 use componentry::Grants;
-use componentry::vocabulary::{Takes, Word, words};
+use componentry::grants::{Takes, Word, words};
 
 use crate::exit::Failure;
 
@@ -103,7 +103,7 @@ impl GrantFlags {
     /// The grants these flags describe.
     pub fn to_grants(&self) -> Result<Grants, Failure> {
         let mut grants = match &self.grants_file {
-            Some(path) => Grants::from_toml_file(path)?,
+            Some(path) => Grants::from_file(path)?,
             None => Grants::none(),
         };
         // The flags are the grants vocabulary's words: one parser for both.
@@ -158,10 +158,7 @@ mod tests {
         assert_eq!(granted.net()[0].to_string(), "127.0.0.1:80");
         assert!(granted.name_lookup() && granted.stdin_inherited());
         assert_eq!(granted.deterministic_seed(), Some(7));
-        assert_eq!(
-            grants(&["--deterministic"]).deterministic_seed(),
-            Some(componentry::DEFAULT_SEED)
-        );
+        assert_eq!(grants(&["--deterministic"]).deterministic_seed(), Some(0));
     }
 
     #[test]

@@ -4,7 +4,10 @@
 use std::time::Duration;
 
 use clap::Args;
-use componentry::{DEFAULT_EPOCH_TICK, EngineBuilder, Limits, Policy};
+use componentry::{EngineBuilder, Limits, Policy};
+
+/// How often the engine checks deadlines: a call overruns its deadline by at most this.
+const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// Bounds on each call.
 #[derive(Args, Debug, Default)]
@@ -45,7 +48,7 @@ impl LimitFlags {
             .or(self.default_timeout)
             .is_some_and(|ms| ms > 0);
         if timeout || policy.is_some_and(Policy::needs_deadlines) {
-            engine = engine.epoch_interruption(DEFAULT_EPOCH_TICK);
+            engine = engine.epoch_interruption(EPOCH_TICK);
         }
         engine
     }
@@ -68,7 +71,7 @@ impl LimitFlags {
         match (self.timeout, self.default_timeout) {
             (Some(0), _) => {}
             (Some(ms), _) => limits = limits.deadline(Duration::from_millis(ms)),
-            (None, Some(ms)) if ms > 0 && limits.call_deadline().is_none() => {
+            (None, Some(ms)) if ms > 0 && limits.get_deadline().is_none() => {
                 limits = limits.deadline(Duration::from_millis(ms));
             }
             (None, _) => {}
@@ -88,7 +91,7 @@ mod tests {
     use super::*;
 
     fn deadline(flags: &LimitFlags, base: Limits) -> Option<Duration> {
-        flags.apply(base).call_deadline()
+        flags.apply(base).get_deadline()
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The flags that say how a plugin is loaded, each declared once and flattened into the commands
 //! that take it: `--no-cache` ([`CacheFlag`]: `run`, `serve`, `watch`, `test`), `--manifest`
-//! ([`ManifestFlag`]: `run`, `serve`, `inspect`) and `--policy` ([`PolicyFlag`]: `run`, `serve`,
-//! `watch`, `inspect`); with the grant and limit flags, [`LoadFlags`] is the whole set `run` and
+//! ([`ManifestFlag`]: `run`, `serve`, `inspect`), `--policy` ([`PolicyFlag`]: `run`, `serve`,
+//! `watch`, `inspect`) and `--stubs` ([`StubsFlag`]: `run`, `watch`); with the grant and limit flags, [`LoadFlags`] is the whole set `run` and
 //! `serve` take.
 //!
 //! A flag's help says what it does in the command at hand, so where a command uses a flag
@@ -9,6 +9,7 @@
 //! and that command puts it in with `#[command(mut_arg(..))]`. Clap shows such text as given: no
 //! trailing full stop, as clap drops it from doc comments.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
@@ -72,6 +73,27 @@ impl PolicyFlag {
     /// The policy file given with `--policy`, if any.
     pub fn path(&self) -> Option<&Path> {
         self.policy.as_deref()
+    }
+}
+
+/// `--stubs`: canned results standing in for the application's imports.
+#[derive(Args, Debug, Default)]
+pub struct StubsFlag {
+    /// Stand in for the application's own imports with the canned results (WAVE) of this
+    /// file's `[stubs]` table (a cases file, or a file holding only `[stubs]`), so that a plugin
+    /// importing an application interface runs without its application
+    #[arg(long, value_name = "stubs.toml")]
+    stubs: Option<PathBuf>,
+}
+
+impl StubsFlag {
+    /// The canned results of the file given with `--stubs`, if one was (a bad file exits 2).
+    pub fn read(&self) -> Result<Option<BTreeMap<String, String>>, exit::Failure> {
+        self.stubs
+            .as_deref()
+            .map(componentry_cases_file::read_stubs)
+            .transpose()
+            .map_err(|e| exit::Failure::Usage(e.to_string()))
     }
 }
 

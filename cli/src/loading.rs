@@ -2,10 +2,11 @@
 //! operator's policy and grants, the engine with the compiled-artifact cache, and the load itself
 //! with progress shown. The flags that steer it are in `load_flags.rs`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use componentry::{
-    Engine, EngineBuilder, Grants, Host, OnExcess, Output, PluginSource, Policy, escape_untrusted,
+    Engine, EngineBuilder, Grants, Host, Output, PluginSource, Policy, escape_untrusted,
+    policy::OnExcess,
 };
 
 use crate::{exit, limit_flags, progress};
@@ -71,24 +72,14 @@ pub fn load<T: Send + 'static>(
     })?)
 }
 
-/// An engine configuration caching compiled components under the user's cache directory unless
-/// told not to.
+/// An engine configuration caching compiled components in the library's per-user cache
+/// directory (`$COMPONENTRY_CACHE_DIR`, else under `$XDG_CACHE_HOME` or `~/.cache`) unless told
+/// not to.
 pub fn engine_builder(no_cache: bool) -> EngineBuilder {
     let builder = Engine::builder();
-    match cache_dir() {
-        Some(dir) if !no_cache => builder.cache_dir(dir),
-        _ => builder,
+    if no_cache {
+        builder.no_cache()
+    } else {
+        builder
     }
-}
-
-/// Where compiled components are cached: `$COMPONENTRY_CACHE_DIR`, else `componentry` under
-/// `$XDG_CACHE_HOME` or `~/.cache`; none when neither can be found.
-fn cache_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("COMPONENTRY_CACHE_DIR") {
-        return Some(dir.into());
-    }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
-    Some(base.join("componentry"))
 }

@@ -18,6 +18,7 @@ mod loading;
 mod progress;
 mod scaffold;
 mod stats;
+mod stubs;
 
 use std::process::ExitCode;
 

@@ -11,7 +11,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use componentry::{Plugin, PluginStats};
+use componentry::{Plugin, stats::PluginStats};
 
 /// Writes the table of `plugins`' metrics to `out`.
 pub fn write_table<T: Send + 'static>(

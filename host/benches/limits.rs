@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use componentry::{DEFAULT_EPOCH_TICK, Engine, Host, Limits, PluginOptions};
+use componentry::{Engine, Host, Limits, PluginOptions};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn guest(name: &str) -> PathBuf {
@@ -28,7 +28,7 @@ fn bench_limits(c: &mut Criterion) {
         (
             "epoch",
             Engine::builder()
-                .epoch_interruption(DEFAULT_EPOCH_TICK)
+                .epoch_interruption(std::time::Duration::from_millis(10))
                 .build()
                 .expect("engine"),
             Limits::new().deadline(Duration::from_secs(3600)),

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use componentry::{Engine, Grants, Host, PluginDir, PluginEvent};
+use componentry::{Engine, Host, PluginDir, PluginEvent};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 /// The `versioned` test component (`host/tests/guests/wat/versioned.wat`) returning `n`.
@@ -27,7 +27,7 @@ fn bench_reload(c: &mut Criterion) {
     let host: Host<()> = Host::new(&engine).expect("host");
     let versions = [versioned(1), versioned(2)];
     let plugin = host
-        .load_bytes("bench", versions[0].as_bytes(), Grants::none())
+        .load_bytes("bench", versions[0].as_bytes())
         .expect("load");
     let mut group = c.benchmark_group("reload");
     let mut next = 1;

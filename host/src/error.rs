@@ -105,15 +105,16 @@ pub enum Error {
     },
 
     /// The component imports an application host interface that this plugin was not granted.
-    #[error(
-        "plugin '{plugin}': imports `{import}`, which it was not granted; grant it with \
-         `Grants::interface(\"{import}\")` (grants TOML: interfaces = [\"{import}\"])"
-    )]
+    #[error("plugin '{plugin}': imports `{import}`, which it was not granted; {remedy}")]
     NotGranted {
         /// The plugin's name.
         plugin: String,
         /// The import, as named in the component.
         import: String,
+        /// Which side is missing and how to grant it: for a plugin read through a
+        /// [`PluginSource`](crate::PluginSource), whether its manifest does not request the
+        /// interface or the operator's policy does not allow it; else how to grant it in code.
+        remedy: String,
     },
 
     /// The plugin requests capabilities beyond the host's policy, whose rule says to refuse.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use wasmtime::component::{Linker, LinkerInstance};
 
-use crate::capability::{Grants, determinism, fs};
+use crate::capability::{determinism, fs};
 use crate::engine::Engine;
 use crate::engine::events::{EventBus, PluginEvent};
 use crate::error::{Error, Result};
@@ -52,7 +52,7 @@ impl<T: Send + 'static> Host<T> {
 
     /// Starts building an asynchronous host: its plugins are called with the `*_async` methods
     /// on a tokio runtime, and long-running calls yield to the executor (every epoch tick, or
-    /// every [`ASYNC_YIELD_FUEL`](crate::ASYNC_YIELD_FUEL) units of fuel) instead of blocking
+    /// every 100,000 units of fuel) instead of blocking
     /// it. Dropping a call's future cancels the call.
     #[cfg(feature = "async")]
     pub fn builder_async(
@@ -65,7 +65,7 @@ impl<T: Send + 'static> Host<T> {
 
     /// Subscribes to events about this host's plugins: loads, reloads, failures, unloads,
     /// quarantines. Each subscriber gets every event from now on, up to
-    /// [`EVENT_BACKLOG`](crate::EVENT_BACKLOG) it has not read yet (later ones are dropped for it,
+    /// 1024 it has not read yet (later ones are dropped for it,
     /// never blocking the host); drop the receiver to unsubscribe.
     pub fn subscribe(&self) -> std::sync::mpsc::Receiver<PluginEvent> {
         self.runtime.events.subscribe()
@@ -106,14 +106,10 @@ impl<T: Send + 'static> Host<T> {
         self.load_bytes_with(name, &bytes, options)
     }
 
-    /// Loads a component from bytes (binary, or the WebAssembly text format) under `name`.
-    pub fn load_bytes(
-        &self,
-        name: impl Into<String>,
-        bytes: &[u8],
-        grants: Grants,
-    ) -> Result<Plugin<T>> {
-        self.load_bytes_with(name, bytes, PluginOptions::new().grants(grants))
+    /// Loads a component from bytes (binary, or the WebAssembly text format) under `name`,
+    /// with no grants.
+    pub fn load_bytes(&self, name: impl Into<String>, bytes: &[u8]) -> Result<Plugin<T>> {
+        self.load_bytes_with(name, bytes, PluginOptions::default())
     }
 
     /// Loads a component from bytes under `name`, with the grants and limits of `options` (its
@@ -213,7 +209,7 @@ impl<T: Send + 'static> HostBuilder<T> {
     /// Registers the application host interface `name` (`pkg:name/iface@version`, as the
     /// application's WIT names it), whose functions `add` defines: typically the
     /// `add_to_linker_instance` that [`bindgen!`](crate::bindgen) generates for the interface.
-    /// Only plugins granted it ([`Grants::interface`]) may import it; one that imports it
+    /// Only plugins granted it ([`Grants::interface`](crate::Grants::interface)) may import it; one that imports it
     /// without the grant fails to load with [`Error::NotGranted`]. A plugin importing a version
     /// of it that the registered one does not serve fails with [`Error::MissingImport`] naming
     /// what the host registers.
@@ -242,7 +238,7 @@ impl<T: Send + 'static> HostBuilder<T> {
     /// let engine = componentry::Engine::new()?;
     /// let host = componentry::Host::builder(&engine, |_plugin| App)?
     ///     .interface("acme:app/kv@1.0.0", |instance| {
-    ///         kv::add_to_linker_instance::<_, componentry::HasSelf<App>>(
+    ///         kv::add_to_linker_instance::<_, componentry::bindings::HasSelf<App>>(
     ///             instance,
     ///             componentry::PluginState::data_mut,
     ///         )
@@ -301,7 +297,7 @@ impl<T: Send + 'static> HostBuilder<T> {
     /// let engine = componentry::Engine::new()?;
     /// let host = componentry::Host::builder(&engine, |_plugin| App)?
     ///     .link(|linker| {
-    ///         clock::add_to_linker::<_, componentry::HasSelf<App>>(linker, componentry::PluginState::data_mut)
+    ///         clock::add_to_linker::<_, componentry::bindings::HasSelf<App>>(linker, componentry::PluginState::data_mut)
     ///     })?
     ///     .build()?;
     /// # let _ = host;

@@ -70,66 +70,131 @@ mod text;
 mod toml_file;
 mod wave;
 
-pub use capability::framework::{FRAMEWORK_WIT, LOG_TARGET};
-pub use capability::{
-    DEFAULT_SEED, DirGrant, EnvGrant, Grants, HttpPattern, NetPattern, Output, VIRTUAL_EPOCH_SECS,
-    VIRTUAL_TICK_NANOS,
-};
-
-/// The grant vocabulary: every word that grants files, manifests' `[capabilities]`, policies'
-/// `[plugin.allow]` and the CLI's grant flags take, each with what it takes and a line of help.
-pub mod vocabulary {
-    pub use crate::capability::{Takes, Word, words};
-}
-pub use compat::extension_point::{
-    CompatibilityReport, ExtensionPoint, ExtensionPoints, Problem, serves,
-};
+// The crate root: what nearly every application names. The rest is in the modules below, each
+// named for what it holds.
+pub use capability::{Grants, Output};
+pub use compat::extension_point::ExtensionPoint;
 pub use compat::inspect::ComponentWorld;
-pub use compat::listing::{CapabilityUse, capabilities};
-pub use config::manifest::{BuildSettings, ExtensionPointRef, Manifest};
-pub use config::policy::{OnExcess, PluginIdentity, Policy, PolicyRule};
-pub use discovery::{DEFAULT_DEBOUNCE, LoadOutcome, LoadReport, PluginDir, PluginSource, Watcher};
-pub use engine::cache::{CacheStats, DEFAULT_CACHE_MAX_BYTES};
-pub use engine::coredump::{DEFAULT_MAX_CORE_DUMP_BYTES, DEFAULT_MAX_CORE_DUMPS};
-pub use engine::events::{EVENT_BACKLOG, PluginEvent};
-pub use engine::pooling::{DEFAULT_DECOMMIT_BATCH, DEFAULT_KEEP_RESIDENT};
-pub use engine::{DEFAULT_EPOCH_TICK, DEFAULT_MAX_WASM_STACK, Engine, EngineBuilder, Pooling};
-pub use error::{Error, NotProvided, Result, Source};
+pub use config::manifest::Manifest;
+pub use config::policy::Policy;
+pub use discovery::{PluginDir, PluginSource, Watcher};
+pub use engine::events::PluginEvent;
+pub use engine::{Engine, EngineBuilder, Pooling};
+pub use error::{Error, Result};
 pub use host::{Host, HostBuilder};
-pub use names::{designates, plugin_name_from_path};
 pub use plugin::instance::PluginInstance;
 pub use plugin::options::PluginOptions;
-pub use plugin::pool::{InstancePool, PoolOptions, Reuse};
 pub use plugin::quarantine::QuarantinePolicy;
-pub use plugin::typed::{
-    Typed, TypedFuture, TypedInstance, TypedWorld, VersionAttempt, VersionIndices,
-};
-pub use plugin::{LatencyHistogram, Plugin, PluginStats, ReloadOutcome};
+pub use plugin::typed::{Typed, TypedWorld};
+pub use plugin::{Plugin, ReloadOutcome};
 #[cfg(feature = "serve")]
-pub use serve::{
-    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_IN_FLIGHT, HttpHandler, HttpServer, ResponseBody,
-    error_response, status_for,
-};
-pub use store::limits::{
-    ASYNC_YIELD_FUEL, DEFAULT_MAX_HANDLES, DEFAULT_MAX_INSTANCES, DEFAULT_MAX_MEMORY,
-    DEFAULT_MAX_TABLE_ELEMENTS, Limits,
-};
-pub use store::output::DEFAULT_LOG_CAP;
+pub use serve::{HttpHandler, HttpServer};
+pub use store::limits::Limits;
 pub use store::{PluginState, Settings};
 pub use text::escape_untrusted;
-pub use wave::to_wave;
-
-/// The wasmtime this crate is built on, for code that needs its types.
-pub use wasmtime;
-/// Marks a host-state type as the data that `add_to_linker` functions hand to host functions.
-pub use wasmtime::component::HasSelf;
 /// Dynamically typed component values, as [`Plugin::call`] takes and returns them.
 pub use wasmtime::component::Val;
+pub use wave::to_wave;
+
+/// The grants of one kind each, and the grant vocabulary: every word that grants files,
+/// manifests' `[capabilities]`, policies' `[plugin.allow]` and the CLI's grant flags take, each
+/// with what it takes and a line of help. [`Grants`] holds them.
+pub mod grants {
+    pub use crate::capability::{
+        DirGrant, EnvGrant, HttpPattern, NetPattern, Output, Takes, Word, words,
+    };
+}
+
+/// The operator's policy beyond [`Policy`] itself: its rules, how a plugin is
+/// known to them, and what happens to requests beyond a rule.
+pub mod policy {
+    pub use crate::config::policy::{OnExcess, PluginIdentity, PolicyRule};
+}
+
+/// The parts of a plugin's [`Manifest`].
+pub mod manifest {
+    pub use crate::config::manifest::{BuildSettings, ExtensionPointRef};
+}
+
+/// Components against extension points: the compatibility check and its report, several
+/// versions of a point, and what a component's imports could reach.
+pub mod compatibility {
+    pub use crate::compat::extension_point::{
+        CompatibilityReport, ExtensionPoints, Problem, serves,
+    };
+    pub use crate::compat::listing::{CapabilityUse, capabilities};
+}
+
+/// What loading a directory of plugins ([`PluginDir::load`]) reports.
+pub mod loading {
+    pub use crate::discovery::{LoadOutcome, LoadReport};
+}
+
+/// Pools of instances of one plugin, for calls from many threads.
+pub mod pool {
+    pub use crate::plugin::pool::{InstancePool, PoolOptions, Reuse};
+}
+
+/// Typed calls beyond [`Typed`]: instances that keep state, asynchronous calls,
+/// and worlds that serve several versions of an interface.
+pub mod typed {
+    pub use crate::plugin::typed::{TypedFuture, TypedInstance, VersionAttempt, VersionIndices};
+}
+
+/// Counters: a plugin's ([`Plugin::stats`]) and the artifact cache's.
+pub mod stats {
+    pub use crate::engine::cache::CacheStats;
+    pub use crate::plugin::{LatencyHistogram, PluginStats};
+}
+
+/// The parts of [`Error`]: the cause it keeps, what a plugin did not provide, and
+/// the trap codes of [`Error::Trap`].
+pub mod errors {
+    pub use crate::error::{NotProvided, Source};
+    /// Why wasm code trapped, as [`Error::Trap`](crate::Error::Trap) reports it.
+    pub use wasmtime::Trap;
+}
+
+/// The framework's own WIT (`componentry:plugin`, which every plugin may import) and the log
+/// target plugins' messages go to.
+pub mod framework {
+    pub use crate::capability::framework::{FRAMEWORK_WIT, LOG_TARGET};
+}
+
+/// Names as WIT and files spell them.
+pub mod naming {
+    pub use crate::names::{designates, plugin_name_from_path};
+}
+
+/// Serving HTTP beyond [`HttpHandler`] and
+/// [`HttpServer`]: the response body type and the responses to failed
+/// requests.
+#[cfg(feature = "serve")]
+pub mod http {
+    pub use crate::serve::{ResponseBody, error_response, status_for};
+}
+
+/// What host functions and generated bindings use: wasmtime's `Result`, resources and their
+/// table, the store context a host function gets, the linker, and [`HasSelf`](bindings::HasSelf).
+pub mod bindings {
+    /// Marks a host-state type as the data that `add_to_linker` functions hand to host functions.
+    pub use wasmtime::component::HasSelf;
+    pub use wasmtime::component::{Linker, LinkerInstance, Resource, ResourceAny, ResourceTable};
+    pub use wasmtime::{Error, Result, StoreContextMut, bail, format_err};
+}
+
+/// The escape hatch: the wasmtime this crate is built on (the 48 LTS line), for what Componentry
+/// does not wrap. What is reached through it is wasmtime's API, not Componentry's: it follows
+/// wasmtime's releases, and a store or engine changed through it may no longer hold Componentry's
+/// limits. [`bindings`] holds what host functions normally need.
+pub mod escape_hatch {
+    pub use wasmtime;
+}
 
 /// Generates typed host bindings for a WIT world: wasmtime's `bindgen!`, pointed at the wasmtime
 /// this crate re-exports so that applications need no direct dependency on it. (The path is
-/// spelled `::componentry::wasmtime`, since `bindgen!` cannot read `$crate`: depend on this crate
-/// under its own name to use the macro.)
+/// spelled `::componentry::escape_hatch::wasmtime`, since `bindgen!` cannot read `$crate`:
+/// depend on this crate under its own name to use the macro.)
 ///
 /// Generate the bindings in a module of their own (a world's packages become modules, and one
 /// named `componentry` would hide this crate):
@@ -145,8 +210,8 @@ pub use wasmtime::component::Val;
 #[macro_export]
 macro_rules! bindgen {
     ({ $($option:tt)* }) => {
-        $crate::wasmtime::component::bindgen!({
-            wasmtime_crate: ::componentry::wasmtime,
+        $crate::escape_hatch::wasmtime::component::bindgen!({
+            wasmtime_crate: ::componentry::escape_hatch::wasmtime,
             $($option)*
         });
     };

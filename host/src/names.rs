@@ -18,9 +18,9 @@ pub(crate) fn version(name: &str) -> Option<semver::Version> {
 /// framework takes one (`transform#upper` for `acme:text/transform@1.2.0#upper`).
 ///
 /// ```
-/// assert!(componentry::designates("transform", "acme:text/transform@1.2.0"));
-/// assert!(componentry::designates("acme:text/transform", "acme:text/transform@1.2.0"));
-/// assert!(!componentry::designates("acme:text/transform@1.3.0", "acme:text/transform@1.2.0"));
+/// assert!(componentry::naming::designates("transform", "acme:text/transform@1.2.0"));
+/// assert!(componentry::naming::designates("acme:text/transform", "acme:text/transform@1.2.0"));
+/// assert!(!componentry::naming::designates("acme:text/transform@1.3.0", "acme:text/transform@1.2.0"));
 /// ```
 pub fn designates(wanted: &str, full: &str) -> bool {
     let unversioned = unversioned(full);

@@ -52,6 +52,7 @@ pub fn build_all(root: &Path, guest_target: &Path) -> anyhow::Result<PathBuf> {
             &project,
             &format!("greeter-{language}"),
             &out.join(language),
+            false,
         )?;
         if WITH_STUBS.contains(language) {
             let project = work.path().join(format!("transformer-{language}"));
@@ -67,6 +68,7 @@ pub fn build_all(root: &Path, guest_target: &Path) -> anyhow::Result<PathBuf> {
                 &project,
                 &format!("transformer-{language}"),
                 &out.join(format!("{language}-stubs")),
+                true,
             )?;
         }
     }
@@ -141,9 +143,13 @@ fn make_and_build(
 }
 
 /// Copies a built project's component and cases file into `into`.
-fn publish(project: &Path, name: &str, into: &Path) -> anyhow::Result<()> {
+fn publish(project: &Path, name: &str, into: &Path, manifest: bool) -> anyhow::Result<()> {
     std::fs::create_dir_all(into)?;
-    for file in [format!("{name}.wasm"), "cases.toml".to_owned()] {
+    let manifest = manifest.then(|| "plugin.toml".to_owned());
+    for file in [format!("{name}.wasm"), "cases.toml".to_owned()]
+        .into_iter()
+        .chain(manifest)
+    {
         std::fs::copy(project.join(&file), into.join(&file))
             .with_context(|| format!("copying {file} of {}", project.display()))?;
     }

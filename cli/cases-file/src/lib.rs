@@ -13,6 +13,7 @@
 //!
 //! [[case]]
 //! name = "greets"                    # default: the call
+//! stubs = { "kv#get" = 'none' }      # this case's own stubs, over the file's
 //! call = 'greet("Ada")'
 //! expect = '"Hello, Ada!"'           # the result, as WAVE (omit for a function without one)
 //! log-contains = "Ada"               # text the plugin logged (log interface, stdout, stderr)
@@ -62,6 +63,10 @@ pub struct Case {
     pub limits: Limits,
     /// Its settings.
     pub settings: toml::Table,
+    /// The case's own canned results of imported functions, which replace the file's `[stubs]`
+    /// for the functions they name (whichever spelling each key uses: the runner resolves
+    /// them).
+    pub stubs: BTreeMap<String, String>,
 }
 
 /// What a case's call must give.
@@ -84,7 +89,7 @@ struct FileToml {
     #[serde(default)]
     defaults: Settings,
     #[serde(default)]
-    stubs: BTreeMap<String, String>,
+    stubs: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
     case: Vec<Spanned<CaseToml>>,
 }
@@ -109,6 +114,7 @@ struct CaseToml {
     grants: Option<Grants>,
     limits: Option<Limits>,
     settings: Option<toml::Table>,
+    stubs: Option<BTreeMap<String, Spanned<String>>>,
 }
 
 /// A cases file that cannot be used: its path, and what is wrong (with the line).
@@ -138,22 +144,39 @@ impl CasesFile {
         Self::parse(&text, &base).map_err(fail)
     }
 
-    /// Parses cases file text; relative directories in grants are taken from `base`.
+    /// Parses cases file text; relative directories in grants are taken from `base`. Every
+    /// call, expected result and stub must be WAVE that parses (whether its types fit the
+    /// plugin is for the run to tell).
     pub fn parse(text: &str, base: &Path) -> Result<Self, String> {
         let file: FileToml =
             toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())?;
         if file.case.is_empty() {
             return Err("no [[case]]: a cases file tests at least one call".to_owned());
         }
+        let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+        let read_stubs = |table: BTreeMap<String, Spanned<String>>| {
+            let mut stubs = BTreeMap::new();
+            for (key, value) in table {
+                let line = line_of(value.span().start);
+                let value = value.into_inner();
+                check_value(&value)
+                    .map_err(|e| format!("line {line}: the stub `{key}` is not valid WAVE: {e}"))?;
+                stubs.insert(key, value);
+            }
+            Ok::<_, String>(stubs)
+        };
+        let stubs = read_stubs(file.stubs)?;
         let defaults = file.defaults;
         let mut cases = Vec::new();
         for spanned in file.case {
-            let line = text[..spanned.span().start.min(text.len())]
-                .matches('\n')
-                .count()
-                + 1;
+            let line = line_of(spanned.span().start);
             let raw = spanned.into_inner();
             let at = |reason: String| format!("line {line}: {reason}");
+            check_call(&raw.call).map_err(|e| at(format!("`call` is not a WAVE call: {e}")))?;
+            if let Some(expected) = &raw.expect {
+                check_value(expected)
+                    .map_err(|e| at(format!("`expect` is not valid WAVE: {e}")))?;
+            }
             let expect = match (raw.expect, raw.expect_error, raw.error_contains) {
                 (Some(_), Some(_), _) => {
                     return Err(at(
@@ -181,6 +204,7 @@ impl CasesFile {
                 .relative_to(base);
             let mut settings = defaults.settings.clone().unwrap_or_default();
             settings.extend(raw.settings.unwrap_or_default());
+            let case_stubs = read_stubs(raw.stubs.unwrap_or_default())?;
             cases.push(Case {
                 name: raw.name.unwrap_or_else(|| raw.call.clone()),
                 line,
@@ -193,13 +217,77 @@ impl CasesFile {
                     .or_else(|| defaults.limits.clone())
                     .unwrap_or_default(),
                 settings,
+                stubs: case_stubs,
             });
         }
-        Ok(Self {
-            stubs: file.stubs,
-            cases,
-        })
+        Ok(Self { stubs, cases })
     }
+}
+
+/// Reads the `[stubs]` table of the TOML file at `path`: a cases file, or a file holding only
+/// `[stubs]`. Each value must be WAVE that parses.
+pub fn read_stubs(path: &Path) -> Result<BTreeMap<String, String>, CasesError> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct StubsToml {
+        #[serde(default)]
+        stubs: BTreeMap<String, Spanned<String>>,
+        // A cases file's other tables, read by `CasesFile::read` and not here.
+        #[serde(default)]
+        #[allow(dead_code)]
+        defaults: Option<toml::Value>,
+        #[serde(default)]
+        #[allow(dead_code)]
+        case: Option<toml::Value>,
+    }
+    let fail = |reason: String| CasesError {
+        path: path.to_owned(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    let file: StubsToml =
+        toml::from_str(&text).map_err(|e| fail(e.to_string().trim_end().to_owned()))?;
+    if file.stubs.is_empty() {
+        return Err(fail(
+            "no stubs: the file's [stubs] table is missing or empty".to_owned(),
+        ));
+    }
+    let mut stubs = BTreeMap::new();
+    for (key, value) in file.stubs {
+        let line = text[..value.span().start.min(text.len())]
+            .matches('\n')
+            .count()
+            + 1;
+        let value = value.into_inner();
+        check_value(&value).map_err(|e| {
+            fail(format!(
+                "line {line}: the stub `{key}` is not valid WAVE: {e}"
+            ))
+        })?;
+        stubs.insert(key, value);
+    }
+    Ok(stubs)
+}
+
+/// Checks that `call` is `name(arg, ...)` with arguments in WAVE's syntax. The name is split off
+/// first, as `componentry` does, since WAVE's names have no `interface#function`.
+fn check_call(call: &str) -> Result<(), String> {
+    let Some((name, arguments)) = call.split_once('(') else {
+        return Err("write `name(arg, ...)`".to_owned());
+    };
+    if name.trim().is_empty() {
+        return Err("the function's name is missing".to_owned());
+    }
+    wasm_wave::untyped::UntypedFuncCall::parse(&format!("f({arguments}"))
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+/// Checks that `value` is one value in WAVE's syntax.
+fn check_value(value: &str) -> Result<(), String> {
+    wasm_wave::untyped::UntypedValue::parse(value)
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -236,17 +324,21 @@ expect-error = "deadline"
         )
         .expect("valid");
         assert_eq!(file.stubs["acme:app/kv#get"], "some(\"x\")");
+        assert!(
+            file.cases[0].stubs.is_empty(),
+            "a case has no stubs of its own"
+        );
         let [first, second] = &file.cases[..] else {
             panic!("two cases")
         };
         assert_eq!(first.name, "greet(\"Ada\")");
         assert_eq!(first.line, 10);
-        assert_eq!(first.limits.fuel_budget(), Some(1000));
+        assert_eq!(first.limits.get_fuel(), Some(1000));
         assert_eq!(first.grants.dirs()[0].host, PathBuf::from("/cases/data"));
         assert_eq!(second.settings["greeting"].as_str(), Some("HEY"));
         assert_eq!(second.settings["tone"].as_str(), Some("warm"));
         assert_eq!(
-            second.limits.fuel_budget(),
+            second.limits.get_fuel(),
             None,
             "a case's limits replace the defaults"
         );
@@ -279,5 +371,80 @@ expect-error = "deadline"
             parse("[[case]]\ncall = 'f()'\ngrants = { allow-net = [\"::1\"] }\n").unwrap_err();
         assert!(err.contains("line 3") && err.contains("brackets"), "{err}");
         assert!(parse("").unwrap_err().contains("no [[case]]"));
+    }
+
+    #[test]
+    fn a_case_brings_its_own_stubs_over_the_files() {
+        let file = parse(
+            r#"
+[stubs]
+"kv#get" = 'some("file")'
+"kv#set" = 'true'
+
+[[case]]
+call = 'f()'
+stubs = { "kv#get" = 'none' }
+"#,
+        )
+        .expect("valid");
+        assert_eq!(file.cases[0].stubs["kv#get"], "none");
+        assert_eq!(
+            file.cases[0].stubs.len(),
+            1,
+            "the file's stubs stay the file's"
+        );
+        assert_eq!(file.stubs["kv#get"], "some(\"file\")");
+        let err = parse("[[case]]\ncall = 'f()'\nstubs = { \"kv#get\" = 'some(' }\n").unwrap_err();
+        assert!(err.contains("line 3") && err.contains("kv#get"), "{err}");
+    }
+
+    #[test]
+    fn stubs_are_read_from_a_cases_file_or_a_stubs_file() {
+        let dir = std::env::temp_dir().join(format!("cases-stubs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let only = dir.join("stubs.toml");
+        std::fs::write(&only, "[stubs]\n\"kv#get\" = 'some(\"x\")'\n").expect("write");
+        assert_eq!(read_stubs(&only).expect("stubs")["kv#get"], "some(\"x\")");
+        let cases = dir.join("cases.toml");
+        std::fs::write(
+            &cases,
+            "[defaults]\nlimits = { fuel = 1 }\n[stubs]\n\"kv#get\" = 'none'\n[[case]]\ncall = 'f()'\n",
+        )
+        .expect("write");
+        assert_eq!(read_stubs(&cases).expect("stubs")["kv#get"], "none");
+        let bad = dir.join("bad.toml");
+        std::fs::write(&bad, "[stub]\n").expect("write");
+        assert!(read_stubs(&bad).unwrap_err().reason.contains("stub"));
+        std::fs::write(&bad, "[stubs]\n\n\"kv#get\" = '\"open'\n").expect("write");
+        let err = read_stubs(&bad).unwrap_err().reason;
+        assert!(
+            err.contains("line 3") && err.contains("not valid WAVE"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).expect("clean up");
+    }
+
+    #[test]
+    fn wave_that_does_not_parse_names_its_line() {
+        let err = parse("[[case]]\ncall = 'greet(\"Ada)'\n").unwrap_err();
+        assert!(
+            err.contains("line 1") && err.contains("`call` is not a WAVE call"),
+            "{err}"
+        );
+        let err = parse("[[case]]\ncall = 'greet'\n").unwrap_err();
+        assert!(err.contains("name(arg, ...)"), "{err}");
+        let err = parse("\n[[case]]\ncall = 'f()'\nexpect = '\"unclosed'\n").unwrap_err();
+        assert!(
+            err.contains("line 2") && err.contains("`expect` is not valid WAVE"),
+            "{err}"
+        );
+        let err = parse("[stubs]\n\"acme:app/kv#get\" = 'some('\n\n[[case]]\ncall = 'f()'\n")
+            .unwrap_err();
+        assert!(
+            err.contains("line 2") && err.contains("the stub `acme:app/kv#get`"),
+            "{err}"
+        );
+        // Syntax only: whether `1` fits the plugin's types is for the run.
+        assert!(parse("[[case]]\ncall = 'f(1, \"two\", [3])'\nexpect = 'ok(1)'\n").is_ok());
     }
 }

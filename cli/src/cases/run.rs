@@ -5,10 +5,10 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use componentry::wasmtime::component::{Linker, Val};
-use componentry::{ComponentWorld, EngineBuilder, Host, PluginOptions, PluginState};
+use componentry::{ComponentWorld, EngineBuilder, Host, PluginOptions, Val};
 
 use crate::exit::Failure;
+use crate::stubs::Stubs;
 use componentry_cases_file::{Case, CasesFile, Expectation};
 
 /// How the cases went.
@@ -32,15 +32,19 @@ pub fn run(
     let source = crate::loading::open_source(plugin, None)?;
     let (name, bytes) = (source.name().to_owned(), source.bytes());
     let world = ComponentWorld::decode(&name, bytes)?;
-    let stubbed = imports_to_stub(&world);
-    check_stubs(&file.stubs, &stubbed)?;
+    let stubs = Stubs::for_worlds(std::slice::from_ref(&world));
+    // Every table checked before anything runs.
+    stubs.resolve(&file.stubs)?;
+    for case in &file.cases {
+        stubs.resolve(&case.stubs)?;
+    }
     let engine = engine
         .fuel(true)
-        .epoch_interruption(componentry::DEFAULT_EPOCH_TICK)
+        .epoch_interruption(std::time::Duration::from_millis(10))
         .build()?;
-    let stubs = file.stubs.clone();
+    let linked = stubs.clone();
     let host: Host<()> = Host::builder(&engine, |_| ())?
-        .link(move |linker| define_stubs(linker, &stubbed, &stubs))?
+        .link(move |linker| linked.link(linker))?
         .build()?;
     let base_settings = source
         .manifest()
@@ -62,6 +66,7 @@ pub fn run(
         }
     }
     for case in &file.cases {
+        stubs.answer(&[&file.stubs, &case.stubs])?;
         let (verdict, log) = run_case(&host, &name, bytes, case, &base_settings);
         match verdict {
             Ok(()) => {
@@ -86,121 +91,6 @@ pub fn run(
     }
     println!("{} passed, {} failed", report.passed, report.failed);
     Ok(report)
-}
-
-/// One imported interface the host does not provide, and its functions.
-struct Stubbed {
-    /// As the component imports it: `acme:app/kv@1.0.0`.
-    interface: String,
-    functions: Vec<String>,
-}
-
-/// The component's imports that are neither WASI nor the framework's: the application's own,
-/// which the cases file stands in for. Interfaces with resources cannot be stubbed and are left
-/// for the load to report.
-fn imports_to_stub(world: &ComponentWorld) -> Vec<Stubbed> {
-    let resolve = world.resolve();
-    let mut stubbed = Vec::new();
-    for (key, item) in &resolve.worlds[world.world_id()].imports {
-        let wit_parser::WorldItem::Interface { id, .. } = item else {
-            continue;
-        };
-        let name = resolve.name_world_key(key);
-        if name.starts_with("wasi:") || name.starts_with("componentry:plugin/") {
-            continue;
-        }
-        let interface = &resolve.interfaces[*id];
-        let has_resources = interface
-            .types
-            .values()
-            .any(|ty| matches!(resolve.types[*ty].kind, wit_parser::TypeDefKind::Resource));
-        if has_resources {
-            continue;
-        }
-        stubbed.push(Stubbed {
-            interface: name,
-            functions: interface.functions.keys().cloned().collect(),
-        });
-    }
-    stubbed
-}
-
-/// Whether the stub key `key` (`interface#function`, the interface written in full, without
-/// its version, or by its bare name) names `function` of `interface`.
-fn key_names(key: &str, interface: &str, function: &str) -> bool {
-    let Some((wanted, wanted_function)) = key.rsplit_once('#') else {
-        return false;
-    };
-    wanted_function == function && componentry::designates(wanted, interface)
-}
-
-/// Refuses stubs for functions the component does not import.
-fn check_stubs(
-    stubs: &std::collections::BTreeMap<String, String>,
-    stubbed: &[Stubbed],
-) -> Result<(), Failure> {
-    for key in stubs.keys() {
-        let known = stubbed
-            .iter()
-            .any(|s| s.functions.iter().any(|f| key_names(key, &s.interface, f)));
-        if !known {
-            let available: Vec<String> = stubbed
-                .iter()
-                .flat_map(|s| {
-                    s.functions
-                        .iter()
-                        .map(move |f| format!("{}#{f}", s.interface))
-                })
-                .collect();
-            return Err(Failure::Usage(format!(
-                "[stubs] `{key}` is not a function the plugin imports from the application; \
-                 it imports: {}",
-                if available.is_empty() {
-                    "none".to_owned()
-                } else {
-                    available.join(", ")
-                }
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Defines every function of the stubbed interfaces: a canned result when the cases file gives
-/// one, nothing for a function without a result, and a trap naming the missing stub otherwise.
-fn define_stubs(
-    linker: &mut Linker<PluginState<()>>,
-    stubbed: &[Stubbed],
-    stubs: &std::collections::BTreeMap<String, String>,
-) -> componentry::wasmtime::Result<()> {
-    for interface in stubbed {
-        let mut instance = linker.instance(&interface.interface)?;
-        for function in &interface.functions {
-            let canned = stubs
-                .iter()
-                .find(|(key, _)| key_names(key, &interface.interface, function))
-                .map(|(_, value)| value.clone());
-            let key = format!("{}#{function}", interface.interface);
-            instance.func_new(function, move |_store, ty, _params, results| {
-                let Some(result_ty) = ty.results().next() else {
-                    return Ok(());
-                };
-                let Some(text) = &canned else {
-                    componentry::wasmtime::bail!(
-                        "the plugin called `{key}`, which has no stub: give it a result in the \
-                         cases file's [stubs]"
-                    );
-                };
-                results[0] = Val::from_wave(&result_ty, text).map_err(|e| {
-                    componentry::wasmtime::format_err!(
-                        "the stub for `{key}` is not valid WAVE for its type: {e}"
-                    )
-                })?;
-                Ok(())
-            })?;
-        }
-    }
-    Ok(())
 }
 
 /// Runs one case: its verdict, and what the plugin logged.
@@ -307,7 +197,9 @@ fn capture_log<R>(f: impl FnOnce() -> R) -> (String, R) {
         .with_ansi(false)
         .without_time()
         .with_max_level(tracing::Level::TRACE)
-        .with_env_filter(tracing_subscriber::EnvFilter::new(componentry::LOG_TARGET))
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            componentry::framework::LOG_TARGET,
+        ))
         .finish();
     let result = tracing::subscriber::with_default(subscriber, f);
     let bytes = captured
@@ -316,20 +208,4 @@ fn capture_log<R>(f: impl FnOnce() -> R) -> (String, R) {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .clone();
     (String::from_utf8_lossy(&bytes).into_owned(), result)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::key_names;
-
-    #[test]
-    fn stubs_name_functions_in_every_spelling() {
-        let iface = "acme:app/kv@1.0.0";
-        assert!(key_names("acme:app/kv@1.0.0#get", iface, "get"));
-        assert!(key_names("acme:app/kv#get", iface, "get"));
-        assert!(key_names("kv#get", iface, "get"));
-        assert!(!key_names("kv#set", iface, "get"));
-        assert!(!key_names("get", iface, "get"));
-        assert!(!key_names("acme:app/kv@2.0.0#get", iface, "get"));
-    }
 }

@@ -65,15 +65,18 @@ pub fn run(args: InspectArgs) -> Result<(), exit::Failure> {
     )?;
     let grants = match source.options(&policy, None) {
         Ok(options) => {
-            println!("effective: {}", list_or_none(options.granted().describe()));
-            options.granted().clone()
+            println!(
+                "effective: {}",
+                list_or_none(options.get_grants().describe())
+            );
+            options.get_grants().clone()
         }
         Err(e) => {
             println!("refused by the policy: {}", exit::one_line(&e.to_string()));
             Grants::none()
         }
     };
-    let uses = componentry::capabilities(&world, &grants);
+    let uses = componentry::compatibility::capabilities(&world, &grants);
     if !uses.is_empty() {
         println!();
         for capability in uses {

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use clap::Args;
 use componentry::{Host, Output};
 
-use crate::load_flags::LoadFlags;
+use crate::load_flags::{LoadFlags, StubsFlag};
 use crate::loading::load;
+use crate::stubs::Stubs;
 use crate::{exit, stats};
 
 /// The arguments of `componentry run`.
@@ -25,6 +26,10 @@ pub struct RunArgs {
     #[command(flatten)]
     loading: LoadFlags,
 
+    /// `--stubs`.
+    #[command(flatten)]
+    stubs: StubsFlag,
+
     /// Arguments for a command component (after `--`); argv[0] is the plugin's name.
     #[arg(last = true)]
     args: Vec<String>,
@@ -41,8 +46,24 @@ pub fn run(args: RunArgs, verbose: bool) -> Result<(), exit::Failure> {
             argv.extend(command_args.iter().cloned());
             operator.args(argv)
         })?;
+    let mut prepared = prepared;
     let engine = args.loading.engine(&prepared.policy).build()?;
-    let host: Host<()> = Host::new(&engine)?;
+    let host: Host<()> = match args.stubs.read()? {
+        None => Host::new(&engine)?,
+        Some(canned) => {
+            let source = &prepared.source;
+            let world = componentry::ComponentWorld::decode(source.name(), source.bytes())?;
+            let stubs = Stubs::for_worlds(std::slice::from_ref(&world));
+            stubs.answer(&[&canned])?;
+            // Standing in for the application, the operator grants what it stands in for.
+            let grants = stubs.interfaces().fold(
+                prepared.options.get_grants().clone(),
+                |grants, interface| grants.interface(interface),
+            );
+            prepared.options = prepared.options.grants(grants);
+            stubs.register(Host::builder(&engine, |_| ())?)?.build()?
+        }
+    };
     let plugin = load(&host, prepared)?;
     let outcome = match args.invoke {
         Some(call) => {

@@ -7,8 +7,9 @@ use clap::Args;
 use componentry::{Host, Output, PluginEvent};
 
 use crate::interrupt::interrupted;
-use crate::load_flags::{CacheFlag, PolicyFlag};
+use crate::load_flags::{CacheFlag, PolicyFlag, StubsFlag};
 use crate::loading::{operator_grants, operator_policy};
+use crate::stubs::Stubs;
 use crate::{exit, grant_flags, limit_flags, stats};
 
 /// The arguments of `componentry watch`.
@@ -33,23 +34,40 @@ pub struct WatchArgs {
     /// The limit flags, over every plugin's limits.
     #[command(flatten)]
     limits: limit_flags::LimitFlags,
+    /// `--stubs`: for the application imports of the plugins there when watching starts.
+    #[command(flatten)]
+    stubs: StubsFlag,
 }
 
 /// Watches the path and prints each load, failed reload and unload until interrupted; then
 /// prints each plugin's metrics.
 pub fn run(args: WatchArgs) -> Result<(), exit::Failure> {
     let invoke = args.invoke.as_deref();
-    let operator = operator_grants(Output::Prefixed, args.grants.to_grants()?);
+    let mut operator = operator_grants(Output::Prefixed, args.grants.to_grants()?);
+    // Standing in for the application, the operator grants what the stubs stand in for.
+    let stubs = match args.stubs.read()? {
+        None => None,
+        Some(canned) => {
+            let stubs = Stubs::for_worlds(&worlds_in(&componentry::PluginDir::new(&args.path)));
+            stubs.answer(&[&canned])?;
+            operator = stubs
+                .interfaces()
+                .fold(operator, |grants, interface| grants.interface(interface));
+            Some(stubs)
+        }
+    };
     let policy = operator_policy(args.policy.path(), operator, &args.limits)?;
     let engine = args
         .limits
         .engine(args.cache.engine_builder(), Some(&policy))
         .build()?;
-    let host: Host<()> = Host::new(&engine)?;
+    let dir = componentry::PluginDir::new(&args.path).policy(policy);
+    let host: Host<()> = match stubs {
+        None => Host::new(&engine)?,
+        Some(stubs) => stubs.register(Host::builder(&engine, |_| ())?)?.build()?,
+    };
     let events = host.subscribe();
-    let watcher = componentry::PluginDir::new(&args.path)
-        .policy(policy)
-        .watch(&host)?;
+    let watcher = dir.watch(&host)?;
     let mut stop = interrupted();
     loop {
         let event = match events.recv_timeout(std::time::Duration::from_millis(100)) {
@@ -93,4 +111,17 @@ pub fn run(args: WatchArgs) -> Result<(), exit::Failure> {
     }
     stats::print(&watcher.plugins());
     Ok(())
+}
+
+/// The worlds of the plugins at `dir`'s path now, as far as they can be read (the watcher
+/// reports those that cannot). Each is read here once more than the watcher reads it.
+fn worlds_in(dir: &componentry::PluginDir) -> Vec<componentry::ComponentWorld> {
+    dir.entries()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|entry| dir.open(entry).ok())
+        .filter_map(|source| {
+            componentry::ComponentWorld::decode(source.name(), source.bytes()).ok()
+        })
+        .collect()
 }

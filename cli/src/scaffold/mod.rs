@@ -69,7 +69,7 @@ pub fn new_project(
     match target {
         None => files.push((
             "wit/plugin.wit".into(),
-            componentry::FRAMEWORK_WIT.to_owned(),
+            componentry::framework::FRAMEWORK_WIT.to_owned(),
         )),
         Some(target) => retarget(language, &name, target, &mut files)?,
     }
@@ -189,9 +189,18 @@ fn retarget(
         .as_ref()
         .map(|v| format!("extension-point = \"{world_name}@^{v}\"\n"))
         .unwrap_or_default();
+    // The application interfaces the world imports, requested (the operator's policy grants
+    // them): some toolchains import the whole world, used or not.
+    let requested = stubs.requested_interfaces();
+    let capabilities = if requested.is_empty() {
+        String::new()
+    } else {
+        let quoted: Vec<String> = requested.iter().map(|i| format!("\"{i}\"")).collect();
+        format!("\n[capabilities]\ninterfaces = [{}]\n", quoted.join(", "))
+    };
     let manifest = format!(
         "name = \"{name}\"\nversion = \"0.1.0\"\ndescription = \"A plugin for {world_name}\"\n\
-         {extension_point}\n[settings]\n\n[build]\nworld = \"{world_name}\"\n"
+         {extension_point}{capabilities}\n[settings]\n\n[build]\nworld = \"{world_name}\"\n"
     );
     let readme = format!(
         "# {name}\n\n\

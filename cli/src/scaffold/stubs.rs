@@ -12,10 +12,23 @@ struct Export<'a> {
     function: &'a Function,
 }
 
-/// What the stub generators see of a world: its exports, in order.
+/// One interface the world imports from the application (not WASI, not the framework's).
+struct Import<'a> {
+    /// Its full name, as a grant names it: `acme:app/kv@1.0.0` (or the bare name of an
+    /// interface the world defines inline).
+    name: String,
+    /// Whether a manifest can request it: an interface of a package, not one defined inline.
+    requestable: bool,
+    /// Its functions, when stubs can stand in for them (no resources).
+    functions: Vec<&'a Function>,
+}
+
+/// What the stub generators see of a world: its exports, in order, and what it imports from the
+/// application.
 pub struct World<'a> {
     resolve: &'a Resolve,
     exports: Vec<Export<'a>>,
+    imports: Vec<Import<'a>>,
 }
 
 impl<'a> World<'a> {
@@ -46,7 +59,36 @@ impl<'a> World<'a> {
                 WorldItem::Type { .. } => {}
             }
         }
-        let world = Self { resolve, exports };
+        let mut imports = Vec::new();
+        for (key, item) in &resolve.worlds[world].imports {
+            let WorldItem::Interface { id, .. } = item else {
+                continue;
+            };
+            let name = resolve.name_world_key(key);
+            if name.starts_with("wasi:") || name.starts_with("componentry:plugin/") {
+                continue;
+            }
+            let interface = &resolve.interfaces[*id];
+            let has_resources = interface
+                .types
+                .values()
+                .any(|ty| matches!(resolve.types[*ty].kind, TypeDefKind::Resource));
+            let functions = if has_resources {
+                Vec::new()
+            } else {
+                interface.functions.values().collect()
+            };
+            imports.push(Import {
+                name,
+                requestable: matches!(key, WorldKey::Interface(_)),
+                functions,
+            });
+        }
+        let world = Self {
+            resolve,
+            exports,
+            imports,
+        };
         if let Some(export) = world
             .exports
             .iter()
@@ -102,12 +144,45 @@ impl<'a> World<'a> {
         }
     }
 
-    /// A test case per export: a call with default arguments, which a stub answers with a trap.
+    /// The application interfaces the world imports, as a manifest requests them.
+    pub fn requested_interfaces(&self) -> Vec<&str> {
+        self.imports
+            .iter()
+            .filter(|i| i.requestable)
+            .map(|i| i.name.as_str())
+            .collect()
+    }
+
+    /// A test case per export: a call with default arguments, which a stub answers with a trap;
+    /// and a stub per function the world imports from the application (with a result), giving
+    /// a default value.
     pub fn cases(&self) -> String {
         let mut cases = String::from(
             "# Test cases for `componentry test PLUGIN.wasm cases.toml`. Each stub traps with \"not\n\
              # implemented\" until you write it: then replace `expect-error` by `expect = 'RESULT'`.\n",
         );
+        let stubs: Vec<String> = self
+            .imports
+            .iter()
+            .flat_map(|import| {
+                let interface = import.name.split('@').next().unwrap_or(&import.name);
+                import.functions.iter().filter_map(move |function| {
+                    let result = function.result.as_ref()?;
+                    Some(format!(
+                        "\"{interface}#{}\" = '{}'\n",
+                        function.name,
+                        self.default_wave(result)
+                    ))
+                })
+            })
+            .collect();
+        if !stubs.is_empty() {
+            cases.push_str(
+                "\n# What the application's imports answer in these tests (WAVE); a case may give\n\
+                 # its own `stubs = { ... }`.\n[stubs]\n",
+            );
+            cases.extend(stubs);
+        }
         for export in &self.exports {
             let args: Vec<String> = export
                 .function
@@ -569,6 +644,39 @@ world transformer {
             cases.contains("call = 'count-words(\"\", none)'"),
             "{cases}"
         );
+    }
+
+    #[test]
+    fn the_applications_imports_are_requested_and_stubbed() {
+        let mut resolve = Resolve::default();
+        let package = resolve
+            .push_str(
+                "app.wit",
+                "package acme:app@1.2.0;\n\
+                 interface dict { lookup: func(word: string) -> option<string>; forget: func(word: string); }\n\
+                 world plugin { import dict; import wasi:cli/environment@0.2.0; \
+                 import inline: interface { now: func() -> u64; } export run: func() -> u32; }\n\
+                 package wasi:cli@0.2.0 { interface environment { get-arguments: func() -> list<string>; } }\n",
+            )
+            .expect("wit");
+        let id = resolve
+            .select_world(&[package], Some("plugin"))
+            .expect("world");
+        let world = World::new(&resolve, id).expect("world");
+        assert_eq!(world.requested_interfaces(), ["acme:app/dict@1.2.0"]);
+        let cases = world.cases();
+        assert!(
+            cases.contains("[stubs]\n\"acme:app/dict#lookup\" = 'none'\n"),
+            "{cases}"
+        );
+        assert!(
+            !cases.contains("forget"),
+            "no stub for a function without a result: {cases}"
+        );
+        assert!(cases.contains("\"inline#now\" = '0'\n"), "{cases}");
+        let parsed = componentry_cases_file::CasesFile::parse(&cases, std::path::Path::new("/"))
+            .expect("the generated cases parse");
+        assert_eq!(parsed.stubs["acme:app/dict#lookup"], "none");
     }
 
     #[test]

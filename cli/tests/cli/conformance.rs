@@ -104,7 +104,23 @@ fn projects_for_an_applications_world_build_and_pass_their_generated_cases() {
             "{language}: {}",
             stdout(&out)
         );
-        let out = Run::new(&["run", &plugin, "--invoke", r#"transform#upper("x")"#]).expect(5);
+        // The world imports the application's `dict`: the manifest requests it, and `run`
+        // stands in for the application with the cases file's stubs.
+        let manifest = std::fs::read_to_string(dir.join("plugin.toml")).expect("manifest");
+        assert!(
+            manifest.contains("[capabilities]\ninterfaces = [\"acme:text/dict@1.2.0\"]"),
+            "{language}: {manifest}"
+        );
+        let cases = path_arg(&dir.join("cases.toml"));
+        let out = Run::new(&[
+            "run",
+            &plugin,
+            "--stubs",
+            &cases,
+            "--invoke",
+            r#"transform#upper("x")"#,
+        ])
+        .expect(5);
         assert!(stderr(&out).contains("transformer"), "{}", stderr(&out));
     }
 }

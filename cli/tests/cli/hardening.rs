@@ -519,12 +519,14 @@ fn text_from_a_plugins_files_is_inert_in_every_commands_output() {
     .expect("write");
     let out = Run::new(&["test", &plugin, &path_arg(&cases)]).expect(2);
     assert_inert("test with a bad stub", &out);
+    let out = Run::new(&["run", &plugin, "--stubs", &path_arg(&cases)]).expect(2);
+    assert_inert("run with a bad stub", &out);
     std::fs::write(
         &cases,
         format!("[[case]]\ncall = 'probe#get-env(\"{HOSTILE}'\n"),
     )
     .expect("write");
-    let out = Run::new(&["test", &plugin, &path_arg(&cases)]).output();
+    let out = Run::new(&["test", &plugin, &path_arg(&cases)]).expect(2);
     assert_ne!(out.status.code(), Some(0));
     assert_inert("test with bad WAVE", &out);
 

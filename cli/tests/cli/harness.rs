@@ -170,6 +170,133 @@ expect = '"the secret is from a stub"'
 }
 
 #[test]
+fn a_case_brings_its_own_stubs_and_run_and_watch_take_them_too() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stubbed = cases(
+        dir.path(),
+        r#"
+[stubs]
+"vault#secret" = '"from the file"'
+
+[[case]]
+call = 'peek()'
+expect = '"the secret is from the file"'
+
+[[case]]
+call = 'peek()'
+stubs = { "vault#secret" = '"from the case"' }
+expect = '"the secret is from the case"'
+
+[[case]]
+name = "the file's stubs again"
+call = 'peek()'
+expect = '"the secret is from the file"'
+"#,
+    );
+    let vault_user = path_arg(&guest("vault-user"));
+    let out = Run::new(&["test", &vault_user, &stubbed]).expect(0);
+    assert!(
+        stdout(&out).ends_with("3 passed, 0 failed\n"),
+        "{}",
+        stdout(&out)
+    );
+
+    // A case's stub replaces the file's for the same function, whatever the spelling; two keys
+    // for one function in one table are a mistake; a stub of an interface the plugin does not
+    // import at all is only warned about. (Each cases file of these in a directory of its own:
+    // `cases` writes one file per directory.)
+    let more = tempfile::tempdir().expect("tempdir");
+    let spelled = cases(
+        more.path(),
+        r#"
+[stubs]
+"componentry:test/vault#secret" = '"from the file"'
+"acme:elsewhere/clock#now" = '0'
+
+[[case]]
+call = 'peek()'
+stubs = { "vault#secret" = '"from the case"' }
+expect = '"the secret is from the case"'
+"#,
+    );
+    let out = Run::new(&["test", &vault_user, &spelled]).expect(0);
+    assert!(
+        stderr(&out).contains("`acme:elsewhere/clock#now`: the plugin does not import"),
+        "{}",
+        stderr(&out)
+    );
+    let twice = cases(
+        more.path(),
+        "[stubs]\n\"vault#secret\" = '\"a\"'\n\"componentry:test/vault@0.1.0#secret\" = '\"b\"'\n\
+         [[case]]\ncall = 'peek()'\n",
+    );
+    let out = Run::new(&["test", &vault_user, &twice]).expect(2);
+    assert!(stderr(&out).contains("both stub"), "{}", stderr(&out));
+    let wrong_version = cases(
+        more.path(),
+        "[stubs]\n\"componentry:test/vault@9.0.0#secret\" = '\"a\"'\n[[case]]\ncall = 'peek()'\n",
+    );
+    Run::new(&["test", &vault_user, &wrong_version]).expect(2);
+
+    // `run` takes the same [stubs]; without them the plugin lacks its application.
+    let out = Run::new(&[
+        "run",
+        &vault_user,
+        "--stubs",
+        &stubbed,
+        "--invoke",
+        "peek()",
+    ])
+    .expect(0);
+    assert_eq!(stdout(&out), "\"the secret is from the file\"\n");
+    let out = Run::new(&["run", &vault_user, "--invoke", "peek()"]).output();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        stderr(&out).contains("componentry:test/vault"),
+        "{}",
+        stderr(&out)
+    );
+    let only_stubs = dir.path().join("stubs.toml");
+    std::fs::write(&only_stubs, "[stubs]\n\"vault#secret\" = '\"only\"'\n").expect("write");
+    let out = Run::new(&[
+        "run",
+        &vault_user,
+        "--stubs",
+        &path_arg(&only_stubs),
+        "--invoke",
+        "peek()",
+    ])
+    .expect(0);
+    assert_eq!(stdout(&out), "\"the secret is only\"\n");
+    std::fs::write(&only_stubs, "[stubs]\n\"vault#nothing\" = '1'\n").expect("write");
+    let out = Run::new(&["run", &vault_user, "--stubs", &path_arg(&only_stubs)]).expect(2);
+    assert!(stderr(&out).contains("`vault#nothing`"), "{}", stderr(&out));
+    std::fs::write(&only_stubs, "[stubs]\n\"vault#secret\" = '\"open'\n").expect("write");
+    let out = Run::new(&["run", &vault_user, "--stubs", &path_arg(&only_stubs)]).expect(2);
+    assert!(stderr(&out).contains("not valid WAVE"), "{}", stderr(&out));
+
+    // `watch` stands in for the imports of the plugins there when it starts.
+    let watched = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(guest("vault-user"), watched.path().join("vault-user.wasm")).expect("copy");
+    let watching = crate::Watching::start(
+        &[
+            &path_arg(watched.path()),
+            "--stubs",
+            &stubbed,
+            "--invoke",
+            "peek()",
+        ],
+        &[],
+    );
+    let line = watching.next_line();
+    assert!(
+        line.starts_with("loaded vault-user ")
+            && line.ends_with("-> \"the secret is from the file\""),
+        "{line}"
+    );
+}
+
+#[test]
 fn a_bad_cases_file_names_the_file_and_the_line() {
     let dir = tempfile::tempdir().expect("tempdir");
     let hello = path_arg(&guest("hello-rust"));

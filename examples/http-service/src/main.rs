@@ -69,7 +69,7 @@ impl Routes {
             // A fresh instance per request: the pooling allocator makes them cheap.
             .pooling(Pooling::new());
         if policy.needs_deadlines() {
-            engine = engine.epoch_interruption(componentry::DEFAULT_EPOCH_TICK);
+            engine = engine.epoch_interruption(std::time::Duration::from_millis(10));
         }
         if let Some(cache) = &args.cache {
             engine = engine.cache_dir(cache);
@@ -106,10 +106,10 @@ fn describe(plugin: &Plugin<()>) -> String {
     format!(
         "fuel {}, deadline {}, grants: {}",
         limits
-            .fuel_budget()
+            .get_fuel()
             .map_or("none".to_owned(), |f| f.to_string()),
         limits
-            .call_deadline()
+            .get_deadline()
             .map_or("none".to_owned(), |d| format!("{d:?}")),
         if grants.is_empty() {
             "nothing".to_owned()

@@ -22,7 +22,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
-use componentry::{Engine, ExtensionPoint, ExtensionPoints, Host, PluginDir, PluginEvent, Policy};
+use componentry::{
+    Engine, ExtensionPoint, Host, PluginDir, PluginEvent, Policy, compatibility::ExtensionPoints,
+};
 
 use pipeline::Pipeline;
 
@@ -66,7 +68,7 @@ fn main() -> anyhow::Result<()> {
         .fuel(policy.needs_fuel())
         .cache_dir(args.cache.clone().unwrap_or_else(default_cache));
     if policy.needs_deadlines() {
-        engine = engine.epoch_interruption(componentry::DEFAULT_EPOCH_TICK);
+        engine = engine.epoch_interruption(std::time::Duration::from_millis(10));
     }
     let engine = engine.build()?;
     let host: Host<()> = Host::new(&engine)?;

@@ -10,8 +10,8 @@
 use std::sync::OnceLock;
 
 use componentry::{
-    ComponentWorld, DirGrant, Engine, EnvGrant, ExtensionPoint, Grants, Host, HttpPattern,
-    Manifest, NetPattern, Plugin, Policy,
+    ComponentWorld, Engine, ExtensionPoint, Grants, Host, Manifest, Plugin, Policy,
+    grants::DirGrant, grants::EnvGrant, grants::HttpPattern, grants::NetPattern,
 };
 
 /// A plugin manifest (`plugin.toml`).
@@ -32,7 +32,7 @@ pub fn cases(data: &[u8]) {
 /// A host policy (`policy.toml`).
 pub fn policy(data: &[u8]) {
     if let Ok(text) = std::str::from_utf8(data) {
-        let _ = Policy::from_toml(text, "/nonexistent/policy.toml");
+        let _ = Policy::parse(text, "/nonexistent/policy.toml");
     }
 }
 
@@ -41,7 +41,7 @@ pub fn grants(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let _ = Grants::from_toml(text);
+    let _ = Grants::parse(text);
     for line in text.lines() {
         let (word, value) = line.split_once(' ').unwrap_or((line, ""));
         let _ = match word {
@@ -97,7 +97,8 @@ const TYPED: &str = r#"(component
 fn host() -> &'static Host<()> {
     static HOST: OnceLock<Host<()>> = OnceLock::new();
     HOST.get_or_init(|| {
-        let engine = Engine::new().expect("an engine");
+        // Fuzzed bytes are compiled afresh: no cache on disk fills up with them.
+        let engine = Engine::builder().no_cache().build().expect("an engine");
         Host::new(&engine).expect("a host")
     })
 }
@@ -106,7 +107,7 @@ fn typed() -> &'static Plugin<()> {
     static PLUGIN: OnceLock<Plugin<()>> = OnceLock::new();
     PLUGIN.get_or_init(|| {
         host()
-            .load_bytes("typed", TYPED.as_bytes(), Grants::none())
+            .load_bytes("typed", TYPED.as_bytes())
             .expect("the typed fuzz plugin loads")
     })
 }
@@ -123,7 +124,7 @@ pub fn component(data: &[u8]) {
     if let Ok(world) = ComponentWorld::decode("fuzzed", data) {
         let _ = world.to_wit(true);
     }
-    let _ = host().load_bytes("fuzzed", data, Grants::none());
+    let _ = host().load_bytes("fuzzed", data);
 }
 
 /// A component made for a random WIT world (wit-smith), loaded, inspected, and checked against

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use componentry::{
-    Engine, Grants, Host, HttpHandler, HttpServer, Plugin, PluginDir, PoolOptions, Reuse,
+    Engine, Host, HttpHandler, HttpServer, Plugin, PluginDir, pool::PoolOptions, pool::Reuse,
 };
 
 /// How much resident memory may grow between the warmed-up reading and the end.
@@ -161,7 +161,7 @@ fn reloads_under_calls(length: Duration) -> anyhow::Result<Vec<String>> {
     let cache = tempfile::tempdir()?;
     let engine = Engine::builder().cache_dir(cache.path()).build()?;
     let host: Host<()> = Host::new(&engine)?;
-    let plugin = host.load_bytes("soaked", &versioned(1), Grants::none())?;
+    let plugin = host.load_bytes("soaked", &versioned(1))?;
     let pool = plugin.pool(PoolOptions::new().size(2).reuse(Reuse::Keep));
     let watched = tempfile::tempdir()?;
     let file = watched.path().join("watched.wasm");
@@ -243,7 +243,7 @@ fn serving_while_reloading(length: Duration, guests: &Path) -> anyhow::Result<Ve
         .epoch_interruption(Duration::from_millis(10))
         .build()?;
     let host: Host<()> = Host::builder_async(&engine, |_| ())?.build()?;
-    let plugin = host.load_bytes("routes", &proxy, Grants::none())?;
+    let plugin = host.load_bytes("routes", &proxy)?;
     let handler = HttpHandler::new(&plugin)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

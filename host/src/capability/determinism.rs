@@ -20,10 +20,10 @@ use crate::error::{Error, Result};
 use crate::store::PluginState;
 
 /// The virtual wall clock's start: 2000-01-01T00:00:00Z, in seconds since the Unix epoch.
-pub const VIRTUAL_EPOCH_SECS: u64 = 946_684_800;
+pub(crate) const VIRTUAL_EPOCH_SECS: u64 = 946_684_800;
 
 /// How far the virtual clocks advance at each reading: 1 ms.
-pub const VIRTUAL_TICK_NANOS: u64 = 1_000_000;
+pub(crate) const VIRTUAL_TICK_NANOS: u64 = 1_000_000;
 
 /// The `wasi:filesystem/types` instance as wasmtime-wasi defines it.
 const TYPES: &str = "wasi:filesystem/types@0.2.12";
@@ -187,7 +187,7 @@ impl HostMonotonicClock for VirtualClock {
 pub(crate) struct Determinism(pub(crate) Option<u64>);
 
 /// The seed of deterministic mode when none is given.
-pub const DEFAULT_SEED: u64 = 0;
+pub(crate) const DEFAULT_SEED: u64 = 0;
 
 const DETERMINISTIC: Word = Word {
     name: "deterministic",

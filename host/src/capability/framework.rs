@@ -21,8 +21,7 @@ use bindings::componentry::plugin::settings;
 /// `greeter` world.
 pub const FRAMEWORK_WIT: &str = include_str!("../../wit/plugin.wit");
 
-/// The `tracing` target of messages plugins log.
-pub const LOG_TARGET: &str = "componentry::plugin";
+pub use crate::store::output::LOG_TARGET;
 
 impl<T: Send> log::Host for PluginState<T> {
     fn log(&mut self, level: Level, message: String) {

@@ -352,7 +352,7 @@ impl Refusal {
         };
         let (plugin, shown) = (self.plugin, self.shown);
         tracing::warn!(
-            target: crate::LOG_TARGET,
+            target: crate::store::output::LOG_TARGET,
             plugin,
             "refused {what} `{shown}`: it is outside the plugin's granted directories \
              (or they are read-only); grant its directory with {grant}"

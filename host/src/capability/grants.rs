@@ -92,7 +92,7 @@ impl Grants {
 
     /// How many bytes of each of stdout, stderr and the `componentry:plugin/log` interface one
     /// call may make the host print or log; the rest is dropped, with one warning. Defaults to
-    /// [`DEFAULT_LOG_CAP`](crate::DEFAULT_LOG_CAP) (1 MiB).
+    /// 1 MiB.
     pub fn output_cap(mut self, bytes: usize) -> Self {
         self.stdio.output_cap = Some(bytes);
         self
@@ -268,13 +268,13 @@ impl Grants {
 
     /// Reads grants from TOML (see the module's documentation for the keys). Errors give the
     /// line, the column and the key.
-    pub fn from_toml(text: &str) -> Result<Self> {
+    pub fn parse(text: &str) -> Result<Self> {
         toml::from_str(text).map_err(|e| Error::syntax("grants table", text, e.to_string()))
     }
 
     /// Reads grants from a TOML file; relative directories in it are taken relative to the
     /// file's own directory.
-    pub fn from_toml_file(path: impl AsRef<Path>) -> Result<Self> {
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let text = crate::toml_file::read(path)?;
         let grants: Grants = crate::toml_file::parse(&text, path)?;
@@ -394,7 +394,7 @@ mod tests {
 
     #[test]
     fn toml_uses_the_flag_vocabulary() {
-        let g = Grants::from_toml(
+        let g = Grants::parse(
             r#"
             dir = ["/srv::/data"]
             dir-rw = ["/tmp/out"]
@@ -420,18 +420,18 @@ mod tests {
 
     #[test]
     fn toml_errors_name_line_and_key() {
-        let err = Grants::from_toml("dir = [\"/a\"]\nallow-nett = [\"x:1\"]\n")
+        let err = Grants::parse("dir = [\"/a\"]\nallow-nett = [\"x:1\"]\n")
             .unwrap_err()
             .to_string();
         assert!(
             err.contains("line 2") && err.contains("allow-nett"),
             "{err}"
         );
-        let err = Grants::from_toml("stdout = \"printer\"\n")
+        let err = Grants::parse("stdout = \"printer\"\n")
             .unwrap_err()
             .to_string();
         assert!(err.contains("line 1") && err.contains("printer"), "{err}");
-        let err = Grants::from_toml("allow-net = [\"nowhere\"]\n")
+        let err = Grants::parse("allow-net = [\"nowhere\"]\n")
             .unwrap_err()
             .to_string();
         assert!(
@@ -442,7 +442,7 @@ mod tests {
 
     #[test]
     fn one_vocabulary_for_files_and_single_entries() {
-        let from_file = Grants::from_toml(
+        let from_file = Grants::parse(
             r#"
             dir = ["/srv::/data"]
             dir-rw = ["/tmp/out"]
@@ -506,7 +506,7 @@ mod tests {
         let cli_defaults = Grants::none()
             .stdout(Output::Inherit)
             .stderr(Output::Inherit);
-        let file = Grants::from_toml("stderr = \"log\"\n").expect("valid");
+        let file = Grants::parse("stderr = \"log\"\n").expect("valid");
         let merged = cli_defaults.merge(file);
         assert_eq!(merged.outputs(), (Output::Inherit, Output::Log));
     }
@@ -583,7 +583,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("grants.toml");
         std::fs::write(&path, "dir = [\"data::/data\"]\n").expect("write");
-        let grants = Grants::from_toml_file(&path).expect("valid");
+        let grants = Grants::from_file(&path).expect("valid");
         assert_eq!(grants.dirs()[0].host, dir.path().join("data"));
     }
 }

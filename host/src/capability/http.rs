@@ -299,7 +299,7 @@ impl WasiHttpHooks for HttpHooks {
             let host = crate::text::escape_untrusted(uri.host().unwrap_or("?")).into_owned();
             let uri = crate::text::escape_untrusted(&uri.to_string()).into_owned();
             tracing::warn!(
-                target: crate::LOG_TARGET,
+                target: crate::store::output::LOG_TARGET,
                 plugin = &*self.plugin,
                 "refused HTTP request to {uri}; grant it with --{word} {host} \
                  (grants TOML: {word} = [\"{host}\"])",

@@ -1,11 +1,11 @@
 //! What a plugin is allowed to reach. Everything is denied unless granted.
 //!
 //! Defaults: no arguments, no environment variables, stdin closed, stdout and stderr into the
-//! host's log (capped at [`DEFAULT_LOG_CAP`](crate::DEFAULT_LOG_CAP) bytes each per call), no directories, no network, no
+//! host's log (capped at 1 MiB each per call), no directories, no network, no
 //! name lookup, no application host interfaces. Clocks and randomness are the host's real ones unless
 //! [`Grants::deterministic`] replaces them.
 //!
-//! The same grants can be written in TOML ([`Grants::from_toml`]), with the vocabulary of the
+//! The same grants can be written in TOML ([`Grants::parse`], [`Grants::from_file`]), with the vocabulary of the
 //! CLI's flags:
 //!
 //! ```toml
@@ -44,7 +44,6 @@ mod prepared;
 mod registry;
 mod stdio;
 
-pub use determinism::{DEFAULT_SEED, VIRTUAL_EPOCH_SECS, VIRTUAL_TICK_NANOS};
 pub use env::EnvGrant;
 pub use fs::DirGrant;
 pub use http::HttpPattern;

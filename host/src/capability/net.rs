@@ -292,7 +292,7 @@ impl ResolvedNet {
                 .map(|pattern| {
                     let addresses = pattern.resolve().unwrap_or_else(|e| {
                         tracing::warn!(
-                            target: crate::LOG_TARGET,
+                            target: crate::store::output::LOG_TARGET,
                             plugin,
                             "cannot look up the granted host `{}`: {e}; the grant matches no address",
                             pattern.host
@@ -503,7 +503,7 @@ impl Kind for Net {
                 // would let any sender on the network flood the host's log.
                 if !matches!(usage, SocketAddrUse::UdpReceive) {
                     tracing::warn!(
-                        target: crate::LOG_TARGET,
+                        target: crate::store::output::LOG_TARGET,
                         plugin = &*plugin,
                         "refused network access ({usage:?}) to {addr}; grant it with --{flag} {addr} \
                          (grants TOML: {flag} = [\"{addr}\"])"

@@ -382,9 +382,11 @@ impl LineWriter {
         }
         match self.sink.channel {
             Channel::Stderr => {
-                tracing::warn!(target: crate::LOG_TARGET, plugin, stream = "stderr", "{text}")
+                tracing::warn!(target: crate::store::output::LOG_TARGET, plugin, stream = "stderr", "{text}")
             }
-            _ => tracing::info!(target: crate::LOG_TARGET, plugin, stream = "stdout", "{text}"),
+            _ => {
+                tracing::info!(target: crate::store::output::LOG_TARGET, plugin, stream = "stdout", "{text}")
+            }
         }
     }
 }

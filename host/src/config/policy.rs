@@ -86,18 +86,18 @@ pub struct PolicyRule {
     match_sha256: Option<[u8; 32]>,
     allow: Grants,
     on_excess: OnExcess,
-    sha256: Option<[u8; 32]>,
+    pin_sha256: Option<[u8; 32]>,
     limits: Limits,
 }
 
 impl PolicyRule {
     /// A rule for plugins whose names match `pattern` (`*` wildcards), allowing nothing.
     pub fn new(pattern: impl Into<String>) -> Self {
-        Self::any().name(pattern)
+        Self::any().match_name(pattern)
     }
 
-    /// A rule for every plugin, allowing nothing; narrow it with [`name`](Self::name),
-    /// [`path`](Self::path) and [`match_sha256`](Self::match_sha256).
+    /// A rule for every plugin, allowing nothing; narrow it with [`match_name`](Self::match_name),
+    /// [`match_path`](Self::match_path) and [`match_sha256`](Self::match_sha256).
     pub fn any() -> Self {
         Self {
             name: None,
@@ -105,15 +105,15 @@ impl PolicyRule {
             match_sha256: None,
             allow: Grants::none(),
             on_excess: OnExcess::Refuse,
-            sha256: None,
+            pin_sha256: None,
             limits: Limits::default(),
         }
     }
 
     /// Selects plugins whose names match `pattern` (`*` wildcards). Names are self-asserted:
-    /// combine with [`path`](Self::path) or [`match_sha256`](Self::match_sha256) for rules that
+    /// combine with [`match_path`](Self::match_path) or [`match_sha256`](Self::match_sha256) for rules that
     /// grant much.
-    pub fn name(mut self, pattern: impl Into<String>) -> Self {
+    pub fn match_name(mut self, pattern: impl Into<String>) -> Self {
         self.name = Some(pattern.into());
         self
     }
@@ -126,7 +126,7 @@ impl PolicyRule {
     /// `..` are resolved, and its leading directories without wildcards are resolved to their
     /// canonical form when they exist, so that a pattern through a symlinked directory still
     /// selects the files it names.
-    pub fn path(mut self, pattern: impl Into<PathBuf>) -> Self {
+    pub fn match_path(mut self, pattern: impl Into<PathBuf>) -> Self {
         self.path = Some(normalise_pattern(&pattern.into()));
         self
     }
@@ -150,8 +150,9 @@ impl PolicyRule {
     }
 
     /// Pins the component to this SHA-256; other bytes are refused ([`Error::IntegrityMismatch`]).
-    pub fn sha256(mut self, sha256: [u8; 32]) -> Self {
-        self.sha256 = Some(sha256);
+    /// (To select a plugin by its hash instead, see [`match_sha256`](Self::match_sha256).)
+    pub fn pin_sha256(mut self, sha256: [u8; 32]) -> Self {
+        self.pin_sha256 = Some(sha256);
         self
     }
 
@@ -161,8 +162,8 @@ impl PolicyRule {
         self
     }
 
-    /// The limits of these plugins.
-    pub fn rule_limits(&self) -> &Limits {
+    /// The limits of these plugins, as [`limits`](Self::limits) set them.
+    pub fn get_limits(&self) -> &Limits {
         &self.limits
     }
 
@@ -391,12 +392,12 @@ impl Policy {
     /// Whether any rule sets a fuel budget (the engine must then meter fuel).
     pub fn needs_fuel(&self) -> bool {
         self.all_limits()
-            .any(|l| l.fuel_budget().is_some() || l.lifetime_fuel_budget().is_some())
+            .any(|l| l.get_fuel().is_some() || l.get_lifetime_fuel().is_some())
     }
 
     /// Whether any rule sets a deadline (the engine must then have epoch interruption).
     pub fn needs_deadlines(&self) -> bool {
-        self.all_limits().any(|l| l.call_deadline().is_some())
+        self.all_limits().any(|l| l.get_deadline().is_some())
     }
 
     /// The options `plugin` loads with when it requests `requested`: the effective grants, the
@@ -436,15 +437,15 @@ impl Policy {
             .name(plugin.name.clone())
             .grants(granted.merge(self.every_plugin.clone()))
             .limits(rule.limits.clone());
-        if let Some(sha256) = rule.sha256 {
-            options = options.expect_sha256(sha256);
+        if let Some(sha256) = rule.pin_sha256 {
+            options = options.pin_sha256(sha256);
         }
         Ok(options)
     }
 
     /// Reads a policy from TOML (see the module's documentation); `path` names the file in
     /// errors, and relative paths in it are taken relative to its directory.
-    pub fn from_toml(text: &str, path: impl Into<PathBuf>) -> Result<Self> {
+    pub fn parse(text: &str, path: impl Into<PathBuf>) -> Result<Self> {
         let path = path.into();
         let base = absolute(path.parent().unwrap_or(Path::new(".")));
         let fail = |reason: String| Error::Config {
@@ -476,11 +477,11 @@ impl Policy {
             }
             let mut rule = PolicyRule::any().on_excess(raw.on_excess);
             if let Some(pattern) = raw.pattern {
-                rule = rule.name(pattern);
+                rule = rule.match_name(pattern);
             }
             if let Some(pattern) = raw.path {
                 // Relative to the policy file's directory.
-                rule = rule.path(base.join(pattern));
+                rule = rule.match_path(base.join(pattern));
             }
             if let Some(hex_hash) = &raw.match_sha256 {
                 rule = rule.match_sha256(parse_sha256(hex_hash).map_err(&rule_fail)?);
@@ -489,7 +490,7 @@ impl Policy {
                 rule = rule.allow(allow.relative_to(&base));
             }
             if let Some(hex_hash) = &raw.sha256 {
-                rule = rule.sha256(parse_sha256(hex_hash).map_err(&rule_fail)?);
+                rule = rule.pin_sha256(parse_sha256(hex_hash).map_err(&rule_fail)?);
             }
             let limits = Limits::from(crate::store::limits::LimitsToml {
                 fuel: raw.fuel,
@@ -509,7 +510,7 @@ impl Policy {
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let text = crate::toml_file::read(path)?;
-        Self::from_toml(&text, path)
+        Self::parse(&text, path)
     }
 }
 
@@ -570,7 +571,7 @@ env = ["LANG"]
 "#;
 
     fn policy() -> Policy {
-        Policy::from_toml(POLICY, "policy.toml").expect("valid policy")
+        Policy::parse(POLICY, "policy.toml").expect("valid policy")
     }
 
     fn id(name: &str) -> PluginIdentity {
@@ -607,7 +608,7 @@ env = ["LANG"]
             vec!["127.0.0.1:8080"]
         );
         assert_eq!(granted.http().len(), 1);
-        assert_eq!(options.limits.fuel_budget(), Some(1000));
+        assert_eq!(options.limits.get_fuel(), Some(1000));
     }
 
     #[test]
@@ -666,16 +667,16 @@ env = ["LANG"]
 
     #[test]
     fn bad_policies_are_explained() {
-        let err = Policy::from_toml(
+        let err = Policy::parse(
             "[[plugin]]\nmatch = \"x\"\nsha256 = \"abc\"\n",
             "policy.toml",
         )
         .expect_err("bad hash");
         assert!(err.to_string().contains("64 hex digits"), "{err}");
-        let err = Policy::from_toml("[[plugin]]\non-excess = \"trim\"\n", "policy.toml")
+        let err = Policy::parse("[[plugin]]\non-excess = \"trim\"\n", "policy.toml")
             .expect_err("no selector");
         assert!(err.to_string().contains("at least one of"), "{err}");
-        let err = Policy::from_toml("[[plugin]]\nmatch = \"x\"\nfule = 3\n", "policy.toml")
+        let err = Policy::parse("[[plugin]]\nmatch = \"x\"\nfule = 3\n", "policy.toml")
             .expect_err("bad key");
         assert!(
             err.to_string().contains("line 3") && err.to_string().contains("fule"),
@@ -696,7 +697,7 @@ env = ["LANG"]
             "[[plugin]]\npath = \"trusted/*\"\n[plugin.allow]\nenv = [\"A\"]\n\n\
              [[plugin]]\nmatch-sha256 = \"{hash}\"\n[plugin.allow]\nenv = [\"B\"]\n"
         );
-        let policy = Policy::from_toml(&text, &policy_path).expect("valid");
+        let policy = Policy::parse(&text, &policy_path).expect("valid");
         let from_trusted = PluginIdentity::new("any-name", Some(&component), b"bytes");
         assert!(
             policy

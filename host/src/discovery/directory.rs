@@ -18,6 +18,18 @@ pub struct LoadOutcome<T: 'static> {
     pub name: String,
     /// The loaded plugin, or why it did not load.
     pub result: Result<Plugin<T>>,
+    /// What was read of an entry that failed after it was read: a watcher started from this
+    /// report does not load those bytes again.
+    pub(super) failed_read: Option<FailedRead>,
+}
+
+/// The version of an entry that failed to load: its component's hash, its manifest and the
+/// component file it was read from.
+#[derive(Clone, PartialEq, Eq)]
+pub(super) struct FailedRead {
+    pub(super) sha256: [u8; 32],
+    pub(super) manifest: Option<String>,
+    pub(super) component: PathBuf,
 }
 
 /// The outcome of loading a plugin directory, entry by entry in name order.
@@ -71,9 +83,18 @@ pub(super) fn load<T: Send + 'static>(host: &Host<T>, dir: &PluginDir) -> Result
     })?;
     let mut outcomes = Vec::new();
     for read in read_entries(dir, entries) {
-        let result = read
-            .source
-            .and_then(|source| source.load(host, &dir.policy, dir.extension_points.as_ref()));
+        let mut failed_read = None;
+        let result = read.source.and_then(|source| {
+            let loaded = source.load(host, &dir.policy, dir.extension_points.as_ref());
+            if loaded.is_err() {
+                failed_read = Some(FailedRead {
+                    sha256: source.sha256(),
+                    manifest: source.manifest_text().map(str::to_owned),
+                    component: source.component_path().to_owned(),
+                });
+            }
+            loaded
+        });
         if let Err(e) = &result {
             // Errors can quote a plugin's files (a manifest's line): shown escaped.
             let shown = crate::text::escape_untrusted(&e.to_string()).into_owned();
@@ -83,6 +104,7 @@ pub(super) fn load<T: Send + 'static>(host: &Host<T>, dir: &PluginDir) -> Result
             source: read.entry,
             name: read.name,
             result,
+            failed_read,
         });
     }
     Ok(LoadReport { outcomes })

@@ -16,14 +16,14 @@ use std::time::Duration;
 
 pub use directory::{LoadOutcome, LoadReport};
 pub use source::PluginSource;
-pub use watch::{DEFAULT_DEBOUNCE, Watcher};
+pub use watch::Watcher;
 
 use crate::host::Host;
 use crate::plugin::Plugin;
 
 use crate::compat::extension_point::ExtensionPoints;
 use crate::config::policy::Policy;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// A place plugins are found: a directory of component files and plugin directories, or one
 /// component file; and how the plugins found there are loaded (the policy that grants them
@@ -55,13 +55,13 @@ pub struct PluginDir {
 impl PluginDir {
     /// The plugins at `path`: a directory, or (for [`watch`](Self::watch)) one component file.
     /// Plugins load with an empty policy (granted nothing; one whose manifest requests anything
-    /// is refused), no extension point check, and [`DEFAULT_DEBOUNCE`] when watched.
+    /// is refused), no extension point check, and a 150 ms debounce when watched.
     pub fn new(path: impl Into<PathBuf>) -> Self {
         Self {
             path: path.into(),
             policy: Policy::new(),
             extension_points: None,
-            debounce: DEFAULT_DEBOUNCE,
+            debounce: watch::DEFAULT_DEBOUNCE,
             manifest: None,
         }
     }
@@ -80,7 +80,7 @@ impl PluginDir {
         self
     }
 
-    /// How long a file must stay unchanged before a watcher reads it.
+    /// How long a file must stay unchanged before a watcher reads it. Defaults to 150 ms.
     pub fn debounce(mut self, debounce: Duration) -> Self {
         self.debounce = debounce;
         self
@@ -114,7 +114,7 @@ impl PluginDir {
     /// (its handle is then [retired](Plugin::is_retired)). Subscribe to the host's events
     /// ([`Host::subscribe`]) to hear of each.
     pub fn watch<T: Send + 'static>(&self, host: &Host<T>) -> Result<Watcher<T>> {
-        watch::start(host, self, Vec::new())
+        watch::start(host, self, Vec::new(), Vec::new())
     }
 
     /// Like [`watch`](Self::watch), keeping the handles of `plugins` (loaded before, typically
@@ -126,13 +126,63 @@ impl PluginDir {
         host: &Host<T>,
         plugins: impl IntoIterator<Item = Plugin<T>>,
     ) -> Result<Watcher<T>> {
-        watch::start(host, self, plugins.into_iter().collect())
+        watch::start(host, self, plugins.into_iter().collect(), Vec::new())
+    }
+
+    /// Follows this place after [`load`](Self::load) made `report`: the plugins it loaded are
+    /// adopted (as [`watch_adopting`](Self::watch_adopting) does), and the entries it reports
+    /// failed are not compiled again until their files or manifests change. This is the way to
+    /// start: load once, show the report, then watch.
+    ///
+    /// ```no_run
+    /// use componentry::{Engine, Host, PluginDir};
+    ///
+    /// let engine = Engine::new()?;
+    /// let host: Host<()> = Host::new(&engine)?;
+    /// let plugins = PluginDir::new("plugins");
+    /// let report = plugins.load(&host)?;
+    /// print!("{report}");
+    /// let _watcher = plugins.watch_loaded(&host, &report)?;
+    /// # Ok::<(), componentry::Error>(())
+    /// ```
+    pub fn watch_loaded<T: Send + 'static>(
+        &self,
+        host: &Host<T>,
+        report: &LoadReport<T>,
+    ) -> Result<Watcher<T>> {
+        let failed = report
+            .outcomes
+            .iter()
+            .filter_map(|outcome| {
+                // Only what was read and then failed: a read that failed (or a name refused)
+                // is cheap to read again, and a refused name may be free by then.
+                let error = outcome.result.as_ref().err()?;
+                let read = outcome.failed_read.clone()?;
+                Some((outcome.source.clone(), read, error.to_string()))
+            })
+            .collect();
+        watch::start(host, self, report.loaded().cloned().collect(), failed)
     }
 }
 
 impl PluginDir {
-    /// Reads the plugin at `entry` (one of this place's entries) through the load pipeline.
-    pub(crate) fn open(&self, entry: &Path) -> Result<PluginSource> {
+    /// The plugins at this path now: the path itself when it is a file (as [`watch`](Self::watch)
+    /// takes one), else the directory's component files (`*.wasm`, `*.wat`) and subdirectories
+    /// (plugin directories, each to hold a `plugin.toml`), in name order, names starting with
+    /// `.` left out. Fails when the path is neither, or the directory cannot be read.
+    pub fn entries(&self) -> Result<Vec<PathBuf>> {
+        if self.path.is_file() {
+            return Ok(vec![self.path.clone()]);
+        }
+        source::entries(&self.path).map_err(|e| Error::Config {
+            path: self.path.clone(),
+            reason: format!("cannot read the plugin directory: {e}"),
+        })
+    }
+
+    /// Reads the plugin at `entry` (one of [`entries`](Self::entries)) through the load
+    /// pipeline, with this place's manifest for a file when one was given.
+    pub fn open(&self, entry: &Path) -> Result<PluginSource> {
         match &self.manifest {
             Some(manifest) if !entry.is_dir() => PluginSource::open_with_manifest(entry, manifest),
             _ => PluginSource::open(entry),

@@ -17,7 +17,7 @@ use crate::config::policy::{PluginIdentity, Policy};
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::plugin::Plugin;
-use crate::plugin::options::{Judge, PluginOptions};
+use crate::plugin::options::{Judge, PluginOptions, Requests};
 
 /// The name of a plugin directory's manifest.
 pub(crate) const MANIFEST: &str = "plugin.toml";
@@ -196,7 +196,9 @@ impl PluginSource {
         self.load_with(host, options)
     }
 
-    /// Loads the plugin into `host` with `options` (made by [`options`](Self::options)).
+    /// Loads the plugin into `host` with `options` (made by [`options`](Self::options)). An
+    /// application interface the plugin imports without the grant is refused saying which side
+    /// is missing ([`Error::NotGranted`]): the manifest's request, or the policy's allowance.
     pub fn load_with<T: Send + 'static>(
         &self,
         host: &Host<T>,
@@ -241,7 +243,13 @@ impl About {
         policy: &Policy,
         points: Option<&ExtensionPoints>,
     ) -> Result<PluginOptions> {
-        let mut options = policy.options_for(&self.identity(sha256), &self.requested())?;
+        let requested = self.requested();
+        let mut options = policy
+            .options_for(&self.identity(sha256), &requested)?
+            .requested_by(match &self.manifest {
+                Some(_) => Requests::Manifest(Box::new(requested)),
+                None => Requests::NoManifest,
+            });
         if let Some(manifest) = &self.manifest {
             options = options
                 .settings(&manifest.settings)

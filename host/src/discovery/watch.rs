@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
 use notify::{RecursiveMode, Watcher as _};
 
+use super::directory::FailedRead;
 use super::source::{MANIFEST, has_component_extension, hidden};
 use super::{PluginDir, PluginSource};
 use crate::engine::events::PluginEvent;
@@ -24,7 +25,7 @@ use crate::host::Host;
 use crate::plugin::Plugin;
 
 /// How long a file must stay unchanged before it is read: 150 ms.
-pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(150);
+pub(crate) const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(150);
 
 type Registry<T> = Arc<RwLock<BTreeMap<PathBuf, Entry<T>>>>;
 
@@ -70,6 +71,7 @@ pub(super) fn start<T: Send + 'static>(
     host: &Host<T>,
     dir: &PluginDir,
     adopted: Vec<Plugin<T>>,
+    failed: Vec<(PathBuf, FailedRead, String)>,
 ) -> Result<Watcher<T>> {
     let path = dir.path().to_owned();
     let cannot_watch = |reason: String| Error::Config {
@@ -127,6 +129,19 @@ pub(super) fn start<T: Send + 'static>(
         failures: HashMap::new(),
         adopted,
     };
+    // What a load just before found broken is not compiled again until it changes.
+    for (entry, read, error) in failed {
+        follower.failures.insert(
+            entry,
+            Failure {
+                sha256: Some(read.sha256),
+                manifest: read.manifest,
+                component: Some(read.component),
+                error,
+                contested: None,
+            },
+        );
+    }
     let entries = follower.initial_entries();
     for read in super::directory::read_entries(&follower.config, entries) {
         follower.settle_read(&read.entry, &read.name, read.source);

@@ -26,7 +26,7 @@ pub struct CacheStats {
 }
 
 /// The size bound of an artifact cache by default: 1 GiB.
-pub const DEFAULT_CACHE_MAX_BYTES: u64 = 1 << 30;
+pub(crate) const DEFAULT_CACHE_MAX_BYTES: u64 = 1 << 30;
 
 /// A directory of serialized compiled components.
 #[derive(Debug, Clone)]

@@ -12,9 +12,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The default cap on core dumps one engine writes: 16.
-pub const DEFAULT_MAX_CORE_DUMPS: usize = 16;
+pub(crate) const DEFAULT_MAX_CORE_DUMPS: usize = 16;
 /// The default cap on the size of one core dump: 64 MiB.
-pub const DEFAULT_MAX_CORE_DUMP_BYTES: usize = 64 << 20;
+pub(crate) const DEFAULT_MAX_CORE_DUMP_BYTES: usize = 64 << 20;
 
 /// Where core dumps go, and how many more may be written.
 #[derive(Debug)]

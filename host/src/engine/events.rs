@@ -55,7 +55,7 @@ pub enum PluginEvent {
 
 /// How many events a subscriber's channel holds before newer ones are dropped for it: a
 /// subscriber that stops reading costs the host a bounded amount of memory, never a blocked emit.
-pub const EVENT_BACKLOG: usize = 1024;
+pub(crate) const EVENT_BACKLOG: usize = 1024;
 
 /// One subscriber's end of the bus.
 enum Subscriber {

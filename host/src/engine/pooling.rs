@@ -20,11 +20,11 @@ const DEFAULT_MAX_MEMORY: usize = 256 << 20;
 const DEFAULT_MAX_TABLE_ELEMENTS: usize = 100_000;
 
 /// How many freed memory slots are decommitted together by default: 64.
-pub const DEFAULT_DECOMMIT_BATCH: usize = 64;
+pub(crate) const DEFAULT_DECOMMIT_BATCH: usize = 64;
 
 /// How many written bytes of a freed memory or table slot are reset in place and kept resident by
 /// default, where the kernel supports it: 64 KiB.
-pub const DEFAULT_KEEP_RESIDENT: usize = 64 << 10;
+pub(crate) const DEFAULT_KEEP_RESIDENT: usize = 64 << 10;
 
 /// The pooling allocator's configuration (see [`EngineBuilder::pooling`]).
 ///
@@ -115,6 +115,7 @@ impl Pooling {
 
     /// How many freed memory slots are decommitted together (1 decommits each at once). Larger
     /// batches cost fewer system calls and interrupts, and keep a little more memory committed.
+    /// Defaults to 64.
     pub fn decommit_batch(mut self, slots: usize) -> Self {
         self.decommit_batch = slots.max(1);
         self
@@ -138,7 +139,7 @@ impl Pooling {
     /// pages, and a slot whose written pages all fit needs no `madvise` (measured here: 1.5x the
     /// instances per second on one thread, 1.5x on two). Elsewhere this setting is ignored,
     /// because resetting without knowing which pages were written means clearing all of them.
-    /// Each slot keeps at most this much memory resident while idle.
+    /// Each slot keeps at most this much memory resident while idle. Defaults to 64 KiB.
     pub fn keep_resident(mut self, bytes: usize) -> Self {
         self.keep_resident = bytes;
         self

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use wasmtime::Store;
 use wasmtime::component::wasm_wave::untyped::UntypedFuncCall;
-use wasmtime::component::{ComponentNamedList, Func, Instance, Lift, Lower, Val};
+use wasmtime::component::{ComponentNamedList, Func, Instance, Lift, Lower, ResourceAny, Val};
 
 #[cfg(feature = "async")]
 use tracing::Instrument as _;
@@ -21,6 +21,9 @@ use crate::plugin::metrics::KeptCalls;
 use crate::plugin::{Plugin, PluginVersion};
 use crate::store::PluginState;
 use crate::store::{limiter, outcome};
+
+/// How errors and spans name the destructor of a resource the host drops.
+const RESOURCE_DROP: &str = "<resource drop>";
 
 /// The interface through which state moves from one version of a plugin to the next.
 const STATE_HANDOVER: &str = "componentry:plugin/state-handover";
@@ -108,8 +111,31 @@ impl<T: Send + 'static> PluginInstance<T> {
         &self.plugin
     }
 
-    /// The instance's store, whose data holds the application's state for it.
-    pub fn store(&mut self) -> &mut Store<PluginState<T>> {
+    /// The instance's state: the application's data for it
+    /// ([`PluginState::data`](crate::PluginState::data)) and its settings.
+    pub fn state(&self) -> &PluginState<T> {
+        self.store.data()
+    }
+
+    /// The instance's state, to change the application's data for it.
+    pub fn state_mut(&mut self) -> &mut PluginState<T> {
+        self.store.data_mut()
+    }
+
+    /// Drops `resource`, a resource a call of this instance returned: the plugin's destructor
+    /// runs like a call, under the same limits, fails with the same errors, and counts as a
+    /// call in the plugin's metrics and quarantine. On a synchronous host only (an
+    /// asynchronous one refuses it with [`Error::WrongMode`]).
+    pub fn drop_resource(&mut self, resource: ResourceAny) -> Result<()> {
+        self.run(Callee::Named(RESOURCE_DROP), |store, _| {
+            resource.resource_drop(store)
+        })
+    }
+
+    /// The escape hatch to the wasmtime store underneath, for what this type does not offer.
+    /// Changing the store's fuel, epoch deadline or limiter through it bypasses the plugin's
+    /// [`Limits`](crate::Limits): prefer [`state_mut`](Self::state_mut) and the calls here.
+    pub fn wasmtime_store(&mut self) -> &mut Store<PluginState<T>> {
         &mut self.store
     }
 
@@ -118,7 +144,8 @@ impl<T: Send + 'static> PluginInstance<T> {
         self.fuel_consumed
     }
 
-    /// The wasmtime instance, for code that needs wasmtime directly.
+    /// The escape hatch to the wasmtime instance underneath, for code that needs wasmtime
+    /// directly.
     pub fn wasmtime_instance(&self) -> &Instance {
         &self.instance
     }

@@ -4,19 +4,20 @@
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, InstancePre};
 
-use crate::capability::Grants;
 use crate::capability::interfaces;
 use crate::error::{Error, Result};
 use crate::plugin::runtime::Runtime;
+use crate::plugin::version::Configuration;
 use crate::store::PluginState;
 
-/// Checks the component's imports against the grants, then pre-instantiates it.
+/// Checks the component's imports against the grants of `config`, then pre-instantiates it.
 pub(crate) fn instantiate_pre<T: Send + 'static>(
     runtime: &Runtime<T>,
     plugin: &str,
-    grants: &Grants,
+    config: &Configuration,
     component: &Component,
 ) -> Result<InstancePre<PluginState<T>>> {
+    let grants = config.grants.grants();
     interfaces::check_granted_exist(&runtime.interfaces, plugin, grants.interfaces())?;
     for import in instance_imports(runtime, component) {
         if interfaces::registered_for(&runtime.interfaces, &import).is_some()
@@ -24,6 +25,7 @@ pub(crate) fn instantiate_pre<T: Send + 'static>(
         {
             return Err(Error::NotGranted {
                 plugin: plugin.to_owned(),
+                remedy: config.requests.remedy(&import),
                 import,
             });
         }

@@ -19,10 +19,48 @@ pub struct PluginOptions {
     pub(crate) grants: Grants,
     pub(crate) limits: Limits,
     pub(crate) quarantine: Option<QuarantinePolicy>,
-    pub(crate) expect_sha256: Option<[u8; 32]>,
+    pub(crate) pin_sha256: Option<[u8; 32]>,
     pub(crate) extension_point: Option<Arc<ExtensionPoint>>,
     pub(crate) settings: Settings,
     pub(crate) judge: Option<Judge>,
+    pub(crate) requests: Requests,
+}
+
+/// Who asked for a plugin's grants: what a refusal of an ungranted import says is missing.
+#[derive(Clone, Debug, Default)]
+pub(crate) enum Requests {
+    /// The options were given in code: the grants are the application's own.
+    #[default]
+    InCode,
+    /// A load pipeline read the plugin, which has no manifest to request anything.
+    NoManifest,
+    /// A load pipeline read the plugin's manifest, which requests these grants of the policy.
+    Manifest(Box<Grants>),
+}
+
+impl Requests {
+    /// What to do about `import`, an application interface the plugin was not granted.
+    pub(crate) fn remedy(&self, import: &str) -> String {
+        match self {
+            Requests::InCode => format!(
+                "grant it with `Grants::interface(\"{import}\")` (grants TOML: interfaces = \
+                 [\"{import}\"])"
+            ),
+            Requests::NoManifest => format!(
+                "it has no manifest to request it: give it a plugin.toml with [capabilities] \
+                 interfaces = [\"{import}\"] (which the operator's policy must allow), or have \
+                 the operator grant it"
+            ),
+            Requests::Manifest(requested) if requested.grants_interface(import) => format!(
+                "its manifest requests it, but the operator's policy does not allow it: the \
+                 policy rule's [plugin.allow] needs interfaces = [\"{import}\"]"
+            ),
+            Requests::Manifest(_) => format!(
+                "its manifest does not request it: add interfaces = [\"{import}\"] to the \
+                 manifest's [capabilities] (which the operator's policy must allow)"
+            ),
+        }
+    }
 }
 
 /// How every later version of a plugin gets its options: the load pipeline that judged its first
@@ -73,8 +111,8 @@ impl PluginOptions {
         self
     }
 
-    /// The limits these options give.
-    pub fn configured_limits(&self) -> &Limits {
+    /// The limits these options give, as [`limits`](Self::limits) set them.
+    pub fn get_limits(&self) -> &Limits {
         &self.limits
     }
 
@@ -115,16 +153,16 @@ impl PluginOptions {
         self
     }
 
-    /// The grants these options give.
-    pub fn granted(&self) -> &Grants {
+    /// The grants these options give, as [`grants`](Self::grants) set them.
+    pub fn get_grants(&self) -> &Grants {
         &self.grants
     }
 
     /// Refuses the component unless its bytes have this SHA-256
     /// ([`Error::IntegrityMismatch`](crate::Error::IntegrityMismatch)).
     /// Defaults to no pin.
-    pub fn expect_sha256(mut self, sha256: [u8; 32]) -> Self {
-        self.expect_sha256 = Some(sha256);
+    pub fn pin_sha256(mut self, sha256: [u8; 32]) -> Self {
+        self.pin_sha256 = Some(sha256);
         self
     }
 
@@ -137,6 +175,12 @@ impl PluginOptions {
     /// Has every later version of the plugin judged by `judge` on its own bytes.
     pub(crate) fn judged_by(mut self, judge: Judge) -> Self {
         self.judge = Some(judge);
+        self
+    }
+
+    /// Records who asked for the grants, for explaining a refusal.
+    pub(crate) fn requested_by(mut self, requests: Requests) -> Self {
+        self.requests = requests;
         self
     }
 }

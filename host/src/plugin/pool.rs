@@ -77,7 +77,8 @@ impl PoolOptions {
 /// [`Plugin::pool`]; `Send + Sync`.
 ///
 /// ```no_run
-/// use componentry::{Engine, Host, PoolOptions, Reuse};
+/// use componentry::pool::{PoolOptions, Reuse};
+/// use componentry::{Engine, Host};
 ///
 /// let engine = Engine::new()?;
 /// let host: Host<()> = Host::new(&engine)?;

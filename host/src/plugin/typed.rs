@@ -51,16 +51,18 @@ macro_rules! typed_world {
             type Indices = $indices;
 
             fn indices(
-                pre: &$crate::wasmtime::component::InstancePre<$crate::PluginState<T>>,
-            ) -> $crate::wasmtime::Result<Self::Indices> {
+                pre: &$crate::escape_hatch::wasmtime::component::InstancePre<
+                    $crate::PluginState<T>,
+                >,
+            ) -> $crate::escape_hatch::wasmtime::Result<Self::Indices> {
                 <$indices>::new(pre)
             }
 
             fn load(
                 indices: &Self::Indices,
-                store: &mut $crate::wasmtime::Store<$crate::PluginState<T>>,
-                instance: &$crate::wasmtime::component::Instance,
-            ) -> $crate::wasmtime::Result<Self> {
+                store: &mut $crate::escape_hatch::wasmtime::Store<$crate::PluginState<T>>,
+                instance: &$crate::escape_hatch::wasmtime::component::Instance,
+            ) -> $crate::escape_hatch::wasmtime::Result<Self> {
                 indices.load(store, instance)
             }
         }
@@ -136,8 +138,8 @@ macro_rules! versioned_world {
             /// The error to return from a call when the plugin's version lacks `function`, which
             /// arrived in version `since`: the call fails with
             /// [`Error::NotProvided`]($crate::Error::NotProvided).
-            pub fn not_provided(&self, function: &str, since: &str) -> $crate::wasmtime::Error {
-                $crate::wasmtime::Error::new($crate::NotProvided {
+            pub fn not_provided(&self, function: &str, since: &str) -> $crate::escape_hatch::wasmtime::Error {
+                $crate::escape_hatch::wasmtime::Error::new($crate::errors::NotProvided {
                     function: function.to_owned(),
                     since: since.to_owned(),
                     plugin_version: self.since().to_owned(),
@@ -146,31 +148,31 @@ macro_rules! versioned_world {
         }
 
         impl<T: Send + 'static> $crate::TypedWorld<T> for $name {
-            type Indices = $crate::VersionIndices;
+            type Indices = $crate::typed::VersionIndices;
 
             fn indices(
-                pre: &$crate::wasmtime::component::InstancePre<$crate::PluginState<T>>,
-            ) -> $crate::wasmtime::Result<Self::Indices> {
+                pre: &$crate::escape_hatch::wasmtime::component::InstancePre<$crate::PluginState<T>>,
+            ) -> $crate::escape_hatch::wasmtime::Result<Self::Indices> {
                 let attempts: &[(
                     &str,
-                    $crate::VersionAttempt<$crate::wasmtime::component::InstancePre<$crate::PluginState<T>>>,
+                    $crate::typed::VersionAttempt<$crate::escape_hatch::wasmtime::component::InstancePre<$crate::PluginState<T>>>,
                 )] = &[
-                    $( ($since, |pre| Ok($crate::VersionIndices::new(<$indices>::new(pre)?))), )+
+                    $( ($since, |pre| Ok($crate::typed::VersionIndices::new(<$indices>::new(pre)?))), )+
                 ];
-                $crate::VersionIndices::newest(pre, attempts)
+                $crate::typed::VersionIndices::newest(pre, attempts)
             }
 
             fn load(
                 indices: &Self::Indices,
-                store: &mut $crate::wasmtime::Store<$crate::PluginState<T>>,
-                instance: &$crate::wasmtime::component::Instance,
-            ) -> $crate::wasmtime::Result<Self> {
+                store: &mut $crate::escape_hatch::wasmtime::Store<$crate::PluginState<T>>,
+                instance: &$crate::escape_hatch::wasmtime::component::Instance,
+            ) -> $crate::escape_hatch::wasmtime::Result<Self> {
                 $(
                     if let Some(found) = indices.get::<$indices>() {
                         return Ok($name::$variant(found.load(&mut *store, instance)?));
                     }
                 )+
-                Err($crate::wasmtime::format_err!("bindings of an unknown version"))
+                Err($crate::escape_hatch::wasmtime::format_err!("bindings of an unknown version"))
             }
         }
     };
@@ -408,9 +410,14 @@ impl<T: Send + 'static, W: TypedWorld<T>> TypedInstance<T, W> {
         self.instance.fuel_consumed()
     }
 
-    /// The instance's store, whose data holds the application's state for it.
-    pub fn store(&mut self) -> &mut Store<PluginState<T>> {
-        self.instance.store()
+    /// The instance's state: the application's data for it and its settings.
+    pub fn state(&self) -> &PluginState<T> {
+        self.instance.state()
+    }
+
+    /// The instance's state, to change the application's data for it.
+    pub fn state_mut(&mut self) -> &mut PluginState<T> {
+        self.instance.state_mut()
     }
 
     /// The untyped instance underneath, for dynamic calls on the same state.

@@ -15,7 +15,7 @@ use crate::engine::loader;
 use crate::error::{Error, Result};
 use crate::plugin::exports::{self, ExportedFunc};
 use crate::plugin::linking;
-use crate::plugin::options::{Judge, PluginOptions};
+use crate::plugin::options::{Judge, PluginOptions, Requests};
 use crate::plugin::quarantine::QuarantinePolicy;
 use crate::plugin::runtime::Runtime;
 use crate::store::Settings;
@@ -27,12 +27,14 @@ pub(crate) struct Configuration {
     pub(crate) limits: Limits,
     pub(crate) quarantine: Option<QuarantinePolicy>,
     pub(crate) extension_point: Option<Arc<ExtensionPoint>>,
-    pub(crate) expect_sha256: Option<[u8; 32]>,
+    pub(crate) pin_sha256: Option<[u8; 32]>,
     pub(crate) settings: Arc<Settings>,
     /// The plugin's own version, as its manifest gives it.
     pub(crate) version: Option<Version>,
     /// How the plugin's next versions get their options, when a load pipeline judged it.
     pub(crate) judge: Option<Judge>,
+    /// Who asked for the grants.
+    pub(crate) requests: Requests,
 }
 
 impl Configuration {
@@ -48,10 +50,11 @@ impl Configuration {
             limits: options.limits,
             quarantine: options.quarantine,
             extension_point: options.extension_point,
-            expect_sha256: options.expect_sha256,
+            pin_sha256: options.pin_sha256,
             settings: Arc::new(options.settings),
             version: options.version,
             judge: options.judge,
+            requests: options.requests,
         })
     }
 }
@@ -105,7 +108,7 @@ impl<T: Send + 'static> PluginVersion<T> {
     ) -> Result<Self> {
         let _span =
             tracing::info_span!("load", plugin = name, version = %config.version_label()).entered();
-        if let Some(expected) = config.expect_sha256
+        if let Some(expected) = config.pin_sha256
             && sha256 != expected
         {
             return Err(Error::IntegrityMismatch {
@@ -130,8 +133,7 @@ impl<T: Send + 'static> PluginVersion<T> {
             None => None,
         };
         let compiled = loader::compile(&runtime.engine, name, bytes, sha256)?;
-        let pre =
-            linking::instantiate_pre(runtime, name, config.grants.grants(), &compiled.component)?;
+        let pre = linking::instantiate_pre(runtime, name, &config, &compiled.component)?;
         let exports = exports::list(runtime.engine.wasmtime(), &compiled.component);
         let imports_wasi = compiled
             .component
@@ -191,7 +193,7 @@ impl<T: Send + 'static> PluginVersion<T> {
 /// Refuses limits the engine was not built to enforce, rather than silently not enforcing them.
 fn check_engine_supports<T>(runtime: &Runtime<T>, plugin: &str, limits: &Limits) -> Result<()> {
     let engine = &runtime.engine;
-    let fuel = limits.fuel_budget().is_some() || limits.lifetime_fuel_budget().is_some();
+    let fuel = limits.get_fuel().is_some() || limits.get_lifetime_fuel().is_some();
     if fuel && !engine.fuel_enabled() {
         return Err(Error::LimitUnsupported {
             plugin: plugin.to_owned(),
@@ -199,7 +201,7 @@ fn check_engine_supports<T>(runtime: &Runtime<T>, plugin: &str, limits: &Limits)
                 .to_owned(),
         });
     }
-    if limits.call_deadline().is_some() && engine.epoch_tick().is_none() {
+    if limits.get_deadline().is_some() && engine.epoch_tick().is_none() {
         return Err(Error::LimitUnsupported {
             plugin: plugin.to_owned(),
             reason: "a deadline needs an engine built with `EngineBuilder::epoch_interruption(..)`"

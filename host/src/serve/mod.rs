@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::plugin::Plugin;
 use crate::plugin::typed::Typed;
 
-pub use server::{DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_IN_FLIGHT, HttpServer};
+pub use server::HttpServer;
 
 crate::typed_world!(Proxy, ProxyIndices);
 

@@ -25,10 +25,10 @@ use super::{HttpHandler, ResponseBody, error_response, text_response};
 use crate::error::{Error, Result};
 
 /// Requests answered at once, by default: past it, 503.
-pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
+pub(crate) const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
 
 /// How long a client may take to send a request's headers, by default.
-pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a client may take to send a request's body, by default.
 pub(crate) const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -119,7 +119,7 @@ impl<T: Send + 'static> HttpServer<T> {
         self
     }
 
-    /// Requests answered at once ([`DEFAULT_MAX_IN_FLIGHT`]): past it, a request gets 503 at once.
+    /// Requests answered at once (defaults to 1024): past it, a request gets 503 at once.
     pub fn max_in_flight(mut self, requests: usize) -> Self {
         self.max_in_flight = requests;
         self
@@ -142,7 +142,7 @@ impl<T: Send + 'static> HttpServer<T> {
     }
 
     /// How long a client may take to send a request's headers
-    /// ([`DEFAULT_HEADER_READ_TIMEOUT`]); a slower one is disconnected.
+    /// (defaults to 10 s); a slower one is disconnected.
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
         self.header_read_timeout = timeout;
         self

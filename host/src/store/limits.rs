@@ -6,20 +6,20 @@
 use std::time::Duration;
 
 /// The default cap on the linear memory of one instance, all its memories together: 256 MiB.
-pub const DEFAULT_MAX_MEMORY: usize = 256 << 20;
+pub(crate) const DEFAULT_MAX_MEMORY: usize = 256 << 20;
 /// The default cap on the table elements of one instance, all its tables together: 100,000.
-pub const DEFAULT_MAX_TABLE_ELEMENTS: usize = 100_000;
+pub(crate) const DEFAULT_MAX_TABLE_ELEMENTS: usize = 100_000;
 /// The default cap on core instances (and so on memories and tables) in one plugin instance: 100.
-pub const DEFAULT_MAX_INSTANCES: usize = 100;
+pub(crate) const DEFAULT_MAX_INSTANCES: usize = 100;
 /// The default cap on the host resources one instance holds open at once (files, directories,
 /// sockets, streams, pollables, HTTP requests and bodies, application resources): 1,024.
-pub const DEFAULT_MAX_HANDLES: usize = 1024;
+pub(crate) const DEFAULT_MAX_HANDLES: usize = 1024;
 
 /// How much fuel an asynchronous call burns between yields to the executor: 100,000 units.
-pub const ASYNC_YIELD_FUEL: u64 = 100_000;
+pub(crate) const ASYNC_YIELD_FUEL: u64 = 100_000;
 
-/// Limits of one plugin. Memory, tables and instances are always capped (see the `DEFAULT_*`
-/// constants); fuel and the deadline are off unless set, since checking them costs time in every
+/// Limits of one plugin. Memory, tables and instances are always capped (each setter says
+/// its default); fuel and the deadline are off unless set, since checking them costs time in every
 /// plugin the engine compiles (see [`EngineBuilder::fuel`](crate::EngineBuilder::fuel) and
 /// [`EngineBuilder::epoch_interruption`](crate::EngineBuilder::epoch_interruption)).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
@@ -78,21 +78,21 @@ impl Limits {
     }
 
     /// The most linear memory, in bytes, one instance may have, all its memories together.
-    /// Defaults to [`DEFAULT_MAX_MEMORY`].
+    /// Defaults to 256 MiB.
     pub fn max_memory(mut self, bytes: usize) -> Self {
         self.max_memory = bytes;
         self
     }
 
     /// The most table elements one instance may have, all its tables together. Defaults to
-    /// [`DEFAULT_MAX_TABLE_ELEMENTS`].
+    /// 100,000.
     pub fn max_table_elements(mut self, elements: usize) -> Self {
         self.max_table_elements = elements;
         self
     }
 
     /// The most core instances one plugin instance may create. Defaults to
-    /// [`DEFAULT_MAX_INSTANCES`].
+    /// 100.
     pub fn max_instances(mut self, instances: usize) -> Self {
         self.max_instances = instances;
         self
@@ -102,34 +102,35 @@ impl Limits {
     /// streams, pollables, HTTP requests and bodies, and the application's own resources (every
     /// entry of the instance's resource table). Past it, the WASI call that would open one more
     /// traps, the call fails with [`crate::Error::HandleLimit`], and the refusal is logged once.
-    /// Defaults to [`DEFAULT_MAX_HANDLES`].
+    /// Defaults to 1024.
     pub fn max_handles(mut self, handles: usize) -> Self {
         self.max_handles = handles;
         self
     }
 
-    /// The cap on open host resources.
-    pub fn handle_cap(&self) -> usize {
+    /// The cap on open host resources, as [`max_handles`](Self::max_handles) set it.
+    pub fn get_max_handles(&self) -> usize {
         self.max_handles
     }
 
-    /// The cap on linear memory, in bytes.
-    pub fn memory_cap(&self) -> usize {
+    /// The cap on linear memory, in bytes, as [`max_memory`](Self::max_memory) set it.
+    pub fn get_max_memory(&self) -> usize {
         self.max_memory
     }
 
-    /// The fuel budget of a call, if any.
-    pub fn fuel_budget(&self) -> Option<u64> {
+    /// The fuel budget of a call, if any, as [`fuel`](Self::fuel) set it.
+    pub fn get_fuel(&self) -> Option<u64> {
         self.fuel
     }
 
-    /// The fuel budget of the plugin's whole life, if any.
-    pub fn lifetime_fuel_budget(&self) -> Option<u64> {
+    /// The fuel budget of the plugin's whole life, if any, as
+    /// [`lifetime_fuel`](Self::lifetime_fuel) set it.
+    pub fn get_lifetime_fuel(&self) -> Option<u64> {
         self.lifetime_fuel
     }
 
-    /// The deadline of a call, if any.
-    pub fn call_deadline(&self) -> Option<Duration> {
+    /// The deadline of a call, if any, as [`deadline`](Self::deadline) set it.
+    pub fn get_deadline(&self) -> Option<Duration> {
         self.deadline
     }
 }
@@ -185,8 +186,8 @@ mod tests {
     fn memory_and_tables_are_capped_by_default() {
         let limits = Limits::default();
         assert_eq!(limits.max_memory, DEFAULT_MAX_MEMORY);
-        assert_eq!(limits.fuel_budget(), None);
-        assert_eq!(limits.call_deadline(), None);
+        assert_eq!(limits.get_fuel(), None);
+        assert_eq!(limits.get_deadline(), None);
     }
 
     #[test]

@@ -59,7 +59,7 @@ impl<T> PluginState<T> {
         // Every host resource an instance holds (files, sockets, streams, pollables, HTTP
         // bodies, the application's own) is an entry of this table, so its cap bounds them all.
         let mut table = ResourceTable::new();
-        table.set_max_capacity(limiter.limits().handle_cap());
+        table.set_max_capacity(limiter.limits().get_max_handles());
         Self {
             plugin,
             wasi,

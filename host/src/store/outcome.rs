@@ -86,7 +86,7 @@ pub(crate) fn classify<T>(
     });
     if table_full {
         tracing::warn!(
-            target: crate::LOG_TARGET,
+            target: super::output::LOG_TARGET,
             plugin,
             "refused to open more than {} handles in `{function}`; the call was stopped",
             limits.max_handles

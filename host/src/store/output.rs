@@ -5,8 +5,12 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+/// The `tracing` target of what plugins log and print: the log interface's messages, and their
+/// stdout and stderr where those go to the host's log.
+pub const LOG_TARGET: &str = "componentry::plugin";
+
 /// The default budget of bytes per channel and call: 1 MiB.
-pub const DEFAULT_LOG_CAP: usize = 1 << 20;
+pub(crate) const DEFAULT_LOG_CAP: usize = 1 << 20;
 
 /// The channels through which a plugin's bytes reach the host's output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,7 +78,7 @@ impl OutputBudget {
         });
         if granted < wanted && !self.warned[channel.index()].swap(true, Ordering::Relaxed) {
             tracing::warn!(
-                target: crate::LOG_TARGET,
+                target: LOG_TARGET,
                 plugin = &*self.plugin,
                 stream = channel.name(),
                 "output cap of {} bytes reached; further output of this call is dropped",

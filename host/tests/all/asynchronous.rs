@@ -5,14 +5,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use componentry::{DEFAULT_EPOCH_TICK, Engine, Error, Host, Limits, Plugin, PluginOptions, Val};
+use componentry::{Engine, Error, Host, Limits, Plugin, PluginOptions, Val};
 
 use crate::guest;
 
 fn async_host(fuel: bool) -> Host<()> {
     let engine = Engine::builder()
         .fuel(fuel)
-        .epoch_interruption(DEFAULT_EPOCH_TICK)
+        .epoch_interruption(crate::EPOCH_TICK)
         .build()
         .expect("engine");
     Host::builder_async(&engine, |_| ())
@@ -174,7 +174,7 @@ fn a_granted_host_interface_can_be_async() {
         .interface(VAULT, |instance| {
             instance.func_wrap_async(
                 "secret",
-                |store: componentry::wasmtime::StoreContextMut<
+                |store: componentry::bindings::StoreContextMut<
                     '_,
                     componentry::PluginState<String>,
                 >,
@@ -246,7 +246,7 @@ fn an_async_host_logs_refused_opens_and_virtualizes_file_times() {
         logs.contains("prober") && logs.contains("`../secret.txt`"),
         "the refusal must be logged: {logs}"
     );
-    let virtual_epoch = format!("ok({})", componentry::VIRTUAL_EPOCH_SECS * 1_000_000_000);
+    let virtual_epoch = format!("ok({})", crate::VIRTUAL_EPOCH_SECS * 1_000_000_000);
     let modified = r#"modified("/data", "inside.txt")"#;
     assert_ne!(probe(&plugin, modified), virtual_epoch);
     let seeded = load(Grants::none().dir(data.path(), "/data").deterministic(3));

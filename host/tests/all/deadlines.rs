@@ -6,7 +6,9 @@ use std::io::Read;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use componentry::{Engine, Error, Grants, Host, HttpPattern, Limits, NetPattern, PluginOptions};
+use componentry::{
+    Engine, Error, Grants, Host, Limits, PluginOptions, grants::HttpPattern, grants::NetPattern,
+};
 
 use crate::guest;
 

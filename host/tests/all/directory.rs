@@ -1,7 +1,7 @@
 //! Loading a directory of plugins: deterministic order, one report, one bad plugin never stops
 //! the rest.
 
-use componentry::{Error, Grants, PluginDir, Policy, PolicyRule};
+use componentry::{Error, Grants, PluginDir, Policy, policy::PolicyRule};
 
 use crate::{guest, host};
 
@@ -112,7 +112,7 @@ fn an_unreadable_directory_is_an_error() {
 #[test]
 fn a_directory_is_checked_against_the_hosts_extension_points() {
     use crate::extension_points::{HOST_WIT, component, plugin_wit};
-    use componentry::{ExtensionPoint, ExtensionPoints};
+    use componentry::{ExtensionPoint, compatibility::ExtensionPoints};
 
     let world = "world transformer { import host-api; export transform; }";
     let v1_0 = component(

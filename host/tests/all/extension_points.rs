@@ -1,7 +1,7 @@
 //! Checking components against a versioned extension point: older minor versions fit, newer or
 //! other major versions do not, and every mismatch is reported with both signatures.
 
-use componentry::{ComponentWorld, ExtensionPoint, Problem};
+use componentry::{ComponentWorld, ExtensionPoint, compatibility::Problem};
 use wit_component::{ComponentEncoder, StringEncoding};
 use wit_parser::{ManglingAndAbi, Resolve};
 
@@ -55,7 +55,7 @@ pub fn plugin_wit(version: &str, functions: &[&str], extra: &str) -> String {
     )
 }
 
-fn report_for(wit: &str, world: &str) -> componentry::CompatibilityReport {
+fn report_for(wit: &str, world: &str) -> componentry::compatibility::CompatibilityReport {
     let host = ExtensionPoint::from_wit_str(HOST_WIT, Some("transformer")).expect("host WIT");
     let bytes = component(wit, world);
     host.check(&ComponentWorld::decode("plugin", &bytes).expect("decode"))
@@ -281,7 +281,7 @@ fn a_2_0_plugin_is_refused_by_a_1_x_host_and_routed_by_a_host_with_both() {
     );
     assert!(err.to_string().contains("acme:text@2.0.0"), "{err}");
 
-    let both = componentry::ExtensionPoints::new()
+    let both = componentry::compatibility::ExtensionPoints::new()
         .with(ExtensionPoint::from_wit_str(HOST_WIT, Some("transformer")).expect("1.2"))
         .with(v2);
     let world = ComponentWorld::decode("v2", &plugin_2).expect("decode");

@@ -1,8 +1,8 @@
 //! The application's own host interfaces: registered once by the name the bindings link, granted
 //! per plugin, and able to reach the calling plugin's identity and hand it host resources.
 
-use componentry::wasmtime::component::Resource;
-use componentry::{Error, Grants, Host, Limits, PluginOptions, PluginState};
+use componentry::bindings::Resource;
+use componentry::{Error, Grants, Host, Limits, PluginOptions, PluginState, Policy};
 
 use crate::{engine, guest};
 
@@ -35,7 +35,7 @@ struct App {
 // Implemented for the plugin's whole state, not only the application's part of it, so that the
 // host functions see who calls and reach the instance's resource table.
 impl notes::Host for PluginState<App> {
-    fn whoami(&mut self) -> componentry::wasmtime::Result<String> {
+    fn whoami(&mut self) -> componentry::bindings::Result<String> {
         let version = self
             .plugin_version()
             .map_or("no version".to_owned(), ToString::to_string);
@@ -44,18 +44,18 @@ impl notes::Host for PluginState<App> {
 }
 
 impl notes::HostNote for PluginState<App> {
-    fn new(&mut self, text: String) -> componentry::wasmtime::Result<Resource<NoteData>> {
+    fn new(&mut self, text: String) -> componentry::bindings::Result<Resource<NoteData>> {
         self.data_mut().made += 1;
         let author = self.plugin_name().to_owned();
         Ok(self.table().push(NoteData { text, author })?)
     }
 
-    fn read(&mut self, note: Resource<NoteData>) -> componentry::wasmtime::Result<String> {
+    fn read(&mut self, note: Resource<NoteData>) -> componentry::bindings::Result<String> {
         let note = self.table().get(&note)?;
         Ok(format!("{} (by {})", note.text, note.author))
     }
 
-    fn drop(&mut self, note: Resource<NoteData>) -> componentry::wasmtime::Result<()> {
+    fn drop(&mut self, note: Resource<NoteData>) -> componentry::bindings::Result<()> {
         self.table().delete(note)?;
         Ok(())
     }
@@ -65,7 +65,7 @@ fn notes_host() -> Host<App> {
     Host::builder(&engine(), |_| App::default())
         .expect("builder")
         .interface(NOTES, |instance| {
-            notes::add_to_linker_instance::<_, componentry::HasSelf<PluginState<App>>>(
+            notes::add_to_linker_instance::<_, componentry::bindings::HasSelf<PluginState<App>>>(
                 instance,
                 |state| state,
             )
@@ -95,7 +95,7 @@ fn host_functions_see_the_calling_plugin_and_hand_out_resources() {
         componentry::to_wave(&results),
         r#""hello (by scribe); I am scribe (1.4.0)""#
     );
-    assert_eq!(instance.store().data().data().made, 3);
+    assert_eq!(instance.state().data().made, 3);
 }
 
 #[test]
@@ -133,6 +133,45 @@ fn registering_an_interface_checks_its_name() {
         .expect("once")
         .interface(NOTES, |_| Ok(()));
     assert!(twice.is_err(), "registered twice");
+}
+
+/// A refusal of an ungranted interface says which side is missing: the manifest's request, or
+/// the policy's allowance.
+#[test]
+fn an_ungranted_interface_is_refused_naming_the_side_that_is_missing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plugin = dir.path().join("notes-user");
+    std::fs::create_dir(&plugin).expect("plugin dir");
+    std::fs::copy(guest("notes-user"), plugin.join("notes-user.wasm")).expect("copy");
+    let remedy = |manifest: &str, policy: &Policy| {
+        std::fs::write(plugin.join("plugin.toml"), manifest).expect("manifest");
+        let source = componentry::PluginSource::open(&plugin).expect("open");
+        match source.load(&notes_host(), policy, None) {
+            Err(Error::NotGranted { import, remedy, .. }) => {
+                assert_eq!(import, NOTES);
+                remedy
+            }
+            Err(other) => panic!("expected NotGranted, got {other}"),
+            Ok(_) => panic!("loaded without the grant"),
+        }
+    };
+    let unrequested = remedy(
+        "name = \"notes-user\"\nversion = \"1.0.0\"\n",
+        &Policy::new(),
+    );
+    assert!(
+        unrequested.contains("does not request it") && unrequested.contains("[capabilities]"),
+        "{unrequested}"
+    );
+    let requested = format!(
+        "name = \"notes-user\"\nversion = \"1.0.0\"\n[capabilities]\ninterfaces = [\"{NOTES}\"]\n"
+    );
+    let lenient = Policy::new().otherwise(componentry::policy::OnExcess::Trim);
+    let unallowed = remedy(&requested, &lenient);
+    assert!(
+        unallowed.contains("requests it") && unallowed.contains("policy does not allow it"),
+        "{unallowed}"
+    );
 }
 
 #[test]
@@ -192,7 +231,7 @@ fn linking_a_name_the_framework_links_is_reported_as_a_conflict() {
     let own = Host::<App>::builder(&engine(), |_| App::default())
         .expect("builder")
         .link(|_| {
-            Err(componentry::wasmtime::format_err!(
+            Err(componentry::bindings::format_err!(
                 "the application's own failure"
             ))
         })

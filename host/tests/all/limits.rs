@@ -135,7 +135,7 @@ fn deep_recursion_is_a_stack_overflow_trap() {
     let plugin = faults(Limits::new());
     match plugin.invoke("recurse(100000000)") {
         Err(Error::Trap { code, .. }) => {
-            assert_eq!(code, Some(componentry::wasmtime::Trap::StackOverflow))
+            assert_eq!(code, Some(componentry::errors::Trap::StackOverflow))
         }
         other => panic!("expected a stack overflow, got {other:?}"),
     }
@@ -424,7 +424,7 @@ fn open_handles_are_capped_per_instance() {
         crate::logs::capture_logs(|| plugin.invoke(r#"probe#open-many("/data", "f.txt", 20000)"#));
     match outcome {
         Err(Error::HandleLimit { limit, .. }) => {
-            assert_eq!(limit, componentry::DEFAULT_MAX_HANDLES)
+            assert_eq!(limit, 1024, "the documented default of Limits::max_handles")
         }
         other => panic!("expected HandleLimit, got {other:?}"),
     }
@@ -490,8 +490,9 @@ fn resource_destructors_count_against_the_lifetime_budget() {
         let Some(componentry::Val::Resource(thing)) = results.into_iter().next() else {
             panic!("make returns a resource");
         };
-        // The host drops the resource: the plugin's destructor runs, outside any call.
-        if thing.resource_drop(instance.store()).is_err() {
+        // The host drops the resource: the plugin's destructor runs, outside the call that
+        // made it, and its fuel comes from the same lifetime budget.
+        if instance.drop_resource(thing).is_err() {
             break;
         }
         destroyed += 1;

@@ -6,7 +6,7 @@ use componentry::{Engine, Error, Grants, Host};
 use crate::{guest, host};
 
 fn load_error(bytes: &[u8]) -> Error {
-    match host().load_bytes("bad-plugin", bytes, Grants::none()) {
+    match host().load_bytes("bad-plugin", bytes) {
         Ok(_) => panic!("loading {} bytes should fail", bytes.len()),
         Err(e) => {
             assert_eq!(e.plugin(), Some("bad-plugin"), "{e}");
@@ -110,9 +110,7 @@ fn a_valid_component_loads_from_file_and_from_bytes() {
     let plugin = host().load_file(&path).expect("load");
     assert_eq!(plugin.name(), "hello-rust");
     let bytes = std::fs::read(&path).expect("read");
-    let again = host()
-        .load_bytes("renamed", &bytes, Grants::none())
-        .expect("load bytes");
+    let again = host().load_bytes("renamed", &bytes).expect("load bytes");
     assert_eq!(again.name(), "renamed");
     assert_eq!(plugin.sha256(), again.sha256());
 }
@@ -166,6 +164,24 @@ fn the_artifact_cache_is_used_and_survives_corruption() {
     );
 }
 
+/// An engine caches compiled components by default (in the per-user cache directory, here the
+/// tests' own through `COMPONENTRY_CACHE_DIR` when set), unless told not to.
+#[test]
+fn an_engine_caches_by_default_unless_told_not_to() {
+    let default = componentry::Engine::new().expect("engine");
+    if std::env::var_os("COMPONENTRY_CACHE_DIR").is_some() || std::env::var_os("HOME").is_some() {
+        assert!(
+            default.cache_stats().is_some(),
+            "the default engine keeps a cache"
+        );
+    }
+    let uncached = componentry::Engine::builder()
+        .no_cache()
+        .build()
+        .expect("engine");
+    assert!(uncached.cache_stats().is_none());
+}
+
 #[test]
 fn a_cache_directory_other_users_can_write_is_refused() {
     use std::os::unix::fs::PermissionsExt;
@@ -196,13 +212,13 @@ fn hex(bytes: &[u8]) -> String {
 
 #[test]
 fn a_policy_hash_pin_admits_the_pinned_bytes_only() {
-    use componentry::{PluginIdentity, Policy, PolicyRule};
+    use componentry::{Policy, policy::PluginIdentity, policy::PolicyRule};
     use sha2::Digest;
 
     let path = guest("hello-rust");
     let bytes = std::fs::read(&path).expect("read");
     let pinned: [u8; 32] = sha2::Sha256::digest(&bytes).into();
-    let policy = Policy::new().rule(PolicyRule::new("hello-rust").sha256(pinned));
+    let policy = Policy::new().rule(PolicyRule::new("hello-rust").pin_sha256(pinned));
     let options = policy
         .options_for(
             &PluginIdentity::new("hello-rust", Some(&path), &bytes),
@@ -216,7 +232,7 @@ fn a_policy_hash_pin_admits_the_pinned_bytes_only() {
 
     let mut other = pinned;
     other[0] ^= 0xff;
-    let policy = Policy::new().rule(PolicyRule::new("hello-*").sha256(other));
+    let policy = Policy::new().rule(PolicyRule::new("hello-*").pin_sha256(other));
     let options = policy
         .options_for(
             &PluginIdentity::new("hello-rust", Some(&path), &bytes),

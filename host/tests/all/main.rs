@@ -34,6 +34,13 @@ use std::sync::OnceLock;
 
 use componentry::{Engine, Host};
 
+/// The epoch tick the tests' deadline engines use: a call overruns its deadline by at most this.
+pub const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// Where deterministic plugins' virtual wall clock starts, as `Grants::deterministic`
+/// documents it: 2000-01-01T00:00:00Z, in seconds since the Unix epoch.
+pub const VIRTUAL_EPOCH_SECS: u64 = 946_684_800;
+
 /// The path of the built guest `name` (`target/guests/NAME.wasm`).
 pub fn guest(name: &str) -> PathBuf {
     let dir = std::env::var_os("COMPONENTRY_GUESTS")

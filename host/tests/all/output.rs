@@ -2,7 +2,10 @@
 //! lines: stdout, stderr and `componentry:plugin/log` each have an exact budget per call, and
 //! their text is escaped.
 
-use componentry::{DEFAULT_LOG_CAP, Grants, Output, PluginDir, PluginOptions, Val};
+use componentry::{Grants, Output, PluginDir, PluginOptions, Val};
+
+/// The output cap `Grants::output_cap` documents as its default: 1 MiB per channel and call.
+const DEFAULT_LOG_CAP: usize = 1 << 20;
 
 use crate::logs::capture_logs;
 use crate::{guest, host};

@@ -6,7 +6,9 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::time::Duration;
 
-use componentry::{Error, Grants, OnExcess, Plugin, PluginDir, PluginEvent, Policy, PolicyRule};
+use componentry::{
+    Error, Grants, Plugin, PluginDir, PluginEvent, Policy, policy::OnExcess, policy::PolicyRule,
+};
 
 use crate::watch::wait_for;
 use crate::{guest, host};
@@ -402,11 +404,11 @@ fn a_version_the_policy_refuses_leaves_the_old_one_serving() {
 
 /// The policy `text`, read as a `policy.toml` in `root` (its relative paths taken from there).
 fn policy_in(root: &Path, text: &str) -> Policy {
-    Policy::from_toml(text, root.join("policy.toml")).expect("policy")
+    Policy::parse(text, root.join("policy.toml")).expect("policy")
 }
 
 fn sha2_of(bytes: &[u8]) -> [u8; 32] {
-    componentry::PluginIdentity::new("x", None, bytes).sha256
+    componentry::policy::PluginIdentity::new("x", None, bytes).sha256
 }
 
 #[test]

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use componentry::{
-    Engine, Error, Grants, Host, Limits, PluginOptions, PoolOptions, Pooling, Reuse,
+    Engine, Error, Host, Limits, PluginOptions, Pooling, pool::PoolOptions, pool::Reuse,
 };
 
 use crate::guest;
@@ -149,7 +149,7 @@ fn counter() -> componentry::Plugin<()> {
     crate::host().load_file(guest("counter")).expect("load")
 }
 
-fn count(pool: &componentry::InstancePool<()>) -> String {
+fn count(pool: &componentry::pool::InstancePool<()>) -> String {
     componentry::to_wave(&pool.invoke("increment()").expect("call"))
 }
 
@@ -233,7 +233,7 @@ fn a_busy_pool_waits_or_refuses() {
 fn a_kept_instance_busy_during_a_reload_keeps_its_state() {
     let original = std::fs::read(guest("counter")).expect("counter guest");
     let plugin = crate::host()
-        .load_bytes("counter", &original, Grants::none())
+        .load_bytes("counter", &original)
         .expect("load");
     let pool = plugin.pool(PoolOptions::new().size(1).reuse(Reuse::Keep));
     assert_eq!(count(&pool), "1");
@@ -300,7 +300,7 @@ fn a_kept_pool_hands_instances_between_threads() {
 #[test]
 fn a_kept_pool_moves_to_a_reloaded_version() {
     let plugin = crate::host()
-        .load_bytes("versioned", &crate::reload::versioned(1), Grants::none())
+        .load_bytes("versioned", &crate::reload::versioned(1))
         .expect("load");
     let pool = plugin.pool(PoolOptions::new().size(1).reuse(Reuse::Keep));
     assert_eq!(
@@ -374,10 +374,10 @@ fn a_reused_slot_never_shows_the_previous_instances_memory() {
     ] {
         let host = pooled(pooling.clone());
         let writer = host
-            .load_bytes("writer", memory_toy("writer").as_bytes(), Grants::none())
+            .load_bytes("writer", memory_toy("writer").as_bytes())
             .expect("load");
         let other = host
-            .load_bytes("other", memory_toy("other").as_bytes(), Grants::none())
+            .load_bytes("other", memory_toy("other").as_bytes())
             .expect("load");
         for round in 0..3 {
             let mut instance = grown(&writer);

@@ -25,9 +25,7 @@ fn version_of(plugin: &componentry::Plugin<()>) -> String {
 fn a_new_version_answers_after_a_reload() {
     let host = host();
     let events = host.subscribe();
-    let plugin = host
-        .load_bytes("versioned", &versioned(1), Grants::none())
-        .expect("load");
+    let plugin = host.load_bytes("versioned", &versioned(1)).expect("load");
     let before = plugin.instantiate().expect("instance of version 1");
     assert_eq!(version_of(&plugin), "1");
 
@@ -62,9 +60,7 @@ fn a_new_version_answers_after_a_reload() {
 fn a_broken_version_never_replaces_a_working_one() {
     let host = host();
     let events = host.subscribe();
-    let plugin = host
-        .load_bytes("steady", &versioned(1), Grants::none())
-        .expect("load");
+    let plugin = host.load_bytes("steady", &versioned(1)).expect("load");
     let good = versioned(2);
     for broken in [
         b"garbage".to_vec(),
@@ -117,9 +113,7 @@ fn a_version_of_the_wrong_world_is_refused() {
 fn calls_during_reloads_never_fail_and_each_answer_comes_from_one_version() {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-    let plugin = host()
-        .load_bytes("busy", &versioned(1), Grants::none())
-        .expect("load");
+    let plugin = host().load_bytes("busy", &versioned(1)).expect("load");
     let stop = AtomicBool::new(false);
     let calls = AtomicUsize::new(0);
     let saw = [AtomicBool::new(false), AtomicBool::new(false)];
@@ -172,9 +166,7 @@ pub fn rebuilt(bytes: &[u8]) -> Vec<u8> {
 #[test]
 fn state_is_handed_over_to_the_new_version() {
     let original = std::fs::read(crate::guest("counter")).expect("counter guest");
-    let plugin = host()
-        .load_bytes("counter", &original, Grants::none())
-        .expect("load");
+    let plugin = host().load_bytes("counter", &original).expect("load");
     let mut instance = plugin.instantiate().expect("instance");
     for expected in 1..=3 {
         assert_eq!(
@@ -207,9 +199,7 @@ fn state_is_handed_over_to_the_new_version() {
 
 #[test]
 fn without_the_handover_interface_the_new_version_starts_afresh() {
-    let plugin = host()
-        .load_bytes("plain", &versioned(1), Grants::none())
-        .expect("load");
+    let plugin = host().load_bytes("plain", &versioned(1)).expect("load");
     let mut instance = plugin.instantiate().expect("instance");
     plugin.reload(&versioned(2)).expect("reload");
     assert_eq!(
@@ -226,9 +216,7 @@ fn without_the_handover_interface_the_new_version_starts_afresh() {
 #[test]
 fn a_large_state_is_handed_over() {
     let original = std::fs::read(crate::guest("counter")).expect("counter guest");
-    let plugin = host()
-        .load_bytes("counter", &original, Grants::none())
-        .expect("load");
+    let plugin = host().load_bytes("counter", &original).expect("load");
     let mut instance = plugin.instantiate().expect("instance");
     instance.invoke("increment()").expect("call");
     instance.invoke("add-ballast(8)").expect("8 MiB of state");
@@ -253,7 +241,7 @@ fn a_reload_keeps_the_pin_the_grants_and_the_limits() {
     let v1 = versioned(1);
     let pinned: [u8; 32] = sha2::Sha256::digest(&v1).into();
     let plugin = host()
-        .load_bytes_with("pinned", &v1, PluginOptions::new().expect_sha256(pinned))
+        .load_bytes_with("pinned", &v1, PluginOptions::new().pin_sha256(pinned))
         .expect("load");
     assert!(matches!(
         plugin.reload(&versioned(2)),
@@ -264,7 +252,11 @@ fn a_reload_keeps_the_pin_the_grants_and_the_limits() {
     // The grants: a rebuilt prober still sees what was granted, and nothing more.
     let prober = std::fs::read(crate::guest("prober")).expect("prober");
     let plugin = host()
-        .load_bytes("prober", &prober, Grants::none().env("MODE", "granted"))
+        .load_bytes_with(
+            "prober",
+            &prober,
+            PluginOptions::new().grants(Grants::none().env("MODE", "granted")),
+        )
         .expect("load");
     plugin.reload(&rebuilt(&prober)).expect("reload");
     assert_eq!(
@@ -309,9 +301,7 @@ mod versioned_bindings {
 
 #[test]
 fn typed_bindings_follow_a_reload() {
-    let plugin = host()
-        .load_bytes("typed", &versioned(1), Grants::none())
-        .expect("load");
+    let plugin = host().load_bytes("typed", &versioned(1)).expect("load");
     let typed = plugin
         .typed::<versioned_bindings::Versioned>()
         .expect("bindings");
@@ -329,9 +319,7 @@ fn typed_bindings_follow_a_reload() {
 fn a_version_without_what_the_handle_is_used_for_is_refused() {
     let host = host();
     let events = host.subscribe();
-    let plugin = host
-        .load_bytes("used", &versioned(1), Grants::none())
-        .expect("load");
+    let plugin = host.load_bytes("used", &versioned(1)).expect("load");
     let typed = plugin
         .typed::<versioned_bindings::Versioned>()
         .expect("bindings");

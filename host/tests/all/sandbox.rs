@@ -3,7 +3,7 @@
 
 use std::net::TcpListener;
 
-use componentry::{Error, Grants, Host, NetPattern, Output, PluginOptions, Val};
+use componentry::{Error, Grants, Host, Output, PluginOptions, Val, grants::NetPattern};
 
 use crate::logs::capture_logs;
 use crate::{engine, guest, host};
@@ -324,7 +324,7 @@ fn vault_host(stub: bool) -> Host<Vault> {
     Host::builder(&engine(), |_| Vault)
         .expect("builder")
         .interface(VAULT, |instance| {
-            vault_api::add_to_linker_instance::<_, componentry::HasSelf<Vault>>(
+            vault_api::add_to_linker_instance::<_, componentry::bindings::HasSelf<Vault>>(
                 instance,
                 componentry::PluginState::data_mut,
             )
@@ -341,7 +341,7 @@ fn an_ungranted_host_interface_refuses_the_load_and_names_the_grant() {
         .load_file(guest("vault-user"))
         .expect_err("must be refused");
     match &err {
-        Error::NotGranted { plugin, import } => {
+        Error::NotGranted { plugin, import, .. } => {
             assert_eq!(plugin, "vault-user");
             assert_eq!(import, VAULT);
         }
@@ -396,10 +396,7 @@ fn deterministic_mode_reproduces_randomness_and_time() {
     assert_ne!(real(), real());
     let virtual_now = seeded(7);
     assert!(
-        virtual_now.ends_with(&format!(
-            "{})",
-            componentry::VIRTUAL_EPOCH_SECS * 1_000_000_000
-        )),
+        virtual_now.ends_with(&format!("{})", crate::VIRTUAL_EPOCH_SECS * 1_000_000_000)),
         "the virtual wall clock starts at 2000-01-01: {virtual_now}"
     );
 }
@@ -582,7 +579,7 @@ fn http_to_a_host_not_allowed_is_denied_with_the_wasi_http_error() {
     assert!(outcome.contains("HttpRequestDenied"), "{outcome}");
     assert!(logs.contains("--allow-http 127.0.0.1"), "{logs}");
     let other = Grants::none()
-        .allow_http(componentry::HttpPattern::parse("api.example.com").expect("pattern"));
+        .allow_http(componentry::grants::HttpPattern::parse("api.example.com").expect("pattern"));
     let outcome = http_get(&prober(other), &authority);
     assert!(outcome.contains("HttpRequestDenied"), "{outcome}");
     listener.set_nonblocking(true).expect("nonblocking");
@@ -593,7 +590,7 @@ fn http_to_a_host_not_allowed_is_denied_with_the_wasi_http_error() {
 fn http_to_an_allowed_host_goes_through() {
     let (authority, server) = http_server();
     let grants = Grants::none().allow_http(
-        componentry::HttpPattern::parse(&format!("http://{authority}")).expect("pattern"),
+        componentry::grants::HttpPattern::parse(&format!("http://{authority}")).expect("pattern"),
     );
     assert_eq!(
         http_get(&prober(grants), &authority),
@@ -709,7 +706,7 @@ fn deterministic_mode_virtualizes_file_times() {
         &prober(Grants::none().dir(&f.data, "/data")),
         r#"modified("/data", "inside.txt")"#,
     );
-    let virtual_epoch = format!("ok({})", componentry::VIRTUAL_EPOCH_SECS * 1_000_000_000);
+    let virtual_epoch = format!("ok({})", crate::VIRTUAL_EPOCH_SECS * 1_000_000_000);
     assert_ne!(real, virtual_epoch);
     let seeded = probe(
         &prober(Grants::none().dir(&f.data, "/data").deterministic(3)),

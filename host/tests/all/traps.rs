@@ -1,7 +1,7 @@
 //! A plugin that traps or panics is stopped with a typed error; the host and later calls go on.
 
 use componentry::Error;
-use componentry::wasmtime::Trap;
+use componentry::errors::Trap;
 
 use crate::{guest, host};
 
@@ -82,7 +82,7 @@ fn a_trap_in_a_start_function_is_reported_at_instantiation() {
         (core instance (instantiate $m))
     )"#;
     let plugin = host()
-        .load_bytes("starts-badly", wat.as_bytes(), Default::default())
+        .load_bytes("starts-badly", wat.as_bytes())
         .expect("load");
     match plugin.instantiate() {
         Err(Error::Trap {
@@ -269,7 +269,7 @@ fn a_trap_carries_what_the_plugin_said_on_stderr() {
         (core instance $i (instantiate $m))
         (func (export "f") (canon lift (core func $i "f"))))"#;
     let silent = host()
-        .load_bytes("silent", silent.as_bytes(), componentry::Grants::none())
+        .load_bytes("silent", silent.as_bytes())
         .expect("load");
     match silent.invoke("f()") {
         Err(error @ Error::Trap { .. }) => {

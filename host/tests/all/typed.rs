@@ -62,5 +62,5 @@ fn the_plugins_log_lands_in_the_hosts_log_with_its_name() {
     });
     assert!(log.contains("greeting logger"), "{log}");
     assert!(log.contains("plugin=\"hello-rust\""), "{log}");
-    assert!(log.contains(componentry::LOG_TARGET), "{log}");
+    assert!(log.contains(componentry::framework::LOG_TARGET), "{log}");
 }

@@ -86,7 +86,7 @@ const CUBE: (&str, &str) = (
 
 fn load(name: &str, bytes: &[u8]) -> Typed<(), MathPlugin> {
     host()
-        .load_bytes(name, bytes, componentry::Grants::none())
+        .load_bytes(name, bytes)
         .expect("load")
         .typed::<MathPlugin>()
         .expect("one of the supported versions")
@@ -172,11 +172,7 @@ fn another_major_version_is_served_side_by_side() {
 #[test]
 fn a_plugin_of_no_supported_version_is_refused_at_attach() {
     let v3 = host()
-        .load_bytes(
-            "v3",
-            &plugin_at("3.0.0", "u32", &[DOUBLE]),
-            componentry::Grants::none(),
-        )
+        .load_bytes("v3", &plugin_at("3.0.0", "u32", &[DOUBLE]))
         .expect("load");
     match v3.typed::<MathPlugin>() {
         Err(Error::Incompatible { reason, .. }) => {
@@ -190,11 +186,7 @@ fn a_plugin_of_no_supported_version_is_refused_at_attach() {
 #[test]
 fn the_typed_handle_follows_a_reload_to_another_version() {
     let plugin = host()
-        .load_bytes(
-            "moving",
-            &plugin_at("1.0.0", "u32", &[DOUBLE]),
-            componentry::Grants::none(),
-        )
+        .load_bytes("moving", &plugin_at("1.0.0", "u32", &[DOUBLE]))
         .expect("load");
     let typed = plugin.typed::<MathPlugin>().expect("typed");
     assert!(matches!(cube(&typed, 2), Err(Error::NotProvided { .. })));

@@ -256,6 +256,48 @@ fn watching_adopts_the_handles_loaded_before() {
     );
 }
 
+/// A watcher started from a load's report does not compile again what the load found broken
+/// (a plugin that fails to load costs one compilation at start-up, not two), and still tries it
+/// when it changes.
+#[test]
+fn watching_after_a_load_does_not_compile_its_failures_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(&dir.path().join("counter.wasm"), &versioned(1));
+    // Imports an application interface this host does not have: compiles, then fails to link.
+    let broken = dir.path().join("vault-user.wasm");
+    std::fs::copy(crate::guest("vault-user"), &broken).expect("copy");
+    let cache = tempfile::tempdir().expect("tempdir");
+    let engine = componentry::Engine::builder()
+        .cache_dir(cache.path())
+        .build()
+        .expect("engine");
+    let host: componentry::Host<()> = componentry::Host::new(&engine).expect("host");
+    let plugins = quick(dir.path());
+    let report = plugins.load(&host).expect("load");
+    assert_eq!(report.failed().count(), 1, "{report}");
+    let before = engine.cache_stats().expect("a cache");
+    let events = host.subscribe();
+    let watcher = plugins.watch_loaded(&host, &report).expect("watch");
+    let after = engine.cache_stats().expect("a cache");
+    assert_eq!(
+        (after.hits, after.misses),
+        (before.hits, before.misses),
+        "starting to watch compiled (or looked up) a plugin again"
+    );
+    assert!(
+        watcher.plugin("counter").is_some(),
+        "the loaded plugin is adopted"
+    );
+    assert!(watcher.plugin("vault-user").is_none());
+    write(&broken, &versioned(3));
+    wait_for(
+        &events,
+        "the changed file loaded",
+        |e| matches!(e, PluginEvent::Loaded { plugin, .. } if plugin == "vault-user"),
+    );
+    assert_eq!(version(&watcher, "vault-user"), "3");
+}
+
 /// Every event that arrives within `window`.
 fn events_within(events: &Receiver<PluginEvent>, window: Duration) -> Vec<PluginEvent> {
     let until = Instant::now() + window;

@@ -6,7 +6,7 @@ fn every_copy_of_the_framework_wit_is_the_same() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let canonical = std::fs::read_to_string(root.join("wit/plugin.wit")).expect("wit/plugin.wit");
     assert_eq!(
-        componentry::FRAMEWORK_WIT,
+        componentry::framework::FRAMEWORK_WIT,
         canonical,
         "host/wit/plugin.wit differs from wit/"
     );

@@ -304,8 +304,7 @@ fn loading(plugins: &Plugins, budget: Duration, rows: &mut Vec<Row>) -> Result<(
                 linker.instantiate_pre(&component).expect("link");
             },
             || {
-                host.load_bytes("bench", &component_bytes, componentry::Grants::none())
-                    .expect("load");
+                host.load_bytes("bench", &component_bytes).expect("load");
             },
         ),
         target: "<= 1.10",
@@ -329,8 +328,7 @@ fn loading(plugins: &Plugins, budget: Duration, rows: &mut Vec<Row>) -> Result<(
                 linker.instantiate_pre(&component).expect("link");
             },
             || {
-                host.load_bytes("bench", &bytes, componentry::Grants::none())
-                    .expect("load");
+                host.load_bytes("bench", &bytes).expect("load");
             },
         ),
         target: "<= 1.10",
@@ -434,11 +432,7 @@ fn scaling(plugins: &Plugins, window_ms: u64, notes: &mut Vec<Note>) -> Result<(
     }
     let engine = workloads::framework_engine(true, false)?;
     let host: componentry::Host<()> = componentry::Host::new(&engine)?;
-    let minimal = host.load_bytes(
-        "minimal",
-        workloads::MINIMAL.as_bytes(),
-        componentry::Grants::none(),
-    )?;
+    let minimal = host.load_bytes("minimal", workloads::MINIMAL.as_bytes())?;
     let by_hand = workloads::MinimalByHand::new(engine.wasmtime())?;
     let values = rates(
         window,
@@ -485,9 +479,9 @@ fn kept_pool_throughput(
     let engine = workloads::framework_engine(false, false)?;
     let framework = Framework::new(&engine, component, false)?;
     let pool = framework.plugin.pool(
-        componentry::PoolOptions::new()
+        componentry::pool::PoolOptions::new()
             .size(cores)
-            .reuse(componentry::Reuse::Keep),
+            .reuse(componentry::pool::Reuse::Keep),
     );
     let by_hand = ByHand::new(engine.wasmtime(), component, false, false)?;
     let hand_pool = std::sync::Mutex::new((0..cores).map(|_| by_hand.live()).collect::<Vec<_>>());

@@ -84,19 +84,20 @@ pub fn framework_engine(pooling: bool, limits: bool) -> Result<componentry::Engi
     framework_engine_with(pooling.then(componentry::Pooling::new), limits)
 }
 
-/// A Componentry engine with the pool `pooling`, if any, with fuel and epochs or not.
+/// A Componentry engine with the pool `pooling`, if any, with fuel and epochs or not, and no
+/// artifact cache (the engine's default one would turn "compiling" into a cache hit).
 pub fn framework_engine_with(
     pooling: Option<componentry::Pooling>,
     limits: bool,
 ) -> Result<componentry::Engine> {
-    let mut builder = componentry::Engine::builder();
+    let mut builder = componentry::Engine::builder().no_cache();
     if let Some(pooling) = pooling {
         builder = builder.pooling(pooling);
     }
     if limits {
         builder = builder
             .fuel(true)
-            .epoch_interruption(componentry::DEFAULT_EPOCH_TICK);
+            .epoch_interruption(std::time::Duration::from_millis(10));
     }
     Ok(builder.build()?)
 }
@@ -134,7 +135,7 @@ impl Framework {
     }
 
     /// A live instance, typed.
-    pub fn live_typed(&self) -> componentry::TypedInstance<(), framework_bindings::Bench> {
+    pub fn live_typed(&self) -> componentry::typed::TypedInstance<(), framework_bindings::Bench> {
         self.typed.instantiate().expect("instance")
     }
 
