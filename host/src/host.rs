@@ -12,7 +12,7 @@ use crate::engine::events::{EventBus, PluginEvent};
 use crate::error::{Error, Result};
 use crate::plugin::Plugin;
 use crate::plugin::options::PluginOptions;
-use crate::plugin::runtime::Runtime;
+use crate::plugin::shared::HostShared;
 use crate::store::PluginState;
 
 /// Loads plugins and gives them the host functions the application links.
@@ -20,7 +20,7 @@ use crate::store::PluginState;
 /// `T` is the application's state of one plugin instance, made fresh for every instance by the
 /// factory given to [`Host::builder`]. Cheap to clone.
 pub struct Host<T: 'static> {
-    runtime: Arc<Runtime<T>>,
+    runtime: Arc<HostShared<T>>,
 }
 
 impl<T> Clone for Host<T> {
@@ -82,7 +82,7 @@ impl<T: Send + 'static> Host<T> {
         &self.runtime.engine
     }
 
-    pub(crate) fn runtime(&self) -> &Arc<Runtime<T>> {
+    pub(crate) fn runtime(&self) -> &Arc<HostShared<T>> {
         &self.runtime
     }
 
@@ -102,7 +102,7 @@ impl<T: Send + 'static> Host<T> {
             .name
             .clone()
             .unwrap_or_else(|| crate::names::plugin_name_from_path(path));
-        let bytes = crate::engine::loader::read(&name, path)?;
+        let bytes = crate::engine::compile::read(&name, path)?;
         self.load_bytes_with(name, &bytes, options)
     }
 
@@ -120,7 +120,7 @@ impl<T: Send + 'static> Host<T> {
         bytes: &[u8],
         options: PluginOptions,
     ) -> Result<Plugin<T>> {
-        let sha256 = crate::engine::loader::sha256(bytes);
+        let sha256 = crate::engine::compile::sha256(bytes);
         Plugin::load(&self.runtime, name.into(), bytes, sha256, options)
     }
 
@@ -326,7 +326,7 @@ impl<T: Send + 'static> HostBuilder<T> {
     /// Finishes the host.
     pub fn build(self) -> Result<Host<T>> {
         Ok(Host {
-            runtime: Arc::new(Runtime {
+            runtime: Arc::new(HostShared {
                 engine: self.engine,
                 linker: self.linker,
                 interfaces: self.interfaces,

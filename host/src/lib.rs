@@ -119,10 +119,10 @@ pub mod manifest {
 /// Components against extension points: the compatibility check and its report, several
 /// versions of a point, and what a component's imports could reach.
 pub mod compatibility {
+    pub use crate::compat::capability_use::{CapabilityUse, capabilities};
     pub use crate::compat::extension_point::{
         CompatibilityReport, ExtensionPoints, Problem, serves,
     };
-    pub use crate::compat::listing::{CapabilityUse, capabilities};
 }
 
 /// What loading a directory of plugins ([`PluginDir::load`]) reports.

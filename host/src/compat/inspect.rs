@@ -4,7 +4,7 @@
 use wit_component::{DecodedWasm, WitPrinter};
 use wit_parser::{PackageId, Resolve, WorldId, WorldItem, WorldKey};
 
-use crate::engine::loader;
+use crate::engine::compile;
 use crate::error::{Error, Result};
 
 /// The world of a component, decoded from its type information.
@@ -19,7 +19,7 @@ impl ComponentWorld {
     /// Decodes the world of the component in `bytes` (binary, or the text format). `plugin`
     /// names it in errors.
     pub fn decode(plugin: &str, bytes: &[u8]) -> Result<Self> {
-        let binary = loader::component_binary(plugin, bytes)?;
+        let binary = compile::component_binary(plugin, bytes)?;
         match wit_component::decode(&binary) {
             Ok(DecodedWasm::Component(resolve, world)) => Ok(Self {
                 plugin: plugin.to_owned(),
@@ -46,7 +46,7 @@ impl ComponentWorld {
             .file_stem()
             .map(|stem| stem.to_string_lossy().into_owned())
             .unwrap_or_else(|| path.display().to_string());
-        let bytes = loader::read(&plugin, path)?;
+        let bytes = compile::read(&plugin, path)?;
         Self::decode(&plugin, &bytes)
     }
 

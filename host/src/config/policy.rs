@@ -73,7 +73,7 @@ impl PluginIdentity {
         Self {
             name: name.into(),
             path: path.map(Path::to_owned),
-            sha256: crate::engine::loader::sha256(bytes),
+            sha256: crate::engine::compile::sha256(bytes),
         }
     }
 }
@@ -692,7 +692,7 @@ env = ["LANG"]
         let component = trusted.join("a.wasm");
         std::fs::write(&component, b"bytes").expect("write");
         let policy_path = dir.path().join("policy.toml");
-        let hash = hex::encode(crate::engine::loader::sha256(b"pinned"));
+        let hash = hex::encode(crate::engine::compile::sha256(b"pinned"));
         let text = format!(
             "[[plugin]]\npath = \"trusted/*\"\n[plugin.allow]\nenv = [\"A\"]\n\n\
              [[plugin]]\nmatch-sha256 = \"{hash}\"\n[plugin.allow]\nenv = [\"B\"]\n"

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
-use super::{PluginDir, PluginSource};
+use super::plugin_dir::PluginDir;
+use super::source::PluginSource;
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::plugin::Plugin;
@@ -74,8 +75,20 @@ impl<T: 'static> fmt::Display for LoadReport<T> {
     }
 }
 
+impl PluginDir {
+    /// Loads every plugin in the directory, in name order, into `host`. One bad plugin never
+    /// stops the rest. A name claimed by several entries loads none of them
+    /// ([`Error::ContestedName`](crate::Error::ContestedName)), unless a policy rule binds the
+    /// name to one of them (a rule with `match` and `path` or `match-sha256` that selects it):
+    /// that one loads, the others are refused ([`Error::DuplicateName`](crate::Error::DuplicateName)).
+    /// Fails only when the directory itself cannot be read.
+    pub fn load<T: Send + 'static>(&self, host: &Host<T>) -> Result<LoadReport<T>> {
+        load(host, self)
+    }
+}
+
 /// Loads every plugin of `dir` into `host`.
-pub(super) fn load<T: Send + 'static>(host: &Host<T>, dir: &PluginDir) -> Result<LoadReport<T>> {
+fn load<T: Send + 'static>(host: &Host<T>, dir: &PluginDir) -> Result<LoadReport<T>> {
     let path = dir.path();
     let entries = super::source::entries(path).map_err(|e| Error::Config {
         path: path.to_owned(),

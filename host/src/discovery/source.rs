@@ -107,7 +107,7 @@ impl PluginSource {
             |m| m.name.clone(),
         );
         let (bytes, canonical) = read_once(&name, component)?;
-        let sha256 = crate::engine::loader::sha256(&bytes);
+        let sha256 = crate::engine::compile::sha256(&bytes);
         Ok(Self {
             entry: entry.to_owned(),
             about: Arc::new(About {
@@ -178,7 +178,7 @@ impl PluginSource {
         let options = self.about.judge(&self.bytes, self.sha256, policy, points)?;
         let (about, policy, points) = (self.about.clone(), policy.clone(), points.cloned());
         let judge = Judge::new(move |bytes: &[u8]| {
-            let sha256 = crate::engine::loader::sha256(bytes);
+            let sha256 = crate::engine::compile::sha256(bytes);
             about.judge(bytes, sha256, &policy, points.as_ref())
         });
         Ok(options.judged_by(judge))

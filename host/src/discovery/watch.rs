@@ -17,15 +17,14 @@ use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
 use notify::{RecursiveMode, Watcher as _};
 
 use super::directory::FailedRead;
+use super::directory::LoadReport;
+use super::plugin_dir::PluginDir;
+use super::source::PluginSource;
 use super::source::{MANIFEST, has_component_extension, hidden};
-use super::{PluginDir, PluginSource};
 use crate::engine::events::PluginEvent;
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::plugin::Plugin;
-
-/// How long a file must stay unchanged before it is read: 150 ms.
-pub(crate) const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(150);
 
 type Registry<T> = Arc<RwLock<BTreeMap<PathBuf, Entry<T>>>>;
 
@@ -66,8 +65,66 @@ impl<T: Send + 'static> Watcher<T> {
     }
 }
 
+impl PluginDir {
+    /// Loads the plugins and follows the directory (or file): a plugin is reloaded when its
+    /// component changes, reloaded with its new options when its manifest changes (its
+    /// [`Plugin`] handle follows it either way), loaded when it appears and unloaded when it goes
+    /// (its handle is then [retired](Plugin::is_retired)). Subscribe to the host's events
+    /// ([`Host::subscribe`]) to hear of each.
+    pub fn watch<T: Send + 'static>(&self, host: &Host<T>) -> Result<Watcher<T>> {
+        start(host, self, Vec::new(), Vec::new())
+    }
+
+    /// Like [`watch`](Self::watch), keeping the handles of `plugins` (loaded before, typically
+    /// by [`load`](Self::load)) for the entries of the same names: the watcher reloads those
+    /// handles rather than loading new ones, so the application's handles keep following their
+    /// plugins.
+    pub fn watch_adopting<T: Send + 'static>(
+        &self,
+        host: &Host<T>,
+        plugins: impl IntoIterator<Item = Plugin<T>>,
+    ) -> Result<Watcher<T>> {
+        start(host, self, plugins.into_iter().collect(), Vec::new())
+    }
+
+    /// Follows this place after [`load`](Self::load) made `report`: the plugins it loaded are
+    /// adopted (as [`watch_adopting`](Self::watch_adopting) does), and the entries it reports
+    /// failed are not compiled again until their files or manifests change. This is the way to
+    /// start: load once, show the report, then watch.
+    ///
+    /// ```no_run
+    /// use componentry::{Engine, Host, PluginDir};
+    ///
+    /// let engine = Engine::new()?;
+    /// let host: Host<()> = Host::new(&engine)?;
+    /// let plugins = PluginDir::new("plugins");
+    /// let report = plugins.load(&host)?;
+    /// print!("{report}");
+    /// let _watcher = plugins.watch_loaded(&host, &report)?;
+    /// # Ok::<(), componentry::Error>(())
+    /// ```
+    pub fn watch_loaded<T: Send + 'static>(
+        &self,
+        host: &Host<T>,
+        report: &LoadReport<T>,
+    ) -> Result<Watcher<T>> {
+        let failed = report
+            .outcomes
+            .iter()
+            .filter_map(|outcome| {
+                // Only what was read and then failed: a read that failed (or a name refused)
+                // is cheap to read again, and a refused name may be free by then.
+                let error = outcome.result.as_ref().err()?;
+                let read = outcome.failed_read.clone()?;
+                Some((outcome.source.clone(), read, error.to_string()))
+            })
+            .collect();
+        start(host, self, report.loaded().cloned().collect(), failed)
+    }
+}
+
 /// Starts watching `dir` for `host`, keeping the handles of `adopted` for entries of their names.
-pub(super) fn start<T: Send + 'static>(
+fn start<T: Send + 'static>(
     host: &Host<T>,
     dir: &PluginDir,
     adopted: Vec<Plugin<T>>,

@@ -17,10 +17,11 @@ use tracing::Instrument as _;
 use crate::compat::wit_type;
 use crate::error::{Error, Result};
 use crate::plugin::exports::ExportedFunc;
+use crate::plugin::handle::Plugin;
 use crate::plugin::metrics::KeptCalls;
-use crate::plugin::{Plugin, PluginVersion};
+use crate::plugin::version::PluginVersion;
 use crate::store::PluginState;
-use crate::store::{limiter, outcome};
+use crate::store::{metering, outcome};
 
 /// How errors and spans name the destructor of a resource the host drops.
 const RESOURCE_DROP: &str = "<resource drop>";
@@ -92,7 +93,7 @@ impl<T: Send + 'static> PluginInstance<T> {
     /// Ends the instantiation as a call of its own: its fuel is counted, and the next call is
     /// armed afresh.
     pub(crate) fn settle(&mut self) {
-        self.fuel_consumed = limiter::settle(&mut self.store);
+        self.fuel_consumed = metering::settle(&mut self.store);
         self.armed = false;
     }
 
@@ -303,7 +304,7 @@ impl<T: Send + 'static> PluginInstance<T> {
             if self.kept_calls.is_none() {
                 self.kept_calls = Some(self.plugin.metrics().kept_calls());
             }
-            limiter::arm(&mut self.store);
+            metering::arm(&mut self.store);
         }
         Ok(())
     }
@@ -352,7 +353,8 @@ impl<T: Send + 'static> PluginInstance<T> {
     fn fail(&mut self, callee: Callee<'_>, error: wasmtime::Error) -> Error {
         self.settle();
         let function = callee.name(&self.version);
-        let mapped = outcome::classify(&mut self.store, self.plugin.name(), function, error);
+        let mapped =
+            outcome::conclude_failed_call(&mut self.store, self.plugin.name(), function, error);
         self.failed |= mapped.is_guest_failure();
         self.record(Some(&mapped));
         mapped
@@ -419,7 +421,7 @@ fn placeholders(count: usize) -> Vec<Val> {
 impl<T: 'static> Drop for PluginInstance<T> {
     fn drop(&mut self) {
         // What ran after the last call (a destructor run through `resource_drop`) still counts.
-        limiter::account(&mut self.store);
+        metering::account(&mut self.store);
         let metrics = self.plugin.metrics();
         if let Some(kept) = &self.kept_calls {
             metrics.kept_dropped(kept);

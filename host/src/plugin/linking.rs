@@ -4,20 +4,22 @@
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, InstancePre};
 
+use crate::capability::Grants;
 use crate::capability::interfaces;
 use crate::error::{Error, Result};
-use crate::plugin::runtime::Runtime;
-use crate::plugin::version::Configuration;
+use crate::plugin::options::Requests;
+use crate::plugin::shared::HostShared;
 use crate::store::PluginState;
 
-/// Checks the component's imports against the grants of `config`, then pre-instantiates it.
+/// Checks the component's imports against `grants` (a refusal says what is missing of who asked
+/// for them, `requests`), then pre-instantiates it.
 pub(crate) fn instantiate_pre<T: Send + 'static>(
-    runtime: &Runtime<T>,
+    runtime: &HostShared<T>,
     plugin: &str,
-    config: &Configuration,
+    grants: &Grants,
+    requests: &Requests,
     component: &Component,
 ) -> Result<InstancePre<PluginState<T>>> {
-    let grants = config.grants.grants();
     interfaces::check_granted_exist(&runtime.interfaces, plugin, grants.interfaces())?;
     for import in instance_imports(runtime, component) {
         if interfaces::registered_for(&runtime.interfaces, &import).is_some()
@@ -25,7 +27,7 @@ pub(crate) fn instantiate_pre<T: Send + 'static>(
         {
             return Err(Error::NotGranted {
                 plugin: plugin.to_owned(),
-                remedy: config.requests.remedy(&import),
+                remedy: requests.remedy(&import),
                 import,
             });
         }
@@ -42,7 +44,7 @@ pub(crate) fn instantiate_pre<T: Send + 'static>(
 }
 
 /// The names of the component's instance imports (`pkg:name/iface@version`).
-fn instance_imports<T>(runtime: &Runtime<T>, component: &Component) -> Vec<String> {
+fn instance_imports<T>(runtime: &HostShared<T>, component: &Component) -> Vec<String> {
     let engine = runtime.engine.wasmtime();
     component
         .component_type()
@@ -57,7 +59,7 @@ fn instance_imports<T>(runtime: &Runtime<T>, component: &Component) -> Vec<Strin
 /// type. Which of the two is decided by linking again with every undefined item stubbed: that
 /// links exactly when nothing but definitions was missing.
 fn unsatisfied<T: Send + 'static>(
-    runtime: &Runtime<T>,
+    runtime: &HostShared<T>,
     plugin: &str,
     component: &Component,
     error: wasmtime::Error,

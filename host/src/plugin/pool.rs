@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use wasmtime::component::Val;
 
 use crate::error::{Error, Result};
-use crate::plugin::Plugin;
+use crate::plugin::handle::Plugin;
 use crate::plugin::instance::PluginInstance;
 
 /// What a pool does with an instance after a call.
@@ -336,6 +336,14 @@ impl<T: Send + 'static> Drop for Lease<'_, T> {
         if let Some(instance) = self.instance.take() {
             self.pool.check_in(instance, std::thread::panicking());
         }
+    }
+}
+
+impl<T: Send + 'static> Plugin<T> {
+    /// A bounded pool of instances of this plugin, for calls from many threads: see
+    /// [`InstancePool`].
+    pub fn pool(&self, options: PoolOptions) -> InstancePool<T> {
+        InstancePool::new(self.clone(), options)
     }
 }
 

@@ -16,8 +16,9 @@ use wasmtime::Store;
 use wasmtime::component::{Instance, InstancePre};
 
 use crate::error::{Error, Result};
+use crate::plugin::handle::Plugin;
 use crate::plugin::instance::{Callee, PluginInstance};
-use crate::plugin::{Plugin, PluginVersion};
+use crate::plugin::version::PluginVersion;
 use crate::store::PluginState;
 
 /// What errors name the function of a typed call by: bindings call by Rust method, not by name.
@@ -423,5 +424,14 @@ impl<T: Send + 'static, W: TypedWorld<T>> TypedInstance<T, W> {
     /// The untyped instance underneath, for dynamic calls on the same state.
     pub fn untyped(&mut self) -> &mut PluginInstance<T> {
         &mut self.instance
+    }
+}
+impl<T: Send + 'static> Plugin<T> {
+    /// Attaches the bindings of world `W` (generated with [`bindgen!`](crate::bindgen) and
+    /// declared with [`typed_world!`](crate::typed_world), or several versions of a world
+    /// declared with [`versioned_world!`](crate::versioned_world)), checking that the plugin
+    /// exports what `W` needs.
+    pub fn typed<W: TypedWorld<T>>(&self) -> Result<Typed<T, W>> {
+        Typed::new(self.clone())
     }
 }

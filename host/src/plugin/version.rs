@@ -11,13 +11,13 @@ use wasmtime::component::{Component, InstancePre};
 use crate::capability::PreparedGrants;
 use crate::compat::extension_point::ExtensionPoint;
 use crate::compat::inspect::ComponentWorld;
-use crate::engine::loader;
+use crate::engine::compile;
 use crate::error::{Error, Result};
 use crate::plugin::exports::{self, ExportedFunc};
 use crate::plugin::linking;
 use crate::plugin::options::{Judge, PluginOptions, Requests};
 use crate::plugin::quarantine::QuarantinePolicy;
-use crate::plugin::runtime::Runtime;
+use crate::plugin::shared::HostShared;
 use crate::store::Settings;
 use crate::store::limits::Limits;
 
@@ -40,7 +40,7 @@ pub(crate) struct Configuration {
 impl Configuration {
     /// Checks `options` against what the engine can enforce and prepares the grants.
     pub(crate) fn new<T>(
-        runtime: &Runtime<T>,
+        runtime: &HostShared<T>,
         name: &Arc<str>,
         options: PluginOptions,
     ) -> Result<Self> {
@@ -100,7 +100,7 @@ impl<T: Send + 'static> PluginVersion<T> {
     /// Reads the bytes into a checked, compiled, pre-instantiated version: the hash pin, the
     /// extension point, compilation (through the cache), the linking of its imports, its exports.
     pub(crate) fn build(
-        runtime: &Runtime<T>,
+        runtime: &HostShared<T>,
         name: &str,
         config: Arc<Configuration>,
         bytes: &[u8],
@@ -132,8 +132,14 @@ impl<T: Send + 'static> PluginVersion<T> {
             }
             None => None,
         };
-        let compiled = loader::compile(&runtime.engine, name, bytes, sha256)?;
-        let pre = linking::instantiate_pre(runtime, name, &config, &compiled.component)?;
+        let compiled = compile::compile(&runtime.engine, name, bytes, sha256)?;
+        let pre = linking::instantiate_pre(
+            runtime,
+            name,
+            config.grants.grants(),
+            &config.requests,
+            &compiled.component,
+        )?;
         let exports = exports::list(runtime.engine.wasmtime(), &compiled.component);
         let imports_wasi = compiled
             .component
@@ -191,7 +197,7 @@ impl<T: Send + 'static> PluginVersion<T> {
 }
 
 /// Refuses limits the engine was not built to enforce, rather than silently not enforcing them.
-fn check_engine_supports<T>(runtime: &Runtime<T>, plugin: &str, limits: &Limits) -> Result<()> {
+fn check_engine_supports<T>(runtime: &HostShared<T>, plugin: &str, limits: &Limits) -> Result<()> {
     let engine = &runtime.engine;
     let fuel = limits.get_fuel().is_some() || limits.get_lifetime_fuel().is_some();
     if fuel && !engine.fuel_enabled() {

@@ -25,11 +25,11 @@ use wasmtime_wasi_io::bindings::wasi::io::streams::{
 use wasmtime_wasi_io::poll::DynPollable;
 use wasmtime_wasi_io::streams::{DynInputStream, DynOutputStream, StreamError};
 
-use super::PluginState;
+use super::state::PluginState;
 use crate::engine::timer::{Elapsed, race};
 
 /// The error a waiting host call ends the call with when its deadline passes: an interrupt,
-/// which [`classify`](crate::store::outcome::classify) reports as `DeadlineExceeded`.
+/// which [`classify`](crate::store::outcome::conclude_failed_call) reports as `DeadlineExceeded`.
 fn interrupted() -> wasmtime::Error {
     wasmtime::Error::from(wasmtime::Trap::Interrupt)
 }

@@ -1,10 +1,11 @@
 //! What became of a call: an error out of guest code mapped once into the crate's [`Error`],
-//! recognising the limit behind it.
+//! recognising the limit behind it, and the wasm core dump of a trap saved (when the engine
+//! keeps them).
 
 use wasmtime::Store;
 
-use super::PluginState;
-use super::limiter::settle;
+use super::metering::settle;
+use super::state::PluginState;
 use crate::error::{self, Error};
 
 /// The error of a call stopped at its deadline.
@@ -20,8 +21,9 @@ pub(crate) fn deadline_exceeded<T>(
     }
 }
 
-/// Maps an error out of guest code, recognising the limits that caused it.
-pub(crate) fn classify<T>(
+/// Concludes a call that failed with `error`: saves the core dump of a trap (when dumps are on)
+/// and maps the error, recognising the limits that caused it.
+pub(crate) fn conclude_failed_call<T>(
     store: &mut Store<PluginState<T>>,
     plugin: &str,
     function: &str,
@@ -44,7 +46,7 @@ pub(crate) fn classify<T>(
             reason: format!("the engine's instance pool is full ({full})"),
         };
     }
-    super::coredump::write(store, plugin, &error);
+    save_core_dump(store, plugin, &error);
     if let Some(wasmtime::Trap::OutOfFuel) = error.downcast_ref::<wasmtime::Trap>() {
         let consumed = settle(store)
             .or(store.data().limiter.last_consumed)
@@ -99,4 +101,21 @@ pub(crate) fn classify<T>(
     }
     let stderr = store.data().output_budget().stderr_tail();
     error::from_guest(plugin, function, error, stderr)
+}
+
+/// Saves the core dump attached to `error`, if there is one and dumps are on (see
+/// [`EngineBuilder::core_dumps`](crate::EngineBuilder::core_dumps)).
+fn save_core_dump<T>(store: &mut Store<PluginState<T>>, plugin: &str, error: &wasmtime::Error) {
+    let Some(dumps) = store.data().core_dumps.clone() else {
+        return;
+    };
+    let Some(dump) = error.downcast_ref::<wasmtime::WasmCoreDump>() else {
+        return;
+    };
+    let memory: usize = dump
+        .memories()
+        .iter()
+        .map(|memory| memory.data_size(&*store))
+        .sum();
+    dumps.save(plugin, memory, || dump.serialize(&mut *store, plugin));
 }

@@ -12,7 +12,7 @@ use crate::store::PluginState;
 pub(crate) type StateFactory<T> = dyn Fn(&str) -> T + Send + Sync;
 
 /// The shared part of a host, below the plugins that use it.
-pub(crate) struct Runtime<T: 'static> {
+pub(crate) struct HostShared<T: 'static> {
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<PluginState<T>>,
     /// The application interfaces a plugin must be granted to import, as registered.

@@ -7,7 +7,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 
-use crate::engine::Engine;
+use crate::engine::handle::Engine;
 use crate::error::{Error, Result};
 
 /// A compiled component and the hash of the bytes it came from.

@@ -1,6 +1,6 @@
 //! Where wasm core dumps of trapping plugins go, and how many: an engine-wide cap on files and
 //! on the size of each (see [`EngineBuilder::core_dumps`](crate::EngineBuilder::core_dumps)).
-//! The store's side, taking a dump out of a trap, is `store::coredump`.
+//! The store's side, taking a dump out of a trap, is in `store::outcome`.
 //!
 //! A dump holds the plugin's memory, and a plugin can trap as often as it is called, so dumps are
 //! bounded: at most a number of files per engine, each at most a size, written readable by the

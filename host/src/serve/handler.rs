@@ -1,0 +1,272 @@
+//! One request answered by one plugin ([`HttpHandler`]): a fresh instance per request of a
+//! `wasi:http/proxy` plugin, and the responses to requests that fail.
+
+use bytes::Bytes;
+use http_body_util::BodyExt as _;
+use http_body_util::combinators::UnsyncBoxBody;
+use wasmtime_wasi_http::WasiHttpView as _;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyIndices};
+
+use crate::error::{Error, Result};
+use crate::plugin::Plugin;
+use crate::plugin::typed::Typed;
+
+crate::typed_world!(Proxy, ProxyIndices);
+
+/// The body of a response: streamed from the plugin as it writes it.
+pub type ResponseBody = UnsyncBoxBody<Bytes, wasmtime_wasi_http::Error>;
+
+/// What errors name the function of an HTTP request by.
+const HANDLE: &str = "wasi:http/incoming-handler#handle";
+
+/// A plugin that answers HTTP requests. Cheap to clone; follows the plugin's hot reloads (a
+/// request runs on the version current when it arrived).
+pub struct HttpHandler<T: Send + 'static> {
+    typed: Typed<T, Proxy>,
+}
+
+impl<T: Send> Clone for HttpHandler<T> {
+    fn clone(&self) -> Self {
+        Self {
+            typed: self.typed.clone(),
+        }
+    }
+}
+
+impl<T: Send + 'static> HttpHandler<T> {
+    /// The handler of `plugin`, which must export `wasi:http/incoming-handler` (any 0.2
+    /// version); otherwise [`Error::Incompatible`].
+    pub fn new(plugin: &Plugin<T>) -> Result<Self> {
+        Ok(Self {
+            typed: plugin.typed::<Proxy>()?,
+        })
+    }
+
+    /// The plugin answering.
+    pub fn plugin(&self) -> &Plugin<T> {
+        self.typed.plugin()
+    }
+
+    /// Answers `request` on a fresh instance of the plugin. The response comes back as soon as
+    /// the plugin sets it; its body streams while the plugin writes it, within the plugin's
+    /// deadline.
+    ///
+    /// Errors: [`Error::BadArguments`] for a request without an authority (no `Host` header);
+    /// [`Error::BadResponse`] when the plugin answers with an error code or returns without
+    /// answering; otherwise what the call ended with ([`Error::Trap`],
+    /// [`Error::DeadlineExceeded`], ...). [`error_response`] turns each into a response.
+    pub async fn handle<B>(&self, request: http::Request<B>) -> Result<http::Response<ResponseBody>>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<wasmtime_wasi_http::Error>,
+    {
+        self.handle_holding(request, ()).await
+    }
+
+    /// Like [`handle`](Self::handle), keeping `guard` until the plugin's call has ended (its
+    /// response body written).
+    pub(crate) async fn handle_holding<B, G>(
+        &self,
+        request: http::Request<B>,
+        guard: G,
+    ) -> Result<http::Response<ResponseBody>>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<wasmtime_wasi_http::Error>,
+        G: Send + 'static,
+    {
+        let plugin = self.plugin().name().to_owned();
+        if request.uri().authority().is_none()
+            && !request.headers().contains_key(http::header::HOST)
+        {
+            return Err(Error::BadArguments {
+                plugin,
+                function: HANDLE.to_owned(),
+                reason: "the request names no host (no `Host` header)".to_owned(),
+            });
+        }
+        let head_only = request.method() == http::Method::HEAD;
+        let (respond, response) = tokio::sync::oneshot::channel();
+        let typed = self.typed.clone();
+        // The call runs on a task of its own: the plugin may go on writing the body after it
+        // has set the response, and the response must reach the client meanwhile.
+        let call = tokio::spawn(async move {
+            let outcome = typed
+                .call_async(move |proxy, store| {
+                    Box::pin(async move {
+                        let mut http = store.data_mut().http();
+                        let request = http.new_incoming_request(Scheme::Http, request)?;
+                        let out = http.new_response_outparam(respond)?;
+                        proxy
+                            .wasi_http_incoming_handler()
+                            .call_handle(store, request, out)
+                            .await
+                    })
+                })
+                .await;
+            drop(guard);
+            outcome
+        });
+        // A client that goes away before its response is complete cancels the call.
+        let mut cancel = CancelOnDrop(Some(call.abort_handle()));
+        match response.await {
+            Ok(Ok(response)) => {
+                // No body goes out for these: the server drops it unread, and the call may
+                // finish what it does after answering.
+                let status = response.status();
+                if head_only
+                    || status == http::StatusCode::NO_CONTENT
+                    || status == http::StatusCode::NOT_MODIFIED
+                {
+                    cancel.disarm();
+                }
+                let declared = response
+                    .headers()
+                    .get(http::header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok());
+                Ok(response.map(|body| {
+                    Cancelling {
+                        body,
+                        cancel: Some(cancel),
+                        declared,
+                        sent: 0,
+                    }
+                    .boxed_unsync()
+                }))
+            }
+            Ok(Err(code)) => {
+                // The plugin answered, with an error: it is not cancelled for it.
+                cancel.disarm();
+                Err(Error::BadResponse {
+                    plugin,
+                    reason: format!("it answered with the error {code:?}"),
+                })
+            }
+            // The plugin's call ended without a response: why is the call's outcome.
+            Err(_) => match call.await {
+                Ok(Err(error)) => Err(error),
+                Ok(Ok(())) => Err(Error::BadResponse {
+                    plugin,
+                    reason: "it returned without setting a response".to_owned(),
+                }),
+                Err(join) => Err(Error::Panicked {
+                    plugin,
+                    during: format!("the request's task ({join})"),
+                }),
+            },
+        }
+    }
+}
+
+/// Aborts a request's call when dropped, unless disarmed.
+struct CancelOnDrop(Option<tokio::task::AbortHandle>);
+
+impl CancelOnDrop {
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(call) = self.0.take() {
+            call.abort();
+        }
+    }
+}
+
+/// A response body that cancels its request's call if it is dropped before its end (the client
+/// went away); once it has ended (its last frame, or as many bytes as its `Content-Length`
+/// declares, after which the server reads no more), the call may finish what it does after
+/// answering.
+struct Cancelling {
+    body: ResponseBody,
+    cancel: Option<CancelOnDrop>,
+    declared: Option<u64>,
+    sent: u64,
+}
+
+impl Cancelling {
+    fn ended(&mut self) {
+        if let Some(mut cancel) = self.cancel.take() {
+            cancel.disarm();
+        }
+    }
+}
+
+impl hyper::body::Body for Cancelling {
+    type Data = Bytes;
+    type Error = wasmtime_wasi_http::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<std::result::Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        let polled = std::pin::Pin::new(&mut self.body).poll_frame(cx);
+        match &polled {
+            std::task::Poll::Ready(None) => self.ended(),
+            std::task::Poll::Ready(Some(Ok(frame))) => {
+                let bytes = frame.data_ref().map_or(0, |data| data.len() as u64);
+                self.sent = self.sent.saturating_add(bytes);
+                if self.body.is_end_stream() || self.declared.is_some_and(|n| self.sent >= n) {
+                    self.ended();
+                }
+            }
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// The HTTP status for a request that ended with `error`: 400 for a request the plugin cannot
+/// be given, 503 when the plugin is quarantined or out of instances, 504 past its deadline,
+/// 500 for anything else.
+pub fn status_for(error: &Error) -> http::StatusCode {
+    match error {
+        Error::BadArguments { .. } => http::StatusCode::BAD_REQUEST,
+        Error::Quarantined { .. } | Error::Exhausted { .. } => {
+            http::StatusCode::SERVICE_UNAVAILABLE
+        }
+        Error::DeadlineExceeded { .. } => http::StatusCode::GATEWAY_TIMEOUT,
+        _ => http::StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// The response to a request that ended with `error`: its [`status_for`], and a one-line body
+/// naming the plugin and the kind of error. The error's details (a trap's message, a
+/// backtrace) are for the host's log, not for the client.
+pub fn error_response(error: &Error) -> http::Response<ResponseBody> {
+    let status = status_for(error);
+    let text = match error.plugin() {
+        Some(plugin) => format!("plugin `{plugin}` failed: {}\n", error.kind()),
+        None => format!("{}\n", error.kind()),
+    };
+    text_response(status, text)
+}
+
+/// A plain-text response.
+pub(crate) fn text_response(
+    status: http::StatusCode,
+    text: String,
+) -> http::Response<ResponseBody> {
+    let body = http_body_util::Full::new(Bytes::from(text))
+        .map_err(|never| match never {})
+        .boxed_unsync();
+    let mut response = http::Response::new(body);
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
