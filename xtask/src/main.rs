@@ -211,6 +211,7 @@ fn test(root: &Path) -> anyhow::Result<()> {
         &[
             "componentry",
             "componentry-toolchain",
+            "componentry-cases-file",
             "componentry-cli",
             "componentry-sdk",
         ],
@@ -224,6 +225,8 @@ fn test(root: &Path) -> anyhow::Result<()> {
             "componentry",
             "-p",
             "componentry-toolchain",
+            "-p",
+            "componentry-cases-file",
             "-p",
             "componentry-cli",
             "-p",
