@@ -37,7 +37,10 @@ pub fn run(args: NewArgs) -> Result<(), exit::Failure> {
         world: world.as_deref(),
     });
     let written = scaffold::new_project(language, &dir, target).map_err(|e| match e {
-        scaffold::ScaffoldError::Usage(message) => exit::Failure::Usage(message),
+        // The WIT given is the user's to fix, as a usage mistake is.
+        scaffold::ScaffoldError::Usage(message) | scaffold::ScaffoldError::Wit(message) => {
+            exit::Failure::Usage(message)
+        }
         other => exit::Failure::Other(other.to_string()),
     })?;
     println!("created {} ({})", dir.display(), language.name());

@@ -169,7 +169,7 @@ fn retarget(
     let mut resolve = wit_parser::Resolve::default();
     let (package, _) = resolve
         .push_path(target.wit)
-        .map_err(|e| ScaffoldError::Wit(format!("{}: {e:#}", target.wit.display())))?;
+        .map_err(|e| ScaffoldError::Wit(wit_error(&resolve, target.wit, &e)))?;
     let world = resolve
         .select_world(&[package], target.world)
         .map_err(|e| ScaffoldError::Wit(format!("{}: {e:#}", target.wit.display())))?;
@@ -229,6 +229,12 @@ fn retarget(
     files.push(("cases.toml".into(), stubs.cases()));
     files.push(("README.md".into(), readme));
     copy_wit(target.wit, files)
+}
+
+/// Why the WIT at `path` could not be read, with wit-parser's file, line, column and snippet
+/// (rendered from the resolver's source map, which the error's text alone leaves out).
+fn wit_error(resolve: &wit_parser::Resolve, path: &Path, error: &anyhow::Error) -> String {
+    format!("{}: {}", path.display(), resolve.render_error(error))
 }
 
 /// The application's WIT (a directory with its `deps/`, or one file) under `wit/`.

@@ -297,6 +297,26 @@ expect = '"the secret is from the case"'
 }
 
 #[test]
+fn new_on_wit_that_does_not_resolve_says_where_and_exits_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wit = dir.path().join("wit");
+    std::fs::create_dir(&wit).expect("wit dir");
+    std::fs::write(
+        wit.join("app.wit"),
+        "package acme:app@1.0.0;\n\ninterface x {\n  f: func(a: strin) -> u32;\n}\n\nworld w {\n  export x;\n}\n",
+    )
+    .expect("write");
+    let out = Run::new(&["new", "rust", "p", "--wit", &path_arg(&wit)])
+        .current_dir(dir.path())
+        .expect(2);
+    assert!(
+        stderr(&out).contains("`strin` does not exist") && stderr(&out).contains("app.wit:4:"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn a_bad_cases_file_names_the_file_and_the_line() {
     let dir = tempfile::tempdir().expect("tempdir");
     let hello = path_arg(&guest("hello-rust"));
