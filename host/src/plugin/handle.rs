@@ -19,10 +19,8 @@ use super::version::{Configuration, PluginVersion};
 use crate::capability::Grants;
 use crate::engine::events::PluginEvent;
 use crate::error::{Error, Result};
-use crate::store::limiter::{Limiter, Metering};
+use crate::store::building::StoreRecipe;
 use crate::store::limits::Limits;
-use crate::store::metering;
-use crate::store::output::OutputBudget;
 use crate::store::{PluginState, outcome};
 
 /// A loaded plugin. Clone it freely: clones share the compiled component, and it is `Send + Sync`.
@@ -371,44 +369,26 @@ impl<T: Send + 'static> Plugin<T> {
     pub(crate) fn new_store(&self, version: &PluginVersion<T>) -> Result<Store<PluginState<T>>> {
         let inner = &self.inner;
         let config = &version.config;
-        let budget = OutputBudget::new(
-            inner.name.clone(),
-            config.grants.grants().output_cap_bytes(),
-        );
-        let wasi = match version.imports_wasi {
-            true => Some(config.grants.wasi_ctx(&budget)?),
-            false => None,
+        let recipe = StoreRecipe {
+            plugin: &inner.name,
+            engine: &inner.runtime.engine,
+            asynchronous: inner.runtime.asynchronous,
+            limits: &config.limits,
+            lifetime_fuel_used: &inner.lifetime_fuel_used,
+            output_cap: config.grants.grants().output_cap_bytes(),
+            deterministic: config.grants.deterministic(),
+            settings: &config.settings,
+            plugin_version: config.version.as_ref(),
+            sha256: version.sha256,
         };
         let data = (inner.runtime.new_state)(&inner.name);
-        let engine = &inner.runtime.engine;
-        let metering = Metering {
-            fuel: engine.fuel_enabled(),
-            epoch_tick: engine.epoch_tick(),
-            asynchronous: inner.runtime.asynchronous,
-        };
-        let limiter = Limiter::new(
-            config.limits.clone(),
-            metering,
-            inner.lifetime_fuel_used.clone(),
-        );
-        let mut state = PluginState::new(
-            inner.name.clone(),
-            wasi,
-            config.grants.http_hooks(),
-            limiter,
-            budget,
-            data,
-        );
-        state.core_dumps = inner.runtime.engine.core_dumps();
-        state.timer = inner.runtime.engine.timer().cloned();
-        state.deterministic = config.grants.deterministic();
-        state.settings = config.settings.clone();
-        state.plugin_version = config.version.clone();
-        state.sha256 = version.sha256;
-        let mut store = Store::new(inner.runtime.engine.wasmtime(), state);
-        store.limiter(|state| &mut state.limiter);
-        metering::arm(&mut store);
-        Ok(store)
+        recipe.build(data, |budget| {
+            let wasi = match version.imports_wasi {
+                true => Some(config.grants.wasi_ctx(budget)?),
+                false => None,
+            };
+            Ok((wasi, config.grants.http_hooks()))
+        })
     }
 
     /// Refuses a call (on `version`) while the plugin is quarantined.

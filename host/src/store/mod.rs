@@ -3,6 +3,7 @@
 //! the store lives below this module: the limits and their limiter, deadlines through host calls,
 //! the output budget, and what a call ended with.
 
+pub(crate) mod building;
 pub(crate) mod deadline;
 pub(crate) mod limiter;
 pub(crate) mod limits;

@@ -69,6 +69,29 @@ impl<T> PluginState<T> {
         }
     }
 
+    /// The engine's timer and core dumps, for this state's store.
+    pub(crate) fn with_engine(mut self, engine: &crate::engine::Engine) -> Self {
+        self.timer = engine.timer().cloned();
+        self.core_dumps = engine.core_dumps();
+        self
+    }
+
+    /// Who the plugin is and how it runs: deterministically or not, its settings, its own
+    /// version and its component's hash.
+    pub(crate) fn with_identity(
+        mut self,
+        deterministic: bool,
+        settings: Arc<Settings>,
+        plugin_version: Option<semver::Version>,
+        sha256: [u8; 32],
+    ) -> Self {
+        self.deterministic = deterministic;
+        self.settings = settings;
+        self.plugin_version = plugin_version;
+        self.sha256 = sha256;
+        self
+    }
+
     /// The name of the plugin this instance belongs to.
     pub fn plugin_name(&self) -> &str {
         &self.plugin
