@@ -16,6 +16,20 @@ use crate::error::{Error, Result};
 use crate::store::{PluginState, outcome};
 
 impl<T: Send + 'static> Plugin<T> {
+    /// Begins an instantiation of `version`, synchronous or not (the two differ only in how the
+    /// component is instantiated): the host's mode and the quarantine checked, the clock
+    /// started, a store built and armed.
+    fn begin_instantiation(
+        &self,
+        version: &PluginVersion<T>,
+        asynchronous: bool,
+    ) -> Result<(Store<PluginState<T>>, Instant)> {
+        self.require_mode(asynchronous)?;
+        self.admit(version)?;
+        let started = Instant::now();
+        Ok((self.new_store(version)?, started))
+    }
+
     /// Ends an instantiation begun at `started`: one that failed counts as a failed call (the
     /// call it was for never ran) and against the quarantine policy; one that succeeded becomes
     /// the instance.
@@ -65,11 +79,8 @@ impl<T: Send + 'static> Plugin<T> {
         &self,
         version: Arc<PluginVersion<T>>,
     ) -> Result<PluginInstance<T>> {
-        self.require_mode(false)?;
-        self.admit(&version)?;
         let _span = instantiate_span(self.name(), &version).entered();
-        let started = Instant::now();
-        let mut store = self.new_store(&version)?;
+        let (mut store, started) = self.begin_instantiation(&version, false)?;
         let outcome = version.pre.instantiate(&mut store).map_err(|e| {
             outcome::conclude_failed_call(&mut store, self.name(), "<instantiate>", e)
         });
@@ -97,10 +108,7 @@ impl<T: Send + 'static> Plugin<T> {
         &self,
         version: Arc<PluginVersion<T>>,
     ) -> Result<PluginInstance<T>> {
-        self.require_mode(true)?;
-        self.admit(&version)?;
-        let started = Instant::now();
-        let mut store = self.new_store(&version)?;
+        let (mut store, started) = self.begin_instantiation(&version, true)?;
         let outcome = self
             .instantiate_raced(&version, &mut store)
             .instrument(instantiate_span(self.name(), &version))

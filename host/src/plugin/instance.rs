@@ -243,12 +243,11 @@ impl<T: Send + 'static> PluginInstance<T> {
         callee: Callee<'_>,
         call: impl FnOnce(&mut Store<PluginState<T>>, &Instance) -> wasmtime::Result<R>,
     ) -> Result<R> {
-        self.plugin.require_mode(false)?;
         // Checked here first: building even a disabled span costs a tenth of a call that does
         // nothing.
         let _span = tracing::level_enabled!(tracing::Level::DEBUG)
             .then(|| self.call_span(callee).entered());
-        self.begin()?;
+        self.begin(false)?;
         match call(&mut self.store, &self.instance) {
             Ok(value) => {
                 self.settle();
@@ -285,17 +284,21 @@ impl<T: Send + 'static> PluginInstance<T> {
         self.plugin.record(&self.version, error);
     }
 
-    /// Readies the instance for a call: refused on a failed instance or a quarantined plugin;
-    /// the store armed (unless the instantiation's arming still covers the call).
+    /// Readies the instance for a call: refused on a failed instance, on a host of the other
+    /// mode, or a quarantined plugin; the store armed (unless the instantiation's checks and
+    /// arming still cover the call).
     #[inline]
-    fn begin(&mut self) -> Result<()> {
+    fn begin(&mut self, asynchronous: bool) -> Result<()> {
         if self.failed {
             return Err(Error::InstanceFailed {
                 plugin: self.plugin.name().to_owned(),
             });
         }
-        self.plugin.admit(&self.version)?;
+        // An instance made for this call: its instantiation, just now, checked the host's mode
+        // and admitted it, and armed the store for both.
         if !std::mem::take(&mut self.armed) {
+            self.plugin.require_mode(asynchronous)?;
+            self.plugin.admit(&self.version)?;
             self.timed = self.calls.is_multiple_of(TIMED_ONE_IN);
             self.calls = self.calls.wrapping_add(1);
             if self.timed {
@@ -464,8 +467,7 @@ impl<T: Send + 'static> PluginInstance<T> {
     /// must race. Until [`conclude_async`](Self::conclude_async), the instance counts as failed:
     /// a future dropped half-way leaves it so.
     pub(crate) fn begin_async(&mut self) -> Result<Option<crate::engine::timer::Deadline>> {
-        self.plugin.require_mode(true)?;
-        self.begin()?;
+        self.begin(true)?;
         self.failed = true;
         Ok(self.store.data().deadline_timer())
     }
