@@ -125,8 +125,9 @@ impl<T: Send + 'static> PluginInstance<T> {
 
     /// Drops `resource`, a resource a call of this instance returned: the plugin's destructor
     /// runs like a call, under the same limits, fails with the same errors, and counts as a
-    /// call in the plugin's metrics and quarantine. On a synchronous host only (an
-    /// asynchronous one refuses it with [`Error::WrongMode`]).
+    /// call in the plugin's metrics and quarantine. On a synchronous host (an asynchronous one
+    /// refuses it with [`Error::WrongMode`]: there, use
+    /// [`drop_resource_async`](Self::drop_resource_async)).
     pub fn drop_resource(&mut self, resource: ResourceAny) -> Result<()> {
         self.run(Callee::Named(RESOURCE_DROP), |store, _| {
             resource.resource_drop(store)
@@ -440,6 +441,17 @@ impl<T: Send + 'static> PluginInstance<T> {
     pub async fn call_async(&mut self, name: &str, args: &[Val]) -> Result<Vec<Val>> {
         let position = self.version.find(self.plugin.name(), name)?.position;
         self.call_export_async(position, args).await
+    }
+
+    /// Like [`drop_resource`](Self::drop_resource), on an asynchronous host.
+    pub async fn drop_resource_async(&mut self, resource: ResourceAny) -> Result<()> {
+        let deadline = self.begin_async()?;
+        let span = self.call_span(Callee::Named(RESOURCE_DROP));
+        let raced =
+            crate::engine::timer::race(resource.resource_drop_async(&mut self.store), deadline)
+                .instrument(span)
+                .await;
+        self.conclude_async(Callee::Named(RESOURCE_DROP), raced)
     }
 
     /// Like [`invoke`](Self::invoke), on an asynchronous host.

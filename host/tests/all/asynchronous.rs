@@ -252,3 +252,49 @@ fn an_async_host_logs_refused_opens_and_virtualizes_file_times() {
     let seeded = load(Grants::none().dir(data.path(), "/data").deterministic(3));
     assert_eq!(probe(&seeded, modified), virtual_epoch);
 }
+
+/// An asynchronous host drops a resource a call returned with `drop_resource_async`, under the
+/// plugin's limits (its destructor's fuel counted against the lifetime budget); the synchronous
+/// `drop_resource` is refused there as every synchronous call is.
+#[test]
+fn an_async_host_drops_resources_under_the_plugins_limits() {
+    let host = async_host(true);
+    let plugin = host
+        .load_bytes_with(
+            "destructor",
+            crate::limits::COSTLY_DESTRUCTOR.as_bytes(),
+            PluginOptions::new().limits(Limits::new().lifetime_fuel(10_000_000)),
+        )
+        .expect("load");
+    let runtime = current_thread();
+    let mut destroyed = 0;
+    let mut refused_sync = false;
+    for _ in 0..10 {
+        let Ok(mut instance) = runtime.block_on(plugin.instantiate_async()) else {
+            break;
+        };
+        let Ok(results) = runtime.block_on(instance.call_async("make", &[])) else {
+            break;
+        };
+        let Some(Val::Resource(thing)) = results.into_iter().next() else {
+            panic!("make returns a resource");
+        };
+        if !refused_sync {
+            assert!(matches!(
+                instance.drop_resource(thing),
+                Err(Error::WrongMode { .. })
+            ));
+            refused_sync = true;
+            continue;
+        }
+        if runtime
+            .block_on(instance.drop_resource_async(thing))
+            .is_err()
+        {
+            break;
+        }
+        destroyed += 1;
+    }
+    assert!(refused_sync);
+    assert_eq!(destroyed, 3, "10M covers three destructors of 3M, not four");
+}

@@ -458,7 +458,7 @@ fn open_handles_are_capped_per_instance() {
 }
 
 /// A component exporting a resource `thing` whose destructor burns 500k rounds (3M units).
-const COSTLY_DESTRUCTOR: &str = r#"(component
+pub const COSTLY_DESTRUCTOR: &str = r#"(component
   (core module $dtor
     (func (export "dtor") (param i32)
       (local $n i32)
