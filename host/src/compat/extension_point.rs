@@ -149,9 +149,11 @@ impl ExtensionPoint {
     pub fn from_wit_dir(dir: impl AsRef<Path>, world: Option<&str>) -> Result<Self> {
         let dir = dir.as_ref();
         let mut resolve = Resolve::default();
+        // Rendered by the resolver, whose source map gives the file, line, column and snippet
+        // the error's own text leaves out.
         let (package, _) = resolve.push_path(dir).map_err(|e| Error::Config {
             path: dir.to_owned(),
-            reason: format!("{e:#}"),
+            reason: resolve.render_error(&e),
         })?;
         Self::select(resolve, package, world).map_err(|reason| Error::Config {
             path: dir.to_owned(),
@@ -166,7 +168,7 @@ impl ExtensionPoint {
             .push_str("extension-point.wit", wit)
             .map_err(|e| Error::Config {
                 path: "extension-point.wit".into(),
-                reason: format!("{e:#}"),
+                reason: resolve.render_error(&e),
             })?;
         Self::select(resolve, package, world).map_err(|reason| Error::Config {
             path: "extension-point.wit".into(),

@@ -317,3 +317,28 @@ fn a_2_0_plugin_is_refused_by_a_1_x_host_and_routed_by_a_host_with_both() {
         "{err}"
     );
 }
+
+/// WIT that does not resolve is refused with wit-parser's file, line, column and snippet.
+#[test]
+fn wit_that_does_not_resolve_says_where() {
+    let err = componentry::ExtensionPoint::from_wit_str(
+        "package acme:app@1.0.0;\n\ninterface x {\n  f: func(a: strin) -> u32;\n}\n\nworld w {\n  export x;\n}\n",
+        None,
+    )
+    .expect_err("`strin` is not a type");
+    match &err {
+        componentry::Error::Config { reason, .. } => assert!(
+            reason.contains("`strin` does not exist") && reason.contains("extension-point.wit:4:"),
+            "{reason}"
+        ),
+        other => panic!("expected a config error, got {other}"),
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("app.wit"),
+        "package acme:app@1.0.0;\n\ninterface x {\n  f: func(a: strin) -> u32;\n}\n",
+    )
+    .expect("write");
+    let err = componentry::ExtensionPoint::from_wit_dir(dir.path(), None).expect_err("bad WIT");
+    assert!(err.to_string().contains("app.wit:4:"), "{err}");
+}
