@@ -130,7 +130,7 @@ fn live_calls(plugins: &Plugins, budget: Duration, rows: &mut Vec<Row>) -> Resul
             || hand.bench.call_nop(&mut hand.store).expect("nop"),
             || typed.call(|b, s| b.call_nop(s)).expect("nop"),
         ),
-        target: "<= 1.10",
+        target: "<= 1.05",
     });
     rows.push(Row {
         section: "b",
@@ -145,7 +145,7 @@ fn live_calls(plugins: &Plugins, budget: Duration, rows: &mut Vec<Row>) -> Resul
                 typed.call(|b, s| b.call_echo(s, &text)).expect("echo");
             },
         ),
-        target: "<= 1.10",
+        target: "<= 1.05",
     });
 
     let mut live = framework.live();
@@ -161,7 +161,7 @@ fn live_calls(plugins: &Plugins, budget: Duration, rows: &mut Vec<Row>) -> Resul
                 live.call("nop", &[]).expect("nop");
             },
         ),
-        target: "<= 1.25",
+        target: "<= 1.10",
     });
     rows.push(Row {
         section: "b",
@@ -176,7 +176,7 @@ fn live_calls(plugins: &Plugins, budget: Duration, rows: &mut Vec<Row>) -> Resul
                 live.call("echo", &arg).expect("echo");
             },
         ),
-        target: "<= 1.25",
+        target: "<= 1.10",
     });
     rows.push(Row {
         section: "b",
