@@ -179,3 +179,52 @@ fn a_directory_is_checked_against_the_hosts_extension_points() {
         Err(Error::NotProvided { .. })
     ));
 }
+
+/// A plugin directory whose `plugin.toml` is a FIFO (nobody writes to it) or a huge file is
+/// reported as broken, at once: the manifest is read only if it is a regular file, and only so
+/// far.
+#[cfg(unix)]
+#[test]
+fn a_manifest_that_is_a_fifo_or_huge_is_refused_without_waiting() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, make) in [("fifo", true), ("huge", false)] {
+        let plugin = dir.path().join(name);
+        std::fs::create_dir(&plugin).expect("plugin dir");
+        std::fs::copy(crate::guest("hello-rust"), plugin.join("hello.wasm")).expect("copy");
+        let manifest = plugin.join("plugin.toml");
+        if make {
+            let status = std::process::Command::new("mkfifo")
+                .arg(&manifest)
+                .status()
+                .expect("mkfifo");
+            assert!(status.success());
+        } else {
+            let mut text = format!("name = \"{name}\"\nversion = \"1.0.0\"\n");
+            text.push_str(&"#".repeat(8 << 20));
+            std::fs::write(&manifest, text).expect("write");
+        }
+    }
+    let path = dir.path().to_owned();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let report = componentry::PluginDir::new(path).load(&crate::host());
+        let _ = sender.send(report.map(|r| {
+            r.failed()
+                .map(|(outcome, error)| (outcome.name.clone(), error.to_string()))
+                .collect::<Vec<_>>()
+        }));
+    });
+    let failed = receiver
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("the load answers without waiting on the FIFO")
+        .expect("the directory loads");
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert!(
+        failed.iter().any(|(_, e)| e.contains("not a regular file")),
+        "{failed:?}"
+    );
+    assert!(
+        failed.iter().any(|(_, e)| e.contains("larger than")),
+        "{failed:?}"
+    );
+}
