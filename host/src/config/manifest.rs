@@ -124,7 +124,7 @@ impl Manifest {
     /// Reads and checks the manifest at `path`.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = crate::toml_file::read(path)?;
+        let text = crate::toml_file::read_regular(path)?;
         Self::parse(&text, path)
     }
 

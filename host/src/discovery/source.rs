@@ -300,7 +300,7 @@ impl About {
 }
 
 fn read_manifest(path: &Path) -> Result<(Manifest, String)> {
-    let text = crate::toml_file::read(path)?;
+    let text = crate::toml_file::read_regular(path)?;
     let manifest = Manifest::parse(&text, path)?;
     Ok((manifest, text))
 }
