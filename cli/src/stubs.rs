@@ -246,33 +246,62 @@ impl Stubs {
     }
 }
 
-/// The component's imports that are neither WASI nor the framework's: the application's own,
-/// those stubs can stand in for and the names of those they cannot (interfaces with
-/// resources), which are left for the load to report.
+/// One interface a world imports from the application (neither WASI nor the framework's).
+pub struct ApplicationImport<'a> {
+    /// As the world imports it: `acme:app/kv@1.0.0`, or an inline interface's bare name.
+    pub name: String,
+    /// Whether it is imported as an interface of a package (not defined inline).
+    pub of_a_package: bool,
+    /// The interface.
+    pub interface: &'a wit_parser::Interface,
+    /// Whether it has resources, which stubs cannot stand in for.
+    pub has_resources: bool,
+}
+
+/// The interfaces `world` of `resolve` imports from the application, in order.
+pub fn application_imports_of(
+    resolve: &wit_parser::Resolve,
+    world: wit_parser::WorldId,
+) -> Vec<ApplicationImport<'_>> {
+    resolve.worlds[world]
+        .imports
+        .iter()
+        .filter_map(|(key, item)| {
+            let wit_parser::WorldItem::Interface { id, .. } = item else {
+                return None;
+            };
+            let name = resolve.name_world_key(key);
+            if name.starts_with("wasi:") || name.starts_with("componentry:plugin/") {
+                return None;
+            }
+            let interface = &resolve.interfaces[*id];
+            let has_resources = interface
+                .types
+                .values()
+                .any(|ty| matches!(resolve.types[*ty].kind, wit_parser::TypeDefKind::Resource));
+            Some(ApplicationImport {
+                name,
+                of_a_package: matches!(key, wit_parser::WorldKey::Interface(_)),
+                interface,
+                has_resources,
+            })
+        })
+        .collect()
+}
+
+/// The component's application imports: those stubs can stand in for, and the names of those
+/// they cannot (interfaces with resources), which are left for the load to report.
 fn application_imports(world: &ComponentWorld) -> (Vec<Stubbed>, Vec<String>) {
-    let resolve = world.resolve();
     let mut stubbed = Vec::new();
     let mut unstubbable = Vec::new();
-    for (key, item) in &resolve.worlds[world.world_id()].imports {
-        let wit_parser::WorldItem::Interface { id, .. } = item else {
-            continue;
-        };
-        let name = resolve.name_world_key(key);
-        if name.starts_with("wasi:") || name.starts_with("componentry:plugin/") {
-            continue;
-        }
-        let interface = &resolve.interfaces[*id];
-        let has_resources = interface
-            .types
-            .values()
-            .any(|ty| matches!(resolve.types[*ty].kind, wit_parser::TypeDefKind::Resource));
-        if has_resources {
-            unstubbable.push(name);
+    for import in application_imports_of(world.resolve(), world.world_id()) {
+        if import.has_resources {
+            unstubbable.push(import.name);
             continue;
         }
         stubbed.push(Stubbed {
-            interface: name,
-            functions: interface.functions.keys().cloned().collect(),
+            interface: import.name,
+            functions: import.interface.functions.keys().cloned().collect(),
         });
     }
     (stubbed, unstubbable)

@@ -59,31 +59,17 @@ impl<'a> World<'a> {
                 WorldItem::Type { .. } => {}
             }
         }
-        let mut imports = Vec::new();
-        for (key, item) in &resolve.worlds[world].imports {
-            let WorldItem::Interface { id, .. } = item else {
-                continue;
-            };
-            let name = resolve.name_world_key(key);
-            if name.starts_with("wasi:") || name.starts_with("componentry:plugin/") {
-                continue;
-            }
-            let interface = &resolve.interfaces[*id];
-            let has_resources = interface
-                .types
-                .values()
-                .any(|ty| matches!(resolve.types[*ty].kind, TypeDefKind::Resource));
-            let functions = if has_resources {
-                Vec::new()
-            } else {
-                interface.functions.values().collect()
-            };
-            imports.push(Import {
-                name,
-                requestable: matches!(key, WorldKey::Interface(_)),
-                functions,
-            });
-        }
+        let imports = crate::stubs::application_imports_of(resolve, world)
+            .into_iter()
+            .map(|import| Import {
+                functions: match import.has_resources {
+                    true => Vec::new(),
+                    false => import.interface.functions.values().collect(),
+                },
+                name: import.name,
+                requestable: import.of_a_package,
+            })
+            .collect();
         let world = Self {
             resolve,
             exports,
