@@ -9,6 +9,7 @@ use tracing::Instrument as _;
 use wasmtime::Store;
 use wasmtime::component::Val;
 
+use super::gate::EndedCall;
 use super::handle::Plugin;
 use super::instance::PluginInstance;
 use super::version::PluginVersion;
@@ -24,8 +25,8 @@ impl<T: Send + 'static> Plugin<T> {
         version: &PluginVersion<T>,
         asynchronous: bool,
     ) -> Result<(Store<PluginState<T>>, Instant)> {
-        self.require_mode(asynchronous)?;
-        self.admit(version)?;
+        self.gate()
+            .enter(asynchronous, version.config.quarantine.as_ref())?;
         let started = Instant::now();
         Ok((self.new_store(version)?, started))
     }
@@ -41,16 +42,16 @@ impl<T: Send + 'static> Plugin<T> {
         outcome: Result<wasmtime::component::Instance>,
     ) -> Result<PluginInstance<T>> {
         if let Err(error) = &outcome {
-            self.metrics().call_ended(
-                self.name(),
-                None,
-                Some(started.elapsed()),
-                None, // the fuel of a failed instantiation is counted against its budget only
-                store.data().limiter.memory_total,
-                Some(error),
-            );
+            let failed = EndedCall {
+                kept: None,
+                elapsed: Some(started.elapsed()),
+                fuel: None, // the fuel of a failed instantiation is counted against its budget only
+                memory: store.data().limiter.memory_total,
+                error: Some(error),
+            };
+            self.gate()
+                .leave(&failed, version.config.quarantine.as_ref());
         }
-        self.record(&version, outcome.as_ref().err());
         Ok(PluginInstance::new(
             self.clone(),
             version,

@@ -11,9 +11,9 @@ use semver::Version;
 use wasmtime::Store;
 use wasmtime::component::Component;
 
+use super::gate::CallGate;
 use super::metrics::PluginStats;
 use super::options::PluginOptions;
-use super::quarantine::{FailureTracker, QuarantinePolicy};
 use super::shared::HostShared;
 use super::version::{Configuration, PluginVersion};
 use crate::capability::Grants;
@@ -58,13 +58,13 @@ impl<T> Clone for Plugin<T> {
 struct PluginInner<T: 'static> {
     name: Arc<str>,
     runtime: Arc<HostShared<T>>,
-    failures: FailureTracker,
+    /// What every call passes in and out: shared with the plugin's instances.
+    gate: Arc<CallGate>,
     lifetime_fuel_used: Arc<AtomicU64>,
     /// The version calls start on; a reload swaps it, and calls under way keep theirs.
     version: ArcSwap<PluginVersion<T>>,
     /// Unloaded by a watcher: the handle still works, but no longer follows a file.
     retired: AtomicBool,
-    metrics: super::metrics::Metrics,
     /// What the handle is used for, which every new version must still provide.
     uses: Mutex<HashMap<std::any::TypeId, Use<T>>>,
 }
@@ -92,7 +92,7 @@ impl<T: 'static> Plugin<T> {
     /// What the plugin has done since it was loaded, all its versions together: calls, errors
     /// by kind, fuel, call latency, memory high-water mark and instances.
     pub fn stats(&self) -> PluginStats {
-        self.inner.metrics.snapshot()
+        self.inner.gate.metrics().snapshot()
     }
 
     /// The plugin's name, as used in errors and logs.
@@ -100,8 +100,9 @@ impl<T: 'static> Plugin<T> {
         &self.inner.name
     }
 
-    pub(crate) fn metrics(&self) -> &super::metrics::Metrics {
-        &self.inner.metrics
+    /// The gate every call of the plugin passes.
+    pub(crate) fn gate(&self) -> &Arc<CallGate> {
+        &self.inner.gate
     }
 }
 
@@ -120,13 +121,16 @@ impl<T: Send + 'static> Plugin<T> {
         tracing::debug!(plugin = %name, sha256 = %hex::encode(version.sha256), "plugin loaded");
         Ok(Self {
             inner: Arc::new(PluginInner {
+                gate: Arc::new(CallGate::new(
+                    name.clone(),
+                    runtime.asynchronous,
+                    runtime.events.clone(),
+                )),
                 name,
                 runtime: runtime.clone(),
-                failures: FailureTracker::default(),
                 lifetime_fuel_used: Arc::default(),
                 version: ArcSwap::from_pointee(version),
                 retired: AtomicBool::new(false),
-                metrics: super::metrics::Metrics::default(),
                 uses: Mutex::default(),
             }),
         })
@@ -389,67 +393,6 @@ impl<T: Send + 'static> Plugin<T> {
             };
             Ok((wasi, config.grants.http_hooks()))
         })
-    }
-
-    /// Refuses a call (on `version`) while the plugin is quarantined.
-    #[inline]
-    pub(crate) fn admit(&self, version: &PluginVersion<T>) -> Result<()> {
-        if version.config.quarantine.is_some()
-            && let Some(remaining) = self.inner.failures.quarantined(Instant::now())
-        {
-            return Err(Error::Quarantined {
-                plugin: self.name().to_owned(),
-                remaining,
-            });
-        }
-        Ok(())
-    }
-
-    /// Counts a failed call against the quarantine policy, quarantining the plugin (with an
-    /// event) when it is one failure too many.
-    #[inline]
-    pub(crate) fn record(&self, version: &PluginVersion<T>, error: Option<&Error>) {
-        if let (Some(policy), Some(error)) = (&version.config.quarantine, error) {
-            self.record_failure(policy, error);
-        }
-    }
-
-    fn record_failure(&self, policy: &QuarantinePolicy, error: &Error) {
-        if error.is_guest_failure()
-            && let Some(failures) = self.inner.failures.record_failure(policy, Instant::now())
-        {
-            let shown = crate::text::escape_untrusted(&error.to_string()).into_owned();
-            tracing::warn!(
-                plugin = self.name(),
-                failures,
-                "plugin quarantined for {:?}: {shown}",
-                policy.cooldown
-            );
-            self.inner.runtime.events.emit(PluginEvent::Quarantined {
-                plugin: self.name().to_owned(),
-                failures,
-                cooldown: policy.cooldown,
-                last_error: error.to_string(),
-            });
-        }
-    }
-
-    /// Refuses a synchronous call on an asynchronous host, or the reverse.
-    #[inline]
-    pub(crate) fn require_mode(&self, asynchronous: bool) -> Result<()> {
-        if self.inner.runtime.asynchronous == asynchronous {
-            Ok(())
-        } else {
-            Err(self.wrong_mode(asynchronous))
-        }
-    }
-
-    #[cold]
-    fn wrong_mode(&self, asynchronous: bool) -> Error {
-        Error::WrongMode {
-            plugin: self.name().to_owned(),
-            asynchronous_host: !asynchronous,
-        }
     }
 
     /// Instantiates `version` in `store` asynchronously, racing the store's deadline; a failure

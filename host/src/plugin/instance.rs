@@ -1,8 +1,9 @@
 //! A live plugin instance: a store and an instantiated component, kept for several calls.
 //!
 //! Every call into guest code, dynamic or typed, synchronous or not, goes through one path here:
-//! refuse it if the instance failed or the plugin is quarantined, arm the store (fuel, deadline),
-//! run it, settle its fuel, map its error once, and count it against the quarantine policy.
+//! refuse it if the instance failed, or if the plugin's call gate (`gate`: the host's mode, the
+//! quarantine) refuses it; arm the store (fuel, deadline), run it, settle its fuel, map its error
+//! once, and let it out through the gate (metrics, the quarantine's count of failures).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -17,8 +18,10 @@ use tracing::Instrument as _;
 use crate::compat::wit_type;
 use crate::error::{Error, Result};
 use crate::plugin::exports::ExportedFunc;
+use crate::plugin::gate::{CallGate, EndedCall};
 use crate::plugin::handle::Plugin;
 use crate::plugin::metrics::KeptCalls;
+use crate::plugin::quarantine::QuarantinePolicy;
 use crate::plugin::version::PluginVersion;
 use crate::store::PluginState;
 use crate::store::{metering, outcome};
@@ -36,6 +39,10 @@ const STATE_HANDOVER: &str = "componentry:plugin/state-handover";
 /// (the plugin handle's own calls always use fresh instances).
 pub struct PluginInstance<T: 'static> {
     plugin: Plugin<T>,
+    /// The plugin's call gate, which every call of this instance passes in and out.
+    gate: Arc<CallGate>,
+    /// The quarantine policy of the instance's version.
+    quarantine: Option<QuarantinePolicy>,
     /// The version this instance was made from: a reload does not change it.
     version: Arc<PluginVersion<T>>,
     store: Store<PluginState<T>>,
@@ -73,9 +80,12 @@ impl<T: Send + 'static> PluginInstance<T> {
         instance: Instance,
         started: Instant,
     ) -> Self {
-        plugin.metrics().instance_created(plugin.name());
+        let gate = plugin.gate().clone();
+        gate.metrics().instance_created(gate.plugin());
         Self {
             plugin,
+            gate,
+            quarantine: version.config.quarantine,
             store,
             instance,
             fuel_consumed: None,
@@ -92,6 +102,7 @@ impl<T: Send + 'static> PluginInstance<T> {
 
     /// Ends the instantiation as a call of its own: its fuel is counted, and the next call is
     /// armed afresh.
+    #[inline]
     pub(crate) fn settle(&mut self) {
         self.fuel_consumed = metering::settle(&mut self.store);
         self.armed = false;
@@ -167,7 +178,7 @@ impl<T: Send + 'static> PluginInstance<T> {
     pub fn call(&mut self, name: &str, args: &[Val]) -> Result<Vec<Val>> {
         // By position: holding the export would hold the version, and counting a reference to
         // it would make every call write the one cache line all its instances share.
-        let position = self.version.find(self.plugin.name(), name)?.position;
+        let position = self.position_of(name)?;
         self.call_export(position, args)
     }
 
@@ -210,6 +221,15 @@ impl<T: Send + 'static> PluginInstance<T> {
         Ok(true)
     }
 
+    /// Where the export `name` is in the version's export table.
+    #[inline(always)]
+    fn position_of(&self, name: &str) -> Result<usize> {
+        match self.version.exact_position(name) {
+            Some(position) => Ok(position),
+            None => Ok(self.version.find(self.plugin.name(), name)?.position),
+        }
+    }
+
     fn call_export(&mut self, position: usize, args: &[Val]) -> Result<Vec<Val>> {
         let (func, results) = self.prepare(position, args)?;
         let mut results = placeholders(results);
@@ -245,9 +265,31 @@ impl<T: Send + 'static> PluginInstance<T> {
         call: impl FnOnce(&mut Store<PluginState<T>>, &Instance) -> wasmtime::Result<R>,
     ) -> Result<R> {
         // Checked here first: building even a disabled span costs a tenth of a call that does
-        // nothing.
-        let _span = tracing::level_enabled!(tracing::Level::DEBUG)
-            .then(|| self.call_span(callee).entered());
+        // nothing, and dropping an absent one a twentieth.
+        if tracing::level_enabled!(tracing::Level::DEBUG) {
+            return self.run_in_span(callee, call);
+        }
+        self.run_unspanned(callee, call)
+    }
+
+    /// [`run`](Self::run) inside the call's span.
+    #[inline(never)]
+    fn run_in_span<R>(
+        &mut self,
+        callee: Callee<'_>,
+        call: impl FnOnce(&mut Store<PluginState<T>>, &Instance) -> wasmtime::Result<R>,
+    ) -> Result<R> {
+        let _span = self.call_span(callee).entered();
+        self.run_unspanned(callee, call)
+    }
+
+    /// [`run`](Self::run) without a span.
+    #[inline(always)]
+    fn run_unspanned<R>(
+        &mut self,
+        callee: Callee<'_>,
+        call: impl FnOnce(&mut Store<PluginState<T>>, &Instance) -> wasmtime::Result<R>,
+    ) -> Result<R> {
         self.begin(false)?;
         match call(&mut self.store, &self.instance) {
             Ok(value) => {
@@ -272,45 +314,48 @@ impl<T: Send + 'static> PluginInstance<T> {
 
     /// Counts the call that just ended, failed with `error` or not, in the plugin's metrics and
     /// against its quarantine policy.
-    #[inline]
+    #[inline(always)]
     fn record(&self, error: Option<&Error>) {
-        self.plugin.metrics().call_ended(
-            self.plugin.name(),
-            self.kept_calls.as_ref(),
-            self.timed.then(|| self.started.elapsed()),
-            self.fuel_consumed,
-            self.store.data().limiter.memory_total,
+        let call = EndedCall {
+            kept: self.kept_calls.as_ref(),
+            elapsed: self.timed.then(|| self.started.elapsed()),
+            fuel: self.fuel_consumed,
+            memory: self.store.data().limiter.memory_total,
             error,
-        );
-        self.plugin.record(&self.version, error);
+        };
+        self.gate.leave(&call, self.quarantine.as_ref());
     }
 
     /// Readies the instance for a call: refused on a failed instance, on a host of the other
     /// mode, or a quarantined plugin; the store armed (unless the instantiation's checks and
     /// arming still cover the call).
-    #[inline]
+    #[inline(always)]
     fn begin(&mut self, asynchronous: bool) -> Result<()> {
         if self.failed {
-            return Err(Error::InstanceFailed {
-                plugin: self.plugin.name().to_owned(),
-            });
+            return Err(self.instance_failed());
         }
         // An instance made for this call: its instantiation, just now, checked the host's mode
         // and admitted it, and armed the store for both.
         if !std::mem::take(&mut self.armed) {
-            self.plugin.require_mode(asynchronous)?;
-            self.plugin.admit(&self.version)?;
+            self.gate.enter(asynchronous, self.quarantine.as_ref())?;
             self.timed = self.calls.is_multiple_of(TIMED_ONE_IN);
             self.calls = self.calls.wrapping_add(1);
             if self.timed {
                 self.started = Instant::now();
             }
             if self.kept_calls.is_none() {
-                self.kept_calls = Some(self.plugin.metrics().kept_calls());
+                self.kept_calls = Some(self.gate.metrics().kept_calls());
             }
             metering::arm(&mut self.store);
         }
         Ok(())
+    }
+
+    #[cold]
+    fn instance_failed(&self) -> Error {
+        Error::InstanceFailed {
+            plugin: self.plugin.name().to_owned(),
+        }
     }
 
     /// Checks the arguments against the export's signature and finds the function, so that a
@@ -356,7 +401,7 @@ impl<T: Send + 'static> PluginInstance<T> {
     #[cold]
     fn fail(&mut self, callee: Callee<'_>, error: wasmtime::Error) -> Error {
         self.settle();
-        let function = callee.name(&self.version);
+        let function = callee.name_in_error(&self.version, &error);
         let mapped =
             outcome::conclude_failed_call(&mut self.store, self.plugin.name(), function, error);
         self.failed |= mapped.is_guest_failure();
@@ -398,12 +443,18 @@ impl<T: Send + 'static> PluginInstance<T> {
 pub(crate) enum Callee<'a> {
     /// An export of the instance's version, by its position in the version's export table.
     Export(usize),
-    /// A function named by the caller (a typed call).
+    /// A function named by the caller.
     Named(&'a str),
+    /// An export run through typed bindings, which call it by Rust method: its name is known
+    /// only from a failure's backtrace.
+    Typed,
 }
 
+/// How a typed call's span, and its error when its backtrace does not show the export, name it.
+const TYPED_CALL: &str = "<typed call>";
+
 impl<'a> Callee<'a> {
-    /// The function's name, as errors give it.
+    /// The function's name, as spans give it.
     fn name<'v: 'a, T>(self, version: &'v PluginVersion<T>) -> &'a str {
         match self {
             Callee::Export(position) => version
@@ -411,6 +462,20 @@ impl<'a> Callee<'a> {
                 .get(position)
                 .map_or("<unknown export>", |export| export.name.as_str()),
             Callee::Named(name) => name,
+            Callee::Typed => TYPED_CALL,
+        }
+    }
+
+    /// The function's name, as the error of its failed call, `error`, gives it: a typed call
+    /// is named by the export its backtrace entered.
+    fn name_in_error<'v: 'a, T: Send + 'static>(
+        self,
+        version: &'v PluginVersion<T>,
+        error: &wasmtime::Error,
+    ) -> &'a str {
+        match self {
+            Callee::Typed => version.entered_export(error).unwrap_or(TYPED_CALL),
+            other => other.name(version),
         }
     }
 }
@@ -426,11 +491,11 @@ impl<T: 'static> Drop for PluginInstance<T> {
     fn drop(&mut self) {
         // What ran after the last call (a destructor run through `resource_drop`) still counts.
         metering::account(&mut self.store);
-        let metrics = self.plugin.metrics();
+        let metrics = self.gate.metrics();
         if let Some(kept) = &self.kept_calls {
             metrics.kept_dropped(kept);
         }
-        metrics.instance_dropped(self.plugin.name());
+        metrics.instance_dropped(self.gate.plugin());
     }
 }
 
@@ -439,7 +504,7 @@ impl<T: Send + 'static> PluginInstance<T> {
     /// Like [`call`](Self::call), on an asynchronous host. The deadline holds wherever the call
     /// waits; dropping the future cancels the call, and the instance then takes no more calls.
     pub async fn call_async(&mut self, name: &str, args: &[Val]) -> Result<Vec<Val>> {
-        let position = self.version.find(self.plugin.name(), name)?.position;
+        let position = self.position_of(name)?;
         self.call_export_async(position, args).await
     }
 

@@ -1,11 +1,13 @@
 //! A loaded plugin: the handle ([`handle`]) to the current version of a plugin.
 //!
 //! Below the handle: its versions ([`version`]: compiled, linked, checked once), its instances
-//! ([`instance`]: the one call path every call takes), typed views ([`typed`]), what is shared
+//! ([`instance`]: the one call path every call takes, through the plugin's [`gate`]), typed views ([`typed`]), what is shared
 //! with the other plugins of a host ([`shared`]), and the options it loads with ([`options`]).
 
 pub(crate) mod calls;
+pub(crate) mod entered_export;
 pub(crate) mod exports;
+pub(crate) mod gate;
 pub(crate) mod handle;
 pub(crate) mod instance;
 pub(crate) mod linking;

@@ -21,9 +21,6 @@ use crate::plugin::instance::{Callee, PluginInstance};
 use crate::plugin::version::PluginVersion;
 use crate::store::PluginState;
 
-/// What errors name the function of a typed call by: bindings call by Rust method, not by name.
-const TYPED_CALL: &str = "<typed call>";
-
 /// The bindings of one WIT world. Implement it with [`typed_world!`](crate::typed_world) for the
 /// types that [`bindgen!`](crate::bindgen) generates, or with
 /// [`versioned_world!`](crate::versioned_world) for several versions of a world at once.
@@ -387,7 +384,7 @@ impl<T: Send + 'static, W: TypedWorld<T>> TypedInstance<T, W> {
     ) -> Result<R> {
         let bindings = &self.bindings;
         self.instance
-            .run(Callee::Named(TYPED_CALL), |store, _| f(bindings, store))
+            .run(Callee::Typed, |store, _| f(bindings, store))
     }
 
     /// Like [`call`](Self::call), on an asynchronous host: see [`Typed::call_async`].
@@ -397,13 +394,12 @@ impl<T: Send + 'static, W: TypedWorld<T>> TypedInstance<T, W> {
         f: impl for<'a> FnOnce(&'a W, &'a mut Store<PluginState<T>>) -> TypedFuture<'a, R>,
     ) -> Result<R> {
         let deadline = self.instance.begin_async()?;
-        let span = self.instance.call_span(Callee::Named(TYPED_CALL));
+        let span = self.instance.call_span(Callee::Typed);
         let (store, _) = self.instance.parts();
         let raced = crate::engine::timer::race(f(&self.bindings, store), deadline)
             .instrument(span)
             .await;
-        self.instance
-            .conclude_async(Callee::Named(TYPED_CALL), raced)
+        self.instance.conclude_async(Callee::Typed, raced)
     }
 
     /// The fuel the last call consumed, when the plugin has a fuel budget.

@@ -13,6 +13,7 @@ use crate::compat::extension_point::ExtensionPoint;
 use crate::compat::inspect::ComponentWorld;
 use crate::engine::compile;
 use crate::error::{Error, Result};
+use crate::plugin::entered_export::CoreExports;
 use crate::plugin::exports::{self, ExportedFunc};
 use crate::plugin::linking;
 use crate::plugin::options::{Judge, PluginOptions, Requests};
@@ -94,6 +95,9 @@ pub(crate) struct PluginVersion<T: 'static> {
     /// Where each export is in `exports`, by its canonical name: a call by that name finds its
     /// function without comparing names one by one.
     by_name: HashMap<String, usize>,
+    /// The function exports of the component's core modules, to name the export a failed typed
+    /// call entered.
+    core_exports: CoreExports,
 }
 
 impl<T: Send + 'static> PluginVersion<T> {
@@ -146,11 +150,12 @@ impl<T: Send + 'static> PluginVersion<T> {
             .component_type()
             .imports(runtime.engine.wasmtime())
             .any(|(import, _)| import.starts_with("wasi:"));
-        let by_name = exports
+        let by_name: HashMap<String, usize> = exports
             .iter()
             .enumerate()
             .map(|(at, export)| (export.name.clone(), at))
             .collect();
+        let core_exports = CoreExports::read(bytes, |name| by_name.get(name).copied());
         Ok(Self {
             config,
             component: compiled.component,
@@ -158,22 +163,37 @@ impl<T: Send + 'static> PluginVersion<T> {
             sha256: compiled.sha256,
             target_version,
             exports,
+            core_exports,
             imports_wasi,
             by_name,
         })
     }
 
+    /// The export whose call failed with `error`, when its backtrace shows it: how a typed
+    /// call, which runs an export through a Rust method, is named in its error.
+    pub(crate) fn entered_export(&self, error: &wasmtime::Error) -> Option<&str> {
+        let position = self.core_exports.entered(error)?;
+        Some(self.exports.get(position)?.name.as_str())
+    }
+
+    /// Where the export named exactly `wanted` (its canonical name) is in the export table:
+    /// the quick lookup of every dynamic call, before [`find`](Self::find) tries the other
+    /// names a user may write.
+    #[inline]
+    pub(crate) fn exact_position(&self, wanted: &str) -> Option<usize> {
+        // A few names compare faster than one is hashed.
+        if self.exports.len() <= 16 {
+            self.exports.iter().position(|export| export.name == wanted)
+        } else {
+            self.by_name.get(wanted).copied()
+        }
+    }
+
     /// The exported function `wanted`, or why there is none: [`Error::NotProvided`] when the
     /// extension point added it after the plugin's version.
     pub(crate) fn find(&self, plugin: &str, wanted: &str) -> Result<&ExportedFunc> {
-        // A few names compare faster than one is hashed.
-        let exact = if self.exports.len() <= 16 {
-            self.exports.iter().find(|export| export.name == wanted)
-        } else {
-            self.by_name.get(wanted).map(|&at| &self.exports[at])
-        };
-        if let Some(export) = exact {
-            return Ok(export);
+        if let Some(at) = self.exact_position(wanted) {
+            return Ok(&self.exports[at]);
         }
         exports::find(&self.exports, plugin, wanted).map_err(|e| {
             let newer = match (&self.config.extension_point, &self.target_version, &e) {

@@ -24,6 +24,9 @@ pub(crate) struct Metering {
 pub(crate) struct Limiter {
     pub(crate) limits: Limits,
     pub(crate) metering: Metering,
+    /// Each call must be armed (fuel refilled, a deadline set): the engine meters fuel or
+    /// ticks epochs, or the plugin has a deadline. Fixed when the store is made.
+    pub(crate) armed_per_call: bool,
     /// When the running call's deadline passes (asynchronous calls).
     pub(crate) deadline_at: Option<Instant>,
     /// The fuel given to the running call, when it is metered.
@@ -45,9 +48,12 @@ pub(crate) struct Limiter {
 
 impl Limiter {
     pub(crate) fn new(limits: Limits, metering: Metering, lifetime_used: Arc<AtomicU64>) -> Self {
+        let armed_per_call =
+            metering.fuel || metering.epoch_tick.is_some() || limits.deadline.is_some();
         Self {
             limits,
             metering,
+            armed_per_call,
             deadline_at: None,
             granted_fuel: None,
             last_consumed: None,

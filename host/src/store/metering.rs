@@ -15,15 +15,11 @@ use super::state::PluginState;
 /// restarts its deadline and its output budget.
 #[inline]
 pub(crate) fn arm<T>(store: &mut Store<PluginState<T>>) {
-    let limiter = &store.data().limiter;
-    if !limiter.metering.fuel
-        && limiter.metering.epoch_tick.is_none()
-        && limiter.limits.deadline.is_none()
-    {
+    if store.data().limiter.armed_per_call {
+        arm_metered(store);
+    } else {
         // Nothing metered, no deadline: only what the last call may have left.
         renew(store.data_mut());
-    } else {
-        arm_metered(store);
     }
 }
 

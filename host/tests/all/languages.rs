@@ -80,3 +80,18 @@ fn a_failure_is_a_typed_trap_with_the_languages_message() {
         }
     }
 }
+
+#[test]
+fn a_failed_typed_call_names_its_export_in_every_language() {
+    for language in languages() {
+        let path = templates()
+            .join(&language)
+            .join(format!("greeter-{language}.wasm"));
+        let plugin = host().load_file(&path).expect("load");
+        let greeter = plugin.typed::<bindings::Greeter>().expect("a greeter");
+        match greeter.call(|g, store| g.call_greet(store, "")) {
+            Err(Error::Trap { function, .. }) => assert_eq!(function, "greet", "{language}"),
+            other => panic!("{language}: expected a trap, got {other:?}"),
+        }
+    }
+}

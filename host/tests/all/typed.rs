@@ -64,3 +64,53 @@ fn the_plugins_log_lands_in_the_hosts_log_with_its_name() {
     assert!(log.contains("plugin=\"hello-rust\""), "{log}");
     assert!(log.contains(componentry::framework::LOG_TARGET), "{log}");
 }
+
+mod fault_bindings {
+    ::componentry::bindgen!({ path: "tests/guests/wit", world: "faults" });
+    ::componentry::typed_world!(Faults, FaultsIndices);
+}
+
+/// The faults guest through typed bindings, with a fuel budget and a deadline.
+fn typed_faults() -> componentry::Typed<(), fault_bindings::Faults> {
+    let limits = componentry::Limits::new()
+        .fuel(50_000_000)
+        .deadline(std::time::Duration::from_millis(200));
+    crate::limits::limited_host()
+        .load_file_with(
+            guest("faults"),
+            componentry::PluginOptions::new().limits(limits),
+        )
+        .expect("load faults")
+        .typed::<fault_bindings::Faults>()
+        .expect("faults has the faults world")
+}
+
+#[test]
+fn a_typed_call_that_traps_names_the_export_it_called() {
+    let faults = typed_faults();
+    match faults.call(|f, store| f.call_divide(store, 1, 0)) {
+        Err(Error::Trap { function, .. }) => assert_eq!(function, "divide"),
+        other => panic!("expected a trap, got {other:?}"),
+    }
+    match faults.call(|f, store| f.call_panic_with(store, "typed panic")) {
+        Err(Error::Trap { function, .. }) => assert_eq!(function, "panic-with"),
+        other => panic!("expected a trap, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_typed_call_stopped_by_a_limit_names_the_export_it_called() {
+    let faults = typed_faults();
+    match faults.call(|f, store| f.call_spin(store, u64::MAX)) {
+        Err(Error::FuelExhausted { function, .. }) => assert_eq!(function, "spin"),
+        other => panic!("expected FuelExhausted, got {other:?}"),
+    }
+    // A kept instance names the call that failed, not the one before it.
+    let mut instance = faults.instantiate().expect("instance");
+    let fine = instance.call(|f, store| f.call_ok(store)).expect("ok");
+    assert_eq!(fine, "still fine");
+    match instance.call(|f, store| f.call_out_of_bounds(store)) {
+        Err(Error::Trap { function, .. }) => assert_eq!(function, "out-of-bounds"),
+        other => panic!("expected a trap, got {other:?}"),
+    }
+}
