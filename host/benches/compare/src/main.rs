@@ -163,6 +163,33 @@ fn live_calls(plugins: &Plugins, budget: Duration, rows: &mut Vec<Row>) -> Resul
         ),
         target: "<= 1.10",
     });
+    // The call path alone: the same store and instance, called through wasmtime directly.
+    let mut raw = framework.live();
+    let raw_nop = {
+        let instance = *raw.wasmtime_instance();
+        instance
+            .get_func(raw.wasmtime_store(), "nop")
+            .expect("nop is exported")
+    };
+    let mut live = framework.live();
+    rows.push(Row {
+        section: "b",
+        measure: "dynamic `nop()`: `PluginInstance::call` vs `Func::call` on its own store"
+            .to_owned(),
+        baseline_name: "the framework's store",
+        pair: compare(
+            budget,
+            || {
+                raw_nop
+                    .call(raw.wasmtime_store(), &[], &mut [])
+                    .expect("nop")
+            },
+            || {
+                live.call("nop", &[]).expect("nop");
+            },
+        ),
+        target: "the call path's own cost",
+    });
     rows.push(Row {
         section: "b",
         measure: "dynamic `echo(1 KiB)`".to_owned(),

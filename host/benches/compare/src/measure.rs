@@ -1,21 +1,25 @@
 //! Timing two ways of doing one thing side by side: batches of each alternate, so that whatever
-//! else the machine does falls on both alike, and the medians of the batches are compared.
+//! else the machine does falls on both alike. Each round (a batch of each) gives a ratio; the
+//! median of those ratios is the comparison, and the medians of the batches its times.
 
 use std::time::{Duration, Instant};
 
-/// The median time of one operation, of the baseline and of the candidate.
+/// The median time of one operation, of the baseline and of the candidate, and how they compare.
 #[derive(Debug, Clone, Copy)]
 pub struct Pair {
     /// The baseline's median time per operation.
     pub baseline: Duration,
     /// The candidate's median time per operation.
     pub candidate: Duration,
+    /// The median, over the rounds, of the candidate's time over the baseline's in that round:
+    /// a slow spell of the machine falls on both sides of a round, and cancels out.
+    paired_ratio: f64,
 }
 
 impl Pair {
     /// How many times the baseline's time the candidate takes.
     pub fn ratio(&self) -> f64 {
-        self.candidate.as_secs_f64() / self.baseline.as_secs_f64()
+        self.paired_ratio
     }
 }
 
@@ -41,13 +45,18 @@ pub fn compare(budget: Duration, mut baseline: impl FnMut(), mut candidate: impl
         (budget.as_nanos() / (2 * slower.as_nanos().max(1) * u128::from(batch))).clamp(5, 200);
     let mut baselines = Vec::new();
     let mut candidates = Vec::new();
+    let mut ratios = Vec::new();
     for _ in 0..rounds {
-        baselines.push(per_op(&mut baseline, batch));
-        candidates.push(per_op(&mut candidate, batch));
+        let (base, cand) = (per_op(&mut baseline, batch), per_op(&mut candidate, batch));
+        baselines.push(base);
+        candidates.push(cand);
+        ratios.push(cand.as_secs_f64() / base.as_secs_f64().max(f64::MIN_POSITIVE));
     }
+    ratios.sort_by(f64::total_cmp);
     Pair {
         baseline: median(&mut baselines),
         candidate: median(&mut candidates),
+        paired_ratio: ratios[ratios.len() / 2],
     }
 }
 
