@@ -153,6 +153,9 @@ fn link_sandbox<T: Send + 'static>(
             .and_then(|()| wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker))
     };
     wasi.map_err(|e| Error::engine("cannot link WASI", e))?;
+    // WASI 0.3 beside 0.2: the same context (so the same grants) serves both.
+    wasmtime_wasi::p3::add_to_linker(&mut linker)
+        .map_err(|e| Error::engine("cannot link WASI 0.3", e))?;
     fs::add_to_linker(&mut linker, asynchronous)
         .map_err(|e| Error::engine("cannot link the filesystem refusal log", e))?;
     determinism::add_to_linker(&mut linker, asynchronous)

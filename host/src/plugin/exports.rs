@@ -47,7 +47,12 @@ impl ExportedFunc {
             .params()
             .map(|(name, ty)| format!("{name}: {}", crate::compat::wit_type::describe(&ty)))
             .collect();
-        let mut signature = format!("func({})", params.join(", "));
+        let keyword = if self.ty.async_() {
+            "async func"
+        } else {
+            "func"
+        };
+        let mut signature = format!("{keyword}({})", params.join(", "));
         if let Some(result) = self.ty.results().next() {
             signature.push_str(" -> ");
             signature.push_str(&crate::compat::wit_type::describe(&result));

@@ -9,10 +9,12 @@ use semver::Version;
 use wasmtime::component::{Component, InstancePre};
 
 use crate::capability::PreparedGrants;
+use crate::capability::determinism;
 use crate::compat::extension_point::ExtensionPoint;
 use crate::compat::inspect::ComponentWorld;
 use crate::engine::compile;
 use crate::error::{Error, Result};
+use crate::plugin::asyncness;
 use crate::plugin::entered_export::CoreExports;
 use crate::plugin::exports::{self, ExportedFunc};
 use crate::plugin::linking;
@@ -145,6 +147,39 @@ impl<T: Send + 'static> PluginVersion<T> {
             &compiled.component,
         )?;
         let exports = exports::list(runtime.engine.wasmtime(), &compiled.component);
+        if config.grants.deterministic()
+            && let Some(import) = determinism::uncovered_import(
+                compiled
+                    .component
+                    .component_type()
+                    .imports(runtime.engine.wasmtime())
+                    .map(|(name, _)| name),
+            )
+        {
+            return Err(Error::Incompatible {
+                plugin: name.to_owned(),
+                reason: format!(
+                    "it imports {import}, whose file times deterministic mode does not make \
+                     virtual yet: run it without `deterministic`"
+                ),
+                source: None,
+            });
+        }
+        if !runtime.asynchronous
+            && let Some(reason) = asyncness::needs_async_host(
+                runtime.engine.wasmtime(),
+                &compiled.component,
+                &exports,
+            )
+        {
+            return Err(Error::Incompatible {
+                plugin: name.to_owned(),
+                reason: format!(
+                    "{reason}: only an asynchronous host runs it (`Host::builder_async`)"
+                ),
+                source: None,
+            });
+        }
         let imports_wasi = compiled
             .component
             .component_type()

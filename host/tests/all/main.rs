@@ -26,6 +26,8 @@ mod serving;
 mod traps;
 mod typed;
 mod typed_versions;
+#[cfg(feature = "async")]
+mod wasi_p3;
 mod watch;
 mod wit_copies;
 

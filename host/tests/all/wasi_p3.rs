@@ -1,0 +1,147 @@
+//! WASI 0.3 plugins (the component model's async ABI): async exports that wait on the host,
+//! beside WASI 0.2 plugins in one host, with the same deadlines and fuel.
+
+use std::time::{Duration, Instant};
+
+use componentry::{Engine, Error, Host, Limits, Plugin, PluginOptions, Val};
+
+use crate::guest;
+
+fn async_host() -> Host<()> {
+    let engine = Engine::builder()
+        .fuel(true)
+        .epoch_interruption(crate::EPOCH_TICK)
+        .build()
+        .expect("engine");
+    Host::builder_async(&engine, |_| ())
+        .expect("builder")
+        .build()
+        .expect("host")
+}
+
+fn async_waits(host: &Host<()>, limits: Limits) -> Plugin<()> {
+    host.load_file_with(guest("async-waits"), PluginOptions::new().limits(limits))
+        .expect("a WASI 0.3 plugin loads")
+}
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(future)
+}
+
+fn text(value: &str) -> Val {
+    Val::String(value.to_owned())
+}
+
+#[test]
+fn an_async_export_is_called_and_awaits_the_hosts_clock() {
+    let host = async_host();
+    let plugin = async_waits(&host, Limits::new());
+    let engine = host.engine().wasmtime().clone();
+    let imports: Vec<String> = plugin
+        .component()
+        .component_type()
+        .imports(&engine)
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    assert!(
+        imports
+            .iter()
+            .any(|name| name.starts_with("wasi:clocks/monotonic-clock@0.3")),
+        "a WASI 0.3 plugin: {imports:?}"
+    );
+    let quick = block_on(plugin.call_async("quick-echo", &[text("now")])).expect("quick-echo");
+    assert_eq!(quick, vec![text("now")]);
+    let started = Instant::now();
+    let slow = block_on(plugin.call_async("slow-echo", &[text("later"), Val::U64(50)]))
+        .expect("slow-echo");
+    assert_eq!(slow, vec![text("later")]);
+    assert!(started.elapsed() >= Duration::from_millis(50), "it waited");
+}
+
+#[test]
+fn a_wasi_0_2_and_a_wasi_0_3_plugin_share_one_host() {
+    let host = async_host();
+    let current = async_waits(&host, Limits::new());
+    let older = host
+        .load_file(guest("types-echo"))
+        .expect("a WASI 0.2 plugin");
+    let added = block_on(older.call_async("add", &[Val::S32(2), Val::S32(3)])).expect("add");
+    assert_eq!(added, vec![Val::S32(5)]);
+    let echoed = block_on(current.call_async("quick-echo", &[text("both")])).expect("echo");
+    assert_eq!(echoed, vec![text("both")]);
+}
+
+#[test]
+fn the_deadline_covers_a_wait_on_the_host() {
+    let host = async_host();
+    let plugin = async_waits(&host, Limits::new().deadline(Duration::from_millis(200)));
+    let started = Instant::now();
+    let outcome = block_on(plugin.call_async("slow-echo", &[text("never"), Val::U64(60_000)]));
+    match outcome {
+        Err(Error::DeadlineExceeded {
+            plugin, deadline, ..
+        }) => {
+            assert_eq!(plugin, "async-waits");
+            assert_eq!(deadline, Duration::from_millis(200));
+        }
+        other => panic!("expected DeadlineExceeded, got {other:?}"),
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    // The host goes on: the next call runs.
+    let next = block_on(plugin.call_async("quick-echo", &[text("after")])).expect("next call");
+    assert_eq!(next, vec![text("after")]);
+}
+
+#[test]
+fn fuel_bounds_an_async_export() {
+    let host = async_host();
+    let plugin = async_waits(&host, Limits::new().fuel(2_000_000));
+    match block_on(plugin.call_async("spin", &[Val::U64(u64::MAX)])) {
+        Err(Error::FuelExhausted {
+            plugin, function, ..
+        }) => {
+            assert_eq!(plugin, "async-waits");
+            assert_eq!(function, "spin");
+        }
+        other => panic!("expected FuelExhausted, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_synchronous_host_refuses_a_wasi_0_3_plugin_at_load_saying_why() {
+    match crate::host().load_file(guest("async-waits")) {
+        Err(Error::Incompatible { plugin, reason, .. }) => {
+            assert_eq!(plugin, "async-waits");
+            assert!(reason.contains("async functions (quick-echo, "), "{reason}");
+            assert!(reason.contains("it imports WASI 0.3 ("), "{reason}");
+            assert!(
+                reason.contains("wasi:clocks/monotonic-clock@0.3"),
+                "{reason}"
+            );
+            assert!(reason.contains("Host::builder_async"), "{reason}");
+        }
+        other => panic!("expected Incompatible, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_async_export_shows_as_async_in_its_signature() {
+    let host = async_host();
+    let plugin = async_waits(&host, Limits::new());
+    let listed = plugin.exported_functions();
+    assert!(
+        listed.contains(&(
+            "slow-echo".to_owned(),
+            "async func(text: string, millis: u64) -> string".to_owned()
+        )),
+        "{listed:?}"
+    );
+}
