@@ -571,7 +571,9 @@ fn compare(
     }
 }
 
-/// A function's type in WIT syntax: `func(name: string) -> string`.
+/// A function's type in WIT syntax: `func(name: string) -> string`, or `async func(...)` for
+/// an async one (so that a sync export where an async one is expected, or the reverse, is a
+/// mismatch that says which).
 pub(crate) fn signature(resolve: &Resolve, func: &Function) -> String {
     let type_name = |ty: &wit_parser::Type| {
         let mut printer = WitPrinter::default();
@@ -585,7 +587,12 @@ pub(crate) fn signature(resolve: &Resolve, func: &Function) -> String {
         .iter()
         .map(|p| format!("{}: {}", p.name, type_name(&p.ty)))
         .collect();
-    let mut text = format!("func({})", params.join(", "));
+    let keyword = if func.kind.is_async() {
+        "async func"
+    } else {
+        "func"
+    };
+    let mut text = format!("{keyword}({})", params.join(", "));
     if let Some(result) = &func.result {
         text.push_str(" -> ");
         text.push_str(&type_name(result));

@@ -342,3 +342,32 @@ fn wit_that_does_not_resolve_says_where() {
     let err = componentry::ExtensionPoint::from_wit_dir(dir.path(), None).expect_err("bad WIT");
     assert!(err.to_string().contains("app.wit:4:"), "{err}");
 }
+
+#[test]
+fn a_sync_async_mismatch_is_incompatible_and_says_which() {
+    // The WASI 0.3 test plugin exports `async func`s; an extension point expecting them
+    // synchronous does not take it, and one expecting them async does.
+    let bytes = std::fs::read(crate::guest("async-waits")).expect("the async-waits guest");
+    let world = ComponentWorld::decode("async-waits", &bytes).expect("decode");
+    let sync_point = ExtensionPoint::from_wit_str(
+        "package acme:waits@1.0.0;\nworld waits { export quick-echo: func(text: string) -> string; }",
+        Some("waits"),
+    )
+    .expect("WIT");
+    let report = sync_point.check(&world);
+    assert!(
+        report.problems.contains(&Problem::ExportSignature {
+            name: "quick-echo".to_owned(),
+            expected: "func(text: string) -> string".to_owned(),
+            found: "async func(text: string) -> string".to_owned(),
+        }),
+        "{report}"
+    );
+    let async_point = ExtensionPoint::from_wit_str(
+        "package acme:waits@1.0.0;\nworld waits { export quick-echo: async func(text: string) -> string; }",
+        Some("waits"),
+    )
+    .expect("WIT");
+    let report = async_point.check(&world);
+    assert!(report.is_compatible(), "{report}");
+}
