@@ -9,13 +9,16 @@ use crate::logs::capture_logs;
 use crate::{engine, guest, host};
 
 /// A host directory to grant, a secret beside it, and symlinks inside it that point out.
-struct Fixture {
+pub struct Fixture {
     _root: tempfile::TempDir,
-    data: std::path::PathBuf,
-    secret: std::path::PathBuf,
+    /// The directory to grant: `inside.txt`, and the links `secret-link` and `escape`.
+    pub data: std::path::PathBuf,
+    /// The secret beside it, which no plugin may read.
+    pub secret: std::path::PathBuf,
 }
 
-fn fixture() -> Fixture {
+/// A new [`Fixture`] in a temporary directory.
+pub fn fixture() -> Fixture {
     let root = tempfile::tempdir().expect("tempdir");
     let data = root.path().join("data");
     std::fs::create_dir(&data).expect("mkdir");

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use componentry::{Engine, Error, Host, Limits, Plugin, PluginOptions, Val};
+use componentry::{Engine, Error, Grants, Host, Limits, Plugin, PluginOptions, Val};
 
 use crate::guest;
 
@@ -144,4 +144,82 @@ fn an_async_export_shows_as_async_in_its_signature() {
         )),
         "{listed:?}"
     );
+}
+
+/// The WASI 0.3 prober on an asynchronous host with `grants`.
+fn p3_prober(host: &Host<()>, grants: Grants) -> Plugin<()> {
+    host.load_file_with(guest("p3-prober"), PluginOptions::new().grants(grants))
+        .expect("load p3-prober")
+}
+
+/// Calls `call` (WAVE) on `plugin` and returns the WAVE result.
+fn probe(plugin: &Plugin<()>, call: &str) -> String {
+    let results = block_on(plugin.invoke_async(call)).unwrap_or_else(|e| panic!("{call}: {e}"));
+    componentry::to_wave(&results)
+}
+
+fn read_at(plugin: &Plugin<()>, dir: &str, path: &str) -> String {
+    let path = text(path).to_wave().expect("wave");
+    probe(
+        plugin,
+        &format!("read-at({}, {path})", text(dir).to_wave().expect("wave")),
+    )
+}
+
+fn assert_refused(outcome: &str, what: &str) {
+    assert!(
+        outcome.starts_with("err("),
+        "{what} must be refused, got {outcome}"
+    );
+}
+
+#[test]
+fn without_grants_a_wasi_0_3_plugin_has_no_filesystem_and_no_environment() {
+    let host = async_host();
+    let plugin = p3_prober(&host, Grants::none());
+    assert_eq!(probe(&plugin, "preopens()"), "[]");
+    assert_refused(
+        &read_at(&plugin, "/data", "inside.txt"),
+        "a read without a grant",
+    );
+    assert_eq!(probe(&plugin, r#"get-env("PATH")"#), "none");
+    assert_eq!(probe(&plugin, r#"get-env("HOME")"#), "none");
+}
+
+#[test]
+fn a_wasi_0_3_plugin_reads_a_granted_directory_and_nothing_beside_it() {
+    let f = crate::sandbox::fixture();
+    let host = async_host();
+    let plugin = p3_prober(&host, Grants::none().dir(&f.data, "/data"));
+    assert_eq!(probe(&plugin, "preopens()"), r#"["/data"]"#);
+    assert_eq!(read_at(&plugin, "/data", "inside.txt"), r#"ok("inside")"#);
+    let secret = f.secret.to_string_lossy().into_owned();
+    for path in [
+        "../secret.txt",
+        "./../data/../secret.txt",
+        secret.as_str(),
+        "/etc/passwd",
+        "secret-link",
+        "escape/secret.txt",
+    ] {
+        let outcome = read_at(&plugin, "/data", path);
+        assert!(
+            outcome.starts_with("err(") && outcome.contains("NotPermitted"),
+            "{path} must be refused with not-permitted, got {outcome}"
+        );
+    }
+}
+
+#[test]
+fn a_wasi_0_3_plugin_sees_only_the_granted_environment() {
+    let host = async_host();
+    let grants = Grants::none().env_from_host("PATH").env("MODE", "fast");
+    let plugin = p3_prober(&host, grants);
+    let path = std::env::var("PATH").expect("PATH is set");
+    assert_eq!(
+        probe(&plugin, r#"get-env("PATH")"#),
+        format!("some({})", text(&path).to_wave().expect("wave"))
+    );
+    assert_eq!(probe(&plugin, r#"get-env("MODE")"#), r#"some("fast")"#);
+    assert_eq!(probe(&plugin, r#"get-env("HOME")"#), "none");
 }
