@@ -930,3 +930,37 @@ fn watch_reports_every_change_on_one_line() {
     std::fs::remove_file(&file).expect("remove");
     assert_eq!(watching.next_line(), "unloaded counter");
 }
+
+#[test]
+fn run_invokes_a_wasi_0_3_plugins_async_exports_under_its_limits() {
+    let plugin = path_arg(&guest("async-waits"));
+    let out = expect_code(
+        &["run", &plugin, "--invoke", r#"slow-echo("waited", 20)"#],
+        0,
+    );
+    assert_eq!(stdout(&out).trim(), r#""waited""#);
+    // A wait on the host's clock ends at the deadline: exit 7, as for any call.
+    let out = expect_code(
+        &[
+            "run",
+            &plugin,
+            "--timeout",
+            "200",
+            "--invoke",
+            r#"slow-echo("never", 60000)"#,
+        ],
+        7,
+    );
+    assert!(
+        stderr(&out).contains("exceeded its deadline"),
+        "{}",
+        stderr(&out)
+    );
+    // `inspect` shows the async exports as such.
+    let out = expect_code(&["inspect", &plugin], 0);
+    assert!(
+        stdout(&out).contains("export slow-echo: async func(text: string, millis: u64) -> string;"),
+        "{}",
+        stdout(&out)
+    );
+}

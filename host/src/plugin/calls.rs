@@ -82,9 +82,14 @@ impl<T: Send + 'static> Plugin<T> {
     ) -> Result<PluginInstance<T>> {
         let _span = instantiate_span(self.name(), &version).entered();
         let (mut store, started) = self.begin_instantiation(&version, false)?;
-        let outcome = version.pre.instantiate(&mut store).map_err(|e| {
-            outcome::conclude_failed_call(&mut store, self.name(), "<instantiate>", e)
-        });
+        let outcome = if version.needs_async {
+            // Driven to completion here, as wasmtime-wasi drives its own synchronous bindings.
+            wasmtime_wasi::runtime::in_tokio(self.instantiate_raced(&version, &mut store))
+        } else {
+            version.pre.instantiate(&mut store).map_err(|e| {
+                outcome::conclude_failed_call(&mut store, self.name(), "<instantiate>", e)
+            })
+        };
         self.conclude_instantiation(version, store, started, outcome)
     }
 

@@ -242,8 +242,7 @@ impl<T: Send + 'static> Plugin<T> {
     /// under the plugin's limits. Not counted as a call. Give plugins a deadline or fuel where
     /// new versions may come from untrusted hands: the trial is bounded by them only.
     fn trial(&self, version: &Arc<PluginVersion<T>>) -> Result<()> {
-        #[cfg(feature = "async")]
-        if self.inner.runtime.asynchronous {
+        if self.inner.runtime.asynchronous || version.needs_async {
             return self.trial_async(version);
         }
         let mut store = self.new_store(version)?;
@@ -254,12 +253,12 @@ impl<T: Send + 'static> Plugin<T> {
             .map_err(|e| outcome::conclude_failed_call(&mut store, self.name(), "<instantiate>", e))
     }
 
-    /// [`trial`](Self::trial) on an asynchronous host, which instantiates only asynchronously:
+    /// [`trial`](Self::trial) on an asynchronous host, or of a version that instantiates only
+    /// asynchronously:
     /// on a thread of its own with a runtime of its own (a reload may be asked from inside a
     /// runtime, which cannot run a second one); the reload waits for it. Like every start, it
     /// is bounded only by the plugin's fuel and deadline: with neither, a start that never ends
     /// holds the reload (and a watcher's thread) with it.
-    #[cfg(feature = "async")]
     fn trial_async(&self, version: &Arc<PluginVersion<T>>) -> Result<()> {
         let instantiate = async {
             let mut store = self.new_store(version)?;
@@ -397,7 +396,6 @@ impl<T: Send + 'static> Plugin<T> {
 
     /// Instantiates `version` in `store` asynchronously, racing the store's deadline; a failure
     /// classified once, here.
-    #[cfg(feature = "async")]
     pub(super) async fn instantiate_raced(
         &self,
         version: &PluginVersion<T>,

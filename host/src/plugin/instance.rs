@@ -12,7 +12,6 @@ use wasmtime::Store;
 use wasmtime::component::wasm_wave::untyped::UntypedFuncCall;
 use wasmtime::component::{ComponentNamedList, Func, Instance, Lift, Lower, ResourceAny, Val};
 
-#[cfg(feature = "async")]
 use tracing::Instrument as _;
 
 use crate::compat::wit_type;
@@ -231,6 +230,11 @@ impl<T: Send + 'static> PluginInstance<T> {
     }
 
     fn call_export(&mut self, position: usize, args: &[Val]) -> Result<Vec<Val>> {
+        if self.version.needs_async {
+            // Through wasmtime's async entry point, driven to completion here, as wasmtime-wasi
+            // drives its own synchronous bindings.
+            return wasmtime_wasi::runtime::in_tokio(self.call_export_raced(position, args, false));
+        }
         let (func, results) = self.prepare(position, args)?;
         let mut results = placeholders(results);
         self.run(Callee::Export(position), |store, _| {
@@ -505,7 +509,7 @@ impl<T: Send + 'static> PluginInstance<T> {
     /// waits; dropping the future cancels the call, and the instance then takes no more calls.
     pub async fn call_async(&mut self, name: &str, args: &[Val]) -> Result<Vec<Val>> {
         let position = self.position_of(name)?;
-        self.call_export_async(position, args).await
+        self.call_export_raced(position, args, true).await
     }
 
     /// Like [`drop_resource`](Self::drop_resource), on an asynchronous host.
@@ -522,13 +526,32 @@ impl<T: Send + 'static> PluginInstance<T> {
     /// Like [`invoke`](Self::invoke), on an asynchronous host.
     pub async fn invoke_async(&mut self, call: &str) -> Result<Vec<Val>> {
         let (position, args) = self.parse_call(call)?;
-        self.call_export_async(position, &args).await
+        self.call_export_raced(position, &args, true).await
     }
 
-    async fn call_export_async(&mut self, position: usize, args: &[Val]) -> Result<Vec<Val>> {
+    /// Readies the instance for an asynchronous call and returns the deadline the call's future
+    /// must race. Until [`conclude_async`](Self::conclude_async), the instance counts as failed:
+    /// a future dropped half-way leaves it so.
+    pub(crate) fn begin_async(&mut self) -> Result<Option<crate::engine::timer::Deadline>> {
+        self.begin_raced(true)
+    }
+}
+
+/// The calls through wasmtime's async entry points, racing their deadlines: every call of an
+/// asynchronous host, and a synchronous host's calls of a plugin that uses the async ABI.
+impl<T: Send + 'static> PluginInstance<T> {
+    /// A dynamic call through wasmtime's async entry point, racing its deadline: every call of
+    /// an asynchronous host (`asynchronous`), and a synchronous host's calls of a plugin that
+    /// uses the async ABI.
+    async fn call_export_raced(
+        &mut self,
+        position: usize,
+        args: &[Val],
+        asynchronous: bool,
+    ) -> Result<Vec<Val>> {
         let (func, results) = self.prepare(position, args)?;
         let mut results = placeholders(results);
-        let deadline = self.begin_async()?;
+        let deadline = self.begin_raced(asynchronous)?;
         let span = self.call_span(Callee::Export(position));
         let raced = crate::engine::timer::race(
             func.call_async(&mut self.store, args, &mut results),
@@ -540,11 +563,12 @@ impl<T: Send + 'static> PluginInstance<T> {
         Ok(results)
     }
 
-    /// Readies the instance for an asynchronous call and returns the deadline the call's future
-    /// must race. Until [`conclude_async`](Self::conclude_async), the instance counts as failed:
-    /// a future dropped half-way leaves it so.
-    pub(crate) fn begin_async(&mut self) -> Result<Option<crate::engine::timer::Deadline>> {
-        self.begin(true)?;
+    /// [`begin_async`](Self::begin_async) for a call of the given mode.
+    fn begin_raced(
+        &mut self,
+        asynchronous: bool,
+    ) -> Result<Option<crate::engine::timer::Deadline>> {
+        self.begin(asynchronous)?;
         self.failed = true;
         Ok(self.store.data().deadline_timer())
     }

@@ -100,6 +100,10 @@ pub(crate) struct PluginVersion<T: 'static> {
     /// The function exports of the component's core modules, to name the export a failed typed
     /// call entered.
     core_exports: CoreExports,
+    /// The component uses the component model's async ABI (`async` exports, WASI 0.3 imports):
+    /// it is instantiated and called through wasmtime's async entry points, which a synchronous
+    /// host drives to completion on the calling thread.
+    pub(crate) needs_async: bool,
 }
 
 impl<T: Send + 'static> PluginVersion<T> {
@@ -165,21 +169,9 @@ impl<T: Send + 'static> PluginVersion<T> {
                 source: None,
             });
         }
-        if !runtime.asynchronous
-            && let Some(reason) = asyncness::needs_async_host(
-                runtime.engine.wasmtime(),
-                &compiled.component,
-                &exports,
-            )
-        {
-            return Err(Error::Incompatible {
-                plugin: name.to_owned(),
-                reason: format!(
-                    "{reason}: only an asynchronous host runs it (`Host::builder_async`)"
-                ),
-                source: None,
-            });
-        }
+        let needs_async =
+            asyncness::needs_async_host(runtime.engine.wasmtime(), &compiled.component, &exports)
+                .is_some();
         let imports_wasi = compiled
             .component
             .component_type()
@@ -199,6 +191,7 @@ impl<T: Send + 'static> PluginVersion<T> {
             target_version,
             exports,
             core_exports,
+            needs_async,
             imports_wasi,
             by_name,
         })

@@ -116,20 +116,39 @@ fn fuel_bounds_an_async_export() {
 }
 
 #[test]
-fn a_synchronous_host_refuses_a_wasi_0_3_plugin_at_load_saying_why() {
-    match crate::host().load_file(guest("async-waits")) {
-        Err(Error::Incompatible { plugin, reason, .. }) => {
-            assert_eq!(plugin, "async-waits");
-            assert!(reason.contains("async functions (quick-echo, "), "{reason}");
-            assert!(reason.contains("it imports WASI 0.3 ("), "{reason}");
-            assert!(
-                reason.contains("wasi:clocks/monotonic-clock@0.3"),
-                "{reason}"
-            );
-            assert!(reason.contains("Host::builder_async"), "{reason}");
-        }
-        other => panic!("expected Incompatible, got {other:?}"),
+fn a_synchronous_host_drives_a_wasi_0_3_plugin_to_completion() {
+    let host = crate::limits::limited_host();
+    let plugin = host
+        .load_file_with(
+            guest("async-waits"),
+            PluginOptions::new().limits(Limits::new().deadline(Duration::from_millis(300))),
+        )
+        .expect("a synchronous host loads a WASI 0.3 plugin");
+    let quick = plugin
+        .call("quick-echo", &[text("sync")])
+        .expect("quick-echo");
+    assert_eq!(quick, vec![text("sync")]);
+    let slow = plugin
+        .invoke(r#"slow-echo("waited", 20)"#)
+        .expect("slow-echo");
+    assert_eq!(slow, vec![text("waited")]);
+    // A kept instance too, call after call.
+    let mut instance = plugin.instantiate().expect("instance");
+    for word in ["one", "two"] {
+        let echoed = instance.call("quick-echo", &[text(word)]).expect("echo");
+        assert_eq!(echoed, vec![text(word)]);
     }
+    // The deadline ends a wait on the host here as well.
+    let started = Instant::now();
+    match plugin.call("slow-echo", &[text("never"), Val::U64(60_000)]) {
+        Err(Error::DeadlineExceeded { plugin, .. }) => assert_eq!(plugin, "async-waits"),
+        other => panic!("expected DeadlineExceeded, got {other:?}"),
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
