@@ -7,6 +7,7 @@ pub(crate) mod builder;
 pub(crate) mod cache;
 pub(crate) mod compile;
 pub(crate) mod core_dumps;
+pub(crate) mod driver;
 pub(crate) mod events;
 pub(crate) mod handle;
 pub(crate) mod pooling;

@@ -1,15 +1,15 @@
-//! Which plugins only an asynchronous host can run: those that use the component model's async
-//! ABI, by exporting an `async` function or by importing WASI 0.3 (whose host functions are
-//! asynchronous). A synchronous host refuses them at load, saying why, rather than failing each
-//! instantiation with wasmtime's own message.
+//! Which plugins use the component model's async ABI, by exporting an `async` function or by
+//! importing WASI 0.3 (whose host functions are asynchronous): wasmtime instantiates and calls
+//! them only through its async entry points, which a synchronous host drives to completion
+//! itself (`engine::driver`).
 
 use wasmtime::component::Component;
 
 use crate::plugin::exports::ExportedFunc;
 
-/// Why `component` (whose exported functions are `exports`) needs an asynchronous host, if it
-/// does: its `async` exports and its WASI 0.3 imports, named.
-pub(crate) fn needs_async_host(
+/// Why `component` (whose exported functions are `exports`) uses the async ABI, if it does: its
+/// `async` exports and its WASI 0.3 imports, named.
+pub(crate) fn uses_async_abi(
     engine: &wasmtime::Engine,
     component: &Component,
     exports: &[ExportedFunc],

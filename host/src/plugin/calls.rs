@@ -83,8 +83,8 @@ impl<T: Send + 'static> Plugin<T> {
         let _span = instantiate_span(self.name(), &version).entered();
         let (mut store, started) = self.begin_instantiation(&version, false)?;
         let outcome = if version.needs_async {
-            // Driven to completion here, as wasmtime-wasi drives its own synchronous bindings.
-            wasmtime_wasi::runtime::in_tokio(self.instantiate_raced(&version, &mut store))
+            crate::engine::driver::block_on(self.instantiate_raced(&version, &mut store))
+                .unwrap_or_else(|| Err(self.inside_a_task()))
         } else {
             version.pre.instantiate(&mut store).map_err(|e| {
                 outcome::conclude_failed_call(&mut store, self.name(), "<instantiate>", e)

@@ -55,6 +55,11 @@ impl CallGate {
         &self.plugin
     }
 
+    /// Whether the host runs calls asynchronously.
+    pub(crate) fn asynchronous_host(&self) -> bool {
+        self.asynchronous_host
+    }
+
     /// The plugin's counters.
     pub(crate) fn metrics(&self) -> &Metrics {
         &self.metrics

@@ -264,9 +264,18 @@ impl<T: Send + 'static> Plugin<T> {
             let mut store = self.new_store(version)?;
             self.instantiate_raced(version, &mut store).await.map(drop)
         };
+        let asynchronous = self.inner.runtime.asynchronous;
         std::thread::scope(|scope| {
             scope
-                .spawn(|| wasmtime_wasi::runtime::in_tokio(instantiate))
+                .spawn(|| {
+                    if asynchronous {
+                        wasmtime_wasi::runtime::in_tokio(instantiate)
+                    } else {
+                        // A synchronous host's WASI functions block on tokio themselves.
+                        crate::engine::driver::block_on(instantiate)
+                            .unwrap_or_else(|| Err(self.inside_a_task()))
+                    }
+                })
                 .join()
                 .unwrap_or_else(|_| {
                     Err(Error::Panicked {
@@ -392,6 +401,17 @@ impl<T: Send + 'static> Plugin<T> {
             };
             Ok((wasi, config.grants.http_hooks()))
         })
+    }
+
+    /// The error of a synchronous call that cannot be made: one of a plugin that uses the async
+    /// ABI made from inside a tokio task (which must not block), or through a synchronous
+    /// closure (a typed call, a destructor, a command). An asynchronous host makes them.
+    #[cold]
+    pub(crate) fn inside_a_task(&self) -> Error {
+        Error::WrongMode {
+            plugin: self.name().to_owned(),
+            asynchronous_host: false,
+        }
     }
 
     /// Instantiates `version` in `store` asynchronously, racing the store's deadline; a failure

@@ -231,9 +231,9 @@ impl<T: Send + 'static> PluginInstance<T> {
 
     fn call_export(&mut self, position: usize, args: &[Val]) -> Result<Vec<Val>> {
         if self.version.needs_async {
-            // Through wasmtime's async entry point, driven to completion here, as wasmtime-wasi
-            // drives its own synchronous bindings.
-            return wasmtime_wasi::runtime::in_tokio(self.call_export_raced(position, args, false));
+            // Through wasmtime's async entry point, driven to completion here.
+            return crate::engine::driver::block_on(self.call_export_raced(position, args, false))
+                .unwrap_or_else(|| Err(self.plugin.inside_a_task()));
         }
         let (func, results) = self.prepare(position, args)?;
         let mut results = placeholders(results);
@@ -294,6 +294,12 @@ impl<T: Send + 'static> PluginInstance<T> {
         callee: Callee<'_>,
         call: impl FnOnce(&mut Store<PluginState<T>>, &Instance) -> wasmtime::Result<R>,
     ) -> Result<R> {
+        if self.version.needs_async && !self.gate.asynchronous_host() {
+            // A typed call, a resource's destructor or a command of a plugin that uses the async
+            // ABI: wasmtime runs those only through its async entry points, which these
+            // synchronous closures cannot take. The host's limitation, not the plugin's failure.
+            return Err(self.plugin.inside_a_task());
+        }
         self.begin(false)?;
         match call(&mut self.store, &self.instance) {
             Ok(value) => {

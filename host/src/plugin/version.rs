@@ -170,7 +170,7 @@ impl<T: Send + 'static> PluginVersion<T> {
             });
         }
         let needs_async =
-            asyncness::needs_async_host(runtime.engine.wasmtime(), &compiled.component, &exports)
+            asyncness::uses_async_abi(runtime.engine.wasmtime(), &compiled.component, &exports)
                 .is_some();
         let imports_wasi = compiled
             .component

@@ -138,6 +138,10 @@ fn a_synchronous_host_drives_a_wasi_0_3_plugin_to_completion() {
         let echoed = instance.call("quick-echo", &[text(word)]).expect("echo");
         assert_eq!(echoed, vec![text(word)]);
     }
+    // The plugin writes through WASI 0.2's blocking streams (Rust's standard library) while
+    // the host drives its async export: no runtime inside a runtime.
+    let shouted = plugin.invoke(r#"shout("loud")"#).expect("shout");
+    assert_eq!(shouted, vec![Val::U32(4)]);
     // The deadline ends a wait on the host here as well.
     let started = Instant::now();
     match plugin.call("slow-echo", &[text("never"), Val::U64(60_000)]) {

@@ -315,7 +315,12 @@ fn watching_is_quiet_one_change_one_event() {
     write(&file, &versioned(1));
     let host = host();
     let events = host.subscribe();
-    let watcher = quick(dir.path()).watch(&host).expect("watch");
+    // A debounce well above the 10 ms between the steps of the write below, so that a loaded
+    // machine (tests run in parallel) does not stretch them past it.
+    let watcher = PluginDir::new(dir.path())
+        .debounce(Duration::from_millis(300))
+        .watch(&host)
+        .expect("watch");
     wait_for(&events, "loaded", |e| {
         matches!(e, PluginEvent::Loaded { .. })
     });

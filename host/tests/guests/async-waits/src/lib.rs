@@ -21,6 +21,13 @@ impl Guest for AsyncWaits {
         text
     }
 
+    async fn shout(text: String) -> u32 {
+        // Through the Rust standard library, which writes with WASI 0.2's blocking streams.
+        println!("{text}");
+        eprintln!("{text}");
+        text.len() as u32
+    }
+
     async fn spin(rounds: u64) -> u64 {
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
         for i in 0..rounds {
