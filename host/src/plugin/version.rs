@@ -182,7 +182,11 @@ impl<T: Send + 'static> PluginVersion<T> {
             .enumerate()
             .map(|(at, export)| (export.name.clone(), at))
             .collect();
-        let core_exports = CoreExports::read(bytes, |name| by_name.get(name).copied());
+        // Of the binary form (a plugin given as WAT text is parsed again: compiling did it once).
+        let core_exports = compile::component_binary(name, bytes).map_or_else(
+            |_| CoreExports::default(),
+            |binary| CoreExports::read(&binary, |name| by_name.get(name).copied()),
+        );
         Ok(Self {
             config,
             component: compiled.component,

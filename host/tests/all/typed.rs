@@ -114,3 +114,26 @@ fn a_typed_call_stopped_by_a_limit_names_the_export_it_called() {
         other => panic!("expected a trap, got {other:?}"),
     }
 }
+
+mod wat_bindings {
+    ::componentry::bindgen!({ inline: "package test:wat; world fails { export fail-now: func(); }" });
+    ::componentry::typed_world!(Fails, FailsIndices);
+}
+
+#[test]
+fn a_failed_typed_call_of_a_plugin_given_as_wat_text_names_its_export() {
+    let wat = r#"(component
+        (core module $m (func (export "fail-now") unreachable))
+        (core instance $i (instantiate $m))
+        (func (export "fail-now") (canon lift (core func $i "fail-now"))))"#;
+    let plugin = host()
+        .load_bytes("wat-fails", wat.as_bytes())
+        .expect("WAT text loads");
+    let typed = plugin
+        .typed::<wat_bindings::Fails>()
+        .expect("the world fits");
+    match typed.call(|f, store| f.call_fail_now(store)) {
+        Err(Error::Trap { function, .. }) => assert_eq!(function, "fail-now"),
+        other => panic!("expected a trap, got {other:?}"),
+    }
+}
