@@ -964,3 +964,16 @@ fn run_invokes_a_wasi_0_3_plugins_async_exports_under_its_limits() {
         stdout(&out)
     );
 }
+
+#[test]
+fn run_runs_a_wasi_0_3_command_with_its_arguments_and_status() {
+    let plugin = path_arg(&guest("p3-command"));
+    let out = expect_code(&["run", &plugin, "--", "hello", "world"], 0);
+    assert_eq!(stdout(&out), "p3 args: p3-command hello world\n");
+    let out = expect_code(&["run", &plugin, "--", "fail"], 1);
+    assert!(
+        stderr(&out).contains("exited with status 1"),
+        "{}",
+        stderr(&out)
+    );
+}

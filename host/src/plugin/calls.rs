@@ -157,8 +157,11 @@ impl<T: Send + 'static> Plugin<T> {
     /// The arguments it sees are the ones granted (see [`Grants::args`](crate::Grants::args)).
     /// Returns `Ok(())` for success and [`Error::Exit`] for a failure status (`run` returning an
     /// error is status 1, `exit(n)` is status `n`).
+    ///
+    /// A WASI 0.3 command (`wasi:cli/run@0.3`, an async export) runs the same way, driven to
+    /// completion on the calling thread.
     pub fn run_command(&self) -> Result<()> {
-        // Any 0.2 version: the typed call below checks the signature.
+        // Any version: the call below checks the signature.
         const RUN: &str = "wasi:cli/run#run";
         let mut instance = self.instantiate_for_call()?;
         let export = instance.find(RUN).map_err(|_| Error::Incompatible {
@@ -166,9 +169,27 @@ impl<T: Send + 'static> Plugin<T> {
             reason: "not a command: it does not export wasi:cli/run".to_owned(),
             source: None,
         })?;
-        match instance.run_typed::<(), (Result<(), ()>,)>(&export, ()) {
-            Ok((Ok(()),)) => Ok(()),
-            Ok((Err(()),)) => Err(Error::Exit {
+        let status = if instance.uses_async_abi() {
+            // Through wasmtime's async entry point, which only a dynamic call takes.
+            instance
+                .call(&export.name, &[])
+                .and_then(|results| match results.as_slice() {
+                    [Val::Result(Ok(None))] => Ok(Ok(())),
+                    [Val::Result(Err(None))] => Ok(Err(())),
+                    _ => Err(Error::Incompatible {
+                        plugin: self.name().to_owned(),
+                        reason: format!("`{}` is not `run: func() -> result`", export.name),
+                        source: None,
+                    }),
+                })
+        } else {
+            instance
+                .run_typed::<(), (Result<(), ()>,)>(&export, ())
+                .map(|(status,)| status)
+        };
+        match status {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(())) => Err(Error::Exit {
                 plugin: self.name().to_owned(),
                 status: 1,
             }),

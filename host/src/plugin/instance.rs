@@ -117,6 +117,12 @@ impl<T: Send + 'static> PluginInstance<T> {
         self.plugin.is_current(&self.version)
     }
 
+    /// Whether the instance's version uses the async ABI (its calls take wasmtime's async entry
+    /// points).
+    pub(crate) fn uses_async_abi(&self) -> bool {
+        self.version.needs_async
+    }
+
     /// The plugin this is an instance of.
     pub fn plugin(&self) -> &Plugin<T> {
         &self.plugin

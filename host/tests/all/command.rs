@@ -39,3 +39,25 @@ fn a_plugin_without_run_is_not_a_command() {
         other => panic!("expected Incompatible, got {other:?}"),
     }
 }
+
+#[test]
+fn a_wasi_0_3_command_runs_and_reports_its_status() {
+    let run = |args: [&str; 2]| {
+        let options =
+            PluginOptions::new().grants(Grants::none().args(args).stdout(componentry::Output::Log));
+        host()
+            .load_file_with(guest("p3-command"), options)
+            .expect("load a WASI 0.3 command")
+            .run_command()
+    };
+    let (log, outcome) = crate::logs::capture_logs(|| run(["p3-command", "one"]));
+    outcome.expect("exit status 0");
+    assert!(log.contains("p3 args: p3-command one"), "{log}");
+    match run(["p3-command", "fail"]) {
+        Err(Error::Exit { plugin, status }) => {
+            assert_eq!(plugin, "p3-command");
+            assert_eq!(status, 1);
+        }
+        other => panic!("expected exit status 1, got {other:?}"),
+    }
+}
