@@ -9,7 +9,8 @@ use componentry::{Engine, Error, Host, Limits, Plugin, PluginOptions, Val};
 
 use crate::guest;
 
-fn async_host(fuel: bool) -> Host<()> {
+/// An asynchronous host whose engine ticks epochs, and meters fuel when `fuel`.
+pub fn async_host(fuel: bool) -> Host<()> {
     let engine = Engine::builder()
         .fuel(fuel)
         .epoch_interruption(crate::EPOCH_TICK)

@@ -3,20 +3,12 @@
 
 use std::time::{Duration, Instant};
 
-use componentry::{Engine, Error, Grants, Host, Limits, Plugin, PluginOptions, Val};
+use componentry::{Error, Grants, Host, Limits, Plugin, PluginOptions, Val};
 
 use crate::guest;
 
 fn async_host() -> Host<()> {
-    let engine = Engine::builder()
-        .fuel(true)
-        .epoch_interruption(crate::EPOCH_TICK)
-        .build()
-        .expect("engine");
-    Host::builder_async(&engine, |_| ())
-        .expect("builder")
-        .build()
-        .expect("host")
+    crate::asynchronous::async_host(true)
 }
 
 fn async_waits(host: &Host<()>, limits: Limits) -> Plugin<()> {
