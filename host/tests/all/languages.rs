@@ -29,14 +29,26 @@ mod bindings {
     ::componentry::typed_world!(Greeter, GreeterIndices);
 }
 
+/// The template's greeter in `language`, loaded and seen through the greeter world.
+fn typed_greeter(language: &str) -> componentry::Typed<(), bindings::Greeter> {
+    host()
+        .load_file(greeter_path(language))
+        .expect("load")
+        .typed::<bindings::Greeter>()
+        .expect("a greeter")
+}
+
+/// Where `cargo xtask templates` put the greeter built from the `language` template.
+pub fn greeter_path(language: &str) -> PathBuf {
+    templates()
+        .join(language)
+        .join(format!("greeter-{language}.wasm"))
+}
+
 #[test]
 fn a_typed_call_is_answered_alike_in_every_language() {
     for language in languages() {
-        let path = templates()
-            .join(&language)
-            .join(format!("greeter-{language}.wasm"));
-        let plugin = host().load_file(&path).expect("load");
-        let greeter = plugin.typed::<bindings::Greeter>().expect("a greeter");
+        let greeter = typed_greeter(&language);
         let greeting = greeter
             .call(|g, store| g.call_greet(store, "Ada"))
             .unwrap_or_else(|e| panic!("{language}: {e}"));
@@ -54,10 +66,7 @@ fn a_failure_is_a_typed_trap_with_the_languages_message() {
         ("go", "panic: a name is required"),
     ];
     for language in languages() {
-        let path = templates()
-            .join(&language)
-            .join(format!("greeter-{language}.wasm"));
-        let plugin = host().load_file(&path).expect("load");
+        let plugin = host().load_file(greeter_path(&language)).expect("load");
         match plugin.invoke(r#"greet("")"#) {
             Err(Error::Trap {
                 stderr: Some(stderr),
@@ -84,11 +93,7 @@ fn a_failure_is_a_typed_trap_with_the_languages_message() {
 #[test]
 fn a_failed_typed_call_names_its_export_in_every_language() {
     for language in languages() {
-        let path = templates()
-            .join(&language)
-            .join(format!("greeter-{language}.wasm"));
-        let plugin = host().load_file(&path).expect("load");
-        let greeter = plugin.typed::<bindings::Greeter>().expect("a greeter");
+        let greeter = typed_greeter(&language);
         match greeter.call(|g, store| g.call_greet(store, "")) {
             Err(Error::Trap { function, .. }) => assert_eq!(function, "greet", "{language}"),
             other => panic!("{language}: expected a trap, got {other:?}"),

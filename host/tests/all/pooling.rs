@@ -28,10 +28,9 @@ fn plugins_of_every_language_run_in_a_pooled_engine() {
         assert_eq!(componentry::to_wave(&greeting), r#""Hello, pool!""#);
     }
     for language in crate::languages::languages() {
-        let path = crate::languages::templates()
-            .join(&language)
-            .join(format!("greeter-{language}.wasm"));
-        let plugin = host.load_file(&path).expect("load");
+        let plugin = host
+            .load_file(crate::languages::greeter_path(&language))
+            .expect("load");
         let greeting = plugin
             .invoke(r#"greet("Ada")"#)
             .unwrap_or_else(|e| panic!("{language} in a pooled engine: {e}"));
