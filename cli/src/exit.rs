@@ -19,7 +19,8 @@ pub const TRAP: u8 = 5;
 pub const FUEL: u8 = 6;
 /// Exit code: the plugin ran past its deadline.
 pub const DEADLINE: u8 = 7;
-/// Exit code: the plugin hit a resource limit: its memory limit, or its limit of open handles.
+/// Exit code: the plugin hit a resource limit: its memory limit, its limit of open handles, or
+/// its limit of component handles (streams, futures, async calls under way).
 pub const MEMORY: u8 = 8;
 
 /// Why the CLI stops with a failure.
@@ -97,7 +98,9 @@ fn code_for(error: &Error) -> u8 {
         Error::Trap { .. } | Error::TableLimit { .. } => TRAP,
         Error::FuelExhausted { .. } => FUEL,
         Error::DeadlineExceeded { .. } => DEADLINE,
-        Error::MemoryLimit { .. } | Error::HandleLimit { .. } => MEMORY,
+        Error::MemoryLimit { .. }
+        | Error::HandleLimit { .. }
+        | Error::ComponentHandleLimit { .. } => MEMORY,
         Error::DuplicateName { .. } | Error::ContestedName { .. } | Error::NameReserved { .. } => {
             LOAD
         }
@@ -236,6 +239,14 @@ mod tests {
             ),
             (
                 Error::HandleLimit {
+                    plugin: plugin(),
+                    function: "f".into(),
+                    limit: 1,
+                },
+                MEMORY,
+            ),
+            (
+                Error::ComponentHandleLimit {
                     plugin: plugin(),
                     function: "f".into(),
                     limit: 1,

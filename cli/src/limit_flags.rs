@@ -34,6 +34,11 @@ pub struct LimitFlags {
     /// once; exit 8 when it tries to exceed it.
     #[arg(long, value_name = "N")]
     max_handles: Option<usize>,
+
+    /// Most of the component model's own handles (resources, streams, futures, async calls
+    /// under way) the plugin may hold at once; exit 8 when it tries to exceed it.
+    #[arg(long, value_name = "N")]
+    max_component_handles: Option<usize>,
 }
 
 impl LimitFlags {
@@ -81,6 +86,9 @@ impl LimitFlags {
         }
         if let Some(handles) = self.max_handles {
             limits = limits.max_handles(handles);
+        }
+        if let Some(handles) = self.max_component_handles {
+            limits = limits.max_component_handles(handles);
         }
         limits
     }

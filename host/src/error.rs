@@ -326,6 +326,23 @@ pub enum Error {
         limit: usize,
     },
 
+    /// The plugin tried to hold more of the component model's own handles at once than its
+    /// limit allows: its resources, streams, futures, subtasks (async calls under way), waitable
+    /// sets and error contexts, which a guest makes without asking the host.
+    #[error(
+        "plugin '{plugin}' hit its limit of {limit} component handles (resources, streams, \
+         futures, async calls under way) in `{function}`; raise `max-component-handles` if the \
+         plugin legitimately needs more"
+    )]
+    ComponentHandleLimit {
+        /// The plugin's name.
+        plugin: String,
+        /// The export that was running.
+        function: String,
+        /// The limit.
+        limit: usize,
+    },
+
     /// Two plugins claim the same name and a policy rule binds it to the other one (or, in a
     /// watched directory, the other one had it first): this one is refused.
     #[error(
@@ -518,6 +535,7 @@ impl Error {
             | Error::MemoryLimit { plugin, .. }
             | Error::TableLimit { plugin, .. }
             | Error::HandleLimit { plugin, .. }
+            | Error::ComponentHandleLimit { plugin, .. }
             | Error::DuplicateName { plugin, .. }
             | Error::ContestedName { plugin, .. }
             | Error::NameReserved { plugin, .. }
@@ -596,6 +614,7 @@ impl Error {
             Error::MemoryLimit { .. } => "memory",
             Error::TableLimit { .. } => "table",
             Error::HandleLimit { .. } => "handles",
+            Error::ComponentHandleLimit { .. } => "component-handles",
             Error::DuplicateName { .. }
             | Error::ContestedName { .. }
             | Error::NameReserved { .. } => "duplicate-name",
@@ -621,6 +640,7 @@ impl Error {
                 | Error::MemoryLimit { .. }
                 | Error::TableLimit { .. }
                 | Error::HandleLimit { .. }
+                | Error::ComponentHandleLimit { .. }
         )
     }
 

@@ -977,3 +977,40 @@ fn run_runs_a_wasi_0_3_command_with_its_arguments_and_status() {
         stderr(&out)
     );
 }
+
+#[test]
+fn run_stops_a_wasi_0_3_plugin_hoarding_streams_with_exit_8() {
+    let plugin = path_arg(&guest("p3-tasks"));
+    let limit = ["--max-component-handles", "100"];
+    let out = expect_code(
+        &[
+            &["run", &plugin][..],
+            &limit,
+            &["--invoke", "hoard-streams(1000)"],
+        ]
+        .concat(),
+        8,
+    );
+    assert!(
+        stderr(&out).contains("limit of 100 component handles"),
+        "{}",
+        stderr(&out)
+    );
+    let out = expect_code(
+        &[
+            &["run", &plugin][..],
+            &limit,
+            &["--invoke", "hoard-streams(10)"],
+        ]
+        .concat(),
+        0,
+    );
+    assert_eq!(stdout(&out).trim(), "10");
+}
+
+#[test]
+fn run_stops_a_wasi_0_3_plugin_that_waits_for_nothing_with_exit_5() {
+    let plugin = path_arg(&guest("p3-tasks"));
+    let out = expect_code(&["run", &plugin, "--invoke", "never-resolves()"], 5);
+    assert!(stderr(&out).contains("deadlock"), "{}", stderr(&out));
+}

@@ -17,6 +17,8 @@
 //! max-table-elements = 10000
 //! max-instances = 20
 //! max-handles = 256
+//! max-component-handles = 2000
+//! max-concurrent-calls = 8
 //!
 //! [plugin.allow]              # the vocabulary of grants
 //! dir = ["/srv/words::/words"]
@@ -500,6 +502,8 @@ impl Policy {
                 max_table_elements: raw.max_table_elements,
                 max_instances: raw.max_instances,
                 max_handles: raw.max_handles,
+                max_component_handles: raw.max_component_handles,
+                max_concurrent_calls: raw.max_concurrent_calls,
             });
             policy = policy.rule(rule.limits(limits));
         }
@@ -545,6 +549,8 @@ struct RuleToml {
     max_table_elements: Option<usize>,
     max_instances: Option<usize>,
     max_handles: Option<usize>,
+    max_component_handles: Option<usize>,
+    max_concurrent_calls: Option<usize>,
     allow: Option<Grants>,
 }
 
@@ -558,6 +564,8 @@ mod tests {
 match = "trusted-*"
 on-excess = "trim"
 fuel = 1000
+max-component-handles = 2000
+max-concurrent-calls = 8
 [plugin.allow]
 dir = ["/srv/words::/words"]
 env = ["HOME"]
@@ -609,6 +617,8 @@ env = ["LANG"]
         );
         assert_eq!(granted.http().len(), 1);
         assert_eq!(options.limits.get_fuel(), Some(1000));
+        assert_eq!(options.limits.get_max_component_handles(), 2000);
+        assert_eq!(options.limits.get_max_concurrent_calls(), 8);
     }
 
     #[test]

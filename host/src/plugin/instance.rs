@@ -228,7 +228,7 @@ impl<T: Send + 'static> PluginInstance<T> {
 
     /// Where the export `name` is in the version's export table.
     #[inline(always)]
-    fn position_of(&self, name: &str) -> Result<usize> {
+    pub(super) fn position_of(&self, name: &str) -> Result<usize> {
         match self.version.exact_position(name) {
             Some(position) => Ok(position),
             None => Ok(self.version.find(self.plugin.name(), name)?.position),
@@ -377,7 +377,7 @@ impl<T: Send + 'static> PluginInstance<T> {
     /// Checks the arguments against the export's signature and finds the function, so that a
     /// value of the wrong type is refused before any guest code runs.
     /// Returns the function and the number of its results.
-    fn prepare(&mut self, position: usize, args: &[Val]) -> Result<(Func, usize)> {
+    pub(super) fn prepare(&mut self, position: usize, args: &[Val]) -> Result<(Func, usize)> {
         let export = &self.version.exports[position];
         let bad = |reason: String| Error::BadArguments {
             plugin: self.plugin.name().to_owned(),
@@ -464,10 +464,15 @@ pub(crate) enum Callee<'a> {
     /// An export run through typed bindings, which call it by Rust method: its name is known
     /// only from a failure's backtrace.
     Typed,
+    /// A batch of calls run at once: a failure is named by the export its backtrace entered.
+    Concurrent,
 }
 
 /// How a typed call's span, and its error when its backtrace does not show the export, name it.
 const TYPED_CALL: &str = "<typed call>";
+/// How a batch of concurrent calls' span, and its error when no backtrace shows the export,
+/// name it.
+const CONCURRENT_CALLS: &str = "<concurrent calls>";
 
 impl<'a> Callee<'a> {
     /// The function's name, as spans give it.
@@ -479,6 +484,7 @@ impl<'a> Callee<'a> {
                 .map_or("<unknown export>", |export| export.name.as_str()),
             Callee::Named(name) => name,
             Callee::Typed => TYPED_CALL,
+            Callee::Concurrent => CONCURRENT_CALLS,
         }
     }
 
@@ -491,6 +497,7 @@ impl<'a> Callee<'a> {
     ) -> &'a str {
         match self {
             Callee::Typed => version.entered_export(error).unwrap_or(TYPED_CALL),
+            Callee::Concurrent => version.entered_export(error).unwrap_or(CONCURRENT_CALLS),
             other => other.name(version),
         }
     }
@@ -499,7 +506,7 @@ impl<'a> Callee<'a> {
 /// `count` values for a call to write its results over. (`vec![value; count]` costs a clone and
 /// a drop even for no results, a tenth of a call that does nothing.)
 #[inline]
-fn placeholders(count: usize) -> Vec<Val> {
+pub(super) fn placeholders(count: usize) -> Vec<Val> {
     (0..count).map(|_| Val::Bool(false)).collect()
 }
 
@@ -576,7 +583,7 @@ impl<T: Send + 'static> PluginInstance<T> {
     }
 
     /// [`begin_async`](Self::begin_async) for a call of the given mode.
-    fn begin_raced(
+    pub(super) fn begin_raced(
         &mut self,
         asynchronous: bool,
     ) -> Result<Option<crate::engine::timer::Deadline>> {

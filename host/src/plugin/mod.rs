@@ -1,11 +1,12 @@
 //! A loaded plugin: the handle ([`handle`]) to the current version of a plugin.
 //!
 //! Below the handle: its versions ([`version`]: compiled, linked, checked once), its instances
-//! ([`instance`]: the one call path every call takes, through the plugin's [`gate`]), typed views ([`typed`]), what is shared
+//! ([`instance`]: the one call path every call takes, through the plugin's [`gate`]), typed views ([`typed`]), many calls at once in one instance ([`concurrent`]), what is shared
 //! with the other plugins of a host ([`shared`]), and the options it loads with ([`options`]).
 
 pub(crate) mod asyncness;
 pub(crate) mod calls;
+pub(crate) mod concurrent;
 pub(crate) mod entered_export;
 pub(crate) mod exports;
 pub(crate) mod gate;

@@ -69,7 +69,21 @@ impl StoreRecipe<'_> {
             );
         let mut store = Store::new(self.engine.wasmtime(), state);
         store.limiter(|state| &mut state.limiter);
+        bound_component_handles(&mut store, self.limits.max_component_handles);
         metering::arm(&mut store);
         Ok(store)
+    }
+}
+
+/// Bounds the component model's own handles in `store` (resources, stream and future ends,
+/// subtasks, waitable sets, error contexts: what a guest makes without asking the host) at
+/// `limit`, and the host-side state wasmtime keeps for async work (tasks, streams, futures)
+/// with it: a guest that makes them without bound traps instead of growing the host's memory.
+fn bound_component_handles<T>(store: &mut Store<T>, limit: usize) {
+    store.set_max_component_handles(limit);
+    if let Some(table) = store.concurrent_resource_table() {
+        // Each handle has at most two entries there (a stream's state and its end; a task and
+        // its subtask), and the host's own tasks a few more.
+        table.set_max_capacity(limit.saturating_mul(2).saturating_add(64));
     }
 }

@@ -14,6 +14,12 @@ pub(crate) const DEFAULT_MAX_INSTANCES: usize = 100;
 /// The default cap on the host resources one instance holds open at once (files, directories,
 /// sockets, streams, pollables, HTTP requests and bodies, application resources): 1,024.
 pub(crate) const DEFAULT_MAX_HANDLES: usize = 1024;
+/// The default cap on the component model's own handles in one instance (resources the guest
+/// makes, streams, futures, subtasks, waitable sets, error contexts): 10,000.
+pub(crate) const DEFAULT_MAX_COMPONENT_HANDLES: usize = 10_000;
+/// The default cap on the calls one instance runs at once
+/// ([`PluginInstance::call_concurrent`](crate::PluginInstance::call_concurrent)): 16.
+pub(crate) const DEFAULT_MAX_CONCURRENT_CALLS: usize = 16;
 
 /// How much fuel an asynchronous call burns between yields to the executor: 100,000 units.
 pub(crate) const ASYNC_YIELD_FUEL: u64 = 100_000;
@@ -32,6 +38,8 @@ pub struct Limits {
     pub(crate) max_table_elements: usize,
     pub(crate) max_instances: usize,
     pub(crate) max_handles: usize,
+    pub(crate) max_component_handles: usize,
+    pub(crate) max_concurrent_calls: usize,
 }
 
 impl Default for Limits {
@@ -44,6 +52,8 @@ impl Default for Limits {
             max_table_elements: DEFAULT_MAX_TABLE_ELEMENTS,
             max_instances: DEFAULT_MAX_INSTANCES,
             max_handles: DEFAULT_MAX_HANDLES,
+            max_component_handles: DEFAULT_MAX_COMPONENT_HANDLES,
+            max_concurrent_calls: DEFAULT_MAX_CONCURRENT_CALLS,
         }
     }
 }
@@ -108,6 +118,38 @@ impl Limits {
         self
     }
 
+    /// The most of the component model's own handles one instance may hold at once: resources
+    /// the guest makes (`resource.new`) and the host's resources it was handed, the two ends
+    /// of each stream and future, subtasks (async calls it started and has not seen end),
+    /// waitable sets and error contexts. A guest makes these without calling the host, so this
+    /// is what bounds the host memory an async plugin can make the host spend on them. Past it,
+    /// the guest traps, the call fails with [`crate::Error::ComponentHandleLimit`], and the
+    /// instance takes no more calls. Defaults to 10,000.
+    pub fn max_component_handles(mut self, handles: usize) -> Self {
+        self.max_component_handles = handles;
+        self
+    }
+
+    /// The most calls one instance runs at once in
+    /// [`PluginInstance::call_concurrent`](crate::PluginInstance::call_concurrent); the calls
+    /// past it wait for one under way to end. At least 1. Defaults to 16.
+    pub fn max_concurrent_calls(mut self, calls: usize) -> Self {
+        self.max_concurrent_calls = calls.max(1);
+        self
+    }
+
+    /// The cap on the component model's handles, as
+    /// [`max_component_handles`](Self::max_component_handles) set it.
+    pub fn get_max_component_handles(&self) -> usize {
+        self.max_component_handles
+    }
+
+    /// The cap on calls at once in one instance, as
+    /// [`max_concurrent_calls`](Self::max_concurrent_calls) set it.
+    pub fn get_max_concurrent_calls(&self) -> usize {
+        self.max_concurrent_calls
+    }
+
     /// The cap on open host resources, as [`max_handles`](Self::max_handles) set it.
     pub fn get_max_handles(&self) -> usize {
         self.max_handles
@@ -137,7 +179,7 @@ impl Limits {
 
 /// The TOML form of [`Limits`], in the vocabulary policies and the CLI's flags use:
 /// `fuel`, `lifetime-fuel`, `timeout-ms`, `max-memory`, `max-table-elements`, `max-instances`,
-/// `max-handles`; each optional.
+/// `max-handles`, `max-component-handles`, `max-concurrent-calls`; each optional.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(crate) struct LimitsToml {
@@ -148,6 +190,8 @@ pub(crate) struct LimitsToml {
     pub(crate) max_table_elements: Option<usize>,
     pub(crate) max_instances: Option<usize>,
     pub(crate) max_handles: Option<usize>,
+    pub(crate) max_component_handles: Option<usize>,
+    pub(crate) max_concurrent_calls: Option<usize>,
 }
 
 impl From<LimitsToml> for Limits {
@@ -173,6 +217,12 @@ impl From<LimitsToml> for Limits {
         }
         if let Some(handles) = table.max_handles {
             limits = limits.max_handles(handles);
+        }
+        if let Some(handles) = table.max_component_handles {
+            limits = limits.max_component_handles(handles);
+        }
+        if let Some(calls) = table.max_concurrent_calls {
+            limits = limits.max_concurrent_calls(calls);
         }
         limits
     }

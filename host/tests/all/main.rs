@@ -3,8 +3,12 @@
 
 mod advisories;
 #[cfg(feature = "async")]
+mod async_limits;
+#[cfg(feature = "async")]
 mod asynchronous;
 mod command;
+#[cfg(feature = "async")]
+mod concurrency;
 mod deadlines;
 mod directory;
 mod dynamic;

@@ -1,0 +1,111 @@
+//! Many calls at once inside one instance: the component model's concurrency (wasmtime's
+//! `run_concurrent` and `call_concurrent`), for plugins whose exports wait (WASI 0.3, `async`
+//! exports), so that one instance serves several callers while each waits.
+//!
+//! A batch of calls is one call as far as the limits go: one fuel budget for all its tasks, one
+//! deadline for all of them, at most [`Limits::max_concurrent_calls`](crate::Limits) under way at
+//! once (the rest wait their turn). A call that traps, or a limit that stops one, ends the whole
+//! batch with that error: the calls sharing the instance fail with it, and the instance takes no
+//! more calls.
+
+use futures::StreamExt as _;
+use tracing::Instrument as _;
+use wasmtime::component::{Func, Val};
+
+use super::instance::{Callee, PluginInstance, placeholders};
+use crate::error::Result;
+
+/// One call of a batch: the export, by position in the instance's version, its function and its
+/// arguments, checked against its signature, and the number of its results.
+struct PreparedCall {
+    func: Func,
+    args: Vec<Val>,
+    results: usize,
+}
+
+impl<T: Send + 'static> PluginInstance<T> {
+    /// Runs `calls` (each an export's name and its arguments) at once inside this instance, at
+    /// most [`Limits::max_concurrent_calls`](crate::Limits::max_concurrent_calls) under way at a
+    /// time, and returns their results in the order of `calls`.
+    ///
+    /// The batch counts as one call for the limits: the fuel budget covers all its calls
+    /// together, and the deadline the whole batch. Every argument is checked before any guest
+    /// code runs. When one call traps, or runs into a limit, the batch ends with that error and
+    /// the instance takes no more calls ([`Error::InstanceFailed`](crate::Error::InstanceFailed)).
+    ///
+    /// Calls overlap only where the plugin's exports wait (`async` exports, WASI 0.3): a
+    /// synchronous export runs to its end before the next one starts. On a synchronous host,
+    /// the batch is driven to its end on the calling thread.
+    pub fn call_concurrent<S: AsRef<str>>(
+        &mut self,
+        calls: impl IntoIterator<Item = (S, Vec<Val>)>,
+    ) -> Result<Vec<Vec<Val>>> {
+        let prepared = self.prepare_batch(calls)?;
+        crate::engine::driver::block_on(self.run_batch(prepared, false))
+            .unwrap_or_else(|| Err(self.plugin().inside_a_task()))
+    }
+
+    /// Like [`call_concurrent`](Self::call_concurrent), on an asynchronous host. Dropping the
+    /// future cancels the batch, and the instance then takes no more calls.
+    #[cfg(feature = "async")]
+    pub async fn call_concurrent_async<S: AsRef<str>>(
+        &mut self,
+        calls: impl IntoIterator<Item = (S, Vec<Val>)>,
+    ) -> Result<Vec<Vec<Val>>> {
+        let prepared = self.prepare_batch(calls)?;
+        self.run_batch(prepared, true).await
+    }
+
+    /// Finds each call's export and checks its arguments, before any of them runs.
+    fn prepare_batch<S: AsRef<str>>(
+        &mut self,
+        calls: impl IntoIterator<Item = (S, Vec<Val>)>,
+    ) -> Result<Vec<PreparedCall>> {
+        calls
+            .into_iter()
+            .map(|(name, args)| {
+                let position = self.position_of(name.as_ref())?;
+                let (func, results) = self.prepare(position, &args)?;
+                Ok(PreparedCall {
+                    func,
+                    args,
+                    results,
+                })
+            })
+            .collect()
+    }
+
+    /// Runs a prepared batch inside one `run_concurrent`, racing the deadline.
+    async fn run_batch(
+        &mut self,
+        calls: Vec<PreparedCall>,
+        asynchronous: bool,
+    ) -> Result<Vec<Vec<Val>>> {
+        let at_once = self.state().limiter.limits.max_concurrent_calls;
+        let deadline = self.begin_raced(asynchronous)?;
+        let span = self.call_span(Callee::Concurrent);
+        let batch = self.wasmtime_store().run_concurrent(async move |accessor| {
+            let mut under_way = futures::stream::iter(calls.into_iter().enumerate())
+                .map(|(index, call)| async move {
+                    let mut results = placeholders(call.results);
+                    call.func
+                        .call_concurrent(accessor, &call.args, &mut results)
+                        .await
+                        .map(|()| (index, results))
+                })
+                .buffer_unordered(at_once);
+            let mut finished = Vec::new();
+            // The first failure ends the batch: the calls still under way fail with it.
+            while let Some(call) = under_way.next().await {
+                finished.push(call?);
+            }
+            finished.sort_unstable_by_key(|(index, _)| *index);
+            wasmtime::Result::Ok(finished.into_iter().map(|(_, results)| results).collect())
+        });
+        let raced = crate::engine::timer::race(batch, deadline)
+            .instrument(span)
+            .await
+            .map(|ran| ran.and_then(|batch| batch));
+        self.conclude_async(Callee::Concurrent, raced)
+    }
+}

@@ -1,0 +1,154 @@
+//! Many calls at once inside one instance (`PluginInstance::call_concurrent`): calls of a WASI
+//! 0.3 plugin's async exports overlap, at most the instance's cap at a time; the batch has one
+//! deadline; a trap in one call fails them all and the instance.
+
+use std::time::{Duration, Instant};
+
+use componentry::{Error, Host, Limits, Plugin, PluginInstance, PluginOptions, Val};
+
+use crate::guest;
+
+fn p3_tasks(host: &Host<()>, limits: Limits) -> Plugin<()> {
+    host.load_file_with(guest("p3-tasks"), PluginOptions::new().limits(limits))
+        .expect("the WASI 0.3 tasks plugin loads")
+}
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(future)
+}
+
+/// `count` calls of `overlap(millis)`.
+fn overlaps(count: usize, millis: u64) -> Vec<(&'static str, Vec<Val>)> {
+    (0..count)
+        .map(|_| ("overlap", vec![Val::U64(millis)]))
+        .collect()
+}
+
+/// The most calls of `overlap` in flight at once that the results of a batch report.
+fn peak(results: &[Vec<Val>]) -> u32 {
+    results
+        .iter()
+        .map(|result| match result.as_slice() {
+            [Val::U32(peak)] => *peak,
+            other => panic!("overlap returns a u32, got {other:?}"),
+        })
+        .max()
+        .unwrap_or_default()
+}
+
+fn async_instance(plugin: &Plugin<()>) -> PluginInstance<()> {
+    block_on(plugin.instantiate_async()).expect("an instance")
+}
+
+#[test]
+fn calls_of_async_exports_overlap_inside_one_instance() {
+    let host = crate::asynchronous::async_host(false);
+    let plugin = p3_tasks(&host, Limits::new());
+    let mut instance = async_instance(&plugin);
+    let results = block_on(instance.call_concurrent_async(overlaps(8, 100))).expect("the batch");
+    assert_eq!(results.len(), 8, "one result per call, in order");
+    assert_eq!(peak(&results), 8, "all eight were under way at once");
+    // The instance goes on taking calls, one at a time too.
+    let one = block_on(instance.call_async("overlap", &[Val::U64(0)])).expect("a single call");
+    assert_eq!(one, vec![Val::U32(8)]);
+}
+
+#[test]
+fn the_per_instance_cap_bounds_the_calls_under_way() {
+    let host = crate::asynchronous::async_host(false);
+    assert_eq!(
+        Limits::new().get_max_concurrent_calls(),
+        16,
+        "the documented default"
+    );
+    let plugin = p3_tasks(&host, Limits::new().max_concurrent_calls(3));
+    let mut instance = async_instance(&plugin);
+    let results = block_on(instance.call_concurrent_async(overlaps(9, 50))).expect("the batch");
+    assert_eq!(results.len(), 9, "every call ran, three at a time");
+    assert_eq!(peak(&results), 3);
+}
+
+#[test]
+fn a_trap_in_one_call_fails_the_calls_sharing_the_instance_and_the_instance() {
+    let host = crate::asynchronous::async_host(false);
+    let plugin = p3_tasks(&host, Limits::new());
+    let mut instance = async_instance(&plugin);
+    let mut calls = overlaps(3, 60_000);
+    calls.push(("trap-after", vec![Val::U64(50)]));
+    let started = Instant::now();
+    match block_on(instance.call_concurrent_async(calls)) {
+        Err(Error::Trap {
+            plugin, function, ..
+        }) => {
+            assert_eq!(plugin, "p3-tasks");
+            assert_eq!(
+                function, "trap-after",
+                "the failure names the call that trapped"
+            );
+        }
+        other => panic!("expected the trap, got {other:?}"),
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the calls sharing the instance did not run on: {:?}",
+        started.elapsed()
+    );
+    match block_on(instance.call_async("overlap", &[Val::U64(0)])) {
+        Err(Error::InstanceFailed { plugin }) => assert_eq!(plugin, "p3-tasks"),
+        other => panic!("the failed instance must refuse calls, got {other:?}"),
+    }
+    // The plugin goes on, on a fresh instance.
+    let fresh = block_on(plugin.call_async("overlap", &[Val::U64(0)])).expect("a fresh instance");
+    assert_eq!(fresh, vec![Val::U32(1)]);
+}
+
+#[test]
+fn one_deadline_covers_the_whole_batch() {
+    let host = crate::asynchronous::async_host(false);
+    let plugin = p3_tasks(&host, Limits::new().deadline(Duration::from_millis(300)));
+    let mut instance = async_instance(&plugin);
+    match block_on(instance.call_concurrent_async(overlaps(4, 60_000))) {
+        Err(Error::DeadlineExceeded {
+            plugin, deadline, ..
+        }) => {
+            assert_eq!(plugin, "p3-tasks");
+            assert_eq!(deadline, Duration::from_millis(300));
+        }
+        other => panic!("expected DeadlineExceeded, got {other:?}"),
+    }
+    assert!(matches!(
+        block_on(instance.call_async("overlap", &[Val::U64(0)])),
+        Err(Error::InstanceFailed { .. })
+    ));
+}
+
+#[test]
+fn every_argument_is_checked_before_any_call_of_the_batch_runs() {
+    let host = crate::asynchronous::async_host(false);
+    let plugin = p3_tasks(&host, Limits::new());
+    let mut instance = async_instance(&plugin);
+    let mut calls = overlaps(2, 0);
+    calls.push(("overlap", vec![Val::String("soon".to_owned())]));
+    match block_on(instance.call_concurrent_async(calls)) {
+        Err(Error::BadArguments { function, .. }) => assert_eq!(function, "overlap"),
+        other => panic!("expected BadArguments, got {other:?}"),
+    }
+    // None of the batch ran: the first call the instance sees is alone.
+    let first = block_on(instance.call_async("overlap", &[Val::U64(0)])).expect("the instance");
+    assert_eq!(first, vec![Val::U32(1)]);
+}
+
+#[test]
+fn a_synchronous_host_runs_a_batch_on_the_calling_thread() {
+    let host = crate::host();
+    let plugin = p3_tasks(&host, Limits::new());
+    let mut instance = plugin.instantiate().expect("an instance");
+    let results = instance
+        .call_concurrent(overlaps(4, 50))
+        .expect("the batch");
+    assert_eq!(peak(&results), 4);
+}
