@@ -249,6 +249,10 @@ fn serve_refuses_what_it_cannot_serve_with_the_documented_codes() {
     assert_eq!(output.status.code(), Some(3), "not a proxy: a load error");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("wasi:http/incoming-handler"), "{stderr}");
+    assert!(
+        stderr.contains("wasi:http/handler"),
+        "either WASI: {stderr}"
+    );
     let output = Run::new(&["serve", "x.wasm", "--addr", "nowhere"]).output();
     assert_eq!(
         output.status.code(),
@@ -444,4 +448,33 @@ fn serve_admits_as_many_requests_as_its_pool_has_slots() {
         let answer = answer_on(stream);
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
     }
+}
+
+#[test]
+fn serve_answers_with_a_wasi_0_3_handler_under_the_same_flags() {
+    let handler = guest("http-p3");
+    let serving = Serving::start(&[&path_arg(&handler), "--timeout", "500"]);
+    assert_eq!(
+        serving.get("/hello"),
+        (200, "hello from WASI 0.3 GET /hello\n".to_owned())
+    );
+    assert_eq!(
+        serving.get("/stream/3"),
+        (200, "line 0\nline 1\nline 2\n".to_owned())
+    );
+    let (status, body) = serving.get("/trap");
+    assert_eq!(
+        (status, body.as_str()),
+        (500, "plugin `http-p3` failed: trap\n")
+    );
+    let (status, body) = serving.get("/sleep/30000");
+    assert_eq!(
+        (status, body.as_str()),
+        (504, "plugin `http-p3` failed: deadline\n")
+    );
+    // Outgoing HTTP needs --allow-http, as for 0.2 handlers.
+    let (status, body) = serving.get(&format!("/fetch/{}/hello", serving.addr));
+    assert_eq!(status, 502, "{body}");
+    assert!(body.contains("HttpRequestDenied"), "{body}");
+    assert_eq!(serving.get("/hello").0, 200, "the host goes on");
 }

@@ -10,10 +10,11 @@
 
 use futures::StreamExt as _;
 use tracing::Instrument as _;
-use wasmtime::component::{Func, Val};
+use wasmtime::component::{Accessor, Func, Val};
 
 use super::instance::{Callee, PluginInstance, placeholders};
 use crate::error::Result;
+use crate::store::PluginState;
 
 /// One call of a batch: the export, by position in the instance's version, its function and its
 /// arguments, checked against its signature, and the number of its results.
@@ -82,9 +83,7 @@ impl<T: Send + 'static> PluginInstance<T> {
         asynchronous: bool,
     ) -> Result<Vec<Vec<Val>>> {
         let at_once = self.state().limiter.limits.max_concurrent_calls;
-        let deadline = self.begin_raced(asynchronous)?;
-        let span = self.call_span(Callee::Concurrent);
-        let batch = self.wasmtime_store().run_concurrent(async move |accessor| {
+        self.run_concurrent_raced(Callee::Concurrent, asynchronous, async move |accessor| {
             let mut under_way = futures::stream::iter(calls.into_iter().enumerate())
                 .map(|(index, call)| async move {
                     let mut results = placeholders(call.results);
@@ -100,12 +99,28 @@ impl<T: Send + 'static> PluginInstance<T> {
                 finished.push(call?);
             }
             finished.sort_unstable_by_key(|(index, _)| *index);
-            wasmtime::Result::Ok(finished.into_iter().map(|(_, results)| results).collect())
-        });
-        let raced = crate::engine::timer::race(batch, deadline)
+            Ok(finished.into_iter().map(|(_, results)| results).collect())
+        })
+        .await
+    }
+
+    /// Runs `work` inside the store's `run_concurrent` as one call of `callee`: through the
+    /// call gate, with one fuel budget, racing one deadline, its failure mapped and counted
+    /// once. What `work` starts in the instance (`call_concurrent`, the tasks of a WASI 0.3
+    /// HTTP handler) runs while `work` awaits it.
+    pub(crate) async fn run_concurrent_raced<R: Send + 'static>(
+        &mut self,
+        callee: Callee<'_>,
+        asynchronous: bool,
+        work: impl AsyncFnOnce(&Accessor<PluginState<T>>) -> wasmtime::Result<R>,
+    ) -> Result<R> {
+        let deadline = self.begin_raced(asynchronous)?;
+        let span = self.call_span(callee);
+        let ran = self.wasmtime_store().run_concurrent(work);
+        let raced = crate::engine::timer::race(ran, deadline)
             .instrument(span)
             .await
-            .map(|ran| ran.and_then(|batch| batch));
-        self.conclude_async(Callee::Concurrent, raced)
+            .map(|ran| ran.and_then(|outcome| outcome));
+        self.conclude_async(callee, raced)
     }
 }

@@ -1,5 +1,6 @@
 //! One request answered by one plugin ([`HttpHandler`]): a fresh instance per request of a
-//! `wasi:http/proxy` plugin, and the responses to requests that fail.
+//! WASI 0.2 `wasi:http/proxy` plugin or a WASI 0.3 `wasi:http/service` one (`service`), and the
+//! responses to requests that fail.
 
 use bytes::Bytes;
 use http_body_util::BodyExt as _;
@@ -17,35 +18,76 @@ crate::typed_world!(Proxy, ProxyIndices);
 /// The body of a response: streamed from the plugin as it writes it.
 pub type ResponseBody = UnsyncBoxBody<Bytes, wasmtime_wasi_http::Error>;
 
-/// What errors name the function of an HTTP request by.
+/// What errors name the function of an HTTP request by (WASI 0.2).
 const HANDLE: &str = "wasi:http/incoming-handler#handle";
 
 /// A plugin that answers HTTP requests. Cheap to clone; follows the plugin's hot reloads (a
 /// request runs on the version current when it arrived).
 pub struct HttpHandler<T: Send + 'static> {
-    typed: Typed<T, Proxy>,
+    flavor: Flavor<T>,
+}
+
+/// Which `wasi:http` a plugin answers with.
+enum Flavor<T: Send + 'static> {
+    /// WASI 0.2: `wasi:http/incoming-handler`, called through typed bindings.
+    Proxy(Typed<T, Proxy>),
+    /// WASI 0.3: `wasi:http/handler`, called inside the store's concurrent event loop.
+    Service(Plugin<T>),
 }
 
 impl<T: Send> Clone for HttpHandler<T> {
     fn clone(&self) -> Self {
-        Self {
-            typed: self.typed.clone(),
-        }
+        let flavor = match &self.flavor {
+            Flavor::Proxy(typed) => Flavor::Proxy(typed.clone()),
+            Flavor::Service(plugin) => Flavor::Service(plugin.clone()),
+        };
+        Self { flavor }
     }
 }
 
+/// What a plugin answered: a response (its body still streaming), or the `wasi:http` error code
+/// it answered with instead.
+pub(crate) type Answer = std::result::Result<http::Response<ResponseBody>, String>;
+
 impl<T: Send + 'static> HttpHandler<T> {
     /// The handler of `plugin`, which must export `wasi:http/incoming-handler` (any 0.2
-    /// version); otherwise [`Error::Incompatible`].
+    /// version: the `wasi:http/proxy` world) or `wasi:http/handler` (any 0.3 version: the
+    /// `wasi:http/service` world), told apart by its exports; otherwise
+    /// [`Error::Incompatible`].
     pub fn new(plugin: &Plugin<T>) -> Result<Self> {
-        Ok(Self {
-            typed: plugin.typed::<Proxy>()?,
-        })
+        let flavor = if super::service::exports_handler(plugin) {
+            Flavor::Service(plugin.clone())
+        } else {
+            Flavor::Proxy(plugin.typed::<Proxy>().map_err(|error| match error {
+                Error::Incompatible {
+                    plugin,
+                    reason,
+                    source,
+                } => Error::Incompatible {
+                    plugin,
+                    reason: format!(
+                        "{reason}; nor does it export WASI 0.3's `wasi:http/handler` (the \
+                         `wasi:http/service` world)"
+                    ),
+                    source,
+                },
+                other => other,
+            })?)
+        };
+        Ok(Self { flavor })
     }
 
     /// The plugin answering.
     pub fn plugin(&self) -> &Plugin<T> {
-        self.typed.plugin()
+        match &self.flavor {
+            Flavor::Proxy(typed) => typed.plugin(),
+            Flavor::Service(plugin) => plugin,
+        }
+    }
+
+    /// Whether the plugin answers with WASI 0.3's `wasi:http/handler`.
+    pub fn is_wasi_0_3(&self) -> bool {
+        matches!(self.flavor, Flavor::Service(_))
     }
 
     /// Answers `request` on a fresh instance of the plugin. The response comes back as soon as
@@ -87,30 +129,13 @@ impl<T: Send + 'static> HttpHandler<T> {
             });
         }
         let head_only = request.method() == http::Method::HEAD;
-        let (respond, response) = tokio::sync::oneshot::channel();
-        let typed = self.typed.clone();
-        // The call runs on a task of its own: the plugin may go on writing the body after it
-        // has set the response, and the response must reach the client meanwhile.
-        let call = tokio::spawn(async move {
-            let outcome = typed
-                .call_async(move |proxy, store| {
-                    Box::pin(async move {
-                        let mut http = store.data_mut().http();
-                        let request = http.new_incoming_request(Scheme::Http, request)?;
-                        let out = http.new_response_outparam(respond)?;
-                        proxy
-                            .wasi_http_incoming_handler()
-                            .call_handle(store, request, out)
-                            .await
-                    })
-                })
-                .await;
-            drop(guard);
-            outcome
-        });
+        let (answered, call) = match &self.flavor {
+            Flavor::Proxy(typed) => answer_0_2(typed, request, guard),
+            Flavor::Service(plugin) => super::service::answer(plugin, request, guard),
+        };
         // A client that goes away before its response is complete cancels the call.
         let mut cancel = CancelOnDrop(Some(call.abort_handle()));
-        match response.await {
+        match answered.await {
             Ok(Ok(response)) => {
                 // No body goes out for these: the server drops it unread, and the call may
                 // finish what it does after answering.
@@ -141,7 +166,7 @@ impl<T: Send + 'static> HttpHandler<T> {
                 cancel.disarm();
                 Err(Error::BadResponse {
                     plugin,
-                    reason: format!("it answered with the error {code:?}"),
+                    reason: format!("it answered with the error {code}"),
                 })
             }
             // The plugin's call ended without a response: why is the call's outcome.
@@ -158,6 +183,50 @@ impl<T: Send + 'static> HttpHandler<T> {
             },
         }
     }
+}
+
+/// The plugin's answer, once it gives one, and the task of its call.
+pub(crate) type Answering = (
+    tokio::sync::oneshot::Receiver<Answer>,
+    tokio::task::JoinHandle<Result<()>>,
+);
+
+/// Starts answering `request` with a WASI 0.2 `wasi:http/proxy` plugin, on a fresh instance, on
+/// a task of its own: the plugin may go on writing the body after it has set the response, and
+/// the response must reach the client meanwhile. `guard` is kept until the call has ended.
+fn answer_0_2<T, B, G>(typed: &Typed<T, Proxy>, request: http::Request<B>, guard: G) -> Answering
+where
+    T: Send + 'static,
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<wasmtime_wasi_http::Error>,
+    G: Send + 'static,
+{
+    let (respond, response) = tokio::sync::oneshot::channel();
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    let typed = typed.clone();
+    let call = tokio::spawn(async move {
+        let calling = typed.call_async(move |proxy, store| {
+            Box::pin(async move {
+                let mut http = store.data_mut().http();
+                let request = http.new_incoming_request(Scheme::Http, request)?;
+                let out = http.new_response_outparam(respond)?;
+                proxy
+                    .wasi_http_incoming_handler()
+                    .call_handle(store, request, out)
+                    .await
+            })
+        });
+        // The answer is passed on as it comes, while the call goes on.
+        let passing = async {
+            if let Ok(given) = response.await {
+                let _ = answer.send(given.map_err(|code| format!("{code:?}")));
+            }
+        };
+        let (outcome, ()) = tokio::join!(calling, passing);
+        drop(guard);
+        outcome
+    });
+    (answered, call)
 }
 
 /// Aborts a request's call when dropped, unless disarmed.

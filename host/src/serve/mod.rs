@@ -1,5 +1,6 @@
-//! Serving HTTP with plugins that export `wasi:http/incoming-handler`: the `wasi:http/proxy`
-//! world, as components built for `wasmtime serve` or Spin do, unchanged.
+//! Serving HTTP with plugins that export `wasi:http/incoming-handler` (the WASI 0.2
+//! `wasi:http/proxy` world) or `wasi:http/handler` (the WASI 0.3 `wasi:http/service` world), as
+//! components built for `wasmtime serve` or Spin do, unchanged.
 //!
 //! [`HttpHandler`] answers one request with one plugin: a fresh instance per request, with the
 //! plugin's grants and limits (its fuel budget and deadline cover the whole request, streaming
@@ -9,6 +10,7 @@
 
 pub(crate) mod handler;
 pub(crate) mod server;
+pub(crate) mod service;
 
 pub use handler::{HttpHandler, ResponseBody, error_response, status_for};
 pub use server::HttpServer;

@@ -27,6 +27,8 @@ mod reload;
 mod sandbox;
 #[cfg(feature = "serve")]
 mod serving;
+#[cfg(feature = "serve")]
+mod serving_p3;
 mod traps;
 mod typed;
 mod typed_versions;

@@ -14,7 +14,7 @@ use hyper_util::rt::TokioIo;
 
 use crate::guest;
 
-fn serving_host() -> Host<()> {
+pub(crate) fn serving_host() -> Host<()> {
     let engine = Engine::builder()
         .cache_dir(crate::cache_dir())
         .fuel(true)
@@ -27,13 +27,15 @@ fn serving_host() -> Host<()> {
         .expect("host")
 }
 
-fn routes(host: &Host<()>, options: PluginOptions) -> Plugin<()> {
+pub(crate) fn routes(host: &Host<()>, options: PluginOptions) -> Plugin<()> {
     host.load_file_with(guest("http-routes"), options)
         .expect("load http-routes")
 }
 
 /// A server of `server` on a loopback port, stopped when the returned sender is dropped.
-async fn start(server: HttpServer<()>) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+pub(crate) async fn start(
+    server: HttpServer<()>,
+) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -45,27 +47,27 @@ async fn start(server: HttpServer<()>) -> (SocketAddr, tokio::sync::oneshot::Sen
     (addr, stop)
 }
 
-async fn serve(plugin: &Plugin<()>) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+pub(crate) async fn serve(plugin: &Plugin<()>) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let handler = HttpHandler::new(plugin).expect("a proxy component");
     start(HttpServer::new().route("/", handler)).await
 }
 
 /// What a request got: status and body.
 #[derive(Debug)]
-struct Answer {
-    status: u16,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
     content_type: Option<String>,
     body: Vec<u8>,
 }
 
 impl Answer {
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 }
 
 /// Sends one request on a connection of its own.
-async fn request(addr: SocketAddr, method: &str, path: &str, body: Vec<u8>) -> Answer {
+pub(crate) async fn request(addr: SocketAddr, method: &str, path: &str, body: Vec<u8>) -> Answer {
     request_with(addr, method, path, body, true).await
 }
 

@@ -1,0 +1,116 @@
+//! Serving HTTP with a WASI 0.3 handler (`wasi:http/handler`, the `wasi:http/service` world,
+//! built with the `wasip3` crate): answers and streamed bodies, beside a WASI 0.2 proxy in one
+//! server; the same grants, deadlines and failures as 0.2 handlers.
+
+use std::time::{Duration, Instant};
+
+use componentry::grants::HttpPattern;
+use componentry::{Grants, Host, HttpHandler, HttpServer, Limits, Plugin, PluginOptions};
+
+use crate::guest;
+use crate::serving::{request, routes, serve, serving_host, start};
+
+fn http_p3(host: &Host<()>, options: PluginOptions) -> Plugin<()> {
+    host.load_file_with(guest("http-p3"), options)
+        .expect("load the WASI 0.3 handler")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wasi_0_3_handler_answers_requests_on_fresh_instances() {
+    let host = serving_host();
+    let plugin = http_p3(&host, PluginOptions::new());
+    let handler = HttpHandler::new(&plugin).expect("a WASI 0.3 handler");
+    assert!(handler.is_wasi_0_3());
+    let (addr, _stop) = serve(&plugin).await;
+    let answer = request(addr, "GET", "/hello", Vec::new()).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.text(), "hello from WASI 0.3 GET /hello\n");
+    let answer = request(addr, "GET", "/nowhere", Vec::new()).await;
+    assert_eq!(answer.status, 404);
+    let stats = plugin.stats();
+    assert_eq!(stats.calls, 2, "one fresh instance per request: {stats:?}");
+    assert_eq!(stats.instances_live, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_written_after_the_answer_streams_to_the_client() {
+    let host = serving_host();
+    let plugin = http_p3(&host, PluginOptions::new());
+    let (addr, _stop) = serve(&plugin).await;
+    // Far more than any buffer between the plugin and the client.
+    let answer = request(addr, "GET", "/stream/100000", Vec::new()).await;
+    assert_eq!(answer.status, 200);
+    let text = answer.text();
+    assert_eq!(text.lines().count(), 100_000);
+    assert_eq!(text.lines().last(), Some("line 99999"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wasi_0_2_and_a_wasi_0_3_handler_serve_side_by_side() {
+    let host = serving_host();
+    let older = routes(&host, PluginOptions::new());
+    let newer = http_p3(&host, PluginOptions::new());
+    let server = HttpServer::new()
+        .route("/hello", HttpHandler::new(&older).expect("0.2"))
+        .route("/stream", HttpHandler::new(&newer).expect("0.3"));
+    let (addr, _stop) = start(server).await;
+    let answer = request(addr, "GET", "/hello", Vec::new()).await;
+    assert_eq!(answer.text(), "hello from http-routes: GET /hello");
+    let answer = request(addr, "GET", "/stream/2", Vec::new()).await;
+    assert_eq!(answer.text(), "line 0\nline 1\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trap_gets_a_500_and_the_next_request_is_served() {
+    let host = serving_host();
+    let plugin = http_p3(&host, PluginOptions::new());
+    let (addr, _stop) = serve(&plugin).await;
+    let answer = request(addr, "GET", "/trap", Vec::new()).await;
+    assert_eq!(answer.status, 500, "{answer:?}");
+    assert_eq!(answer.text(), "plugin `http-p3` failed: trap\n");
+    assert_eq!(request(addr, "GET", "/hello", Vec::new()).await.status, 200);
+    assert_eq!(plugin.stats().errors.get("trap"), Some(&1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deadline_ends_a_wasi_0_3_request_waiting_on_the_host() {
+    let host = serving_host();
+    let plugin = http_p3(
+        &host,
+        PluginOptions::new().limits(Limits::new().deadline(Duration::from_millis(300))),
+    );
+    let (addr, _stop) = serve(&plugin).await;
+    let started = Instant::now();
+    let answer = request(addr, "GET", "/sleep/20000", Vec::new()).await;
+    assert_eq!(answer.status, 504, "{answer:?}");
+    assert_eq!(answer.text(), "plugin `http-p3` failed: deadline\n");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(
+        request(addr, "GET", "/sleep/10", Vec::new()).await.status,
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outgoing_wasi_0_3_http_needs_the_same_grant_as_0_2() {
+    let host = serving_host();
+    let denied = http_p3(&host, PluginOptions::new());
+    let (denied_addr, _stop1) = serve(&denied).await;
+    let target = format!("/fetch/{denied_addr}/hello");
+    let answer = request(denied_addr, "GET", &target, Vec::new()).await;
+    assert_eq!(answer.status, 502, "{answer:?}");
+    assert!(answer.text().contains("HttpRequestDenied"), "{answer:?}");
+    let allowed = HttpPattern::parse(&format!("http://{denied_addr}")).expect("pattern");
+    let granted = http_p3(
+        &host,
+        PluginOptions::new()
+            .name("granted")
+            .grants(Grants::default().allow_http(allowed)),
+    );
+    let (granted_addr, _stop2) = serve(&granted).await;
+    let answer = request(granted_addr, "GET", &target, Vec::new()).await;
+    assert_eq!(
+        (answer.status, answer.text().as_str()),
+        (200, "fetched: 200\n")
+    );
+}
