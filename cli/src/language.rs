@@ -40,9 +40,15 @@ impl Language {
         }
     }
 
-    /// The template's directory in `sdk-guest-templates/`.
-    pub fn template(self) -> &'static str {
-        self.name()
+    /// The template's directory in `sdk-guest-templates/`: of a WASI 0.3 plugin with async
+    /// exports when `asynchronous`, which only Rust has (the other templates build WASI 0.2
+    /// components; their guides say where each language stands).
+    pub fn template(self, asynchronous: bool) -> Option<&'static str> {
+        match (self, asynchronous) {
+            (_, false) => Some(self.name()),
+            (Language::Rust, true) => Some("rust-async"),
+            (_, true) => None,
+        }
     }
 
     /// The language of the project in `dir`, told by its files.

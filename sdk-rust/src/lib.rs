@@ -44,6 +44,21 @@ pub mod greeter {
     });
 }
 
+/// Bindings of the `componentry:plugin/async-greeter` world, whose `greet` is an `async func`
+/// (the component model's async ABI, as WASI 0.3 plugins are built): implement it with an
+/// `async fn` and export it with `componentry_sdk::async_greeter::export!(MyPlugin)`.
+#[allow(missing_docs, clippy::all)]
+pub mod async_greeter {
+    wit_bindgen::generate!({
+        path: "wit",
+        world: "componentry:plugin/async-greeter",
+        pub_export_macro: true,
+        export_macro_name: "export",
+        default_bindings_module: "componentry_sdk::async_greeter",
+        runtime_path: "componentry_sdk::wit_bindgen::rt",
+    });
+}
+
 /// The plugin's settings from its manifest (`componentry:plugin/settings`).
 pub mod settings {
     pub use crate::greeter::componentry::plugin::settings::{all, get};

@@ -4,7 +4,8 @@
 //!
 //! What is built lands in `target/templates/`: per language, the greeter template's component
 //! and cases file (`LANG/greeter-LANG.wasm`), and for Rust, Python and JavaScript a project
-//! generated for an application's own world (`LANG-stubs/transformer-LANG.wasm`);
+//! generated for an application's own world (`LANG-stubs/transformer-LANG.wasm`); the WASI 0.3
+//! Rust template (`componentry new rust --async`) in `rust-async/greeter-rust-async.wasm`;
 //! `languages.txt` lists what was built, for the conformance tests. `proxies/` holds standard
 //! HTTP handlers built by componentize-js (a fetch-event script) and componentize-py (an
 //! incoming-handler) from `xtask/fixtures/proxies`. (Crate names differ from
@@ -47,7 +48,14 @@ pub fn build_all(root: &Path, guest_target: &Path) -> anyhow::Result<PathBuf> {
     let fixture = root.join("xtask/fixtures/transformer");
     for language in &languages {
         let project = work.path().join(format!("greeter-{language}"));
-        make_and_build(&cli, &path, guest_target, language, &project, None)?;
+        make_and_build(
+            &cli,
+            &path,
+            guest_target,
+            language,
+            &project,
+            Flavour::Greeter,
+        )?;
         publish(
             &project,
             &format!("greeter-{language}"),
@@ -62,7 +70,7 @@ pub fn build_all(root: &Path, guest_target: &Path) -> anyhow::Result<PathBuf> {
                 guest_target,
                 language,
                 &project,
-                Some(&fixture),
+                Flavour::Stubs(&fixture),
             )?;
             publish(
                 &project,
@@ -72,6 +80,22 @@ pub fn build_all(root: &Path, guest_target: &Path) -> anyhow::Result<PathBuf> {
             )?;
         }
     }
+    // The WASI 0.3 template (Rust only): async exports, WASI 0.3's clock.
+    let project = work.path().join("greeter-rust-async");
+    make_and_build(
+        &cli,
+        &path,
+        guest_target,
+        "rust",
+        &project,
+        Flavour::Asynchronous,
+    )?;
+    publish(
+        &project,
+        "greeter-rust-async",
+        &out.join("rust-async"),
+        false,
+    )?;
     // Standard HTTP handlers from other projects' tooling (componentize-js's fetch event,
     // componentize-py's incoming-handler), for the tests of `componentry serve`.
     let proxies = root.join("xtask/fixtures/proxies");
@@ -112,18 +136,35 @@ pub fn plugin_toolchains(root: &Path) -> anyhow::Result<std::ffi::OsString> {
     tool_path(&python_tools(&tools)?, &js_tools(&tools)?)
 }
 
+/// How `componentry new` makes a project, beyond its language.
+#[derive(Clone, Copy)]
+enum Flavour<'a> {
+    /// The greeter template.
+    Greeter,
+    /// The WASI 0.3 greeter template (`--async`).
+    Asynchronous,
+    /// Stubs for the application world in this WIT (`--wit`).
+    Stubs(&'a Path),
+}
+
 fn make_and_build(
     cli: &Path,
     path: &std::ffi::OsStr,
     guest_target: &Path,
     language: &str,
     project: &Path,
-    wit: Option<&Path>,
+    flavour: Flavour<'_>,
 ) -> anyhow::Result<()> {
     let mut new = Command::new(cli);
     new.args(["new", language]).arg(project);
-    if let Some(wit) = wit {
-        new.arg("--wit").arg(wit);
+    match flavour {
+        Flavour::Greeter => {}
+        Flavour::Asynchronous => {
+            new.arg("--async");
+        }
+        Flavour::Stubs(wit) => {
+            new.arg("--wit").arg(wit);
+        }
     }
     step::run(
         &format!("componentry new {language} {}", file_name(project)),

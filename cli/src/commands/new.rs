@@ -22,6 +22,9 @@ pub struct NewArgs {
     /// The application's WIT directory (or file), copied into the project.
     #[arg(long, value_name = "DIR")]
     wit: Option<PathBuf>,
+    /// A WASI 0.3 plugin with `async` exports (the component model's async ABI); Rust only.
+    #[arg(long = "async")]
+    asynchronous: bool,
 }
 
 /// Makes the project and prints the files written and the next step.
@@ -31,19 +34,22 @@ pub fn run(args: NewArgs) -> Result<(), exit::Failure> {
         name: dir,
         world,
         wit,
+        asynchronous,
     } = args;
     let target = wit.as_deref().map(|wit| scaffold::Target {
         wit,
         world: world.as_deref(),
     });
-    let written = scaffold::new_project(language, &dir, target).map_err(|e| match e {
-        // The WIT given is the user's to fix, as a usage mistake is.
-        scaffold::ScaffoldError::Usage(message) | scaffold::ScaffoldError::Wit(message) => {
-            exit::Failure::Usage(message)
-        }
-        other => exit::Failure::Other(other.to_string()),
-    })?;
-    println!("created {} ({})", dir.display(), language.name());
+    let written =
+        scaffold::new_project(language, asynchronous, &dir, target).map_err(|e| match e {
+            // The WIT given is the user's to fix, as a usage mistake is.
+            scaffold::ScaffoldError::Usage(message) | scaffold::ScaffoldError::Wit(message) => {
+                exit::Failure::Usage(message)
+            }
+            other => exit::Failure::Other(other.to_string()),
+        })?;
+    let flavour = if asynchronous { ", WASI 0.3" } else { "" };
+    println!("created {} ({}{flavour})", dir.display(), language.name());
     for file in written {
         println!("  {}", file.display());
     }

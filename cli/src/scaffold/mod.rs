@@ -45,13 +45,23 @@ pub struct Target<'a> {
     pub world: Option<&'a str>,
 }
 
-/// Makes the project `dir` for `language`; returns the files written, relative to `dir`.
+/// Makes the project `dir` for `language` (a WASI 0.3 plugin with async exports when
+/// `asynchronous`); returns the files written, relative to `dir`.
 pub fn new_project(
     language: Language,
+    asynchronous: bool,
     dir: &Path,
     target: Option<Target<'_>>,
 ) -> Result<Vec<PathBuf>, ScaffoldError> {
     let name = project_name(dir)?;
+    let template_name = language.template(asynchronous).ok_or_else(|| {
+        ScaffoldError::Usage(format!(
+            "`--async` makes a WASI 0.3 plugin, which only the Rust template does; see \
+             docs/plugins/{}.md for where {} stands",
+            language.name(),
+            language.name()
+        ))
+    })?;
     if dir.exists() && std::fs::read_dir(dir).map_or(true, |mut d| d.next().is_some()) {
         return Err(ScaffoldError::Usage(format!(
             "{} exists and is not empty; choose a new directory",
@@ -59,10 +69,10 @@ pub fn new_project(
         )));
     }
     let template = TEMPLATES
-        .get_dir(language.template())
+        .get_dir(template_name)
         .ok_or_else(|| ScaffoldError::Usage(format!("no template for {}", language.name())))?;
     let mut files: Vec<(PathBuf, String)> = Vec::new();
-    collect(template, Path::new(language.template()), &mut files);
+    collect(template, Path::new(template_name), &mut files);
     for (_, text) in &mut files {
         *text = text.replace("{{name}}", &name);
     }
@@ -136,7 +146,9 @@ fn vendored_sdk() -> Vec<(PathBuf, String)> {
     let manifest = format!(
         "[package]\nname = \"componentry-sdk\"\nversion = \"{}\"\nedition = \"2024\"\n\
          description = \"Write Componentry plugins in Rust (vendored by `componentry new`).\"\n\
-         license = \"Apache-2.0 WITH LLVM-exception\"\n\n[dependencies]\nwit-bindgen = \"0.63\"\n",
+         license = \"Apache-2.0 WITH LLVM-exception\"\n\n[dependencies]\nwit-bindgen = \"0.63\"\n\n\
+         [features]\n# `wit_bindgen::spawn_local`, for async exports that work on after returning.\n\
+         async-spawn = [\"wit-bindgen/async-spawn\"]\n",
         env!("CARGO_PKG_VERSION")
     );
     vec![
@@ -273,21 +285,48 @@ mod tests {
     #[test]
     fn every_language_has_a_template() {
         for language in Language::ALL {
-            let dir = TEMPLATES.get_dir(language.template()).expect("template");
+            let template = language.template(false).expect("every language has one");
+            let dir = TEMPLATES.get_dir(template).expect("template");
             assert!(
-                dir.get_file(Path::new(language.template()).join("plugin.toml"))
+                dir.get_file(Path::new(template).join("plugin.toml"))
                     .is_some()
             );
             assert!(
-                dir.get_file(Path::new(language.template()).join("cases.toml"))
+                dir.get_file(Path::new(template).join("cases.toml"))
                     .is_some()
             );
             assert!(
-                dir.get_file(Path::new(language.template()).join("README.md"))
+                dir.get_file(Path::new(template).join("README.md"))
                     .is_some(),
                 "{}",
                 language.name()
             );
+        }
+    }
+
+    #[test]
+    fn only_rust_has_an_async_template() {
+        assert_eq!(Language::Rust.template(true), Some("rust-async"));
+        let dir = TEMPLATES.get_dir("rust-async").expect("the async template");
+        let lib = dir
+            .get_file("rust-async/src/lib.rs")
+            .and_then(|file| file.contents_utf8())
+            .expect("its source");
+        assert!(lib.contains("async fn greet"), "{lib}");
+        for language in [Language::Python, Language::Js, Language::C, Language::Go] {
+            assert_eq!(language.template(true), None, "{}", language.name());
+            let root = std::env::temp_dir().join(format!(
+                "scaffold-async-{}-{}",
+                language.name(),
+                std::process::id()
+            ));
+            match new_project(language, true, &root.join("p"), None) {
+                Err(ScaffoldError::Usage(message)) => {
+                    assert!(message.contains("only the Rust template"), "{message}");
+                }
+                other => panic!("{}: expected a usage error, got {other:?}", language.name()),
+            }
+            assert!(!root.exists(), "nothing written");
         }
     }
 
@@ -355,7 +394,7 @@ mod tests {
     fn a_new_project_points_nowhere_else() {
         let root = std::env::temp_dir().join(format!("scaffold-test-{}", std::process::id()));
         let dir = root.join("hello");
-        let written = new_project(Language::Rust, &dir, None).expect("project");
+        let written = new_project(Language::Rust, false, &dir, None).expect("project");
         assert!(written.contains(&PathBuf::from("componentry-sdk/src/lib.rs")));
         assert!(written.contains(&PathBuf::from("wit/plugin.wit")));
         for file in &written {
@@ -368,7 +407,7 @@ mod tests {
             );
         }
         assert!(
-            new_project(Language::Rust, &dir, None).is_err(),
+            new_project(Language::Rust, false, &dir, None).is_err(),
             "not over a full directory"
         );
         std::fs::remove_dir_all(&root).expect("cleanup");

@@ -293,8 +293,14 @@ impl<'a> World<'a> {
         } else {
             format!("        let _ = ({},);\n", unused.join(", "))
         };
+        // wit-bindgen makes an `async func` an `async fn` of the trait.
+        let asyncness = if function.kind.is_async() {
+            "async "
+        } else {
+            ""
+        };
         format!(
-            "    fn {}({}){result} {{\n{silence}        unimplemented!(\"{}\")\n    }}\n",
+            "    {asyncness}fn {}({}){result} {{\n{silence}        unimplemented!(\"{}\")\n    }}\n",
             rust_ident(&function.name),
             params.join(", "),
             self.call_name(export)
@@ -360,6 +366,14 @@ impl<'a> World<'a> {
                             .join(", ")
                     ),
                     TypeDefKind::Handle(Handle::Own(_) | Handle::Borrow(_)) => "()".into(),
+                    TypeDefKind::Stream(t) => format!(
+                        "componentry_sdk::wit_bindgen::rt::async_support::StreamReader<{}>",
+                        t.as_ref().map_or("()".into(), |t| self.rust_type(t))
+                    ),
+                    TypeDefKind::Future(t) => format!(
+                        "componentry_sdk::wit_bindgen::rt::async_support::FutureReader<{}>",
+                        t.as_ref().map_or("()".into(), |t| self.rust_type(t))
+                    ),
                     // Named types live where they are defined.
                     _ => {
                         let name = upper_camel(def.name.as_deref().unwrap_or("anonymous"));
@@ -556,6 +570,45 @@ world transformer {
             "{code}"
         );
         assert!(code.ends_with("export!(Plugin);\n"), "{code}");
+    }
+
+    #[test]
+    fn rust_stubs_of_async_exports_are_async_and_take_streams_and_futures() {
+        let mut resolve = Resolve::default();
+        let package = resolve
+            .push_str(
+                "feed.wit",
+                "package acme:feed@1.0.0;\n\
+                 world feed {\n\
+                   export fetch: async func(url: string) -> result<string, string>;\n\
+                   export lines: async func(count: u32) -> stream<string>;\n\
+                   export later: func() -> future<u32>;\n\
+                 }\n",
+            )
+            .expect("wit");
+        let id = resolve
+            .select_world(&[package], Some("feed"))
+            .expect("world");
+        let code = World::new(&resolve, id)
+            .expect("world")
+            .rust("acme:feed/feed");
+        assert!(
+            code.contains("    async fn fetch(url: String) -> Result<String, String> {"),
+            "{code}"
+        );
+        assert!(
+            code.contains(
+                "    async fn lines(count: u32) -> \
+                 componentry_sdk::wit_bindgen::rt::async_support::StreamReader<String> {"
+            ),
+            "{code}"
+        );
+        assert!(
+            code.contains(
+                "    fn later() -> componentry_sdk::wit_bindgen::rt::async_support::FutureReader<u32> {"
+            ),
+            "a synchronous export stays synchronous: {code}"
+        );
     }
 
     /// docs/plugins/rust.md shows the stubs of a world exporting `transform` with `upper`.

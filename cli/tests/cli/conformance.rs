@@ -124,3 +124,41 @@ fn projects_for_an_applications_world_build_and_pass_their_generated_cases() {
         assert!(stderr(&out).contains("transformer"), "{}", stderr(&out));
     }
 }
+
+/// The WASI 0.3 template (`componentry new rust --async`), built by `cargo xtask templates`.
+fn async_template() -> (String, String) {
+    let dir = templates().join("rust-async");
+    (
+        path_arg(&dir.join("greeter-rust-async.wasm")),
+        path_arg(&dir.join("cases.toml")),
+    )
+}
+
+#[test]
+fn the_wasi_0_3_template_greets_passes_its_cases_and_shows_its_async_export() {
+    let (plugin, cases) = async_template();
+    let out = Run::new(&["test", &plugin, &cases]).expect(0);
+    assert!(
+        stdout(&out).ends_with("3 passed, 0 failed\n"),
+        "{}",
+        stdout(&out)
+    );
+    let out = Run::new(&["run", &plugin, "-v", "--invoke", r#"greet("Ada")"#]).expect(0);
+    assert_eq!(stdout(&out), "\"Hello, Ada!\"\n");
+    assert!(
+        stderr(&out).contains("greeting Ada"),
+        "it logs through the host: {}",
+        stderr(&out)
+    );
+    let out = Run::new(&["inspect", &plugin]).expect(0);
+    assert!(
+        stdout(&out).contains("export greet: async func(name: string) -> string;"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains("wasi:clocks/monotonic-clock@0.3"),
+        "a WASI 0.3 plugin: {}",
+        stdout(&out)
+    );
+}

@@ -114,3 +114,49 @@ async fn outgoing_wasi_0_3_http_needs_the_same_grant_as_0_2() {
         (200, "fetched: 200\n")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wasi_0_3_template_plugin_a_0_3_handler_and_0_2_plugins_share_one_host() {
+    use componentry::Val;
+    let host = serving_host();
+    let greeters = ["rust-async", "rust"].map(|template| {
+        host.load_file(crate::languages::greeter_path(template))
+            .expect("a template greeter")
+    });
+    for greeter in &greeters {
+        let greeted = greeter
+            .call_async("greet", &[Val::String("Ada".to_owned())])
+            .await
+            .expect("greet");
+        assert_eq!(
+            greeted,
+            vec![Val::String("Hello, Ada!".to_owned())],
+            "{}",
+            greeter.name()
+        );
+    }
+    // The WASI 0.3 greeter's calls overlap in one instance.
+    let mut instance = greeters[0].instantiate_async().await.expect("an instance");
+    let names = ["Ada", "Grace", "Edsger"];
+    let batch = names.map(|name| ("greet", vec![Val::String(name.to_owned())]));
+    let greeted = instance
+        .call_concurrent_async(batch)
+        .await
+        .expect("a batch");
+    assert_eq!(greeted[2], vec![Val::String("Hello, Edsger!".to_owned())]);
+    let server = HttpServer::new()
+        .route(
+            "/hello",
+            HttpHandler::new(&routes(&host, PluginOptions::new())).expect("0.2"),
+        )
+        .route(
+            "/stream",
+            HttpHandler::new(&http_p3(&host, PluginOptions::new())).expect("0.3"),
+        );
+    let (addr, _stop) = start(server).await;
+    assert_eq!(request(addr, "GET", "/hello", Vec::new()).await.status, 200);
+    assert_eq!(
+        request(addr, "GET", "/stream/1", Vec::new()).await.text(),
+        "line 0\n"
+    );
+}
