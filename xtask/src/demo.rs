@@ -143,13 +143,9 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
     )?;
 
     println!();
-    println!("=== http-service: routes that are wasi:http/proxy plugins ===");
+    println!("=== http-service: routes that are wasi:http plugins (WASI 0.2 and 0.3) ===");
     let service_dir = demo.join("http-service");
-    copy_routes(
-        &root.join("examples/http-service"),
-        &guests.join("http-routes.wasm"),
-        &service_dir,
-    )?;
+    copy_routes(&root.join("examples/http-service"), &guests, &service_dir)?;
     run_shown(
         Command::new(root.join("target/debug/http-service"))
             .current_dir(&service_dir)
@@ -187,9 +183,13 @@ fn copy_example(root: &Path, from: &Path, to: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Sets up http-service's routes in `to`: its policy, and each route's manifest with the
-/// proxy component beside it (as `NAME.wasm`).
-fn copy_routes(from: &Path, component: &Path, to: &Path) -> anyhow::Result<()> {
+/// The routes of http-service served by the WASI 0.3 handler (the `http-p3` guest); the others
+/// by the WASI 0.2 proxy (`http-routes`).
+const WASI_0_3_ROUTES: &[&str] = &["stream"];
+
+/// Sets up http-service's routes in `to`: its policy, and each route's manifest with its
+/// handler component from `guests` beside it (as `NAME.wasm`).
+fn copy_routes(from: &Path, guests: &Path, to: &Path) -> anyhow::Result<()> {
     if to.exists() {
         std::fs::remove_dir_all(to).with_context(|| format!("clearing {}", to.display()))?;
     }
@@ -205,7 +205,13 @@ fn copy_routes(from: &Path, component: &Path, to: &Path) -> anyhow::Result<()> {
         )?;
         let mut wasm = name.clone();
         wasm.push(".wasm");
-        std::fs::copy(component, route.join(wasm))
+        let handler = if WASI_0_3_ROUTES.iter().any(|r| name == *r) {
+            "http-p3.wasm"
+        } else {
+            "http-routes.wasm"
+        };
+        let component = guests.join(handler);
+        std::fs::copy(&component, route.join(wasm))
             .with_context(|| format!("copying {}", component.display()))?;
     }
     Ok(())

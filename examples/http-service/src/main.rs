@@ -221,6 +221,11 @@ fn demo(routes: &Routes) -> anyhow::Result<()> {
             "waits in a host call: its deadline ends it",
         ),
         ("/trap", 500, "panics"),
+        (
+            "/stream/3",
+            200,
+            "a WASI 0.3 handler: it writes its body after answering",
+        ),
         ("/hello", 200, "the other routes go on"),
     ] {
         let started = std::time::Instant::now();
