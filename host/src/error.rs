@@ -571,6 +571,7 @@ impl Error {
         "memory",
         "table",
         "handles",
+        "component-handles",
         "duplicate-name",
         "instance-failed",
         "quarantined",

@@ -4,19 +4,16 @@
 
 use bytes::Bytes;
 use http_body_util::BodyExt as _;
-use http_body_util::combinators::UnsyncBoxBody;
 use wasmtime_wasi_http::WasiHttpView as _;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyIndices};
 
+use super::answer::{Answering, ResponseBody};
 use crate::error::{Error, Result};
 use crate::plugin::Plugin;
 use crate::plugin::typed::Typed;
 
 crate::typed_world!(Proxy, ProxyIndices);
-
-/// The body of a response: streamed from the plugin as it writes it.
-pub type ResponseBody = UnsyncBoxBody<Bytes, wasmtime_wasi_http::Error>;
 
 /// What errors name the function of an HTTP request by (WASI 0.2).
 const HANDLE: &str = "wasi:http/incoming-handler#handle";
@@ -44,10 +41,6 @@ impl<T: Send> Clone for HttpHandler<T> {
         Self { flavor }
     }
 }
-
-/// What a plugin answered: a response (its body still streaming), or the `wasi:http` error code
-/// it answered with instead.
-pub(crate) type Answer = std::result::Result<http::Response<ResponseBody>, String>;
 
 impl<T: Send + 'static> HttpHandler<T> {
     /// The handler of `plugin`, which must export `wasi:http/incoming-handler` (any 0.2
@@ -184,12 +177,6 @@ impl<T: Send + 'static> HttpHandler<T> {
         }
     }
 }
-
-/// The plugin's answer, once it gives one, and the task of its call.
-pub(crate) type Answering = (
-    tokio::sync::oneshot::Receiver<Answer>,
-    tokio::task::JoinHandle<Result<()>>,
-);
 
 /// Starts answering `request` with a WASI 0.2 `wasi:http/proxy` plugin, on a fresh instance, on
 /// a task of its own: the plugin may go on writing the body after it has set the response, and

@@ -8,9 +8,11 @@
 //! bounding requests in flight and slow clients. Both need an asynchronous host
 //! ([`Host::builder_async`](crate::Host::builder_async)) on a tokio runtime.
 
+pub(crate) mod answer;
 pub(crate) mod handler;
 pub(crate) mod server;
 pub(crate) mod service;
 
-pub use handler::{HttpHandler, ResponseBody, error_response, status_for};
+pub use answer::ResponseBody;
+pub use handler::{HttpHandler, error_response, status_for};
 pub use server::HttpServer;

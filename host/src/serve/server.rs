@@ -21,7 +21,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use super::handler::{HttpHandler, ResponseBody, error_response, text_response};
+use super::answer::ResponseBody;
+use super::handler::{HttpHandler, error_response, text_response};
 use crate::error::{Error, Result};
 
 /// Requests answered at once, by default: past it, 503.

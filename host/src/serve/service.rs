@@ -11,7 +11,7 @@ use wasmtime_wasi_http::WasiHttpView as _;
 use wasmtime_wasi_http::p3::Request;
 use wasmtime_wasi_http::p3::bindings::Service;
 
-use super::handler::{Answer, Answering, ResponseBody};
+use super::answer::{Answer, Answering, ResponseBody};
 use crate::error::{Error, Result};
 use crate::plugin::Plugin;
 use crate::plugin::instance::Callee;

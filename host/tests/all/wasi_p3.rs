@@ -238,3 +238,121 @@ fn a_wasi_0_3_plugin_sees_only_the_granted_environment() {
     assert_eq!(probe(&plugin, r#"get-env("MODE")"#), r#"some("fast")"#);
     assert_eq!(probe(&plugin, r#"get-env("HOME")"#), "none");
 }
+
+#[test]
+fn a_wasi_0_3_plugin_cannot_write_a_read_only_grant() {
+    let f = crate::sandbox::fixture();
+    let host = async_host();
+    let plugin = p3_prober(&host, Grants::none().dir(&f.data, "/data"));
+    for (path, what) in [
+        ("new.txt", "creating a file in a read-only grant"),
+        ("inside.txt", "overwriting a file in a read-only grant"),
+    ] {
+        let outcome = probe(&plugin, &format!(r#"write-at("/data", "{path}", "pwned")"#));
+        assert_refused(&outcome, what);
+    }
+    assert!(!f.data.join("new.txt").exists());
+    assert_eq!(
+        std::fs::read_to_string(f.data.join("inside.txt")).expect("read"),
+        "inside"
+    );
+}
+
+#[test]
+fn a_wasi_0_3_plugin_writes_a_read_write_grant_and_nothing_beside_it() {
+    let f = crate::sandbox::fixture();
+    let host = async_host();
+    let plugin = p3_prober(&host, Grants::none().dir_rw(&f.data, "/out"));
+    assert_eq!(
+        probe(&plugin, r#"write-at("/out", "made.txt", "by the plugin")"#),
+        "ok"
+    );
+    assert_eq!(
+        std::fs::read_to_string(f.data.join("made.txt")).expect("read"),
+        "by the plugin"
+    );
+    for path in ["../made.txt", "escape/made.txt", "/tmp/made-by-p3.txt"] {
+        let outcome = probe(&plugin, &format!(r#"write-at("/out", "{path}", "x")"#));
+        assert_refused(&outcome, &format!("writing {path}"));
+    }
+    assert!(!f.secret.with_file_name("made.txt").exists());
+}
+
+/// A TCP listener on a loopback port, and the port.
+fn loopback_listener() -> (std::net::TcpListener, u16) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen on loopback");
+    let port = listener.local_addr().expect("addr").port();
+    (listener, port)
+}
+
+#[test]
+fn a_wasi_0_3_plugin_connects_only_where_granted() {
+    use componentry::grants::NetPattern;
+    let (listener, port) = loopback_listener();
+    let addr = format!("127.0.0.1:{port}");
+    let host = async_host();
+    let call = format!(r#"connect("{addr}")"#);
+    let outcome = probe(&p3_prober(&host, Grants::none()), &call);
+    assert_refused(&outcome, "a connection without a grant");
+    assert!(outcome.contains("AccessDenied"), "{outcome}");
+    let other = Grants::none().allow_net(NetPattern::parse("127.0.0.1:1").expect("pattern"));
+    assert_refused(
+        &probe(&p3_prober(&host, other), &call),
+        "a connection to a port not granted",
+    );
+    let granted = Grants::none().allow_net(NetPattern::parse(&addr).expect("pattern"));
+    assert_eq!(probe(&p3_prober(&host, granted), &call), "ok");
+    listener.set_nonblocking(true).expect("nonblocking");
+    assert!(
+        listener.accept().is_ok(),
+        "the plugin's connection reached the listener"
+    );
+}
+
+#[test]
+fn a_wasi_0_3_plugin_listens_only_with_allow_listen() {
+    use componentry::grants::NetPattern;
+    let host = async_host();
+    let anywhere = Grants::none().allow_net(NetPattern::parse("*:*").expect("pattern"));
+    let outcome = probe(&p3_prober(&host, anywhere), r#"listen("127.0.0.1:0")"#);
+    assert_refused(&outcome, "listening with only allow-net");
+    assert!(outcome.contains("AccessDenied"), "{outcome}");
+    let listen = Grants::none().allow_listen(NetPattern::parse("127.0.0.1:*").expect("pattern"));
+    assert_eq!(
+        probe(&p3_prober(&host, listen), r#"listen("127.0.0.1:0")"#),
+        "ok"
+    );
+}
+
+#[test]
+fn a_wasi_0_3_plugin_looks_names_up_only_with_a_grant() {
+    let host = async_host();
+    let outcome = probe(&p3_prober(&host, Grants::none()), r#"resolve("localhost")"#);
+    assert_refused(&outcome, "a lookup without a grant");
+    let granted = Grants::none().allow_name_lookup(true);
+    let outcome = probe(&p3_prober(&host, granted), r#"resolve("localhost")"#);
+    assert!(
+        outcome.starts_with("ok(") && outcome.contains("127.0.0.1"),
+        "a granted name resolves: {outcome}"
+    );
+}
+
+#[test]
+fn deterministic_mode_reproduces_a_wasi_0_3_plugins_randomness_and_time() {
+    let host = async_host();
+    let entropy = |grants: Grants| {
+        let plugin = host
+            .load_file_with(guest("p3-tasks"), PluginOptions::new().grants(grants))
+            .expect("load p3-tasks");
+        probe(&plugin, "entropy()")
+    };
+    let seeded = |seed| entropy(Grants::none().deterministic(seed));
+    assert_eq!(seeded(7), seeded(7));
+    assert_ne!(seeded(7), seeded(8));
+    assert_ne!(entropy(Grants::none()), entropy(Grants::none()));
+    let virtual_now = seeded(7);
+    assert!(
+        virtual_now.ends_with(&format!("{})", crate::VIRTUAL_EPOCH_SECS * 1_000_000_000)),
+        "the virtual system clock starts at 2000-01-01: {virtual_now}"
+    );
+}

@@ -99,6 +99,13 @@ impl Guest for P3Tasks {
         reader
     }
 
+    async fn entropy() -> (u64, u64) {
+        let random = wasip3::random::random::get_random_u64();
+        let now = wasip3::clocks::system_clock::now();
+        let seconds = u64::try_from(now.seconds).unwrap_or_default();
+        (random, seconds * 1_000_000_000 + u64::from(now.nanoseconds))
+    }
+
     async fn later(value: u32, millis: u64) -> FutureReader<u32> {
         let (writer, reader) = wit_future::new::<u32>(|| 0);
         componentry_sdk::wit_bindgen::spawn_local(async move {
