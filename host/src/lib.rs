@@ -167,11 +167,11 @@ pub mod naming {
 }
 
 /// Serving HTTP beyond [`HttpHandler`] and
-/// [`HttpServer`]: the response body type and the responses to failed
-/// requests.
+/// [`HttpServer`]: the response body type, the responses to failed
+/// requests, and instance reuse for WASI 0.3 handlers.
 #[cfg(feature = "serve")]
 pub mod http {
-    pub use crate::serve::{ResponseBody, error_response, status_for};
+    pub use crate::serve::{InstanceReuse, ResponseBody, error_response, status_for};
 }
 
 /// What host functions and generated bindings use: wasmtime's `Result`, resources and their

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use componentry::http::InstanceReuse;
 use componentry::{Host, HttpHandler, HttpServer, Output, PluginDir, PluginEvent, Pooling};
 
 use crate::interrupt::interrupted;
@@ -18,7 +19,8 @@ use crate::{exit, stats};
 /// The arguments of `componentry serve`.
 #[derive(Args)]
 pub struct ServeArgs {
-    /// The component: exports `wasi:http/incoming-handler` (world `wasi:http/proxy`).
+    /// The component: exports `wasi:http/incoming-handler` (world `wasi:http/proxy`, WASI 0.2)
+    /// or `wasi:http/handler` (world `wasi:http/service`, WASI 0.3).
     plugin: PathBuf,
 
     /// The address to listen on (`0.0.0.0:8080` for every interface, as `wasmtime serve`
@@ -60,6 +62,21 @@ pub struct ServeArgs {
     #[arg(long, value_name = "MS", default_value_t = 30_000)]
     body_timeout: u64,
 
+    /// Requests one instance of a WASI 0.3 handler answers before it is retired (as `wasmtime
+    /// serve`'s option of the same name). 1, the default: a fresh instance per request. More
+    /// lets one request see what an earlier one left in the instance's memory.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    max_instance_reuse_count: usize,
+
+    /// Requests one reused instance answers at once (with `--max-instance-reuse-count`).
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    max_instance_concurrent_reuse_count: usize,
+
+    /// Milliseconds a reused instance waits for a request before it is retired (with
+    /// `--max-instance-reuse-count`).
+    #[arg(long, value_name = "MS", default_value_t = 1_000)]
+    idle_instance_timeout: u64,
+
     /// How the plugin is loaded: cache, manifest, policy, grant and limit flags.
     #[command(flatten)]
     loading: LoadFlags,
@@ -93,7 +110,20 @@ pub fn run(mut args: ServeArgs) -> Result<(), exit::Failure> {
     let host: Host<()> = Host::builder_async(&engine, |_| ())?.build()?;
     let policy = prepared.policy.clone();
     let plugin = load(&host, prepared)?;
-    let handler = HttpHandler::new(&plugin)?;
+    let mut handler = HttpHandler::new(&plugin)?;
+    if args.max_instance_reuse_count > 1 {
+        if !handler.is_wasi_0_3() {
+            return Err(exit::Failure::usage(
+                "--max-instance-reuse-count needs a WASI 0.3 handler (`wasi:http/handler`); \
+                 a WASI 0.2 proxy gets a fresh instance per request",
+            ));
+        }
+        let reuse = InstanceReuse::new()
+            .max_requests(args.max_instance_reuse_count)
+            .max_concurrent(args.max_instance_concurrent_reuse_count)
+            .idle_timeout(Duration::from_millis(args.idle_instance_timeout));
+        handler = handler.reuse_instances(reuse)?;
+    }
     if args.watch {
         report_reloads(host.subscribe());
     }

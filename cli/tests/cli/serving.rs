@@ -478,3 +478,34 @@ fn serve_answers_with_a_wasi_0_3_handler_under_the_same_flags() {
     assert!(body.contains("HttpRequestDenied"), "{body}");
     assert_eq!(serving.get("/hello").0, 200, "the host goes on");
 }
+
+#[test]
+fn serve_reuses_instances_of_a_wasi_0_3_handler_only_when_asked() {
+    let handler = guest("http-p3");
+    let fresh = Serving::start(&[&path_arg(&handler)]);
+    assert_eq!(fresh.get("/count"), (200, "1\n".to_owned()));
+    assert_eq!(
+        fresh.get("/count"),
+        (200, "1\n".to_owned()),
+        "fresh by default"
+    );
+    let reused = Serving::start(&[
+        &path_arg(&handler),
+        "--max-instance-reuse-count",
+        "2",
+        "--idle-instance-timeout",
+        "30000",
+    ]);
+    let counts: Vec<String> = (0..3).map(|_| reused.get("/count").1).collect();
+    assert_eq!(counts, ["1\n", "2\n", "1\n"]);
+    let output = Run::new(&[
+        "serve",
+        &path_arg(&guest("http-routes")),
+        "--max-instance-reuse-count",
+        "2",
+    ])
+    .output();
+    assert_eq!(output.status.code(), Some(2), "a 0.2 proxy cannot reuse");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("WASI 0.3"), "{stderr}");
+}

@@ -104,6 +104,25 @@ impl<T: Send + 'static> PluginInstance<T> {
         .await
     }
 
+    /// Runs `work` inside the store's `run_concurrent` for as long as it takes, as the event loop
+    /// of an instance that serves many requests (`serve::reuse`): not a call of its own (each
+    /// request passes the call gate, and sets the store's deadline, itself), so the store is
+    /// armed without a deadline. A failure of the event loop (a trap, a limit) is mapped once
+    /// and marks the instance failed.
+    pub(crate) async fn run_concurrent_serving<R: Send + 'static>(
+        &mut self,
+        function: &str,
+        work: impl AsyncFnOnce(&Accessor<PluginState<T>>) -> wasmtime::Result<R>,
+    ) -> Result<R> {
+        crate::store::metering::arm(self.wasmtime_store());
+        self.state_mut().limiter.deadline_at = None;
+        let ran = self.wasmtime_store().run_concurrent(work).await;
+        match ran.and_then(|outcome| outcome) {
+            Ok(value) => Ok(value),
+            Err(error) => Err(self.fail_unrecorded(function, error)),
+        }
+    }
+
     /// Runs `work` inside the store's `run_concurrent` as one call of `callee`: through the
     /// call gate, with one fuel budget, racing one deadline, its failure mapped and counted
     /// once. What `work` starts in the instance (`call_concurrent`, the tasks of a WASI 0.3

@@ -123,6 +123,11 @@ impl<T: Send + 'static> PluginInstance<T> {
         self.version.needs_async
     }
 
+    /// The quarantine policy of the instance's version.
+    pub(crate) fn quarantine(&self) -> Option<QuarantinePolicy> {
+        self.quarantine
+    }
+
     /// The plugin this is an instance of.
     pub fn plugin(&self) -> &Plugin<T> {
         &self.plugin
@@ -422,6 +427,18 @@ impl<T: Send + 'static> PluginInstance<T> {
             outcome::conclude_failed_call(&mut self.store, self.plugin.name(), function, error);
         self.failed |= mapped.is_guest_failure();
         self.record(Some(&mapped));
+        mapped
+    }
+
+    /// Ends a failure of work that is not one call (an event loop serving many requests, whose
+    /// requests are counted one by one): maps the error (once), marks the instance failed when
+    /// the guest failed, and counts nothing.
+    #[cold]
+    pub(crate) fn fail_unrecorded(&mut self, function: &str, error: wasmtime::Error) -> Error {
+        self.settle();
+        let mapped =
+            outcome::conclude_failed_call(&mut self.store, self.plugin.name(), function, error);
+        self.failed |= mapped.is_guest_failure();
         mapped
     }
 

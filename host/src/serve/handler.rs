@@ -2,6 +2,8 @@
 //! WASI 0.2 `wasi:http/proxy` plugin or a WASI 0.3 `wasi:http/service` one (`service`), and the
 //! responses to requests that fail.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http_body_util::BodyExt as _;
 use wasmtime_wasi_http::WasiHttpView as _;
@@ -9,6 +11,7 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyIndices};
 
 use super::answer::{Answering, ResponseBody};
+use super::reuse::{InstanceReuse, Workers};
 use crate::error::{Error, Result};
 use crate::plugin::Plugin;
 use crate::plugin::typed::Typed;
@@ -30,6 +33,8 @@ enum Flavor<T: Send + 'static> {
     Proxy(Typed<T, Proxy>),
     /// WASI 0.3: `wasi:http/handler`, called inside the store's concurrent event loop.
     Service(Plugin<T>),
+    /// WASI 0.3, on instances reused for several requests.
+    Reused(Arc<Workers<T>>),
 }
 
 impl<T: Send> Clone for HttpHandler<T> {
@@ -37,6 +42,7 @@ impl<T: Send> Clone for HttpHandler<T> {
         let flavor = match &self.flavor {
             Flavor::Proxy(typed) => Flavor::Proxy(typed.clone()),
             Flavor::Service(plugin) => Flavor::Service(plugin.clone()),
+            Flavor::Reused(workers) => Flavor::Reused(workers.clone()),
         };
         Self { flavor }
     }
@@ -75,12 +81,36 @@ impl<T: Send + 'static> HttpHandler<T> {
         match &self.flavor {
             Flavor::Proxy(typed) => typed.plugin(),
             Flavor::Service(plugin) => plugin,
+            Flavor::Reused(workers) => workers.plugin(),
         }
     }
 
     /// Whether the plugin answers with WASI 0.3's `wasi:http/handler`.
     pub fn is_wasi_0_3(&self) -> bool {
-        matches!(self.flavor, Flavor::Service(_))
+        matches!(self.flavor, Flavor::Service(_) | Flavor::Reused(_))
+    }
+
+    /// Reuses instances for several requests, as `reuse` says, instead of a fresh instance per
+    /// request; for WASI 0.3 handlers only (a 0.2 proxy is [`Error::Incompatible`]: its
+    /// `incoming-handler` runs one request per call to completion). What one request leaves in
+    /// the instance's memory, the next requests on it see: see [`InstanceReuse`].
+    pub fn reuse_instances(self, reuse: InstanceReuse) -> Result<Self> {
+        let plugin = match self.flavor {
+            Flavor::Service(plugin) => plugin,
+            Flavor::Reused(workers) => workers.plugin().clone(),
+            Flavor::Proxy(typed) => {
+                return Err(Error::Incompatible {
+                    plugin: typed.plugin().name().to_owned(),
+                    reason: "instance reuse needs a WASI 0.3 handler (`wasi:http/handler`); \
+                             this is a WASI 0.2 proxy"
+                        .to_owned(),
+                    source: None,
+                });
+            }
+        };
+        Ok(Self {
+            flavor: Flavor::Reused(Workers::new(plugin, reuse)),
+        })
     }
 
     /// Answers `request` on a fresh instance of the plugin. The response comes back as soon as
@@ -125,6 +155,7 @@ impl<T: Send + 'static> HttpHandler<T> {
         let (answered, call) = match &self.flavor {
             Flavor::Proxy(typed) => answer_0_2(typed, request, guard),
             Flavor::Service(plugin) => super::service::answer(plugin, request, guard),
+            Flavor::Reused(workers) => workers.answer(request, guard),
         };
         // A client that goes away before its response is complete cancels the call.
         let mut cancel = CancelOnDrop(Some(call.abort_handle()));

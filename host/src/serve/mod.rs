@@ -10,9 +10,11 @@
 
 pub(crate) mod answer;
 pub(crate) mod handler;
+pub(crate) mod reuse;
 pub(crate) mod server;
 pub(crate) mod service;
 
 pub use answer::ResponseBody;
 pub use handler::{HttpHandler, error_response, status_for};
+pub use reuse::InstanceReuse;
 pub use server::HttpServer;

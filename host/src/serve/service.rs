@@ -14,10 +14,10 @@ use wasmtime_wasi_http::p3::bindings::Service;
 use super::answer::{Answer, Answering, ResponseBody};
 use crate::error::{Error, Result};
 use crate::plugin::Plugin;
-use crate::plugin::instance::Callee;
+use crate::plugin::instance::{Callee, PluginInstance};
 
 /// What errors name the function of an HTTP request by (WASI 0.3).
-const HANDLE: &str = "wasi:http/handler#handle";
+pub(crate) const HANDLE: &str = "wasi:http/handler#handle";
 
 /// Whether `plugin` answers HTTP with WASI 0.3's `wasi:http/handler` (any 0.3 version).
 pub(crate) fn exports_handler<T: Send + 'static>(plugin: &Plugin<T>) -> bool {
@@ -59,14 +59,7 @@ where
     B::Error: Into<wasmtime_wasi_http::Error>,
 {
     let mut instance = plugin.instantiate_for_call_async().await?;
-    let service = {
-        let (store, wasm) = instance.parts();
-        Service::new(store, wasm).map_err(|e| Error::Incompatible {
-            plugin: plugin.name().to_owned(),
-            reason: "its `wasi:http/handler` is not the one WASI 0.3 defines".to_owned(),
-            source: Some(e.into()),
-        })?
-    };
+    let service = service_of(plugin, &mut instance)?;
     instance
         .run_concurrent_raced(Callee::Named(HANDLE), true, async move |accessor| {
             let request = accessor
@@ -82,10 +75,7 @@ where
                     // answering. The body tells when it has ended or been dropped.
                     let (ended, ending) = tokio::sync::oneshot::channel::<()>();
                     let response = response.map(|body| -> ResponseBody {
-                        http_body_util::BodyExt::boxed_unsync(EndSignalling {
-                            body,
-                            ended: Some(ended),
-                        })
+                        http_body_util::BodyExt::boxed_unsync(EndSignalling::new(body, ended))
                     });
                     if answer.send(Ok(response)).is_ok() {
                         let _ = ending.await;
@@ -97,10 +87,33 @@ where
         .await
 }
 
+/// The bindings of `instance`'s `wasi:http/handler`.
+pub(crate) fn service_of<T: Send + 'static>(
+    plugin: &Plugin<T>,
+    instance: &mut PluginInstance<T>,
+) -> Result<Service> {
+    let (store, wasm) = instance.parts();
+    Service::new(store, wasm).map_err(|e| Error::Incompatible {
+        plugin: plugin.name().to_owned(),
+        reason: "its `wasi:http/handler` is not the one WASI 0.3 defines".to_owned(),
+        source: Some(e.into()),
+    })
+}
+
 /// A response body that says (by dropping `ended`) when it has ended or been dropped.
-struct EndSignalling {
+pub(crate) struct EndSignalling {
     body: ResponseBody,
     ended: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl EndSignalling {
+    /// `body`, which drops `ended` when it ends or is dropped.
+    pub(crate) fn new(body: ResponseBody, ended: tokio::sync::oneshot::Sender<()>) -> Self {
+        Self {
+            body,
+            ended: Some(ended),
+        }
+    }
 }
 
 impl hyper::body::Body for EndSignalling {

@@ -264,7 +264,7 @@ fn a_component_that_is_not_a_proxy_is_refused() {
 
 /// `bytes` with a custom section appended: another component (another SHA-256) that behaves
 /// the same.
-fn variant(bytes: &[u8], tag: u8) -> Vec<u8> {
+pub(crate) fn variant(bytes: &[u8], tag: u8) -> Vec<u8> {
     let name = b"componentry-test";
     let payload_len = 1 + name.len() + 1;
     let mut out = bytes.to_vec();

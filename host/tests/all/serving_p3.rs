@@ -160,3 +160,153 @@ async fn a_wasi_0_3_template_plugin_a_0_3_handler_and_0_2_plugins_share_one_host
         "line 0\n"
     );
 }
+
+/// A server of `plugin` whose instances are reused as `reuse` says.
+async fn serve_reused(
+    plugin: &Plugin<()>,
+    reuse: componentry::http::InstanceReuse,
+) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let handler = HttpHandler::new(plugin)
+        .expect("a WASI 0.3 handler")
+        .reuse_instances(reuse)
+        .expect("reuse");
+    start(HttpServer::new().route("/", handler)).await
+}
+
+/// What `/count` answers: how many requests the instance answering it has counted.
+async fn count(addr: std::net::SocketAddr) -> String {
+    let answer = request(addr, "GET", "/count", Vec::new()).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    answer.text().trim().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_reuse_every_request_gets_a_fresh_instance() {
+    let host = serving_host();
+    let plugin = http_p3(&host, PluginOptions::new());
+    let (addr, _stop) = serve(&plugin).await;
+    for _ in 0..3 {
+        assert_eq!(count(addr).await, "1", "nothing carries over");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_instance_answers_up_to_its_count_then_a_fresh_one_takes_over() {
+    let host = serving_host();
+    let plugin = http_p3(&host, PluginOptions::new());
+    let reuse = componentry::http::InstanceReuse::new()
+        .max_requests(3)
+        .idle_timeout(Duration::from_secs(30));
+    let (addr, _stop) = serve_reused(&plugin, reuse).await;
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        seen.push(count(addr).await);
+    }
+    assert_eq!(seen, ["1", "2", "3", "1", "2"]);
+    let stats = plugin.stats();
+    assert_eq!(stats.calls, 5, "every request counts as a call: {stats:?}");
+    assert_eq!(stats.instances_created, 2, "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_instance_answers_requests_at_once_up_to_its_bound() {
+    let host = serving_host();
+    let plugin = http_p3(&host, PluginOptions::new());
+    let reuse = componentry::http::InstanceReuse::new()
+        .max_requests(100)
+        .max_concurrent(2)
+        .idle_timeout(Duration::from_secs(30));
+    let (addr, _stop) = serve_reused(&plugin, reuse).await;
+    let waits: Vec<_> = (0..4)
+        .map(|_| tokio::spawn(request(addr, "GET", "/sleep/300", Vec::new())))
+        .collect();
+    for wait in waits {
+        assert_eq!(wait.await.expect("request").status, 200);
+    }
+    let stats = plugin.stats();
+    assert_eq!(
+        stats.instances_created, 2,
+        "four requests at once, two per instance: {stats:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trap_or_a_deadline_retires_a_reused_instance() {
+    let host = serving_host();
+    let plugin = http_p3(
+        &host,
+        PluginOptions::new().limits(Limits::new().deadline(Duration::from_millis(300))),
+    );
+    let reuse = componentry::http::InstanceReuse::new().idle_timeout(Duration::from_secs(30));
+    let (addr, _stop) = serve_reused(&plugin, reuse).await;
+    assert_eq!(count(addr).await, "1");
+    assert_eq!(count(addr).await, "2");
+    let answer = request(addr, "GET", "/trap", Vec::new()).await;
+    assert_eq!(answer.status, 500, "{answer:?}");
+    assert_eq!(answer.text(), "plugin `http-p3` failed: trap\n");
+    assert_eq!(count(addr).await, "1", "a fresh instance after the trap");
+    let started = Instant::now();
+    let answer = request(addr, "GET", "/sleep/20000", Vec::new()).await;
+    assert_eq!(answer.status, 504, "{answer:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(
+        count(addr).await,
+        "1",
+        "a request past its deadline retires its instance"
+    );
+    let stats = plugin.stats();
+    assert_eq!(stats.errors.get("trap"), Some(&1), "{stats:?}");
+    assert_eq!(stats.errors.get("deadline"), Some(&1), "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_reused_instance_is_retired() {
+    let host = serving_host();
+    let plugin = http_p3(&host, PluginOptions::new());
+    let reuse = componentry::http::InstanceReuse::new().idle_timeout(Duration::from_millis(100));
+    let (addr, _stop) = serve_reused(&plugin, reuse).await;
+    assert_eq!(count(addr).await, "1");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        count(addr).await,
+        "1",
+        "a fresh instance after the idle time"
+    );
+    assert_eq!(plugin.stats().instances_created, 2);
+}
+
+#[test]
+fn a_wasi_0_2_proxy_cannot_reuse_instances() {
+    let host = serving_host();
+    let plugin = routes(&host, PluginOptions::new());
+    let handler = HttpHandler::new(&plugin).expect("a proxy");
+    match handler.reuse_instances(componentry::http::InstanceReuse::new()) {
+        Err(componentry::Error::Incompatible { reason, .. }) => {
+            assert!(reason.contains("WASI 0.3"), "{reason}");
+        }
+        Err(other) => panic!("expected Incompatible, got {other:?}"),
+        Ok(_) => panic!("a 0.2 proxy must not reuse instances"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_reload_new_requests_go_to_an_instance_of_the_new_version() {
+    let host = serving_host();
+    let plugin = http_p3(&host, PluginOptions::new());
+    let reuse = componentry::http::InstanceReuse::new().idle_timeout(Duration::from_secs(30));
+    let (addr, _stop) = serve_reused(&plugin, reuse).await;
+    assert_eq!(count(addr).await, "1");
+    assert_eq!(count(addr).await, "2");
+    let original = std::fs::read(guest("http-p3")).expect("read");
+    let reloader = plugin.clone();
+    tokio::task::spawn_blocking(move || reloader.reload(&crate::serving::variant(&original, 1)))
+        .await
+        .expect("the reload ran")
+        .expect("reloaded");
+    assert_eq!(
+        count(addr).await,
+        "1",
+        "a fresh instance of the new version"
+    );
+    assert_eq!(count(addr).await, "2");
+}

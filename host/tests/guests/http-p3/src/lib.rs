@@ -3,6 +3,8 @@
 //! outgoing request where asked (to test the HTTP grants).
 //!
 //! - `/hello`: `hello from WASI 0.3 <method> <path>`
+//! - `/count`: how many requests this instance has answered at `/count`, this one included (1 on
+//!   a fresh instance: more only where the host reuses instances)
 //! - `/stream/N`: a body of N lines, written after the response is returned
 //! - `/trap`: traps before answering
 //! - `/sleep/MS`: waits MS milliseconds on the host's clock, then answers
@@ -10,11 +12,16 @@
 //!   got, or with 502 and the error
 //! - anything else: 404
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use wasip3::clocks::monotonic_clock;
 use wasip3::http::types::{ErrorCode, Fields, Method, Request, Response, Scheme};
 use wasip3::{wit_bindgen, wit_future, wit_stream};
 
 wasip3::http::service::export!(HttpP3);
+
+/// Requests answered at `/count` by this instance.
+static COUNTED: AtomicU32 = AtomicU32::new(0);
 
 struct HttpP3;
 
@@ -29,6 +36,10 @@ impl wasip3::exports::http::handler::Guest for HttpP3 {
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         match segments.as_slice() {
             ["hello"] => Ok(text(200, format!("hello from WASI 0.3 {method} {path}\n"))),
+            ["count"] => {
+                let count = COUNTED.fetch_add(1, Ordering::SeqCst) + 1;
+                Ok(text(200, format!("{count}\n")))
+            }
             ["stream", count] => {
                 let count: u32 = count.parse().unwrap_or(0);
                 let (mut body, contents) = wit_stream::new();
