@@ -279,10 +279,12 @@ pub enum Error {
         deadline: std::time::Duration,
     },
 
-    /// The plugin tried to grow its linear memory (all its memories together) past its limit.
+    /// The plugin tried to grow its linear memory (all its memories together) past its limit, or
+    /// the streams and futures a dynamic call of it returned held more than that on the host.
     #[error(
         "plugin '{plugin}' hit its memory limit in `{function}`: it asked for {requested} bytes \
-         of linear memory in all, the limit is {limit} bytes"
+         of linear memory in all (or its returned streams held that many on the host), the limit \
+         is {limit} bytes"
     )]
     MemoryLimit {
         /// The plugin's name.

@@ -1014,3 +1014,24 @@ fn run_stops_a_wasi_0_3_plugin_that_waits_for_nothing_with_exit_5() {
     let out = expect_code(&["run", &plugin, "--invoke", "never-resolves()"], 5);
     assert!(stderr(&out).contains("deadlock"), "{}", stderr(&out));
 }
+
+#[test]
+fn run_invoke_prints_a_returned_stream_as_its_items_and_a_future_as_its_value() {
+    let plugin = path_arg(&guest("p3-tasks"));
+    let out = expect_code(&["run", &plugin, "--invoke", "numbers(3)"], 0);
+    assert_eq!(stdout(&out), "[0, 1, 2]\n");
+    let out = expect_code(&["run", &plugin, "--invoke", "later(7, 5)"], 0);
+    assert_eq!(stdout(&out), "some(7)\n");
+    let out = expect_code(
+        &[
+            "run",
+            &plugin,
+            "--max-memory",
+            "4194304",
+            "--invoke",
+            "numbers(4294967295)",
+        ],
+        8,
+    );
+    assert!(stderr(&out).contains("memory limit"), "{}", stderr(&out));
+}

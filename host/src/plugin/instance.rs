@@ -16,6 +16,7 @@ use tracing::Instrument as _;
 
 use crate::compat::wit_type;
 use crate::error::{Error, Result};
+use crate::plugin::async_values;
 use crate::plugin::exports::ExportedFunc;
 use crate::plugin::gate::{CallGate, EndedCall};
 use crate::plugin::handle::Plugin;
@@ -587,6 +588,23 @@ impl<T: Send + 'static> PluginInstance<T> {
     ) -> Result<Vec<Val>> {
         let (func, results) = self.prepare(position, args)?;
         let mut results = placeholders(results);
+        let export = &self.version.exports[position];
+        if async_values::any_in(export.ty.results()) {
+            // Its streams and futures are read to their end within the call.
+            let types: Vec<_> = export.ty.results().collect();
+            let budget = self.store.data().limiter.limits.max_memory;
+            return self
+                .run_concurrent_raced(
+                    Callee::Export(position),
+                    asynchronous,
+                    async move |accessor| {
+                        func.call_concurrent(accessor, args, &mut results).await?;
+                        async_values::read_to_end(accessor, &mut results, &types, budget).await?;
+                        Ok(results)
+                    },
+                )
+                .await;
+        }
         let deadline = self.begin_raced(asynchronous)?;
         let span = self.call_span(Callee::Export(position));
         let raced = crate::engine::timer::race(

@@ -4,6 +4,7 @@
 //! ([`instance`]: the one call path every call takes, through the plugin's [`gate`]), typed views ([`typed`]), many calls at once in one instance ([`concurrent`]), what is shared
 //! with the other plugins of a host ([`shared`]), and the options it loads with ([`options`]).
 
+pub(crate) mod async_values;
 pub(crate) mod asyncness;
 pub(crate) mod calls;
 pub(crate) mod concurrent;

@@ -62,6 +62,17 @@ pub(crate) fn conclude_failed_call<T>(
     }
     let limiter = &store.data().limiter;
     let limits = &limiter.limits;
+    if let Some(too_large) = error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<crate::plugin::async_values::TooLarge>())
+    {
+        return Error::MemoryLimit {
+            plugin: plugin.to_owned(),
+            function: function.to_owned(),
+            limit: too_large.limit,
+            requested: too_large.read,
+        };
+    }
     // A guest usually turns a refused `memory.grow` into its own abort (a trap of its own choosing),
     // so any failure after a refusal is reported as the limit that caused it.
     if let Some(requested) = limiter.refused_memory {

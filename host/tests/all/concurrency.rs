@@ -1,6 +1,7 @@
 //! Many calls at once inside one instance (`PluginInstance::call_concurrent`): calls of a WASI
 //! 0.3 plugin's async exports overlap, at most the instance's cap at a time; the batch has one
-//! deadline; a trap in one call fails them all and the instance.
+//! deadline; a trap in one call fails them all and the instance. And the streams and futures a
+//! dynamic call returns, read to their end within the call, under the memory limit and deadline.
 
 use std::time::{Duration, Instant};
 
@@ -151,4 +152,66 @@ fn a_synchronous_host_runs_a_batch_on_the_calling_thread() {
         .call_concurrent(overlaps(4, 50))
         .expect("the batch");
     assert_eq!(peak(&results), 4);
+}
+
+#[test]
+fn a_returned_stream_is_read_to_its_end_and_a_future_to_its_value() {
+    let host = crate::asynchronous::async_host(false);
+    let plugin = p3_tasks(&host, Limits::new());
+    let numbers = block_on(plugin.call_async("numbers", &[Val::U32(5)])).expect("numbers");
+    assert_eq!(
+        numbers,
+        vec![Val::List((0..5).map(Val::U32).collect())],
+        "a stream<u32> is the list of its items"
+    );
+    let many = block_on(plugin.call_async("numbers", &[Val::U32(10_000)])).expect("many");
+    match many.as_slice() {
+        [Val::List(items)] => {
+            assert_eq!(items.len(), 10_000);
+            assert_eq!(items.last(), Some(&Val::U32(9_999)));
+        }
+        other => panic!("expected a list, got {other:?}"),
+    }
+    let later = block_on(plugin.invoke_async("later(7, 20)")).expect("later");
+    assert_eq!(later, vec![Val::Option(Some(Box::new(Val::U32(7))))]);
+    // A synchronous host reads them too.
+    let sync_host = crate::host();
+    let plugin = p3_tasks(&sync_host, Limits::new());
+    assert_eq!(
+        plugin.invoke("numbers(3)").expect("numbers"),
+        vec![Val::List((0..3).map(Val::U32).collect())]
+    );
+}
+
+#[test]
+fn a_stream_that_never_ends_is_stopped_by_the_memory_limit_or_the_deadline() {
+    let host = crate::asynchronous::async_host(false);
+    let limit = 4 << 20;
+    let plugin = p3_tasks(
+        &host,
+        Limits::new()
+            .max_memory(limit)
+            .deadline(Duration::from_secs(20)),
+    );
+    // Four billion numbers: far more than the plugin's memory limit allows the host to hold.
+    match block_on(plugin.call_async("numbers", &[Val::U32(u32::MAX)])) {
+        Err(Error::MemoryLimit {
+            plugin,
+            function,
+            limit: at,
+            requested,
+        }) => {
+            assert_eq!(plugin, "p3-tasks");
+            assert_eq!(function, "numbers");
+            assert_eq!(at, limit);
+            assert!(requested > limit, "{requested}");
+        }
+        other => panic!("expected MemoryLimit, got {other:?}"),
+    }
+    let plugin = p3_tasks(&host, Limits::new().deadline(Duration::from_millis(300)));
+    // A future the plugin writes only after an hour: the deadline ends the wait.
+    match block_on(plugin.invoke_async("later(1, 3600000)")) {
+        Err(Error::DeadlineExceeded { function, .. }) => assert_eq!(function, "later"),
+        other => panic!("expected DeadlineExceeded, got {other:?}"),
+    }
 }

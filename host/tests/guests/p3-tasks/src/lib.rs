@@ -90,10 +90,14 @@ impl Guest for P3Tasks {
     async fn numbers(count: u32) -> StreamReader<u32> {
         let (mut writer, reader) = wit_stream::new::<u32>();
         componentry_sdk::wit_bindgen::spawn_local(async move {
-            for n in 0..count {
-                if !writer.write_all(vec![n]).await.is_empty() {
+            // In writes of up to 4,096 numbers, until the reader stops taking them.
+            let mut next = 0u32;
+            while next < count {
+                let end = count.min(next.saturating_add(4096));
+                if !writer.write_all((next..end).collect()).await.is_empty() {
                     return;
                 }
+                next = end;
             }
         });
         reader
