@@ -175,10 +175,14 @@ pub mod http {
 }
 
 /// What host functions and generated bindings use: wasmtime's `Result`, resources and their
-/// table, the store context a host function gets, the linker, and [`HasSelf`](bindings::HasSelf).
+/// table, the store context a host function gets, the linker, [`HasSelf`](bindings::HasSelf),
+/// and for asynchronous host functions (`bindgen!` with `imports: { default: async | store }`)
+/// the [`Accessor`](bindings::Accessor) they get and [`HasData`](bindings::HasData).
 pub mod bindings {
     /// Marks a host-state type as the data that `add_to_linker` functions hand to host functions.
     pub use wasmtime::component::HasSelf;
+    /// What an asynchronous host function gets: access to the store between its awaits.
+    pub use wasmtime::component::{Accessor, HasData};
     pub use wasmtime::component::{Linker, LinkerInstance, Resource, ResourceAny, ResourceTable};
     pub use wasmtime::{Error, Result, StoreContextMut, bail, format_err};
 }

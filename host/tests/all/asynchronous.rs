@@ -10,13 +10,17 @@ use componentry::{Engine, Error, Host, Limits, Plugin, PluginOptions, Val};
 use crate::guest;
 
 /// An asynchronous host whose engine ticks epochs, and meters fuel when `fuel`.
-pub fn async_host(fuel: bool) -> Host<()> {
-    let engine = Engine::builder()
+/// An engine for asynchronous hosts: epoch interruption, and fuel when `fuel`.
+pub fn async_engine(fuel: bool) -> Engine {
+    Engine::builder()
         .fuel(fuel)
         .epoch_interruption(crate::EPOCH_TICK)
         .build()
-        .expect("engine");
-    Host::builder_async(&engine, |_| ())
+        .expect("engine")
+}
+
+pub fn async_host(fuel: bool) -> Host<()> {
+    Host::builder_async(&async_engine(fuel), |_| ())
         .expect("builder")
         .build()
         .expect("host")

@@ -356,3 +356,115 @@ fn deterministic_mode_reproduces_a_wasi_0_3_plugins_randomness_and_time() {
         "the virtual system clock starts at 2000-01-01: {virtual_now}"
     );
 }
+
+/// An application interface implemented asynchronously with wasmtime's `Accessor`: the host
+/// function waits without holding the store, as WASI 0.3's own functions do.
+mod slow_echo_bindings {
+    ::componentry::bindgen!({
+        path: "tests/guests/wit",
+        world: "componentry:test/async-host-user",
+        imports: { default: async | store },
+        exports: { default: async },
+    });
+}
+
+use slow_echo_bindings::componentry::test::slow_echo;
+
+/// The application's side of `slow-echo`, for any plugin state.
+struct SlowEcho;
+
+impl componentry::bindings::HasData for SlowEcho {
+    type Data<'a> = ();
+}
+
+impl<T> slow_echo::HostWithStore<T> for SlowEcho {
+    async fn echo_later(
+        _accessor: &componentry::bindings::Accessor<T, Self>,
+        text: String,
+        millis: u64,
+    ) -> String {
+        tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+        format!("{text} (after {millis} ms)")
+    }
+}
+
+impl slow_echo::Host for () {}
+
+const SLOW_ECHO: &str = "componentry:test/slow-echo@0.1.0";
+
+/// A host of `engine` (asynchronous or not) that offers `slow-echo`.
+fn slow_echo_host(asynchronous: bool) -> Host<()> {
+    let builder = if asynchronous {
+        Host::builder_async(&crate::asynchronous::async_engine(false), |_| ())
+    } else {
+        Host::builder(&crate::engine(), |_| ())
+    };
+    builder
+        .expect("builder")
+        .interface(SLOW_ECHO, |instance| {
+            slow_echo::add_to_linker_instance::<_, SlowEcho>(instance, |_| ())
+        })
+        .expect("slow-echo")
+        .build()
+        .expect("host")
+}
+
+#[test]
+fn an_asynchronous_host_interface_is_awaited_by_a_wasi_0_3_plugin() {
+    let grants = Grants::none().interface(SLOW_ECHO);
+    let host = slow_echo_host(true);
+    let plugin = host
+        .load_file_with(
+            guest("async-host-user"),
+            PluginOptions::new().grants(grants.clone()),
+        )
+        .expect("load");
+    let relayed = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(plugin.invoke_async(r#"relay("ping", 30)"#))
+        .expect("relay");
+    assert_eq!(
+        componentry::to_wave(&relayed),
+        r#""relayed: ping (after 30 ms)""#
+    );
+    // A synchronous host drives it to its end too.
+    let host = slow_echo_host(false);
+    let plugin = host
+        .load_file_with(
+            guest("async-host-user"),
+            PluginOptions::new().grants(grants),
+        )
+        .expect("load");
+    let relayed = plugin.invoke(r#"relay("pong", 1)"#).expect("relay");
+    assert_eq!(
+        componentry::to_wave(&relayed),
+        r#""relayed: pong (after 1 ms)""#
+    );
+}
+
+#[test]
+fn an_asynchronous_host_interface_is_bounded_by_the_plugins_deadline() {
+    let grants = Grants::none().interface(SLOW_ECHO);
+    let host = slow_echo_host(true);
+    let plugin = host
+        .load_file_with(
+            guest("async-host-user"),
+            PluginOptions::new()
+                .grants(grants)
+                .limits(Limits::new().deadline(std::time::Duration::from_millis(200))),
+        )
+        .expect("load");
+    let started = std::time::Instant::now();
+    let outcome = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(plugin.invoke_async(r#"relay("late", 60000)"#));
+    match outcome {
+        Err(Error::DeadlineExceeded { function, .. }) => assert_eq!(function, "relay"),
+        other => panic!("expected DeadlineExceeded, got {other:?}"),
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
