@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 #[cfg(feature = "async")]
 use tracing::Instrument as _;
 use wasmtime::Store;
-use wasmtime::component::{Instance, InstancePre};
+use wasmtime::component::{Accessor, Instance, InstancePre};
 
 use crate::error::{Error, Result};
 use crate::plugin::handle::Plugin;
@@ -317,8 +317,69 @@ impl<T: Send + 'static, W: TypedWorld<T>> Typed<T, W> {
     }
 }
 
-/// The future an asynchronous typed call runs, borrowing the bindings and the store.
+/// The future an asynchronous typed call runs, borrowing the bindings and the store (or, for
+/// the `async func` exports of an async world, the accessor of the instance's event loop).
 pub type TypedFuture<'a, R> = Pin<Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'a>>;
+
+impl<T: Send + 'static, W: TypedWorld<T> + Sync> Typed<T, W> {
+    /// Calls the `async func` exports of an async world (WASI 0.3 plugins), on a fresh instance.
+    /// wasmtime's bindings of such exports take an [`Accessor`](crate::bindings::Accessor): `f`
+    /// gets it, and runs inside the instance's event loop, where it may start several calls and
+    /// await them together:
+    /// `|w, accessor| Box::pin(async move { w.call_relay(accessor, text, 5).await })`.
+    /// One fuel budget and one deadline cover `f` and the instantiation. On a synchronous host
+    /// the event loop is driven on the calling thread; on an asynchronous host use
+    /// [`call_concurrent_async`](Self::call_concurrent_async).
+    pub fn call_concurrent<R: Send + 'static>(
+        &self,
+        f: impl for<'a> FnOnce(&'a W, &'a Accessor<PluginState<T>>) -> TypedFuture<'a, R>,
+    ) -> Result<R> {
+        self.instantiate_for_call()?.call_concurrent(f)
+    }
+
+    /// Like [`call_concurrent`](Self::call_concurrent), on an asynchronous host.
+    #[cfg(feature = "async")]
+    pub async fn call_concurrent_async<R: Send + 'static>(
+        &self,
+        f: impl for<'a> FnOnce(&'a W, &'a Accessor<PluginState<T>>) -> TypedFuture<'a, R>,
+    ) -> Result<R> {
+        self.instantiate_for_call_async()
+            .await?
+            .call_concurrent_async(f)
+            .await
+    }
+}
+
+impl<T: Send + 'static, W: TypedWorld<T> + Sync> TypedInstance<T, W> {
+    /// Calls this instance's `async func` exports inside its event loop: see
+    /// [`Typed::call_concurrent`].
+    pub fn call_concurrent<R: Send + 'static>(
+        &mut self,
+        f: impl for<'a> FnOnce(&'a W, &'a Accessor<PluginState<T>>) -> TypedFuture<'a, R>,
+    ) -> Result<R> {
+        let bindings = &self.bindings;
+        let ran = crate::engine::driver::block_on(self.instance.run_concurrent_raced(
+            Callee::Typed,
+            false,
+            async move |accessor| f(bindings, accessor).await,
+        ));
+        ran.unwrap_or_else(|| Err(self.instance.plugin().inside_a_task()))
+    }
+
+    /// Like [`call_concurrent`](Self::call_concurrent), on an asynchronous host.
+    #[cfg(feature = "async")]
+    pub async fn call_concurrent_async<R: Send + 'static>(
+        &mut self,
+        f: impl for<'a> FnOnce(&'a W, &'a Accessor<PluginState<T>>) -> TypedFuture<'a, R>,
+    ) -> Result<R> {
+        let bindings = &self.bindings;
+        self.instance
+            .run_concurrent_raced(Callee::Typed, true, async move |accessor| {
+                f(bindings, accessor).await
+            })
+            .await
+    }
+}
 
 #[cfg(feature = "async")]
 impl<T: Send + 'static, W: TypedWorld<T>> Typed<T, W> {

@@ -370,6 +370,11 @@ mod slow_echo_bindings {
 
 use slow_echo_bindings::componentry::test::slow_echo;
 
+componentry::typed_world!(
+    slow_echo_bindings::AsyncHostUser,
+    slow_echo_bindings::AsyncHostUserIndices
+);
+
 /// The application's side of `slow-echo`, for any plugin state.
 struct SlowEcho;
 
@@ -467,4 +472,56 @@ fn an_asynchronous_host_interface_is_bounded_by_the_plugins_deadline() {
         other => panic!("expected DeadlineExceeded, got {other:?}"),
     }
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
+
+#[test]
+fn typed_bindings_of_an_async_world_call_its_async_exports_on_either_host() {
+    let grants = Grants::none().interface(SLOW_ECHO);
+    let host = slow_echo_host(true);
+    let plugin = host
+        .load_file_with(
+            guest("async-host-user"),
+            PluginOptions::new().grants(grants.clone()),
+        )
+        .expect("load");
+    let typed = plugin
+        .typed::<slow_echo_bindings::AsyncHostUser>()
+        .expect("typed view");
+    let relayed = block_on(typed.call_concurrent_async(|world, accessor| {
+        Box::pin(async move { world.call_relay(accessor, "typed".to_owned(), 5).await })
+    }))
+    .expect("typed relay");
+    assert_eq!(relayed, "relayed: typed (after 5 ms)");
+    // Two calls at once in one instance, awaited together.
+    let mut instance = block_on(typed.instantiate_async()).expect("an instance");
+    let (first, second) = block_on(instance.call_concurrent_async(|world, accessor| {
+        Box::pin(async move {
+            let first = world.call_relay(accessor, "one".to_owned(), 30);
+            let second = world.call_relay(accessor, "two".to_owned(), 30);
+            let (first, second) = futures::future::join(first, second).await;
+            Ok((first?, second?))
+        })
+    }))
+    .expect("two relays");
+    assert_eq!(
+        (first.as_str(), second.as_str()),
+        ("relayed: one (after 30 ms)", "relayed: two (after 30 ms)")
+    );
+    // A synchronous host drives the event loop on the calling thread.
+    let host = slow_echo_host(false);
+    let plugin = host
+        .load_file_with(
+            guest("async-host-user"),
+            PluginOptions::new().grants(grants),
+        )
+        .expect("load");
+    let typed = plugin
+        .typed::<slow_echo_bindings::AsyncHostUser>()
+        .expect("typed view");
+    let relayed = typed
+        .call_concurrent(|world, accessor| {
+            Box::pin(async move { world.call_relay(accessor, "sync".to_owned(), 1).await })
+        })
+        .expect("typed relay on a synchronous host");
+    assert_eq!(relayed, "relayed: sync (after 1 ms)");
 }
