@@ -142,13 +142,26 @@ impl<T: Send + 'static> HttpHandler<T> {
         G: Send + 'static,
     {
         let plugin = self.plugin().name().to_owned();
-        if request.uri().authority().is_none()
-            && !request.headers().contains_key(http::header::HOST)
-        {
+        // Checked here, before any guest code: a request the host cannot turn into a
+        // `wasi:http` request is the client's mistake (400), not the plugin's failure.
+        let names_host = request.uri().authority().is_some()
+            || request
+                .headers()
+                .get(http::header::HOST)
+                .and_then(|host| host.to_str().ok())
+                .is_some_and(|host| host.parse::<http::uri::Authority>().is_ok());
+        if !names_host {
+            let function = if self.is_wasi_0_3() {
+                super::service::HANDLE
+            } else {
+                HANDLE
+            };
             return Err(Error::BadArguments {
                 plugin,
-                function: HANDLE.to_owned(),
-                reason: "the request names no host (no `Host` header)".to_owned(),
+                function: function.to_owned(),
+                reason: "the request names no valid host (no `Host` header, or one that is not \
+                         an authority)"
+                    .to_owned(),
             });
         }
         let head_only = request.method() == http::Method::HEAD;

@@ -6,9 +6,13 @@
 //!
 //! Each instance is a worker: a task that owns the instance and runs its store's concurrent event
 //! loop for the instance's whole life, taking requests from a channel. Every request still passes
-//! the plugin's call gate (quarantine, metrics) on its own, and has its own deadline; fuel is
-//! topped up by one budget per request it takes. A failure no single request can be blamed for
-//! (a trap: wasmtime stops the whole event loop) fails every request the instance was answering.
+//! the plugin's call gate (quarantine, metrics) on its own, and holds the server's admission
+//! (its in-flight permit) until it has ended in the worker, not only until its client left.
+//! Each request tops the store up with one call's fuel budget (within the lifetime budget) and
+//! a fresh output allowance. A request waiting past its deadline gets its 504 from the worker; a
+//! request computing past it is stopped by the store's own deadline, which is the latest of the
+//! deadlines of the requests under way (wasmtime cannot stop one task alone): that, or a trap,
+//! stops the whole event loop, and every request the instance was answering fails with it.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -103,11 +107,13 @@ impl InstanceReuse {
 /// A request body as a worker takes it: any body, boxed.
 type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, wasmtime_wasi_http::Error>;
 
-/// One request for a worker: the request, where its answer goes, and where its outcome goes.
+/// One request for a worker: the request, where its answer and its outcome go, and what must be
+/// kept until it has ended (the server's admission of it).
 struct Job {
     request: http::Request<Body>,
     answer: tokio::sync::oneshot::Sender<Answer>,
     outcome: tokio::sync::oneshot::Sender<Result<()>>,
+    guard: Box<dyn Send>,
 }
 
 /// The instances of one handler that reuse serves with, shared by its clones.
@@ -136,11 +142,6 @@ struct Load {
 }
 
 impl<T: Send + 'static> Workers<T> {
-    /// The plugin whose instances these are.
-    pub(crate) fn plugin(&self) -> &Plugin<T> {
-        &self.plugin
-    }
-
     pub(crate) fn new(plugin: Plugin<T>, reuse: InstanceReuse) -> Arc<Self> {
         Arc::new(Self {
             plugin,
@@ -149,8 +150,13 @@ impl<T: Send + 'static> Workers<T> {
         })
     }
 
-    /// Starts answering `request` on a reused instance, keeping `guard` until its outcome is
-    /// known.
+    /// The plugin whose instances these are.
+    pub(crate) fn plugin(&self) -> &Plugin<T> {
+        &self.plugin
+    }
+
+    /// Starts answering `request` on a reused instance; `guard` is kept until the request has
+    /// ended in its worker.
     pub(crate) fn answer<B, G>(self: &Arc<Self>, request: http::Request<B>, guard: G) -> Answering
     where
         B: hyper::body::Body<Data = Bytes> + Send + 'static,
@@ -164,14 +170,13 @@ impl<T: Send + 'static> Workers<T> {
             request,
             answer,
             outcome,
+            guard: Box::new(guard),
         });
         let plugin = self.plugin.name().to_owned();
         let call = tokio::spawn(async move {
-            let outcome = outcome_known
+            outcome_known
                 .await
-                .unwrap_or(Err(Error::InstanceFailed { plugin }));
-            drop(guard);
-            outcome
+                .unwrap_or(Err(Error::InstanceFailed { plugin }))
         });
         (answered, call)
     }
@@ -224,10 +229,25 @@ impl<T: Send + 'static> Workers<T> {
         drop(live);
         tokio::spawn(work(self.clone(), version, taken, load));
     }
+
+    /// Gives every request still in `taken` (given to a worker that has stopped taking them)
+    /// to another worker.
+    fn hand_back(
+        self: &Arc<Self>,
+        taken: &mut tokio::sync::mpsc::UnboundedReceiver<Job>,
+        load: &Load,
+    ) {
+        load.closed.store(true, Ordering::SeqCst);
+        taken.close();
+        while let Ok(job) = taken.try_recv() {
+            load.in_flight.fetch_sub(1, Ordering::SeqCst);
+            self.dispatch(job);
+        }
+    }
 }
 
 /// A worker: makes an instance of `version` and answers the requests it is given until it is
-/// retired; a request it had taken when it ends is given back to the dispatcher.
+/// retired; a request it was given but did not take goes back to the dispatcher.
 async fn work<T: Send + 'static>(
     workers: Arc<Workers<T>>,
     version: Arc<PluginVersion<T>>,
@@ -245,81 +265,45 @@ async fn work<T: Send + 'static>(
     let (mut instance, service) = match made {
         Ok(made) => made,
         Err(error) => {
-            // The request it was started for fails as the instantiation did; any other it was
-            // given goes to another worker.
+            // The request it was started for fails as the instantiation did; the others it was
+            // given go to another worker.
             load.closed.store(true, Ordering::SeqCst);
-            taken.close();
-            let mut error = Some(error);
-            while let Ok(job) = taken.try_recv() {
-                match error.take() {
-                    Some(error) => {
-                        load_release(&load);
-                        let _ = job.outcome.send(Err(error));
-                    }
-                    None => {
-                        load_release(&load);
-                        workers.dispatch(job);
-                    }
-                }
+            if let Ok(job) = taken.try_recv() {
+                load.in_flight.fetch_sub(1, Ordering::SeqCst);
+                let _ = job.outcome.send(Err(error));
             }
+            workers.hand_back(&mut taken, &load);
             return;
         }
     };
-    let pending: Arc<Mutex<HashMap<u64, Pending>>> = Arc::default();
     let serving = Serving {
         plugin: plugin.clone(),
         reuse: workers.reuse,
         load: load.clone(),
-        pending: pending.clone(),
+        pending: Mutex::default(),
         quarantine: instance.quarantine(),
     };
+    let receiving = &mut taken;
+    let serving_ref = &serving;
     let ended = instance
         .run_concurrent_serving(HANDLE, async move |accessor| {
-            serving.serve(accessor, &service, &mut taken).await;
-            // Requests given to it after it closed go to another worker.
-            taken.close();
-            while let Ok(job) = taken.try_recv() {
-                load_release(&serving.load);
-                workers.dispatch(job);
-            }
+            serving_ref.serve(accessor, &service, receiving).await;
             Ok(())
         })
         .await;
-    load.closed.store(true, Ordering::SeqCst);
+    workers.hand_back(&mut taken, &load);
     if let Err(error) = ended {
-        // The event loop stopped (a trap, a limit), which no one request can be blamed for: the
-        // first request under way fails with its error, the others with `InstanceFailed`.
-        let gate = plugin.gate();
-        let pending = std::mem::take(&mut *pending.lock().unwrap_or_else(|p| p.into_inner()));
-        let mut pending: Vec<_> = pending.into_iter().collect();
-        pending.sort_unstable_by_key(|(id, _)| *id);
-        let mut error = Some(error);
-        for (_, request) in pending {
-            let failure = error.take().unwrap_or_else(|| Error::InstanceFailed {
-                plugin: plugin.name().to_owned(),
-            });
-            let ended = EndedCall {
-                kept: None,
-                elapsed: Some(request.started.elapsed()),
-                fuel: None,
-                memory: instance.state().limiter.memory_total,
-                error: Some(&failure),
-            };
-            gate.leave(&ended, instance.quarantine().as_ref());
-            let _ = request.outcome.send(Err(failure));
-        }
+        serving.fail_all(error, instance.state().limiter.memory_total);
     }
 }
 
-/// Releases a request reserved on a worker.
-fn load_release(load: &Load) {
-    load.in_flight.fetch_sub(1, Ordering::SeqCst);
-}
-
-/// A request under way: when it began and where its outcome goes.
+/// A request under way: when it began, where its outcome goes, what is kept until it ends, and
+/// the flag its response body reads to tell a cut-short body from a whole one.
 struct Pending {
     started: Instant,
     outcome: tokio::sync::oneshot::Sender<Result<()>>,
+    _guard: Box<dyn Send>,
+    failed: Arc<AtomicBool>,
 }
 
 /// What a worker's event loop needs besides the store.
@@ -327,7 +311,7 @@ struct Serving<T: Send + 'static> {
     plugin: Plugin<T>,
     reuse: InstanceReuse,
     load: Arc<Load>,
-    pending: Arc<Mutex<HashMap<u64, Pending>>>,
+    pending: Mutex<HashMap<u64, Pending>>,
     quarantine: Option<crate::plugin::quarantine::QuarantinePolicy>,
 }
 
@@ -347,7 +331,7 @@ impl<T: Send + 'static> Serving<T> {
         service: &Service,
         taken: &mut tokio::sync::mpsc::UnboundedReceiver<Job>,
     ) {
-        let limits = accessor.with(|mut store| store.get().limiter.limits.clone());
+        let deadline = accessor.with(|mut store| store.get().limiter.limits.get_deadline());
         let mut under_way = futures::stream::FuturesUnordered::new();
         let mut accepted = 0usize;
         let mut next_id = 0u64;
@@ -363,15 +347,7 @@ impl<T: Send + 'static> Serving<T> {
                 }
             }
             tokio::select! {
-                Some(ended) = under_way.next(), if !under_way.is_empty() => {
-                    let Ended { id, outcome } = ended;
-                    load_release(&self.load);
-                    if outcome.as_ref().is_err_and(Error::is_guest_failure) {
-                        // Its state may be inconsistent, or a task of the request still runs.
-                        accepting = false;
-                    }
-                    self.finish(accessor, id, outcome);
-                }
+                biased;
                 job = taken.recv(), if accepting => {
                     let Some(job) = job else {
                         accepting = false;
@@ -380,16 +356,18 @@ impl<T: Send + 'static> Serving<T> {
                     accepted += 1;
                     let id = next_id;
                     next_id += 1;
-                    if let Err(refused) = self.plugin.gate().enter(true, self.quarantine.as_ref()) {
-                        load_release(&self.load);
-                        let _ = job.outcome.send(Err(refused));
+                    let Some((request, answer, failed)) = self.begin(accessor, id, job) else {
                         continue;
-                    }
-                    self.begin(accessor, &limits, id, job.outcome);
-                    let deadline = limits.get_deadline();
+                    };
                     under_way.push(async move {
-                        let answered =
-                            answer(accessor, self.plugin.name(), service, job.request, job.answer);
+                        let answered = answer_request(
+                            accessor,
+                            self.plugin.name(),
+                            service,
+                            request,
+                            answer,
+                            failed,
+                        );
                         let outcome = match deadline {
                             Some(deadline) => match tokio::time::timeout(deadline, answered).await {
                                 Ok(outcome) => outcome,
@@ -404,6 +382,17 @@ impl<T: Send + 'static> Serving<T> {
                         Ended { id, outcome }
                     });
                 }
+                Some(ended) = under_way.next(), if !under_way.is_empty() => {
+                    let Ended { id, outcome } = ended;
+                    if outcome.as_ref().is_err_and(Error::is_guest_failure) {
+                        // Its state may be inconsistent, or a task of the request still runs:
+                        // closed before its slot is released, so no request is given to it.
+                        accepting = false;
+                        self.load.closed.store(true, Ordering::SeqCst);
+                    }
+                    self.load.in_flight.fetch_sub(1, Ordering::SeqCst);
+                    self.finish(accessor, id, outcome);
+                }
                 () = tokio::time::sleep(self.reuse.idle_timeout), if accepting && under_way.is_empty() => {
                     accepting = false;
                 }
@@ -411,40 +400,70 @@ impl<T: Send + 'static> Serving<T> {
         }
     }
 
-    /// Readies the store for request `id`: one more fuel budget, the store's deadline moved to
-    /// this request's (so that a task of a request past its deadline is stopped once every
-    /// request under way is past its own), and its outcome held until it ends.
+    /// Admits request `id` through the call gate and readies the store for it: one more fuel
+    /// budget and output allowance, and the store's deadline moved to the latest of the requests
+    /// under way. Returns what answering it needs, or `None` when it was refused (its outcome
+    /// already sent).
     fn begin(
         &self,
         accessor: &Accessor<PluginState<T>>,
-        limits: &crate::Limits,
         id: u64,
-        outcome: tokio::sync::oneshot::Sender<Result<()>>,
-    ) {
-        accessor.with(|mut store| {
-            let mut context = store.as_context_mut();
-            if let Some(budget) = limits.get_fuel()
-                && let Ok(left) = context.get_fuel()
-            {
-                let _ = context.set_fuel(left.saturating_add(budget));
-                let limiter = &mut context.data_mut().limiter;
-                limiter.fuel_mark = limiter.fuel_mark.map(|mark| mark.saturating_add(budget));
-            }
-            if let Some(deadline) = limits.get_deadline() {
+        job: Job,
+    ) -> Option<(
+        http::Request<Body>,
+        tokio::sync::oneshot::Sender<Answer>,
+        Arc<AtomicBool>,
+    )> {
+        let Job {
+            request,
+            answer,
+            outcome,
+            guard,
+        } = job;
+        let refuse = |outcome: tokio::sync::oneshot::Sender<Result<()>>, error: Error| {
+            self.load.in_flight.fetch_sub(1, Ordering::SeqCst);
+            let _ = outcome.send(Err(error));
+            None
+        };
+        if let Err(refused) = self.plugin.gate().enter(true, self.quarantine.as_ref()) {
+            return refuse(outcome, refused);
+        }
+        let funded = accessor.with(|mut store| {
+            let funded = crate::store::metering::top_up(store.as_context_mut());
+            let limiter = &mut store.get().limiter;
+            if let Some(deadline) = limiter.limits.get_deadline() {
                 let at = Instant::now() + deadline;
-                let limiter = &mut context.data_mut().limiter;
                 limiter.deadline_at = Some(limiter.deadline_at.map_or(at, |was| was.max(at)));
             }
+            funded
         });
-        let started = Instant::now();
+        if !funded {
+            let spent = Error::FuelExhausted {
+                plugin: self.plugin.name().to_owned(),
+                function: HANDLE.to_owned(),
+                consumed: 0,
+            };
+            self.leave(accessor, Instant::now(), Some(&spent));
+            return refuse(outcome, spent);
+        }
+        let failed = Arc::new(AtomicBool::new(false));
         self.pending
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(id, Pending { started, outcome });
+            .insert(
+                id,
+                Pending {
+                    started: Instant::now(),
+                    outcome,
+                    _guard: guard,
+                    failed: failed.clone(),
+                },
+            );
+        Some((request, answer, failed))
     }
 
     /// Ends request `id` with `outcome`: counted in the plugin's metrics and against its
-    /// quarantine policy, and passed on.
+    /// quarantine policy, passed on, and its admission released.
     fn finish(&self, accessor: &Accessor<PluginState<T>>, id: u64, outcome: Result<()>) {
         let Some(pending) = self
             .pending
@@ -454,42 +473,103 @@ impl<T: Send + 'static> Serving<T> {
         else {
             return;
         };
+        if outcome.is_err() {
+            pending.failed.store(true, Ordering::SeqCst);
+        }
+        self.leave(accessor, pending.started, outcome.as_ref().err());
+        let _ = pending.outcome.send(outcome);
+    }
+
+    /// Counts a request that began at `started` and ended with `error` (or none) through the
+    /// call gate.
+    fn leave(&self, accessor: &Accessor<PluginState<T>>, started: Instant, error: Option<&Error>) {
         let memory = accessor.with(|mut store| store.get().limiter.memory_total);
         let ended = EndedCall {
             kept: None,
-            elapsed: Some(pending.started.elapsed()),
+            elapsed: Some(started.elapsed()),
             fuel: None,
             memory,
-            error: outcome.as_ref().err(),
+            error,
         };
         self.plugin.gate().leave(&ended, self.quarantine.as_ref());
-        let _ = pending.outcome.send(outcome);
+    }
+
+    /// Fails every request under way with `error`, which stopped the instance's event loop and
+    /// which no single request can be blamed for: past a deadline, each gets the deadline; else
+    /// the first gets the error and the others [`Error::InstanceFailed`]. With none under way,
+    /// the failure is logged and counted once.
+    fn fail_all(&self, error: Error, memory: usize) {
+        let gate = self.plugin.gate();
+        let pending = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        let count = |failure: &Error, started: Instant| {
+            let ended = EndedCall {
+                kept: None,
+                elapsed: Some(started.elapsed()),
+                fuel: None,
+                memory,
+                error: Some(failure),
+            };
+            gate.leave(&ended, self.quarantine.as_ref());
+        };
+        if pending.is_empty() {
+            tracing::warn!(
+                plugin = self.plugin.name(),
+                "a reused instance failed after its requests had ended (in work it went on with): \
+                 {error}"
+            );
+            count(&error, Instant::now());
+            return;
+        }
+        let mut pending: Vec<_> = pending.into_iter().collect();
+        pending.sort_unstable_by_key(|(id, _)| *id);
+        let mut first = Some(error);
+        for (_, request) in pending {
+            request.failed.store(true, Ordering::SeqCst);
+            let failure = match &first {
+                Some(Error::DeadlineExceeded {
+                    plugin,
+                    function,
+                    deadline,
+                }) => Error::DeadlineExceeded {
+                    plugin: plugin.clone(),
+                    function: function.clone(),
+                    deadline: *deadline,
+                },
+                _ => first.take().unwrap_or_else(|| Error::InstanceFailed {
+                    plugin: self.plugin.name().to_owned(),
+                }),
+            };
+            count(&failure, request.started);
+            let _ = request.outcome.send(Err(failure));
+        }
     }
 }
 
 /// Answers one request inside the event loop: the handler's answer passed on through `answer`,
 /// then its body sent, before this returns.
-async fn answer<T: Send + 'static>(
+async fn answer_request<T: Send + 'static>(
     accessor: &Accessor<PluginState<T>>,
     plugin: &str,
     service: &Service,
     request: http::Request<Body>,
     answer: tokio::sync::oneshot::Sender<Answer>,
+    failed: Arc<AtomicBool>,
 ) -> Result<()> {
-    let failed = |error: wasmtime::Error| crate::error::from_guest(plugin, HANDLE, error, None);
+    let mapped = |error: wasmtime::Error| crate::error::from_guest(plugin, HANDLE, error, None);
     let request =
-        accessor.with(|mut store| Request::from_http(store.data_mut().http().hooks, request).0);
-    match service.handle(accessor, request).await.map_err(failed)? {
+        accessor.with(|mut store| Request::from_http(store.get().http().hooks, request).0);
+    match service.handle(accessor, request).await.map_err(mapped)? {
         Err(code) => {
             let _ = answer.send(Err(format!("{code:?}")));
         }
         Ok(response) => {
             let response = accessor
                 .with(|store| response.into_http(store, async { Ok(()) }))
-                .map_err(failed)?;
+                .map_err(mapped)?;
             let (ended, ending) = tokio::sync::oneshot::channel::<()>();
-            let response = response
-                .map(|body| -> ResponseBody { EndSignalling::new(body, ended).boxed_unsync() });
+            let response = response.map(|body| -> ResponseBody {
+                EndSignalling::new(body, ended, failed).boxed_unsync()
+            });
             if answer.send(Ok(response)).is_ok() {
                 let _ = ending.await;
             }

@@ -6,6 +6,9 @@
 //! The request goes through the same call gate, grants and limits as any call: one fuel budget
 //! and one deadline cover the instantiation, the answer and the body.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use bytes::Bytes;
 use wasmtime_wasi_http::WasiHttpView as _;
 use wasmtime_wasi_http::p3::Request;
@@ -60,7 +63,9 @@ where
 {
     let mut instance = plugin.instantiate_for_call_async().await?;
     let service = service_of(plugin, &mut instance)?;
-    instance
+    let failed = Arc::new(AtomicBool::new(false));
+    let body_failed = failed.clone();
+    let outcome = instance
         .run_concurrent_raced(Callee::Named(HANDLE), true, async move |accessor| {
             let request = accessor
                 .with(|mut store| Request::from_http(store.data_mut().http().hooks, request).0);
@@ -75,7 +80,11 @@ where
                     // answering. The body tells when it has ended or been dropped.
                     let (ended, ending) = tokio::sync::oneshot::channel::<()>();
                     let response = response.map(|body| -> ResponseBody {
-                        http_body_util::BodyExt::boxed_unsync(EndSignalling::new(body, ended))
+                        http_body_util::BodyExt::boxed_unsync(EndSignalling::new(
+                            body,
+                            ended,
+                            body_failed,
+                        ))
                     });
                     if answer.send(Ok(response)).is_ok() {
                         let _ = ending.await;
@@ -84,7 +93,12 @@ where
             }
             Ok(())
         })
-        .await
+        .await;
+    // Before the instance (and so the body's source) goes away.
+    if outcome.is_err() {
+        failed.store(true, Ordering::SeqCst);
+    }
+    outcome
 }
 
 /// The bindings of `instance`'s `wasi:http/handler`.
@@ -100,18 +114,27 @@ pub(crate) fn service_of<T: Send + 'static>(
     })
 }
 
-/// A response body that says (by dropping `ended`) when it has ended or been dropped.
+/// A response body that says (by dropping `ended`) when it has ended or been dropped, and that
+/// ends with an error, not as if complete, when the call writing it failed (`failed`): a body cut
+/// short by a trap or a deadline must not reach the client as a whole one.
 pub(crate) struct EndSignalling {
     body: ResponseBody,
     ended: Option<tokio::sync::oneshot::Sender<()>>,
+    failed: Arc<AtomicBool>,
 }
 
 impl EndSignalling {
-    /// `body`, which drops `ended` when it ends or is dropped.
-    pub(crate) fn new(body: ResponseBody, ended: tokio::sync::oneshot::Sender<()>) -> Self {
+    /// `body`, which drops `ended` when it ends or is dropped, and fails if `failed` is set
+    /// when it ends.
+    pub(crate) fn new(
+        body: ResponseBody,
+        ended: tokio::sync::oneshot::Sender<()>,
+        failed: Arc<AtomicBool>,
+    ) -> Self {
         Self {
             body,
             ended: Some(ended),
+            failed,
         }
     }
 }
@@ -127,6 +150,11 @@ impl hyper::body::Body for EndSignalling {
         let polled = std::pin::Pin::new(&mut self.body).poll_frame(cx);
         if matches!(polled, std::task::Poll::Ready(None | Some(Err(_)))) {
             self.ended = None;
+        }
+        if matches!(polled, std::task::Poll::Ready(None)) && self.failed.load(Ordering::SeqCst) {
+            return std::task::Poll::Ready(Some(Err(wasmtime_wasi_http::Error::InternalError(
+                Some("the plugin failed while writing the body".to_owned()),
+            ))));
         }
         polled
     }

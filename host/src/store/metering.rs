@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use wasmtime::{Store, UpdateDeadline};
+use wasmtime::{AsContextMut, Store, UpdateDeadline};
 
 use super::limiter::Metering;
 use super::limits::ASYNC_YIELD_FUEL;
@@ -34,7 +34,7 @@ fn arm_metered<T>(store: &mut Store<PluginState<T>>) {
     let limits = &limiter.limits;
     let (call_fuel, lifetime_fuel, deadline) = (limits.fuel, limits.lifetime_fuel, limits.deadline);
     if fuel_on {
-        account(store);
+        account(&mut *store);
         let lifetime_left = lifetime_fuel.map(|budget| {
             budget.saturating_sub(store.data().limiter.lifetime_used.load(Ordering::Relaxed))
         });
@@ -83,8 +83,41 @@ fn renew<T>(state: &mut PluginState<T>) {
     limiter.refused_table = None;
 }
 
+/// Readies a store that serves many requests at once (an instance reused for several HTTP
+/// requests) for one more: what the last call may have left renewed (its output budget, what
+/// the limiter saw), and one call's fuel budget added to what the store has, within what is left
+/// of the plugin's lifetime budget. Returns `false`, granting nothing, when that is spent.
+pub(crate) fn top_up<T: 'static>(mut store: impl AsContextMut<Data = PluginState<T>>) -> bool {
+    let mut store = store.as_context_mut();
+    renew(store.data_mut());
+    if !store.data().limiter.metering.fuel {
+        return true;
+    }
+    account(&mut store);
+    let limits = &store.data().limiter.limits;
+    let (call_fuel, lifetime_fuel) = (limits.fuel, limits.lifetime_fuel);
+    let lifetime_left = lifetime_fuel.map(|budget| {
+        budget.saturating_sub(store.data().limiter.lifetime_used.load(Ordering::Relaxed))
+    });
+    if lifetime_left == Some(0) {
+        return false;
+    }
+    let grant = match (call_fuel, lifetime_left) {
+        (Some(call), Some(left)) => call.min(left),
+        (Some(call), None) => call,
+        // No budget per call: the store runs on what it was armed with.
+        (None, _) => return true,
+    };
+    let now = store.get_fuel().unwrap_or_default();
+    let topped = now.saturating_add(grant);
+    let _ = store.set_fuel(topped);
+    store.data_mut().limiter.fuel_mark = Some(topped);
+    true
+}
+
 /// Counts the fuel burned since the last count against the plugin's lifetime budget.
-pub(crate) fn account<T>(store: &mut Store<PluginState<T>>) {
+pub(crate) fn account<T: 'static>(mut store: impl AsContextMut<Data = PluginState<T>>) {
+    let mut store = store.as_context_mut();
     let Some(mark) = store.data().limiter.fuel_mark else {
         return;
     };
@@ -115,7 +148,7 @@ pub(crate) fn settle<T>(store: &mut Store<PluginState<T>>) -> Option<u64> {
     if !store.data().limiter.metering.fuel {
         return None;
     }
-    account(store);
+    account(&mut *store);
     let granted = store.data_mut().limiter.granted_fuel.take()?;
     let consumed = granted.saturating_sub(store.get_fuel().ok()?);
     store.data_mut().limiter.last_consumed = Some(consumed);

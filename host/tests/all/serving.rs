@@ -221,6 +221,35 @@ async fn a_request_without_a_host_is_refused_with_400() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_header_that_is_not_an_authority_is_the_clients_mistake_not_the_plugins() {
+    let host = serving_host();
+    for plugin in [
+        routes(&host, PluginOptions::new()),
+        host.load_file(guest("http-p3"))
+            .expect("a WASI 0.3 handler"),
+    ] {
+        let handler = HttpHandler::new(&plugin).expect("handler");
+        for bad in [&b"\xff\xfe"[..], b"a b", b""] {
+            let request = http::Request::builder()
+                .uri("/hello")
+                .header(
+                    http::header::HOST,
+                    http::HeaderValue::from_bytes(bad).expect("header bytes"),
+                )
+                .body(Full::new(Bytes::new()))
+                .expect("request");
+            match handler.handle(request).await {
+                Err(Error::BadArguments { .. }) => {}
+                Err(other) => panic!("{}: expected BadArguments, got {other:?}", plugin.name()),
+                Ok(response) => panic!("{}: answered {}", plugin.name(), response.status()),
+            }
+        }
+        let stats = plugin.stats();
+        assert_eq!(stats.calls, 0, "no guest code ran: {stats:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_past_the_in_flight_bound_get_503_at_once() {
     let host = serving_host();
     let plugin = routes(&host, PluginOptions::new());

@@ -310,3 +310,31 @@ async fn after_a_reload_new_requests_go_to_an_instance_of_the_new_version() {
     );
     assert_eq!(count(addr).await, "2");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_request_holds_its_admission_until_it_ends_even_after_its_client_left() {
+    let host = serving_host();
+    let plugin = http_p3(&host, PluginOptions::new());
+    let handler = HttpHandler::new(&plugin)
+        .expect("a WASI 0.3 handler")
+        .reuse_instances(
+            componentry::http::InstanceReuse::new().idle_timeout(Duration::from_secs(30)),
+        )
+        .expect("reuse");
+    let (addr, _stop) = start(HttpServer::new().max_in_flight(2).route("/", handler)).await;
+    // Two clients start waits of two seconds and go away.
+    let clients: Vec<_> = (0..2)
+        .map(|_| tokio::spawn(request(addr, "GET", "/sleep/2000", Vec::new())))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for client in &clients {
+        client.abort();
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Their requests still run in the instance: the server admits no third.
+    let answer = request(addr, "GET", "/hello", Vec::new()).await;
+    assert_eq!(answer.status, 503, "{answer:?}");
+    // Once they have ended, it does.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(request(addr, "GET", "/hello", Vec::new()).await.status, 200);
+}
