@@ -109,6 +109,7 @@ impl<T: Send + 'static> PluginInstance<T> {
     /// request passes the call gate, and sets the store's deadline, itself), so the store is
     /// armed without a deadline. A failure of the event loop (a trap, a limit) is mapped once
     /// and marks the instance failed.
+    #[cfg(feature = "serve")]
     pub(crate) async fn run_concurrent_serving<R: Send + 'static>(
         &mut self,
         function: &str,

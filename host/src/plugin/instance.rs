@@ -125,6 +125,7 @@ impl<T: Send + 'static> PluginInstance<T> {
     }
 
     /// The quarantine policy of the instance's version.
+    #[cfg(feature = "serve")]
     pub(crate) fn quarantine(&self) -> Option<QuarantinePolicy> {
         self.quarantine
     }
@@ -435,6 +436,7 @@ impl<T: Send + 'static> PluginInstance<T> {
     /// requests are counted one by one): maps the error (once), marks the instance failed when
     /// the guest failed, and counts nothing.
     #[cold]
+    #[cfg(feature = "serve")]
     pub(crate) fn fail_unrecorded(&mut self, function: &str, error: wasmtime::Error) -> Error {
         self.settle();
         let mapped =

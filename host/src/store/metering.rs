@@ -87,6 +87,7 @@ fn renew<T>(state: &mut PluginState<T>) {
 /// requests) for one more: what the last call may have left renewed (its output budget, what
 /// the limiter saw), and one call's fuel budget added to what the store has, within what is left
 /// of the plugin's lifetime budget. Returns `false`, granting nothing, when that is spent.
+#[cfg(feature = "serve")]
 pub(crate) fn top_up<T: 'static>(mut store: impl AsContextMut<Data = PluginState<T>>) -> bool {
     let mut store = store.as_context_mut();
     renew(store.data_mut());
