@@ -199,6 +199,12 @@ impl<T: Send + 'static> HttpServer<T> {
                 },
                 () = &mut shutdown => break,
             };
+            // A response goes out in several writes (its head, its body's frames, the chunked
+            // terminator); with Nagle's algorithm on, the last one waits for the client's delayed
+            // acknowledgement (about 40 ms), as `wasmtime serve` avoids too.
+            if let Err(error) = stream.set_nodelay(true) {
+                tracing::debug!("cannot set TCP_NODELAY on a connection from {peer}: {error}");
+            }
             let activity = Activity::default();
             let router = router.clone();
             let requests = activity.clone();
