@@ -40,13 +40,15 @@ impl Language {
         }
     }
 
-    /// The template's directory in `sdk-guest-templates/`: of a WASI 0.3 plugin with async
-    /// exports when `asynchronous`, which only Rust has (the other templates build WASI 0.2
-    /// components; their guides say where each language stands).
+    /// The template's directory in `sdk-guest-templates/`: of a plugin with async exports when
+    /// `asynchronous` (Rust: WASI 0.3 with `wasip3`; Python: an `async def` export, which
+    /// componentize-py builds with the async ABI). JavaScript, C and Go have none: their guides
+    /// say where each stands.
     pub fn template(self, asynchronous: bool) -> Option<&'static str> {
         match (self, asynchronous) {
             (_, false) => Some(self.name()),
             (Language::Rust, true) => Some("rust-async"),
+            (Language::Python, true) => Some("python-async"),
             (_, true) => None,
         }
     }

@@ -4,8 +4,8 @@
 //!
 //! What is built lands in `target/templates/`: per language, the greeter template's component
 //! and cases file (`LANG/greeter-LANG.wasm`), and for Rust, Python and JavaScript a project
-//! generated for an application's own world (`LANG-stubs/transformer-LANG.wasm`); the WASI 0.3
-//! Rust template (`componentry new rust --async`) in `rust-async/greeter-rust-async.wasm`;
+//! generated for an application's own world (`LANG-stubs/transformer-LANG.wasm`); the async
+//! templates (`componentry new rust|python --async`) in `LANG-async/greeter-LANG-async.wasm`;
 //! `languages.txt` lists what was built, for the conformance tests. `proxies/` holds standard
 //! HTTP handlers built by componentize-js (a fetch-event script) and componentize-py (an
 //! incoming-handler) from `xtask/fixtures/proxies`. (Crate names differ from
@@ -80,22 +80,26 @@ pub fn build_all(root: &Path, guest_target: &Path) -> anyhow::Result<PathBuf> {
             )?;
         }
     }
-    // The WASI 0.3 template (Rust only): async exports, WASI 0.3's clock.
-    let project = work.path().join("greeter-rust-async");
-    make_and_build(
-        &cli,
-        &path,
-        guest_target,
-        "rust",
-        &project,
-        Flavour::Asynchronous,
-    )?;
-    publish(
-        &project,
-        "greeter-rust-async",
-        &out.join("rust-async"),
-        false,
-    )?;
+    // The templates of plugins with async exports: Rust (WASI 0.3, `wasip3`'s clock) and Python
+    // (an `async def`, built by componentize-py with the async ABI).
+    for language in ["rust", "python"] {
+        let name = format!("greeter-{language}-async");
+        let project = work.path().join(&name);
+        make_and_build(
+            &cli,
+            &path,
+            guest_target,
+            language,
+            &project,
+            Flavour::Asynchronous,
+        )?;
+        publish(
+            &project,
+            &name,
+            &out.join(format!("{language}-async")),
+            false,
+        )?;
+    }
     // Standard HTTP handlers from other projects' tooling (componentize-js's fetch event,
     // componentize-py's incoming-handler), for the tests of `componentry serve`.
     let proxies = root.join("xtask/fixtures/proxies");

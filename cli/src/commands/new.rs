@@ -22,7 +22,8 @@ pub struct NewArgs {
     /// The application's WIT directory (or file), copied into the project.
     #[arg(long, value_name = "DIR")]
     wit: Option<PathBuf>,
-    /// A WASI 0.3 plugin with `async` exports (the component model's async ABI); Rust only.
+    /// A plugin with `async` exports (the component model's async ABI): WASI 0.3 in Rust, an
+    /// `async def` in Python; Rust and Python only.
     #[arg(long = "async")]
     asynchronous: bool,
 }
@@ -48,7 +49,7 @@ pub fn run(args: NewArgs) -> Result<(), exit::Failure> {
             }
             other => exit::Failure::Other(other.to_string()),
         })?;
-    let flavour = if asynchronous { ", WASI 0.3" } else { "" };
+    let flavour = if asynchronous { ", async exports" } else { "" };
     println!("created {} ({}{flavour})", dir.display(), language.name());
     for file in written {
         println!("  {}", file.display());

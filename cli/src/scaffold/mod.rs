@@ -56,8 +56,8 @@ pub fn new_project(
     let name = project_name(dir)?;
     let template_name = language.template(asynchronous).ok_or_else(|| {
         ScaffoldError::Usage(format!(
-            "`--async` makes a WASI 0.3 plugin, which only the Rust template does; see \
-             docs/plugins/{}.md for where {} stands",
+            "`--async` makes a plugin with async exports, which only the Rust and Python \
+             templates do; see docs/plugins/{}.md for where {} stands",
             language.name(),
             language.name()
         ))
@@ -305,7 +305,7 @@ mod tests {
     }
 
     #[test]
-    fn only_rust_has_an_async_template() {
+    fn only_rust_and_python_have_an_async_template() {
         assert_eq!(Language::Rust.template(true), Some("rust-async"));
         let dir = TEMPLATES.get_dir("rust-async").expect("the async template");
         let lib = dir
@@ -313,7 +313,14 @@ mod tests {
             .and_then(|file| file.contents_utf8())
             .expect("its source");
         assert!(lib.contains("async fn greet"), "{lib}");
-        for language in [Language::Python, Language::Js, Language::C, Language::Go] {
+        assert_eq!(Language::Python.template(true), Some("python-async"));
+        let app = TEMPLATES
+            .get_dir("python-async")
+            .and_then(|dir| dir.get_file("python-async/app.py"))
+            .and_then(|file| file.contents_utf8())
+            .expect("the Python async template");
+        assert!(app.contains("async def greet"), "{app}");
+        for language in [Language::Js, Language::C, Language::Go] {
             assert_eq!(language.template(true), None, "{}", language.name());
             let root = std::env::temp_dir().join(format!(
                 "scaffold-async-{}-{}",
@@ -322,7 +329,7 @@ mod tests {
             ));
             match new_project(language, true, &root.join("p"), None) {
                 Err(ScaffoldError::Usage(message)) => {
-                    assert!(message.contains("only the Rust template"), "{message}");
+                    assert!(message.contains("only the Rust and Python"), "{message}");
                 }
                 other => panic!("{}: expected a usage error, got {other:?}", language.name()),
             }

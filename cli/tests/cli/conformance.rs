@@ -125,40 +125,45 @@ fn projects_for_an_applications_world_build_and_pass_their_generated_cases() {
     }
 }
 
-/// The WASI 0.3 template (`componentry new rust --async`), built by `cargo xtask templates`.
-fn async_template() -> (String, String) {
-    let dir = templates().join("rust-async");
+/// An async template (`componentry new LANGUAGE --async`), built by `cargo xtask templates`:
+/// its component and its cases.
+fn async_template(language: &str) -> (String, String) {
+    let dir = templates().join(format!("{language}-async"));
     (
-        path_arg(&dir.join("greeter-rust-async.wasm")),
+        path_arg(&dir.join(format!("greeter-{language}-async.wasm"))),
         path_arg(&dir.join("cases.toml")),
     )
 }
 
 #[test]
-fn the_wasi_0_3_template_greets_passes_its_cases_and_shows_its_async_export() {
-    let (plugin, cases) = async_template();
-    let out = Run::new(&["test", &plugin, &cases]).expect(0);
-    assert!(
-        stdout(&out).ends_with("3 passed, 0 failed\n"),
-        "{}",
-        stdout(&out)
-    );
-    let out = Run::new(&["run", &plugin, "-v", "--invoke", r#"greet("Ada")"#]).expect(0);
-    assert_eq!(stdout(&out), "\"Hello, Ada!\"\n");
-    assert!(
-        stderr(&out).contains("greeting Ada"),
-        "it logs through the host: {}",
-        stderr(&out)
-    );
-    let out = Run::new(&["inspect", &plugin]).expect(0);
-    assert!(
-        stdout(&out).contains("export greet: async func(name: string) -> string;"),
-        "{}",
-        stdout(&out)
-    );
+fn the_async_templates_greet_pass_their_cases_and_show_their_async_export() {
+    for language in ["rust", "python"] {
+        let (plugin, cases) = async_template(language);
+        let out = Run::new(&["test", &plugin, &cases]).expect(0);
+        assert!(
+            stdout(&out).ends_with("3 passed, 0 failed\n"),
+            "{language}: {}",
+            stdout(&out)
+        );
+        let out = Run::new(&["run", &plugin, "-v", "--invoke", r#"greet("Ada")"#]).expect(0);
+        assert_eq!(stdout(&out), "\"Hello, Ada!\"\n", "{language}");
+        assert!(
+            stderr(&out).contains("greeting Ada"),
+            "{language} logs through the host: {}",
+            stderr(&out)
+        );
+        let out = Run::new(&["inspect", &plugin]).expect(0);
+        assert!(
+            stdout(&out).contains("export greet: async func(name: string) -> string;"),
+            "{language}: {}",
+            stdout(&out)
+        );
+    }
+    let (rust, _) = async_template("rust");
+    let out = Run::new(&["inspect", &rust]).expect(0);
     assert!(
         stdout(&out).contains("wasi:clocks/monotonic-clock@0.3"),
-        "a WASI 0.3 plugin: {}",
+        "the Rust template is a WASI 0.3 plugin: {}",
         stdout(&out)
     );
 }

@@ -19,6 +19,7 @@ use wasmtime::component::{
 };
 
 use crate::store::PluginState;
+use crate::store::outcome::TooLarge;
 
 /// Calls `$read::<P>(..., to_val, size)` for the Rust type `P` of the payload `$payload`.
 macro_rules! by_payload {
@@ -50,16 +51,6 @@ macro_rules! by_payload {
 /// reads to their end.
 pub(crate) fn any_in(mut results: impl Iterator<Item = Type>) -> bool {
     results.any(|ty| matches!(ty, Type::Stream(_) | Type::Future(_)))
-}
-
-/// More bytes read from a plugin's streams and futures than its memory limit allows.
-#[derive(Debug, thiserror::Error)]
-#[error("the streams and futures it returned held more than {limit} bytes")]
-pub(crate) struct TooLarge {
-    /// The limit, in bytes.
-    pub(crate) limit: usize,
-    /// How much had been read when it was passed.
-    pub(crate) read: usize,
 }
 
 /// Replaces each stream and future among `results` (of the types `types`) with what it carries,

@@ -8,6 +8,17 @@ use super::metering::settle;
 use super::state::PluginState;
 use crate::error::{self, Error};
 
+/// More bytes read on the host from the streams and futures a call returned than the plugin's
+/// memory limit allows (`plugin::async_values` reads them).
+#[derive(Debug, thiserror::Error)]
+#[error("the streams and futures it returned held more than {limit} bytes")]
+pub(crate) struct TooLarge {
+    /// The limit, in bytes.
+    pub(crate) limit: usize,
+    /// How much had been read when it was passed.
+    pub(crate) read: usize,
+}
+
 /// The error of a call stopped at its deadline.
 pub(crate) fn deadline_exceeded<T>(
     store: &Store<PluginState<T>>,
@@ -64,7 +75,7 @@ pub(crate) fn conclude_failed_call<T>(
     let limits = &limiter.limits;
     if let Some(too_large) = error
         .chain()
-        .find_map(|cause| cause.downcast_ref::<crate::plugin::async_values::TooLarge>())
+        .find_map(|cause| cause.downcast_ref::<TooLarge>())
     {
         return Error::MemoryLimit {
             plugin: plugin.to_owned(),
