@@ -1035,3 +1035,32 @@ fn run_invoke_prints_a_returned_stream_as_its_items_and_a_future_as_its_value() 
     );
     assert!(stderr(&out).contains("memory limit"), "{}", stderr(&out));
 }
+
+#[test]
+fn run_gives_a_wasi_0_3_command_its_exit_code_environment_and_directories_as_wasmtime_run_does() {
+    let plugin = path_arg(&guest("p3-command"));
+    let out = expect_code(&["run", &plugin, "--", "exit", "33"], 33);
+    assert!(stdout(&out).starts_with("p3 args:"), "{}", stdout(&out));
+    expect_code(&["run", &plugin, "--", "exit", "0"], 0);
+    let out = expect_code(
+        &["run", &plugin, "--env", "MODE=fast", "--", "env", "MODE"],
+        0,
+    );
+    assert!(stdout(&out).contains("env MODE: fast"), "{}", stdout(&out));
+    let out = expect_code(&["run", &plugin, "--", "env", "HOME"], 0);
+    assert!(
+        stdout(&out).contains("env HOME: (unset)"),
+        "nothing of the host's environment unless granted: {}",
+        stdout(&out)
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let grant = format!("{}::/data", path_arg(dir.path()));
+    let out = expect_code(&["run", &plugin, "--dir", &grant, "--", "preopens"], 0);
+    assert!(
+        stdout(&out).contains("preopens: [/data]"),
+        "{}",
+        stdout(&out)
+    );
+    let out = expect_code(&["run", &plugin, "--", "preopens"], 0);
+    assert!(stdout(&out).contains("preopens: []"), "{}", stdout(&out));
+}
