@@ -215,3 +215,39 @@ fn a_stream_that_never_ends_is_stopped_by_the_memory_limit_or_the_deadline() {
         other => panic!("expected DeadlineExceeded, got {other:?}"),
     }
 }
+
+#[test]
+fn dropping_a_call_cancels_its_tasks_and_the_plugin_goes_on() {
+    let host = crate::asynchronous::async_host(false);
+    let plugin = p3_tasks(&host, Limits::new());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut instance = runtime
+        .block_on(plugin.instantiate_async())
+        .expect("an instance");
+    let started = Instant::now();
+    // A batch waiting an hour, dropped after 100 ms.
+    let dropped = runtime.block_on(async {
+        tokio::time::timeout(
+            Duration::from_millis(100),
+            instance.call_concurrent_async(overlaps(4, 3_600_000)),
+        )
+        .await
+    });
+    assert!(dropped.is_err(), "the batch was still waiting when dropped");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // The instance it ran on takes no more calls (its tasks were cancelled half-way) ...
+    match runtime.block_on(instance.call_async("overlap", &[Val::U64(0)])) {
+        Err(Error::InstanceFailed { .. }) => {}
+        other => panic!("expected InstanceFailed, got {other:?}"),
+    }
+    // ... dropping it frees what they held, and the plugin goes on.
+    drop(instance);
+    assert_eq!(plugin.stats().instances_live, 0);
+    let fresh = runtime
+        .block_on(plugin.call_async("overlap", &[Val::U64(0)]))
+        .expect("a fresh instance");
+    assert_eq!(fresh, vec![Val::U32(1)]);
+}

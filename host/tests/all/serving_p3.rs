@@ -338,3 +338,29 @@ async fn a_reused_request_holds_its_admission_until_it_ends_even_after_its_clien
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(request(addr, "GET", "/hello", Vec::new()).await.status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_never_breaks_a_body_that_is_streaming() {
+    let host = serving_host();
+    let plugin = http_p3(&host, PluginOptions::new());
+    let (addr, _stop) = serve(&plugin).await;
+    let original = std::fs::read(guest("http-p3")).expect("read");
+    // A long body in flight while the plugin is reloaded twice.
+    let streaming = tokio::spawn(request(addr, "GET", "/stream/200000", Vec::new()));
+    let reloader = plugin.clone();
+    tokio::task::spawn_blocking(move || {
+        for round in 0..2u8 {
+            std::thread::sleep(Duration::from_millis(20));
+            reloader
+                .reload(&crate::serving::variant(&original, round))
+                .expect("reloaded");
+        }
+    })
+    .await
+    .expect("the reloads ran");
+    let answer = streaming.await.expect("the request");
+    assert_eq!(answer.status, 200);
+    let text = answer.text();
+    assert_eq!(text.lines().count(), 200_000, "the whole body arrived");
+    assert_eq!(text.lines().last(), Some("line 199999"));
+}
