@@ -3,5 +3,6 @@
 //! natively. `src/main.rs` prints the table; `benches/calls.rs` has the call overheads as
 //! criterion benchmarks.
 
+pub mod asynchrony;
 pub mod measure;
 pub mod workloads;

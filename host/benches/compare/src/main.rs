@@ -73,6 +73,9 @@ fn main() -> Result<()> {
     if wanted("g") {
         memory(&mut notes)?;
     }
+    if wanted("h") {
+        asynchronous(&plugins, budget, &mut rows, &mut notes)?;
+    }
 
     print(&rows, &notes);
     Ok(())
@@ -557,6 +560,34 @@ fn rates(
 
 /// (g) Resident memory per idle live instance, each side measured in a process of its own (so
 /// that neither reuses memory the other freed).
+/// (h) WASI 0.3: an async export awaiting a host future, and 1,000 calls at once.
+fn asynchronous(
+    plugins: &Plugins,
+    budget: Duration,
+    rows: &mut Vec<Row>,
+    notes: &mut Vec<Note>,
+) -> Result<()> {
+    let component = componentry_bench::asynchrony::async_waits(&plugins.component);
+    anyhow::ensure!(
+        component.is_file(),
+        "{} is missing: run `cargo xtask guests` first",
+        component.display()
+    );
+    rows.push(Row {
+        section: "h",
+        measure: "async `slow-echo(x, 0)` (awaits the host's clock) on a live instance".to_owned(),
+        baseline_name: "wasmtime by hand (`call_async`)",
+        pair: componentry_bench::asynchrony::async_call(&component, budget)?,
+        target: "<= 1.15",
+    });
+    notes.push(Note {
+        section: "h",
+        measure: "1,000 calls of `slow-echo(x, 20)` at once".to_owned(),
+        values: componentry_bench::asynchrony::thousand_calls(&component)?,
+    });
+    Ok(())
+}
+
 fn memory(notes: &mut Vec<Note>) -> Result<()> {
     let probe = |side: &str| -> Result<Option<f64>> {
         let output = std::process::Command::new(std::env::current_exe()?)

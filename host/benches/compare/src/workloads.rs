@@ -151,6 +151,13 @@ pub struct HandState {
     table: ResourceTable,
 }
 
+impl HandState {
+    /// A state of `wasi` and `table`.
+    pub fn new(wasi: WasiCtx, table: ResourceTable) -> Self {
+        Self { wasi, table }
+    }
+}
+
 impl WasiView for HandState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {
