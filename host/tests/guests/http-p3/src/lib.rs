@@ -79,10 +79,7 @@ impl wasip3::exports::http::handler::Guest for HttpP3 {
 }
 
 /// A response with `status` and the body `contents`.
-fn respond(
-    status: u16,
-    contents: wit_bindgen::rt::async_support::StreamReader<u8>,
-) -> Response {
+fn respond(status: u16, contents: wit_bindgen::rt::async_support::StreamReader<u8>) -> Response {
     let (trailers_tx, trailers) = wit_future::new(|| Ok(None));
     drop(trailers_tx);
     let (response, _sent) = Response::new(Fields::new(), Some(contents), trailers);

@@ -11,7 +11,9 @@ componentry_sdk::wit_bindgen::generate!({
 use wasip3::cli::environment;
 use wasip3::filesystem::preopens;
 use wasip3::filesystem::types::{Descriptor, DescriptorFlags, OpenFlags, PathFlags};
-use wasip3::sockets::types::{IpAddress, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress, TcpSocket};
+use wasip3::sockets::types::{
+    IpAddress, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress, TcpSocket,
+};
 
 struct P3Prober;
 
@@ -70,7 +72,8 @@ impl Guest for P3Prober {
     }
 
     async fn connect(addr: String) -> Result<(), String> {
-        let socket = TcpSocket::create(IpAddressFamily::Ipv4).map_err(|e| format!("create: {e:?}"))?;
+        let socket =
+            TcpSocket::create(IpAddressFamily::Ipv4).map_err(|e| format!("create: {e:?}"))?;
         socket
             .connect(ipv4(&addr)?)
             .await
@@ -78,7 +81,8 @@ impl Guest for P3Prober {
     }
 
     async fn listen(addr: String) -> Result<(), String> {
-        let socket = TcpSocket::create(IpAddressFamily::Ipv4).map_err(|e| format!("create: {e:?}"))?;
+        let socket =
+            TcpSocket::create(IpAddressFamily::Ipv4).map_err(|e| format!("create: {e:?}"))?;
         socket
             .bind(ipv4(&addr)?)
             .map_err(|e| format!("bind: {e:?}"))?;
@@ -120,7 +124,9 @@ fn preopened(dir: &str) -> Result<Descriptor, String> {
 
 /// `a.b.c.d:port` as a socket address.
 fn ipv4(addr: &str) -> Result<IpSocketAddress, String> {
-    let parsed: std::net::SocketAddrV4 = addr.parse().map_err(|_| format!("not an address: {addr}"))?;
+    let parsed: std::net::SocketAddrV4 = addr
+        .parse()
+        .map_err(|_| format!("not an address: {addr}"))?;
     let [a, b, c, d] = parsed.ip().octets();
     Ok(IpSocketAddress::Ipv4(Ipv4SocketAddress {
         port: parsed.port(),
