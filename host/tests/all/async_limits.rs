@@ -7,18 +7,12 @@ use std::time::{Duration, Instant};
 use componentry::{Error, Host, Limits, Plugin, PluginOptions, Val};
 
 use crate::guest;
+use crate::wasi_p3::block_on;
 
-fn p3_tasks(host: &Host<()>, limits: Limits) -> Plugin<()> {
+/// The `p3-tasks` guest with `limits`.
+pub(crate) fn p3_tasks(host: &Host<()>, limits: Limits) -> Plugin<()> {
     host.load_file_with(guest("p3-tasks"), PluginOptions::new().limits(limits))
         .expect("the WASI 0.3 tasks plugin loads")
-}
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(future)
 }
 
 /// Calls `name(arg)` on `plugin` on a fresh instance.

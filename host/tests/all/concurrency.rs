@@ -5,22 +5,10 @@
 
 use std::time::{Duration, Instant};
 
-use componentry::{Error, Host, Limits, Plugin, PluginInstance, PluginOptions, Val};
+use componentry::{Error, Limits, Plugin, PluginInstance, Val};
 
-use crate::guest;
-
-fn p3_tasks(host: &Host<()>, limits: Limits) -> Plugin<()> {
-    host.load_file_with(guest("p3-tasks"), PluginOptions::new().limits(limits))
-        .expect("the WASI 0.3 tasks plugin loads")
-}
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(future)
-}
+use crate::async_limits::p3_tasks;
+use crate::wasi_p3::block_on;
 
 /// `count` calls of `overlap(millis)`.
 fn overlaps(count: usize, millis: u64) -> Vec<(&'static str, Vec<Val>)> {

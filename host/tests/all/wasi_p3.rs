@@ -16,7 +16,8 @@ fn async_waits(host: &Host<()>, limits: Limits) -> Plugin<()> {
         .expect("a WASI 0.3 plugin loads")
 }
 
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
+/// Runs `future` to its end on a runtime of its own.
+pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
