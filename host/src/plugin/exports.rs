@@ -21,6 +21,9 @@ pub(crate) struct ExportedFunc {
     pub(crate) params: Vec<(String, Type)>,
     /// How many results it returns.
     pub(crate) results: usize,
+    /// Its result types, when one of them is a stream or a future (which a dynamic call reads to
+    /// its end): found once, at load, not on every call.
+    pub(crate) async_results: Option<Vec<Type>>,
 }
 
 impl ExportedFunc {
@@ -30,6 +33,8 @@ impl ExportedFunc {
             .map(|(name, ty)| (name.to_owned(), ty))
             .collect();
         let results = ty.results().len();
+        let async_results =
+            crate::plugin::async_values::any_in(ty.results()).then(|| ty.results().collect());
         Self {
             name,
             index,
@@ -37,6 +42,7 @@ impl ExportedFunc {
             position,
             params,
             results,
+            async_results,
         }
     }
 

@@ -590,10 +590,8 @@ impl<T: Send + 'static> PluginInstance<T> {
     ) -> Result<Vec<Val>> {
         let (func, results) = self.prepare(position, args)?;
         let mut results = placeholders(results);
-        let export = &self.version.exports[position];
-        if async_values::any_in(export.ty.results()) {
+        if let Some(types) = self.version.exports[position].async_results.clone() {
             // Its streams and futures are read to their end within the call.
-            let types: Vec<_> = export.ty.results().collect();
             let budget = self.store.data().limiter.limits.max_memory;
             return self
                 .run_concurrent_raced(

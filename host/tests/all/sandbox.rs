@@ -237,7 +237,8 @@ fn environment_variables_are_not_inherited() {
     assert_eq!(probe(&granted, "env-count()"), "2");
 }
 
-fn listener() -> (TcpListener, u16) {
+/// A TCP listener on a loopback port, and the port.
+pub(crate) fn listener() -> (TcpListener, u16) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("listen on loopback");
     let port = listener.local_addr().expect("addr").port();
     (listener, port)

@@ -279,17 +279,10 @@ fn a_wasi_0_3_plugin_writes_a_read_write_grant_and_nothing_beside_it() {
     assert!(!f.secret.with_file_name("made.txt").exists());
 }
 
-/// A TCP listener on a loopback port, and the port.
-fn loopback_listener() -> (std::net::TcpListener, u16) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen on loopback");
-    let port = listener.local_addr().expect("addr").port();
-    (listener, port)
-}
-
 #[test]
 fn a_wasi_0_3_plugin_connects_only_where_granted() {
     use componentry::grants::NetPattern;
-    let (listener, port) = loopback_listener();
+    let (listener, port) = crate::sandbox::listener();
     let addr = format!("127.0.0.1:{port}");
     let host = async_host();
     let call = format!(r#"connect("{addr}")"#);
