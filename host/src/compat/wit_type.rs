@@ -56,8 +56,14 @@ pub(crate) fn describe(ty: &Type) -> String {
         },
         Type::Own(_) => "own<resource>".into(),
         Type::Borrow(_) => "borrow<resource>".into(),
-        Type::Future(_) => "future".into(),
-        Type::Stream(_) => "stream".into(),
+        Type::Future(future) => match future.ty() {
+            Some(payload) => format!("future<{}>", describe(&payload)),
+            None => "future".into(),
+        },
+        Type::Stream(stream) => match stream.ty() {
+            Some(payload) => format!("stream<{}>", describe(&payload)),
+            None => "stream".into(),
+        },
         Type::ErrorContext => "error-context".into(),
     }
 }

@@ -1,22 +1,25 @@
-//! The streams and futures a dynamic call returns, read to their end inside the call: a
-//! `stream<T>` result becomes the list of its items, a `future<T>` result the option of its value
-//! (`none` when the plugin dropped it unwritten). A dynamic caller has no handle on the store's
-//! event loop, so a stream handed back to it could never be read; reading it within the call
-//! keeps it under the call's deadline and fuel.
+//! The streams and futures a dynamic call passes and returns. A dynamic caller has no handle on
+//! the store's event loop, so it writes and reads them as plain values:
+//!
+//! - a `stream<T>` argument is given as the list of its items (`[1, 2, 3]`), which the host
+//!   writes to the plugin and then ends the stream; a `future<T>` argument as its value;
+//! - a `stream<T>` result becomes the list of its items, read to its end inside the call (under
+//!   the call's deadline and fuel); a `future<T>` result the option of its value (`none` when the
+//!   plugin dropped it unwritten).
 //!
 //! What is read is held on the host, so it counts against the plugin's memory limit: past it, the
 //! call fails with [`Error::MemoryLimit`](crate::Error::MemoryLimit). Streams and futures of the
-//! primitive types (numbers, `bool`, `char`, `string`) are read; others, and those nested inside
-//! other values, are refused with an error that says so.
+//! primitive types (numbers, `bool`, `char`, `string`) are passed and read; others, and those
+//! nested inside other values, are refused with an error that says so.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use wasmtime::StoreContextMut;
 use wasmtime::component::{
-    Accessor, FutureAny, FutureConsumer, Lift, Source, StreamAny, StreamConsumer, StreamResult,
-    Type, Val,
+    Accessor, ComponentType, FutureAny, FutureConsumer, FutureReader, Lift, Lower, Source,
+    StreamAny, StreamConsumer, StreamReader, StreamResult, Type, Val,
 };
+use wasmtime::{AsContextMut, StoreContextMut};
 
 use crate::store::PluginState;
 use crate::store::outcome::TooLarge;
@@ -47,15 +50,243 @@ macro_rules! by_payload {
     };
 }
 
-/// Whether a function returning `results` gives back streams or futures, which a dynamic call
-/// reads to their end.
-pub(crate) fn any_in(mut results: impl Iterator<Item = Type>) -> bool {
-    results.any(|ty| matches!(ty, Type::Stream(_) | Type::Future(_)))
+/// Calls `$open::<P>(..., from_val)` for the Rust type `P` of the payload `$payload`.
+macro_rules! open_by_payload {
+    ($payload:expr, $open:ident, $($arg:expr),*) => {
+        match $payload {
+            Some(Type::Bool) => $open::<bool, _>($($arg),*, |v| match v { Val::Bool(x) => Some(x), _ => None }),
+            Some(Type::U8) => $open::<u8, _>($($arg),*, |v| match v { Val::U8(x) => Some(x), _ => None }),
+            Some(Type::U16) => $open::<u16, _>($($arg),*, |v| match v { Val::U16(x) => Some(x), _ => None }),
+            Some(Type::U32) => $open::<u32, _>($($arg),*, |v| match v { Val::U32(x) => Some(x), _ => None }),
+            Some(Type::U64) => $open::<u64, _>($($arg),*, |v| match v { Val::U64(x) => Some(x), _ => None }),
+            Some(Type::S8) => $open::<i8, _>($($arg),*, |v| match v { Val::S8(x) => Some(x), _ => None }),
+            Some(Type::S16) => $open::<i16, _>($($arg),*, |v| match v { Val::S16(x) => Some(x), _ => None }),
+            Some(Type::S32) => $open::<i32, _>($($arg),*, |v| match v { Val::S32(x) => Some(x), _ => None }),
+            Some(Type::S64) => $open::<i64, _>($($arg),*, |v| match v { Val::S64(x) => Some(x), _ => None }),
+            Some(Type::Float32) => $open::<f32, _>($($arg),*, |v| match v { Val::Float32(x) => Some(x), _ => None }),
+            Some(Type::Float64) => $open::<f64, _>($($arg),*, |v| match v { Val::Float64(x) => Some(x), _ => None }),
+            Some(Type::Char) => $open::<char, _>($($arg),*, |v| match v { Val::Char(x) => Some(x), _ => None }),
+            Some(Type::String) => $open::<String, _>($($arg),*, |v| match v { Val::String(x) => Some(x), _ => None }),
+            other => Err(wasmtime::format_err!("{}", not_passable(other.as_ref()))),
+        }
+    };
+}
+
+/// Whether one of `types` is a stream or a future, which a dynamic call passes or reads as a
+/// plain value.
+pub(crate) fn any_in(mut types: impl Iterator<Item = Type>) -> bool {
+    types.any(|ty| matches!(ty, Type::Stream(_) | Type::Future(_)))
+}
+
+/// Why a stream or future of `payload` cannot be passed by a dynamic call.
+fn not_passable(payload: Option<&Type>) -> String {
+    format!(
+        "a stream or future of {} cannot be passed by a dynamic call yet (only of numbers, \
+         bool, char and string)",
+        payload.map_or("nothing".to_owned(), crate::compat::wit_type::describe)
+    )
+}
+
+/// Whether `payload` is one a dynamic call passes and reads.
+fn passable(payload: Option<&Type>) -> bool {
+    matches!(
+        payload,
+        Some(
+            Type::Bool
+                | Type::U8
+                | Type::U16
+                | Type::U32
+                | Type::U64
+                | Type::S8
+                | Type::S16
+                | Type::S32
+                | Type::S64
+                | Type::Float32
+                | Type::Float64
+                | Type::Char
+                | Type::String
+        )
+    )
+}
+
+/// Checks that `arg` is an argument for a parameter of type `ty`: for a `stream<T>`, the list of
+/// its items; for a `future<T>`, its value; otherwise a value of `ty` itself.
+pub(crate) fn check_argument(arg: &Val, ty: &Type) -> Result<(), String> {
+    use crate::compat::wit_type::check;
+    match (arg, ty) {
+        (Val::Stream(_), Type::Stream(_)) | (Val::Future(_), Type::Future(_)) => Ok(()),
+        (Val::List(items), Type::Stream(stream)) => {
+            let payload = stream.ty();
+            if !passable(payload.as_ref()) {
+                return Err(not_passable(payload.as_ref()));
+            }
+            items.iter().enumerate().try_for_each(|(at, item)| {
+                payload
+                    .as_ref()
+                    .map_or(Ok(()), |payload| check(item, payload))
+                    .map_err(|e| format!("item {at} of the stream: {e}"))
+            })
+        }
+        (_, Type::Stream(stream)) => Err(format!(
+            "expected the list of a {}'s items",
+            crate::compat::wit_type::describe(&Type::Stream(stream.clone()))
+        )),
+        (value, Type::Future(future)) => {
+            let payload = future.ty();
+            if !passable(payload.as_ref()) {
+                return Err(not_passable(payload.as_ref()));
+            }
+            payload.as_ref().map_or(Ok(()), |payload| {
+                check(value, payload).map_err(|e| format!("the future's value: {e}"))
+            })
+        }
+        (value, ty) => check(value, ty),
+    }
+}
+
+/// Parses the WAVE `node` (of the call text `src`) as an argument for a parameter of type `ty`,
+/// in the forms [`check_argument`] accepts.
+pub(crate) fn parse_argument(
+    node: &wasm_wave::ast::Node,
+    ty: &Type,
+    src: &str,
+) -> std::result::Result<Val, String> {
+    match ty {
+        Type::Stream(stream) => {
+            let payload = stream.ty();
+            let Some(payload) = payload.filter(|payload| passable(Some(payload))) else {
+                return Err(not_passable(stream.ty().as_ref()));
+            };
+            let items = node
+                .as_list()
+                .map_err(|_| "a stream is written as the list of its items".to_owned())?
+                .map(|item| item.to_wasm_value::<Val>(&payload, src))
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| e.to_string())?;
+            Ok(Val::List(items))
+        }
+        Type::Future(future) => {
+            let payload = future.ty();
+            let Some(payload) = payload.filter(|payload| passable(Some(payload))) else {
+                return Err(not_passable(future.ty().as_ref()));
+            };
+            node.to_wasm_value::<Val>(&payload, src)
+                .map_err(|e| e.to_string())
+        }
+        ty => node
+            .to_wasm_value::<Val>(ty, src)
+            .map_err(|e| e.to_string()),
+    }
+}
+
+/// Opens the streams and futures among `args` (for the parameters `params`): each list given
+/// for a `stream<T>` becomes a stream the host writes those items to and then ends, each value
+/// given for a `future<T>` a future resolved with it.
+pub(crate) fn open_arguments<D: 'static>(
+    mut store: impl AsContextMut<Data = D>,
+    args: &mut [Val],
+    params: &[(String, Type)],
+) -> wasmtime::Result<()> {
+    for (arg, (_, ty)) in args.iter_mut().zip(params) {
+        match (std::mem::replace(arg, Val::Bool(false)), ty) {
+            (Val::List(items), Type::Stream(stream)) => {
+                *arg = open_by_payload!(stream.ty(), open_stream, store.as_context_mut(), items)?;
+            }
+            (value, Type::Future(future)) if !matches!(value, Val::Future(_)) => {
+                *arg = open_by_payload!(future.ty(), open_future, store.as_context_mut(), value)?;
+            }
+            (other, _) => *arg = other,
+        }
+    }
+    Ok(())
+}
+
+/// A stream that gives `items` (converted with `from_val`) and ends.
+fn open_stream<P, D>(
+    mut store: StoreContextMut<'_, D>,
+    items: Vec<Val>,
+    from_val: fn(Val) -> Option<P>,
+) -> wasmtime::Result<Val>
+where
+    P: ComponentType + Lower + Lift + Send + Sync + Unpin + 'static,
+    D: 'static,
+{
+    let items = items
+        .into_iter()
+        .map(|item| {
+            from_val(item).ok_or_else(|| wasmtime::format_err!("a stream item of another type"))
+        })
+        .collect::<wasmtime::Result<Vec<P>>>()?;
+    let reader = StreamReader::new(&mut store, items)?;
+    Ok(Val::Stream(reader.try_into_stream_any(&mut store)?))
+}
+
+/// A future resolved with `value` (converted with `from_val`).
+fn open_future<P, D>(
+    mut store: StoreContextMut<'_, D>,
+    value: Val,
+    from_val: fn(Val) -> Option<P>,
+) -> wasmtime::Result<Val>
+where
+    P: ComponentType + Lower + Lift + Send + Sync + Unpin + 'static,
+    D: 'static,
+{
+    let value =
+        from_val(value).ok_or_else(|| wasmtime::format_err!("a future value of another type"))?;
+    let reader = FutureReader::new(&mut store, async move { Ok::<P, wasmtime::Error>(value) })?;
+    Ok(Val::Future(reader.try_into_future_any(&mut store)?))
+}
+
+/// What a call of one export does with the streams and futures it passes and returns.
+pub(crate) struct CarriedValues {
+    /// The export's parameters, when one of them is a stream or a future.
+    params: Option<Vec<(String, Type)>>,
+    /// The export's result types, when one of them is a stream or a future.
+    results: Option<Vec<Type>>,
+    /// The host bytes the results may take (the plugin's memory limit).
+    budget: usize,
+}
+
+impl CarriedValues {
+    /// For a call of `export`, holding at most `budget` bytes of what it returns.
+    pub(crate) fn of(export: &crate::plugin::exports::ExportedFunc, budget: usize) -> Self {
+        Self {
+            params: export.async_params.then(|| export.params.clone()),
+            results: export.async_results.clone(),
+            budget,
+        }
+    }
+
+    /// The arguments to pass: `args` with its streams and futures opened.
+    pub(crate) fn open<'a, T: Send + 'static>(
+        &self,
+        accessor: &Accessor<PluginState<T>>,
+        args: &'a [Val],
+    ) -> wasmtime::Result<std::borrow::Cow<'a, [Val]>> {
+        let Some(params) = &self.params else {
+            return Ok(std::borrow::Cow::Borrowed(args));
+        };
+        let mut args = args.to_vec();
+        accessor.with(|mut store| open_arguments(&mut store, &mut args, params))?;
+        Ok(std::borrow::Cow::Owned(args))
+    }
+
+    /// Reads the streams and futures among `results` to their end.
+    pub(crate) async fn read<T: Send + 'static>(
+        &self,
+        accessor: &Accessor<PluginState<T>>,
+        results: &mut [Val],
+    ) -> wasmtime::Result<()> {
+        match &self.results {
+            Some(types) => read_to_end(accessor, results, types, self.budget).await,
+            None => Ok(()),
+        }
+    }
 }
 
 /// Replaces each stream and future among `results` (of the types `types`) with what it carries,
 /// holding at most `budget` bytes of it.
-pub(crate) async fn read_to_end<T: Send + 'static>(
+async fn read_to_end<T: Send + 'static>(
     accessor: &Accessor<PluginState<T>>,
     results: &mut [Val],
     types: &[Type],

@@ -1,5 +1,5 @@
-//! Which plugins use the component model's async ABI, by exporting an `async` function or by
-//! importing WASI 0.3 (whose host functions are asynchronous): wasmtime instantiates and calls
+//! Which plugins use the component model's async ABI, by exporting an `async` function, one that
+//! takes or returns streams or futures, or by importing WASI 0.3 (whose host functions are asynchronous): wasmtime instantiates and calls
 //! them only through its async entry points, which a synchronous host drives to completion
 //! itself (`engine::driver`).
 
@@ -19,6 +19,12 @@ pub(crate) fn uses_async_abi(
         .filter(|export| export.ty.async_())
         .map(|export| export.name.as_str())
         .collect();
+    let carrying: Vec<&str> = exports
+        .iter()
+        .filter(|export| !export.ty.async_())
+        .filter(|export| export.async_params || export.async_results.is_some())
+        .map(|export| export.name.as_str())
+        .collect();
     let wasi_p3_imports: Vec<String> = component
         .component_type()
         .imports(engine)
@@ -31,6 +37,12 @@ pub(crate) fn uses_async_abi(
         reasons.push(format!(
             "it exports async functions ({})",
             async_exports.join(", ")
+        ));
+    }
+    if !carrying.is_empty() {
+        reasons.push(format!(
+            "its functions take or return streams or futures ({})",
+            carrying.join(", ")
         ));
     }
     if !wasi_p3_imports.is_empty() {

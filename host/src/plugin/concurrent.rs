@@ -12,6 +12,7 @@ use futures::StreamExt as _;
 use tracing::Instrument as _;
 use wasmtime::component::{Accessor, Func, Val};
 
+use super::async_values::CarriedValues;
 use super::instance::{Callee, PluginInstance, placeholders};
 use crate::error::Result;
 use crate::store::PluginState;
@@ -22,6 +23,8 @@ struct PreparedCall {
     func: Func,
     args: Vec<Val>,
     results: usize,
+    /// What the call does with the streams and futures it passes and returns.
+    carried: CarriedValues,
 }
 
 impl<T: Send + 'static> PluginInstance<T> {
@@ -67,10 +70,13 @@ impl<T: Send + 'static> PluginInstance<T> {
             .map(|(name, args)| {
                 let position = self.position_of(name.as_ref())?;
                 let (func, results) = self.prepare(position, &args)?;
+                let budget = self.state().limiter.limits.max_memory;
+                let carried = CarriedValues::of(&self.version.exports[position], budget);
                 Ok(PreparedCall {
                     func,
                     args,
                     results,
+                    carried,
                 })
             })
             .collect()
@@ -87,10 +93,12 @@ impl<T: Send + 'static> PluginInstance<T> {
             let mut under_way = futures::stream::iter(calls.into_iter().enumerate())
                 .map(|(index, call)| async move {
                     let mut results = placeholders(call.results);
+                    let args = call.carried.open(accessor, &call.args)?;
                     call.func
-                        .call_concurrent(accessor, &call.args, &mut results)
-                        .await
-                        .map(|()| (index, results))
+                        .call_concurrent(accessor, &args, &mut results)
+                        .await?;
+                    call.carried.read(accessor, &mut results).await?;
+                    Ok::<_, wasmtime::Error>((index, results))
                 })
                 .buffer_unordered(at_once);
             let mut finished = Vec::new();

@@ -24,6 +24,9 @@ pub(crate) struct ExportedFunc {
     /// Its result types, when one of them is a stream or a future (which a dynamic call reads to
     /// its end): found once, at load, not on every call.
     pub(crate) async_results: Option<Vec<Type>>,
+    /// Whether a parameter is a stream or a future, which a dynamic call opens from the list or
+    /// the value the caller gives (`plugin::async_values`).
+    pub(crate) async_params: bool,
 }
 
 impl ExportedFunc {
@@ -35,6 +38,7 @@ impl ExportedFunc {
         let results = ty.results().len();
         let async_results =
             crate::plugin::async_values::any_in(ty.results()).then(|| ty.results().collect());
+        let async_params = crate::plugin::async_values::any_in(ty.params().map(|(_, ty)| ty));
         Self {
             name,
             index,
@@ -43,6 +47,7 @@ impl ExportedFunc {
             params,
             results,
             async_results,
+            async_params,
         }
     }
 

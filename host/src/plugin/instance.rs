@@ -14,9 +14,8 @@ use wasmtime::component::{ComponentNamedList, Func, Instance, Lift, Lower, Resou
 
 use tracing::Instrument as _;
 
-use crate::compat::wit_type;
 use crate::error::{Error, Result};
-use crate::plugin::async_values;
+use crate::plugin::async_values::{self, CarriedValues};
 use crate::plugin::exports::ExportedFunc;
 use crate::plugin::gate::{CallGate, EndedCall};
 use crate::plugin::handle::Plugin;
@@ -44,7 +43,7 @@ pub struct PluginInstance<T: 'static> {
     /// The quarantine policy of the instance's version.
     quarantine: Option<QuarantinePolicy>,
     /// The version this instance was made from: a reload does not change it.
-    version: Arc<PluginVersion<T>>,
+    pub(super) version: Arc<PluginVersion<T>>,
     store: Store<PluginState<T>>,
     instance: Instance,
     fuel_consumed: Option<u64>,
@@ -399,7 +398,8 @@ impl<T: Send + 'static> PluginInstance<T> {
             )));
         }
         for ((name, ty), arg) in export.params.iter().zip(args) {
-            wit_type::check(arg, ty).map_err(|e| bad(format!("argument `{name}`: {e}")))?;
+            async_values::check_argument(arg, ty)
+                .map_err(|e| bad(format!("argument `{name}`: {e}")))?;
         }
         if let Some(Some(func)) = self.funcs.get(position) {
             return Ok((*func, export.results));
@@ -462,14 +462,41 @@ impl<T: Send + 'static> PluginInstance<T> {
         let parsed = UntypedFuncCall::parse(&placeholder)
             .map_err(|e| bad_call(format!("the arguments are not valid WAVE: {e}")))?;
         let export = self.version.find(self.plugin.name(), name.trim())?;
-        let types = export.params.iter().map(|(_, ty)| ty);
-        let args = parsed
-            .to_wasm_params(types)
-            .map_err(|e| Error::BadArguments {
-                plugin: self.plugin.name().to_owned(),
-                function: export.name.clone(),
-                reason: format!("{e}; the signature is {}", export.signature()),
-            })?;
+        let bad_arguments = |reason: String| Error::BadArguments {
+            plugin: self.plugin.name().to_owned(),
+            function: export.name.clone(),
+            reason: format!("{reason}; the signature is {}", export.signature()),
+        };
+        if !export.async_params {
+            let types = export.params.iter().map(|(_, ty)| ty);
+            let args = parsed
+                .to_wasm_params(types)
+                .map_err(|e| bad_arguments(e.to_string()))?;
+            return Ok((export.position, args));
+        }
+        // Streams and futures are written as the lists and values they carry.
+        let nodes: Vec<_> = match parsed.params_node() {
+            Some(node) => node
+                .as_tuple()
+                .map_err(|e| bad_arguments(e.to_string()))?
+                .collect(),
+            None => Vec::new(),
+        };
+        if nodes.len() != export.params.len() {
+            return Err(bad_arguments(format!(
+                "expected {} argument(s), got {}",
+                export.params.len(),
+                nodes.len()
+            )));
+        }
+        let args = nodes
+            .into_iter()
+            .zip(&export.params)
+            .map(|(node, (name, ty))| {
+                async_values::parse_argument(node, ty, parsed.source())
+                    .map_err(|e| bad_arguments(format!("argument `{name}`: {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok((export.position, args))
     }
 }
@@ -590,16 +617,18 @@ impl<T: Send + 'static> PluginInstance<T> {
     ) -> Result<Vec<Val>> {
         let (func, results) = self.prepare(position, args)?;
         let mut results = placeholders(results);
-        if let Some(types) = self.version.exports[position].async_results.clone() {
-            // Its streams and futures are read to their end within the call.
-            let budget = self.store.data().limiter.limits.max_memory;
+        let export = &self.version.exports[position];
+        if export.async_params || export.async_results.is_some() {
+            // Its streams and futures are opened from, and read to, plain values within the call.
+            let carried = CarriedValues::of(export, self.store.data().limiter.limits.max_memory);
             return self
                 .run_concurrent_raced(
                     Callee::Export(position),
                     asynchronous,
                     async move |accessor| {
-                        func.call_concurrent(accessor, args, &mut results).await?;
-                        async_values::read_to_end(accessor, &mut results, &types, budget).await?;
+                        let args = carried.open(accessor, args)?;
+                        func.call_concurrent(accessor, &args, &mut results).await?;
+                        carried.read(accessor, &mut results).await?;
                         Ok(results)
                     },
                 )

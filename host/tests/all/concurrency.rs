@@ -172,6 +172,83 @@ fn a_returned_stream_is_read_to_its_end_and_a_future_to_its_value() {
 }
 
 #[test]
+fn a_stream_argument_is_given_as_its_items_and_a_future_argument_as_its_value() {
+    let host = crate::asynchronous::async_host(false);
+    let plugin = p3_tasks(&host, Limits::new());
+    // As WAVE text ...
+    assert_eq!(
+        block_on(plugin.invoke_async("sum([1, 2, 3, 4])")).expect("sum"),
+        vec![Val::U64(10)]
+    );
+    assert_eq!(
+        block_on(plugin.invoke_async(r#"join(["a", "b", "c"], "-")"#)).expect("join"),
+        vec![Val::String("a-b-c".into())]
+    );
+    assert_eq!(
+        block_on(plugin.invoke_async("sum([])")).expect("an empty stream"),
+        vec![Val::U64(0)]
+    );
+    assert_eq!(
+        block_on(plugin.invoke_async("successor(41)")).expect("successor"),
+        vec![Val::U32(42)]
+    );
+    // ... as values, one call at a time and in a batch ...
+    let many: Vec<Val> = (1..=10_000).map(Val::U32).collect();
+    assert_eq!(
+        block_on(plugin.call_async("sum", &[Val::List(many.clone())])).expect("many"),
+        vec![Val::U64(50_005_000)]
+    );
+    let mut instance = async_instance(&plugin);
+    let batch = block_on(instance.call_concurrent_async([
+        ("sum", vec![Val::List(many)]),
+        ("successor", vec![Val::U32(1)]),
+    ]))
+    .expect("a batch");
+    assert_eq!(batch, vec![vec![Val::U64(50_005_000)], vec![Val::U32(2)]]);
+    // ... and on a synchronous host.
+    let sync_host = crate::host();
+    let plugin = p3_tasks(&sync_host, Limits::new());
+    assert_eq!(
+        plugin.invoke("sum([5, 6])").expect("sum"),
+        vec![Val::U64(11)]
+    );
+}
+
+#[test]
+fn a_stream_or_future_argument_of_the_wrong_form_is_refused_before_the_call() {
+    let host = crate::host();
+    let plugin = p3_tasks(&host, Limits::new());
+    let refused = |result: componentry::Result<Vec<Val>>| match result {
+        Err(Error::BadArguments { plugin, reason, .. }) => {
+            assert_eq!(plugin, "p3-tasks");
+            reason
+        }
+        other => panic!("expected BadArguments, got {other:?}"),
+    };
+    let reason = refused(plugin.invoke("sum(3)"));
+    assert!(
+        reason.contains("a stream is written as the list of its items"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("stream<u32>"),
+        "the signature names the payload: {reason}"
+    );
+    let reason = refused(plugin.invoke(r#"sum(["x"])"#));
+    assert!(reason.contains("argument `numbers`"), "{reason}");
+    let reason = refused(plugin.call("sum", &[Val::List(vec![Val::String("x".into())])]));
+    assert!(reason.contains("item 0 of the stream"), "{reason}");
+    let reason = refused(plugin.call("sum", &[Val::U32(3)]));
+    assert!(
+        reason.contains("the list of a stream<u32>'s items"),
+        "{reason}"
+    );
+    let reason = refused(plugin.call("successor", &[Val::String("x".into())]));
+    assert!(reason.contains("the future's value"), "{reason}");
+    assert_eq!(plugin.stats().calls, 0, "no call ran");
+}
+
+#[test]
 fn a_stream_that_never_ends_is_stopped_by_the_memory_limit_or_the_deadline() {
     let host = crate::asynchronous::async_host(false);
     let limit = 4 << 20;

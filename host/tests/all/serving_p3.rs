@@ -5,10 +5,25 @@
 use std::time::{Duration, Instant};
 
 use componentry::grants::HttpPattern;
-use componentry::{Grants, Host, HttpHandler, HttpServer, Limits, Plugin, PluginOptions};
+use componentry::{
+    Grants, Host, HttpHandler, HttpServer, Limits, Plugin, PluginOptions, stats::PluginStats,
+};
 
 use crate::guest;
 use crate::serving::{request, routes, serve, serving_host, start};
+
+/// The plugin's stats once `settled` accepts them (waiting at most 5 s): a request is counted
+/// when its task ends, which may be just after the client has read the whole answer.
+async fn stats_once(plugin: &Plugin<()>, settled: impl Fn(&PluginStats) -> bool) -> PluginStats {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let stats = plugin.stats();
+        if settled(&stats) || Instant::now() > deadline {
+            return stats;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
 
 fn http_p3(host: &Host<()>, options: PluginOptions) -> Plugin<()> {
     host.load_file_with(guest("http-p3"), options)
@@ -27,7 +42,7 @@ async fn a_wasi_0_3_handler_answers_requests_on_fresh_instances() {
     assert_eq!(answer.text(), "hello from WASI 0.3 GET /hello\n");
     let answer = request(addr, "GET", "/nowhere", Vec::new()).await;
     assert_eq!(answer.status, 404);
-    let stats = plugin.stats();
+    let stats = stats_once(&plugin, |s| s.calls == 2 && s.instances_live == 0).await;
     assert_eq!(stats.calls, 2, "one fresh instance per request: {stats:?}");
     assert_eq!(stats.instances_live, 0);
 }
@@ -69,7 +84,8 @@ async fn a_trap_gets_a_500_and_the_next_request_is_served() {
     assert_eq!(answer.status, 500, "{answer:?}");
     assert_eq!(answer.text(), "plugin `http-p3` failed: trap\n");
     assert_eq!(request(addr, "GET", "/hello", Vec::new()).await.status, 200);
-    assert_eq!(plugin.stats().errors.get("trap"), Some(&1));
+    let stats = stats_once(&plugin, |s| s.calls == 2).await;
+    assert_eq!(stats.errors.get("trap"), Some(&1), "{stats:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -203,7 +219,7 @@ async fn a_reused_instance_answers_up_to_its_count_then_a_fresh_one_takes_over()
         seen.push(count(addr).await);
     }
     assert_eq!(seen, ["1", "2", "3", "1", "2"]);
-    let stats = plugin.stats();
+    let stats = stats_once(&plugin, |s| s.calls == 5).await;
     assert_eq!(stats.calls, 5, "every request counts as a call: {stats:?}");
     assert_eq!(stats.instances_created, 2, "{stats:?}");
 }
@@ -254,7 +270,7 @@ async fn a_trap_or_a_deadline_retires_a_reused_instance() {
         "1",
         "a request past its deadline retires its instance"
     );
-    let stats = plugin.stats();
+    let stats = stats_once(&plugin, |s| s.calls == 6).await;
     assert_eq!(stats.errors.get("trap"), Some(&1), "{stats:?}");
     assert_eq!(stats.errors.get("deadline"), Some(&1), "{stats:?}");
 }

@@ -118,6 +118,22 @@ impl Guest for P3Tasks {
         });
         reader
     }
+
+    async fn sum(mut numbers: StreamReader<u32>) -> u64 {
+        let mut total = 0u64;
+        while let Some(number) = numbers.next().await {
+            total += u64::from(number);
+        }
+        total
+    }
+
+    async fn join(parts: StreamReader<String>, separator: String) -> String {
+        parts.collect().await.join(&separator)
+    }
+
+    async fn successor(value: FutureReader<u32>) -> u32 {
+        value.await.wrapping_add(1)
+    }
 }
 
 /// Waits for all of its futures, polling each until it is done.
