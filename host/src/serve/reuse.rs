@@ -555,7 +555,11 @@ async fn answer_request<T: Send + 'static>(
     answer: tokio::sync::oneshot::Sender<Answer>,
     failed: Arc<AtomicBool>,
 ) -> Result<()> {
-    let mapped = |error: wasmtime::Error| crate::error::from_guest(plugin, HANDLE, error, None);
+    // Mapped as any call's failure: the limit behind it recognised, a trap's core dump saved.
+    let mapped = |error: wasmtime::Error| {
+        accessor
+            .with(|store| crate::store::outcome::conclude_failed_call(store, plugin, HANDLE, error))
+    };
     let request =
         accessor.with(|mut store| Request::from_http(store.get().http().hooks, request).0);
     match service.handle(accessor, request).await.map_err(mapped)? {

@@ -145,11 +145,14 @@ fn ticks(deadline: Duration, tick: Duration) -> u64 {
 /// Settles the call that just ended: counts what it burned against the plugin's lifetime, and
 /// returns that, when fuel is metered.
 #[inline]
-pub(crate) fn settle<T>(store: &mut Store<PluginState<T>>) -> Option<u64> {
+pub(crate) fn settle<T: 'static>(
+    mut store: impl AsContextMut<Data = PluginState<T>>,
+) -> Option<u64> {
+    let mut store = store.as_context_mut();
     if !store.data().limiter.metering.fuel {
         return None;
     }
-    account(&mut *store);
+    account(&mut store);
     let granted = store.data_mut().limiter.granted_fuel.take()?;
     let consumed = granted.saturating_sub(store.get_fuel().ok()?);
     store.data_mut().limiter.last_consumed = Some(consumed);

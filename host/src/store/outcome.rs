@@ -2,7 +2,7 @@
 //! recognising the limit behind it, and the wasm core dump of a trap saved (when the engine
 //! keeps them).
 
-use wasmtime::Store;
+use wasmtime::{AsContextMut, Store, StoreContextMut};
 
 use super::metering::settle;
 use super::state::PluginState;
@@ -34,12 +34,13 @@ pub(crate) fn deadline_exceeded<T>(
 
 /// Concludes a call that failed with `error`: saves the core dump of a trap (when dumps are on)
 /// and maps the error, recognising the limits that caused it.
-pub(crate) fn conclude_failed_call<T>(
-    store: &mut Store<PluginState<T>>,
+pub(crate) fn conclude_failed_call<T: 'static>(
+    mut store: impl AsContextMut<Data = PluginState<T>>,
     plugin: &str,
     function: &str,
     error: wasmtime::Error,
 ) -> Error {
+    let mut store = store.as_context_mut();
     if let Some(missing) = error.downcast_ref::<error::NotProvided>() {
         return Error::NotProvided {
             plugin: plugin.to_owned(),
@@ -57,9 +58,9 @@ pub(crate) fn conclude_failed_call<T>(
             reason: format!("the engine's instance pool is full ({full})"),
         };
     }
-    save_core_dump(store, plugin, &error);
+    save_core_dump(&mut store, plugin, &error);
     if let Some(wasmtime::Trap::OutOfFuel) = error.downcast_ref::<wasmtime::Trap>() {
-        let consumed = settle(store)
+        let consumed = settle(&mut store)
             .or(store.data().limiter.last_consumed)
             .unwrap_or_default();
         return Error::FuelExhausted {
@@ -69,8 +70,20 @@ pub(crate) fn conclude_failed_call<T>(
         };
     }
     if let Some(wasmtime::Trap::Interrupt) = error.downcast_ref::<wasmtime::Trap>() {
-        return deadline_exceeded(store, plugin, function);
+        return Error::DeadlineExceeded {
+            plugin: plugin.to_owned(),
+            function: function.to_owned(),
+            deadline: store.data().limiter.limits.deadline.unwrap_or_default(),
+        };
     }
+    let table_full = error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<wasmtime::component::ResourceTableError>(),
+            Some(wasmtime::component::ResourceTableError::Full)
+        )
+    });
+    // Which table was full: the plugin's own (host handles), or wasmtime's for async work.
+    let handles_full = table_full && handle_table_full(&mut store);
     let limiter = &store.data().limiter;
     let limits = &limiter.limits;
     if let Some(too_large) = error
@@ -116,13 +129,23 @@ pub(crate) fn conclude_failed_call<T>(
             limit: limits.max_component_handles,
         };
     }
-    let table_full = error.chain().any(|cause| {
-        matches!(
-            cause.downcast_ref::<wasmtime::component::ResourceTableError>(),
-            Some(wasmtime::component::ResourceTableError::Full)
-        )
-    });
-    if table_full {
+    if table_full && !handles_full {
+        // Not the plugin's table of host handles: wasmtime's table of the host-side state of
+        // async work (tasks, streams, futures), bounded with the component handles.
+        tracing::warn!(
+            target: super::output::LOG_TARGET,
+            plugin,
+            "refused more host-side state for async work (tasks, streams, futures) than {} \
+             component handles allow in `{function}`; the call was stopped",
+            limits.max_component_handles
+        );
+        return Error::ComponentHandleLimit {
+            plugin: plugin.to_owned(),
+            function: function.to_owned(),
+            limit: limits.max_component_handles,
+        };
+    }
+    if handles_full {
         tracing::warn!(
             target: super::output::LOG_TARGET,
             plugin,
@@ -139,6 +162,20 @@ pub(crate) fn conclude_failed_call<T>(
     error::from_guest(plugin, function, error, stderr)
 }
 
+/// Whether the plugin's table of host handles (files, sockets, HTTP bodies, the application's
+/// resources) is full, which a table error may come from, or else from wasmtime's table of the
+/// host-side state of async work: found by trying to add one more entry (removed at once).
+fn handle_table_full<T>(store: &mut StoreContextMut<'_, PluginState<T>>) -> bool {
+    let table = store.data_mut().table();
+    match table.push(()) {
+        Ok(probe) => {
+            let _ = table.delete(probe);
+            false
+        }
+        Err(_) => true,
+    }
+}
+
 /// Whether `error` is wasmtime refusing a component handle past the store's limit
 /// ([`Store::set_max_component_handles`](wasmtime::Store::set_max_component_handles)). Wasmtime
 /// reports it as a message, not a type of its own: the message is pinned by the tests of the
@@ -152,7 +189,11 @@ fn past_component_handle_limit(error: &wasmtime::Error) -> bool {
 
 /// Saves the core dump attached to `error`, if there is one and dumps are on (see
 /// [`EngineBuilder::core_dumps`](crate::EngineBuilder::core_dumps)).
-fn save_core_dump<T>(store: &mut Store<PluginState<T>>, plugin: &str, error: &wasmtime::Error) {
+fn save_core_dump<T: 'static>(
+    store: &mut StoreContextMut<'_, PluginState<T>>,
+    plugin: &str,
+    error: &wasmtime::Error,
+) {
     let Some(dumps) = store.data().core_dumps.clone() else {
         return;
     };

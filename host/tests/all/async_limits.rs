@@ -84,6 +84,30 @@ fn a_guest_starting_waits_without_bound_is_stopped_at_the_limit() {
 }
 
 #[test]
+fn async_work_past_what_the_component_handles_allow_is_that_limit_not_the_host_handles() {
+    let host = crate::asynchronous::async_host(false);
+    // 200 calls under way at once need more of wasmtime's host-side task state than 8 component
+    // handles allow, while the plugin's own table of host handles stays nearly empty.
+    let plugin = p3_tasks(
+        &host,
+        Limits::new()
+            .max_component_handles(8)
+            .max_concurrent_calls(200),
+    );
+    let mut instance = block_on(plugin.instantiate_async()).expect("an instance");
+    let calls: Vec<_> = (0..200).map(|_| ("overlap", vec![Val::U64(1)])).collect();
+    match block_on(instance.call_concurrent_async(calls)) {
+        Err(Error::ComponentHandleLimit { plugin, limit, .. }) => {
+            assert_eq!(plugin, "p3-tasks");
+            assert_eq!(limit, 8);
+        }
+        other => panic!("expected ComponentHandleLimit, got {other:?}"),
+    }
+    let answer = call(&plugin, "overlap", &[Val::U64(0)]).expect("the next call runs");
+    assert_eq!(answer, vec![Val::U32(1)]);
+}
+
+#[test]
 fn a_future_that_nothing_can_resolve_is_stopped_as_a_deadlock_without_a_deadline() {
     let host = crate::asynchronous::async_host(false);
     let plugin = p3_tasks(&host, Limits::new());

@@ -276,6 +276,33 @@ async fn a_trap_or_a_deadline_retires_a_reused_instance() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_request_stopped_by_a_limit_is_reported_as_that_limit() {
+    let host = serving_host();
+    let plugin = http_p3(
+        &host,
+        PluginOptions::new().limits(
+            Limits::new()
+                .fuel(500_000_000)
+                .max_memory(8 << 20)
+                .deadline(Duration::from_secs(20)),
+        ),
+    );
+    let reuse = componentry::http::InstanceReuse::new().idle_timeout(Duration::from_secs(30));
+    let (addr, _stop) = serve_reused(&plugin, reuse).await;
+    assert_eq!(count(addr).await, "1");
+    let answer = request(addr, "GET", "/spin", Vec::new()).await;
+    assert_eq!(answer.status, 500, "{answer:?}");
+    assert_eq!(answer.text(), "plugin `http-p3` failed: fuel\n");
+    let answer = request(addr, "GET", "/grow/64", Vec::new()).await;
+    assert_eq!(answer.status, 500, "{answer:?}");
+    assert_eq!(answer.text(), "plugin `http-p3` failed: memory\n");
+    assert_eq!(count(addr).await, "1", "each failure retired its instance");
+    let stats = stats_once(&plugin, |s| s.calls == 4).await;
+    assert_eq!(stats.errors.get("fuel"), Some(&1), "{stats:?}");
+    assert_eq!(stats.errors.get("memory"), Some(&1), "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_reused_instance_is_retired() {
     let host = serving_host();
     let plugin = http_p3(&host, PluginOptions::new());

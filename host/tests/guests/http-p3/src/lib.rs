@@ -54,6 +54,17 @@ impl wasip3::exports::http::handler::Guest for HttpP3 {
                 Ok(respond(200, contents))
             }
             ["trap"] => core::arch::wasm32::unreachable(),
+            ["spin"] => loop {
+                core::hint::black_box(());
+            },
+            ["grow", mib] => {
+                let mib: usize = mib.parse().unwrap_or(0);
+                let held = vec![1u8; mib << 20];
+                Ok(text(
+                    200,
+                    format!("held {} MiB\n", core::hint::black_box(held).len() >> 20),
+                ))
+            }
             ["sleep", millis] => {
                 let millis: u64 = millis.parse().unwrap_or(0);
                 monotonic_clock::wait_for(millis.saturating_mul(1_000_000)).await;
