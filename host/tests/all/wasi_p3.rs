@@ -304,6 +304,29 @@ fn a_wasi_0_3_plugin_connects_only_where_granted() {
 }
 
 #[test]
+fn a_wasi_0_3_plugin_sends_udp_datagrams_only_where_granted() {
+    use componentry::grants::NetPattern;
+    let receiver = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    receiver
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .expect("timeout");
+    let addr = receiver.local_addr().expect("addr").to_string();
+    let host = async_host();
+    let call = format!(r#"udp-send("{addr}", "ping")"#);
+    let outcome = probe(&p3_prober(&host, Grants::none()), &call);
+    assert_refused(&outcome, "a datagram without a grant");
+    let other = Grants::none().allow_net(NetPattern::parse("127.0.0.1:1").expect("pattern"));
+    let outcome = probe(&p3_prober(&host, other), &call);
+    assert_refused(&outcome, "a datagram to a port not granted");
+    assert!(outcome.contains("AccessDenied"), "{outcome}");
+    let granted = Grants::none().allow_net(NetPattern::parse(&addr).expect("pattern"));
+    assert_eq!(probe(&p3_prober(&host, granted), &call), "ok");
+    let mut buf = [0u8; 16];
+    let (n, _) = receiver.recv_from(&mut buf).expect("the datagram arrived");
+    assert_eq!(&buf[..n], b"ping");
+}
+
+#[test]
 fn a_wasi_0_3_plugin_listens_only_with_allow_listen() {
     use componentry::grants::NetPattern;
     let host = async_host();

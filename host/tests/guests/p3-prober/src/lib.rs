@@ -12,7 +12,7 @@ use wasip3::cli::environment;
 use wasip3::filesystem::preopens;
 use wasip3::filesystem::types::{Descriptor, DescriptorFlags, OpenFlags, PathFlags};
 use wasip3::sockets::types::{
-    IpAddress, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress, TcpSocket,
+    IpAddress, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress, TcpSocket, UdpSocket,
 };
 
 struct P3Prober;
@@ -90,6 +90,15 @@ impl Guest for P3Prober {
             .listen()
             .map(drop)
             .map_err(|e| format!("listen: {e:?}"))
+    }
+
+    async fn udp_send(addr: String, text: String) -> Result<(), String> {
+        let socket =
+            UdpSocket::create(IpAddressFamily::Ipv4).map_err(|e| format!("create: {e:?}"))?;
+        socket
+            .send(text.into_bytes(), Some(ipv4(&addr)?))
+            .await
+            .map_err(|e| format!("send: {e:?}"))
     }
 
     async fn resolve(name: String) -> Result<Vec<String>, String> {
