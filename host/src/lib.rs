@@ -183,6 +183,9 @@ pub mod bindings {
     pub use wasmtime::component::HasSelf;
     /// What an asynchronous host function gets: access to the store between its awaits.
     pub use wasmtime::component::{Accessor, HasData};
+    /// The host's ends of a stream and a future: what typed calls of an async world pass and
+    /// get back for `stream<T>` and `future<T>` (made with `new` inside `Accessor::with`).
+    pub use wasmtime::component::{FutureReader, StreamReader};
     pub use wasmtime::component::{Linker, LinkerInstance, Resource, ResourceAny, ResourceTable};
     pub use wasmtime::{Error, Result, StoreContextMut, bail, format_err};
 }

@@ -28,15 +28,8 @@ pub(crate) const VIRTUAL_TICK_NANOS: u64 = 1_000_000;
 /// The `wasi:filesystem/types` instance as wasmtime-wasi defines it.
 const TYPES: &str = "wasi:filesystem/types@0.2.12";
 
-/// The WASI 0.3 filesystem, whose file times deterministic mode does not virtualise yet: a
-/// deterministic plugin importing it is refused at load ([`uncovered_import`]).
-const P3_FILESYSTEM: &str = "wasi:filesystem/types@0.3.";
-
-/// An import of a deterministic plugin that deterministic mode does not cover, if it has one:
-/// such a plugin would see real file times.
-pub(crate) fn uncovered_import<'a>(mut imports: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    imports.find(|name| name.starts_with(P3_FILESYSTEM))
-}
+/// WASI 0.3's `wasi:filesystem/types` instance as wasmtime-wasi defines it.
+const P3_TYPES: &str = "wasi:filesystem/types@0.3.0";
 
 /// Every timestamp of `stat` the virtual epoch, so that a file's times reveal nothing real.
 fn virtualize(mut stat: DescriptorStat) -> DescriptorStat {
@@ -80,8 +73,67 @@ pub(crate) fn add_to_linker<T: Send + 'static>(
     } else {
         add_sync_stats(linker)
     };
+    let defined = defined.and_then(|()| add_p3_stats(linker));
     linker.allow_shadowing(false);
     defined
+}
+
+/// WASI 0.3's `stat` and `stat-at` (async functions, on any host), with virtual times for
+/// deterministic plugins as 0.2's.
+fn add_p3_stats<T: Send + 'static>(linker: &mut Linker<PluginState<T>>) -> wasmtime::Result<()> {
+    use wasmtime::component::Accessor;
+    use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView};
+    use wasmtime_wasi::p3::bindings::filesystem::types::{
+        self as p3fs, HostDescriptorWithStore as _,
+    };
+    use wasmtime_wasi::p3::filesystem::FilesystemResult;
+    type Answer = wasmtime::Result<(Result<p3fs::DescriptorStat, p3fs::ErrorCode>,)>;
+    /// What the plugin is given for `outcome`: the error code, or the stat (with virtual
+    /// times when it runs deterministically).
+    fn answer_p3<T: Send + 'static>(
+        accessor: &Accessor<PluginState<T>>,
+        outcome: FilesystemResult<p3fs::DescriptorStat>,
+    ) -> Answer {
+        let deterministic = accessor.with(|mut store| store.get().deterministic);
+        match outcome {
+            Ok(mut stat) if deterministic => {
+                let epoch = Some(p3fs::Instant {
+                    seconds: i64::try_from(VIRTUAL_EPOCH_SECS).unwrap_or(i64::MAX),
+                    nanoseconds: 0,
+                });
+                stat.data_access_timestamp = stat.data_access_timestamp.and(epoch);
+                stat.data_modification_timestamp = stat.data_modification_timestamp.and(epoch);
+                stat.status_change_timestamp = stat.status_change_timestamp.and(epoch);
+                Ok((Ok(stat),))
+            }
+            Ok(stat) => Ok((Ok(stat),)),
+            Err(error) => Ok((Err(error.downcast()?),)),
+        }
+    }
+    fn filesystem<T: Send + 'static>(
+        accessor: &Accessor<PluginState<T>>,
+    ) -> Accessor<PluginState<T>, WasiFilesystem> {
+        accessor.with_getter::<WasiFilesystem>(<PluginState<T> as WasiFilesystemView>::filesystem)
+    }
+    let mut types = linker.instance(P3_TYPES)?;
+    types.func_wrap_concurrent(
+        "[method]descriptor.stat",
+        |accessor, (fd,): (Resource<Descriptor>,)| {
+            Box::pin(async move {
+                let outcome = WasiFilesystem::stat(&filesystem(accessor), fd).await;
+                answer_p3(accessor, outcome)
+            })
+        },
+    )?;
+    types.func_wrap_concurrent(
+        "[method]descriptor.stat-at",
+        |accessor, (fd, flags, path): (Resource<Descriptor>, p3fs::PathFlags, String)| {
+            Box::pin(async move {
+                let outcome = WasiFilesystem::stat_at(&filesystem(accessor), fd, flags, path).await;
+                answer_p3(accessor, outcome)
+            })
+        },
+    )
 }
 
 fn add_sync_stats<T: Send + 'static>(linker: &mut Linker<PluginState<T>>) -> wasmtime::Result<()> {
@@ -286,23 +338,6 @@ impl Kind for Determinism {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_wasi_0_3_filesystem_is_not_covered_yet() {
-        let imports = [
-            "wasi:clocks/monotonic-clock@0.3.0",
-            "wasi:filesystem/types@0.3.2",
-        ];
-        assert_eq!(
-            uncovered_import(imports.into_iter()),
-            Some("wasi:filesystem/types@0.3.2")
-        );
-        let covered = [
-            "wasi:filesystem/types@0.2.12",
-            "wasi:clocks/wall-clock@0.3.0",
-        ];
-        assert_eq!(uncovered_import(covered.into_iter()), None);
-    }
 
     #[test]
     fn virtual_clocks_start_fixed_and_advance_by_ticks() {

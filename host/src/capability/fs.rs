@@ -218,6 +218,9 @@ impl Kind for Dirs {
 /// The `wasi:filesystem/types` instance as wasmtime-wasi defines it.
 const TYPES: &str = "wasi:filesystem/types@0.2.12";
 
+/// WASI 0.3's `wasi:filesystem/types` instance as wasmtime-wasi defines it.
+const P3_TYPES: &str = "wasi:filesystem/types@0.3.0";
+
 type OpenAtParams = (
     Resource<Descriptor>,
     PathFlags,
@@ -238,8 +241,55 @@ pub(crate) fn add_to_linker<T: Send + 'static>(
     } else {
         add_sync_open_at(linker)
     };
+    let defined = defined.and_then(|()| add_p3_open_at(linker));
     linker.allow_shadowing(false);
     defined
+}
+
+/// WASI 0.3's `open-at` (an async function, on any host), logging refusals as 0.2's does.
+fn add_p3_open_at<T: Send + 'static>(linker: &mut Linker<PluginState<T>>) -> wasmtime::Result<()> {
+    use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView};
+    use wasmtime_wasi::p3::bindings::filesystem::types::{
+        self as p3fs, HostDescriptorWithStore as _,
+    };
+    type P3OpenAtParams = (
+        Resource<Descriptor>,
+        p3fs::PathFlags,
+        String,
+        p3fs::OpenFlags,
+        p3fs::DescriptorFlags,
+    );
+    linker.instance(P3_TYPES)?.func_wrap_concurrent(
+        "[method]descriptor.open-at",
+        |accessor, (fd, path_flags, path, oflags, flags): P3OpenAtParams| {
+            Box::pin(async move {
+                let writing = flags.contains(p3fs::DescriptorFlags::WRITE)
+                    || flags.contains(p3fs::DescriptorFlags::MUTATE_DIRECTORY)
+                    || oflags.contains(p3fs::OpenFlags::CREATE)
+                    || oflags.contains(p3fs::OpenFlags::TRUNCATE);
+                let plugin = accessor.with(|mut store| store.get().plugin_name().to_owned());
+                let refusal = Refusal::new(&plugin, &path, writing);
+                let filesystem = accessor.with_getter::<WasiFilesystem>(
+                    <PluginState<T> as WasiFilesystemView>::filesystem,
+                );
+                let opened =
+                    WasiFilesystem::open_at(&filesystem, fd, path_flags, path, oflags, flags).await;
+                match opened {
+                    Ok(fd) => Ok((Ok(fd),)),
+                    Err(error) => {
+                        let code = error.downcast()?;
+                        refusal.log_if(matches!(
+                            code,
+                            p3fs::ErrorCode::NotPermitted
+                                | p3fs::ErrorCode::Access
+                                | p3fs::ErrorCode::ReadOnly
+                        ));
+                        Ok((Err(code),))
+                    }
+                }
+            })
+        },
+    )
 }
 
 fn add_sync_open_at<T: Send + 'static>(

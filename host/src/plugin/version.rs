@@ -9,7 +9,6 @@ use semver::Version;
 use wasmtime::component::{Component, InstancePre};
 
 use crate::capability::PreparedGrants;
-use crate::capability::determinism;
 use crate::compat::extension_point::ExtensionPoint;
 use crate::compat::inspect::ComponentWorld;
 use crate::engine::compile;
@@ -151,24 +150,6 @@ impl<T: Send + 'static> PluginVersion<T> {
             &compiled.component,
         )?;
         let exports = exports::list(runtime.engine.wasmtime(), &compiled.component);
-        if config.grants.deterministic()
-            && let Some(import) = determinism::uncovered_import(
-                compiled
-                    .component
-                    .component_type()
-                    .imports(runtime.engine.wasmtime())
-                    .map(|(name, _)| name),
-            )
-        {
-            return Err(Error::Incompatible {
-                plugin: name.to_owned(),
-                reason: format!(
-                    "it imports {import}, whose file times deterministic mode does not make \
-                     virtual yet: run it without `deterministic`"
-                ),
-                source: None,
-            });
-        }
         let needs_async =
             asyncness::uses_async_abi(runtime.engine.wasmtime(), &compiled.component, &exports)
                 .is_some();

@@ -227,6 +227,33 @@ fn a_wasi_0_3_plugin_reads_a_granted_directory_and_nothing_beside_it() {
 }
 
 #[test]
+fn a_wasi_0_3_plugins_filesystem_refusals_are_logged_as_for_0_2() {
+    let f = crate::sandbox::fixture();
+    let host = async_host();
+    let plugin = p3_prober(&host, Grants::none().dir(&f.data, "/data"));
+    let (logs, outcome) = crate::logs::capture_logs(|| read_at(&plugin, "/data", "../secret.txt"));
+    assert_refused(&outcome, "../secret.txt");
+    assert!(
+        logs.contains("p3-prober") && logs.contains("refused reading `../secret.txt`"),
+        "{logs}"
+    );
+    assert!(logs.contains("--dir HOST::GUEST"), "{logs}");
+    let (logs, outcome) =
+        crate::logs::capture_logs(|| probe(&plugin, r#"write-at("/data", "new.txt", "x")"#));
+    assert_refused(&outcome, "a write into a read-only grant");
+    assert!(
+        logs.contains("refused writing `new.txt`") && logs.contains("--dir-rw"),
+        "{logs}"
+    );
+    let (logs, outcome) = crate::logs::capture_logs(|| read_at(&plugin, "/data", "inside.txt"));
+    assert_eq!(outcome, r#"ok("inside")"#);
+    assert!(
+        !logs.contains("refused"),
+        "nothing refused, nothing logged: {logs}"
+    );
+}
+
+#[test]
 fn a_wasi_0_3_plugin_sees_only_the_granted_environment() {
     let host = async_host();
     let grants = Grants::none().env_from_host("PATH").env("MODE", "fast");
@@ -371,6 +398,38 @@ fn deterministic_mode_reproduces_a_wasi_0_3_plugins_randomness_and_time() {
     assert!(
         virtual_now.ends_with(&format!("{})", crate::VIRTUAL_EPOCH_SECS * 1_000_000_000)),
         "the virtual system clock starts at 2000-01-01: {virtual_now}"
+    );
+}
+
+#[test]
+fn deterministic_mode_makes_wasi_0_3_file_times_virtual() {
+    let f = crate::sandbox::fixture();
+    let host = async_host();
+    let call = r#"modified-at("/data", "inside.txt")"#;
+    let real = probe(
+        &p3_prober(&host, Grants::none().dir(&f.data, "/data")),
+        call,
+    );
+    let epoch = crate::VIRTUAL_EPOCH_SECS;
+    assert!(real.starts_with("ok(("), "{real}");
+    assert!(!real.contains(&epoch.to_string()), "real times: {real}");
+    // A deterministic plugin importing the 0.3 filesystem loads, and every time it reads is the
+    // virtual epoch, through `stat-at` and through `stat`.
+    let deterministic = p3_prober(&host, Grants::none().dir(&f.data, "/data").deterministic(3));
+    assert_eq!(
+        probe(&deterministic, call),
+        format!("ok(({epoch}, {epoch}))")
+    );
+    // On a synchronous host too.
+    let sync_host = crate::host();
+    let deterministic = p3_prober(
+        &sync_host,
+        Grants::none().dir(&f.data, "/data").deterministic(3),
+    );
+    let results = deterministic.invoke(call).expect("modified-at");
+    assert_eq!(
+        componentry::to_wave(&results),
+        format!("ok(({epoch}, {epoch}))")
     );
 }
 
@@ -541,4 +600,47 @@ fn typed_bindings_of_an_async_world_call_its_async_exports_on_either_host() {
         })
         .expect("typed relay on a synchronous host");
     assert_eq!(relayed, "relayed: sync (after 1 ms)");
+}
+
+mod p3_tasks_bindings {
+    ::componentry::bindgen!({
+        path: "tests/guests/wit",
+        world: "componentry:test/p3-tasks",
+        exports: { default: async },
+    });
+}
+
+componentry::typed_world!(
+    p3_tasks_bindings::P3Tasks,
+    p3_tasks_bindings::P3TasksIndices
+);
+
+#[test]
+fn typed_bindings_pass_streams_and_futures_to_an_async_world() {
+    use componentry::bindings::{FutureReader, StreamReader};
+    let host = async_host();
+    let plugin = host.load_file(guest("p3-tasks")).expect("load p3-tasks");
+    let typed = plugin
+        .typed::<p3_tasks_bindings::P3Tasks>()
+        .expect("typed view");
+    let (sum, joined, successor) = block_on(typed.call_concurrent_async(|world, accessor| {
+        Box::pin(async move {
+            let numbers =
+                accessor.with(|mut store| StreamReader::new(&mut store, vec![1u32, 2, 3]))?;
+            let sum = world.call_sum(accessor, numbers).await?;
+            let parts = accessor.with(|mut store| {
+                StreamReader::new(&mut store, vec!["a".to_owned(), "b".to_owned()])
+            })?;
+            let joined = world.call_join(accessor, parts, "+".to_owned()).await?;
+            let value = accessor.with(|mut store| {
+                FutureReader::new(&mut store, async {
+                    Ok::<u32, componentry::bindings::Error>(41)
+                })
+            })?;
+            let successor = world.call_successor(accessor, value).await?;
+            Ok((sum, joined, successor))
+        })
+    }))
+    .expect("typed calls with streams and futures");
+    assert_eq!((sum, joined.as_str(), successor), (6, "a+b", 42));
 }

@@ -92,6 +92,29 @@ impl Guest for P3Prober {
             .map_err(|e| format!("listen: {e:?}"))
     }
 
+    async fn modified_at(dir: String, path: String) -> Result<(i64, i64), String> {
+        let directory = preopened(&dir)?;
+        let seconds = |stat: wasip3::filesystem::types::DescriptorStat| {
+            stat.data_modification_timestamp
+                .map_or(-1, |instant| instant.seconds)
+        };
+        let by_path = directory
+            .stat_at(PathFlags::empty(), path.clone())
+            .await
+            .map_err(|e| format!("stat-at: {e:?}"))?;
+        let file = directory
+            .open_at(
+                PathFlags::empty(),
+                path,
+                OpenFlags::empty(),
+                DescriptorFlags::READ,
+            )
+            .await
+            .map_err(|e| format!("open-at: {e:?}"))?;
+        let opened = file.stat().await.map_err(|e| format!("stat: {e:?}"))?;
+        Ok((seconds(by_path), seconds(opened)))
+    }
+
     async fn udp_send(addr: String, text: String) -> Result<(), String> {
         let socket =
             UdpSocket::create(IpAddressFamily::Ipv4).map_err(|e| format!("create: {e:?}"))?;
