@@ -19,6 +19,7 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let guests = crate::guests::build_all(root)?;
     let extism = build_extism_plugin(root)?;
     let without_wasi = build_without_wasi(root)?;
+    let serving = build_servers(root)?;
     step::run(
         "compare (optimised)",
         step::command(step::cargo(), root)
@@ -34,8 +35,40 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
             .args(args)
             .env("COMPONENTRY_GUESTS", &guests)
             .env("COMPONENTRY_BENCH_EXTISM", &extism)
-            .env("COMPONENTRY_BENCH_NO_WASI", &without_wasi),
+            .env("COMPONENTRY_BENCH_NO_WASI", &without_wasi)
+            .env("COMPONENTRY_BENCH_CLI", serving.join("componentry"))
+            .env(
+                "COMPONENTRY_BENCH_SERVE_BY_HAND",
+                serving.join("serve-by-hand"),
+            )
+            .env("COMPONENTRY_BENCH_HTTP_LOAD", serving.join("http-load")),
     )
+}
+
+/// Builds, optimised, what the serving comparison runs as processes of their own: the
+/// `componentry` CLI, `serve-by-hand` (wasmtime by hand) and the `http-load` client. Returns
+/// the directory that holds them.
+fn build_servers(root: &Path) -> anyhow::Result<PathBuf> {
+    step::run(
+        "serving binaries (optimised)",
+        step::command(step::cargo(), root).args([
+            "build",
+            "--release",
+            "-p",
+            "componentry-cli",
+            "--bin",
+            "componentry",
+            "-p",
+            "componentry-bench",
+            "--bin",
+            "serve-by-hand",
+            "-p",
+            "http-service",
+            "--bin",
+            "http-load",
+        ]),
+    )?;
+    Ok(root.join("target/release"))
 }
 
 /// Builds the benchmark plugin for wasm32-unknown-unknown, a component that imports nothing

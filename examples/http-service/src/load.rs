@@ -36,6 +36,20 @@ impl LoadReport {
         self.latencies[at - 1]
     }
 
+    /// One machine-readable line: requests/s, the p50, p90 and p99 latencies in nanoseconds,
+    /// and the failed requests, separated by tabs.
+    #[allow(dead_code, reason = "used by http-load, not by http-service")]
+    pub fn tsv(&self) -> String {
+        format!(
+            "{:.0}\t{}\t{}\t{}\t{}",
+            self.per_second(),
+            self.percentile(0.50).as_nanos(),
+            self.percentile(0.90).as_nanos(),
+            self.percentile(0.99).as_nanos(),
+            self.failed
+        )
+    }
+
     /// One line: requests/s and p50/p90/p99.
     pub fn summary(&self) -> String {
         format!(

@@ -14,8 +14,35 @@ pub type ResponseBody = UnsyncBoxBody<Bytes, wasmtime_wasi_http::Error>;
 /// it answered with instead.
 pub(crate) type Answer = std::result::Result<http::Response<ResponseBody>, String>;
 
-/// The plugin's answer, once it gives one, and the task of its call.
-pub(crate) type Answering = (
-    tokio::sync::oneshot::Receiver<Answer>,
-    tokio::task::JoinHandle<Result<()>>,
-);
+/// The plugin's answer, once it gives one; the call's outcome; and how to cancel the call when
+/// its client goes away (`None` where the call is not a task of its own: a reused instance's
+/// request ends in its worker).
+pub(crate) struct Answering {
+    pub(crate) answered: tokio::sync::oneshot::Receiver<Answer>,
+    pub(crate) ended: std::pin::Pin<Box<dyn Future<Output = Result<()>> + Send>>,
+    pub(crate) cancel: Option<tokio::task::AbortHandle>,
+}
+
+impl Answering {
+    /// The answering of a call run as the task `call` of `plugin`.
+    pub(crate) fn by_task(
+        plugin: &str,
+        answered: tokio::sync::oneshot::Receiver<Answer>,
+        call: tokio::task::JoinHandle<Result<()>>,
+    ) -> Self {
+        let cancel = Some(call.abort_handle());
+        let plugin = plugin.to_owned();
+        Self {
+            answered,
+            ended: Box::pin(async move {
+                call.await.unwrap_or_else(|join| {
+                    Err(crate::Error::Panicked {
+                        plugin,
+                        during: format!("the request's task ({join})"),
+                    })
+                })
+            }),
+            cancel,
+        }
+    }
+}

@@ -165,13 +165,17 @@ impl<T: Send + 'static> HttpHandler<T> {
             });
         }
         let head_only = request.method() == http::Method::HEAD;
-        let (answered, call) = match &self.flavor {
+        let Answering {
+            answered,
+            ended,
+            cancel,
+        } = match &self.flavor {
             Flavor::Proxy(typed) => answer_0_2(typed, request, guard),
             Flavor::Service(plugin) => super::service::answer(plugin, request, guard),
             Flavor::Reused(workers) => workers.answer(request, guard),
         };
         // A client that goes away before its response is complete cancels the call.
-        let mut cancel = CancelOnDrop(Some(call.abort_handle()));
+        let mut cancel = CancelOnDrop(cancel);
         match answered.await {
             Ok(Ok(response)) => {
                 // No body goes out for these: the server drops it unread, and the call may
@@ -207,15 +211,11 @@ impl<T: Send + 'static> HttpHandler<T> {
                 })
             }
             // The plugin's call ended without a response: why is the call's outcome.
-            Err(_) => match call.await {
-                Ok(Err(error)) => Err(error),
-                Ok(Ok(())) => Err(Error::BadResponse {
+            Err(_) => match ended.await {
+                Err(error) => Err(error),
+                Ok(()) => Err(Error::BadResponse {
                     plugin,
                     reason: "it returned without setting a response".to_owned(),
-                }),
-                Err(join) => Err(Error::Panicked {
-                    plugin,
-                    during: format!("the request's task ({join})"),
                 }),
             },
         }
@@ -234,6 +234,7 @@ where
 {
     let (respond, response) = tokio::sync::oneshot::channel();
     let (answer, answered) = tokio::sync::oneshot::channel();
+    let plugin = typed.plugin().name().to_owned();
     let typed = typed.clone();
     let call = tokio::spawn(async move {
         let calling = typed.call_async(move |proxy, store| {
@@ -257,7 +258,7 @@ where
         drop(guard);
         outcome
     });
-    (answered, call)
+    Answering::by_task(&plugin, answered, call)
 }
 
 /// Aborts a request's call when dropped, unless disarmed.

@@ -139,6 +139,8 @@ struct Load {
     accepted: AtomicUsize,
     /// The worker takes no more requests.
     closed: AtomicBool,
+    /// The worker's event loop is running (guest code, most of the time) at this moment.
+    running: AtomicBool,
 }
 
 impl<T: Send + 'static> Workers<T> {
@@ -173,15 +175,22 @@ impl<T: Send + 'static> Workers<T> {
             guard: Box::new(guard),
         });
         let plugin = self.plugin.name().to_owned();
-        let call = tokio::spawn(async move {
-            outcome_known
-                .await
-                .unwrap_or(Err(Error::InstanceFailed { plugin }))
-        });
-        (answered, call)
+        Answering {
+            answered,
+            ended: Box::pin(async move {
+                outcome_known
+                    .await
+                    .unwrap_or(Err(Error::InstanceFailed { plugin }))
+            }),
+            // The request ends in its worker, whose admission it holds until then.
+            cancel: None,
+        }
     }
 
-    /// Gives `job` to a worker with room for it, starting one when none has.
+    /// Gives `job` to a worker with room for it that is not running guest code at this moment
+    /// (the least busy of them), or to a new worker when none is: requests that wait share an
+    /// instance, requests that compute spread over instances and so over threads (a worker
+    /// runs on one thread at a time), as wasmtime's own handler dispatches them.
     fn dispatch(self: &Arc<Self>, mut job: Job) {
         let mut live = self
             .live
@@ -194,21 +203,30 @@ impl<T: Send + 'static> Workers<T> {
             }
             current && !worker.load.closed.load(Ordering::SeqCst)
         });
-        for worker in live.iter() {
+        loop {
+            let in_flight =
+                |worker: &&WorkerHandle<T>| worker.load.in_flight.load(Ordering::SeqCst);
+            let chosen = live
+                .iter()
+                .filter(|worker| {
+                    in_flight(worker) < self.reuse.max_concurrent
+                        && worker.load.accepted.load(Ordering::SeqCst) < self.reuse.max_requests
+                        && !worker.load.running.load(Ordering::SeqCst)
+                })
+                .min_by_key(in_flight);
+            let Some(worker) = chosen else {
+                break;
+            };
             let load = &worker.load;
-            if load.in_flight.load(Ordering::SeqCst) >= self.reuse.max_concurrent
-                || load.accepted.load(Ordering::SeqCst) >= self.reuse.max_requests
-            {
-                continue;
-            }
             load.in_flight.fetch_add(1, Ordering::SeqCst);
             load.accepted.fetch_add(1, Ordering::SeqCst);
             match worker.jobs.send(job) {
                 Ok(()) => return,
                 Err(returned) => {
-                    // The worker has ended: try the next.
+                    // The worker has ended: try another.
                     load.closed.store(true, Ordering::SeqCst);
                     job = returned.0;
+                    live.retain(|worker| !worker.load.closed.load(Ordering::SeqCst));
                 }
             }
         }
@@ -217,6 +235,8 @@ impl<T: Send + 'static> Workers<T> {
             in_flight: AtomicUsize::new(1),
             accepted: AtomicUsize::new(1),
             closed: AtomicBool::new(false),
+            // Until its event loop first waits, it is instantiating: busy.
+            running: AtomicBool::new(true),
         });
         let version = self.plugin.current();
         // A new channel's receiver is alive: the send cannot fail.
@@ -285,15 +305,40 @@ async fn work<T: Send + 'static>(
     };
     let receiving = &mut taken;
     let serving_ref = &serving;
-    let ended = instance
-        .run_concurrent_serving(HANDLE, async move |accessor| {
-            serving_ref.serve(accessor, &service, receiving).await;
-            Ok(())
-        })
-        .await;
+    let ended = Running {
+        work: std::pin::pin!(
+            instance.run_concurrent_serving(HANDLE, async move |accessor| {
+                serving_ref.serve(accessor, &service, receiving).await;
+                Ok(())
+            })
+        ),
+        load: &load,
+    }
+    .await;
     workers.hand_back(&mut taken, &load);
     if let Err(error) = ended {
         serving.fail_all(error, instance.state().limiter.memory_total);
+    }
+}
+
+/// A worker's event loop, flagged in its load as running while it is polled (which is when it
+/// runs guest code), for the dispatcher to tell a worker that computes from one that waits.
+struct Running<'a, F> {
+    work: std::pin::Pin<&'a mut F>,
+    load: &'a Load,
+}
+
+impl<F: Future> Future for Running<'_, F> {
+    type Output = F::Output;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        self.load.running.store(true, Ordering::SeqCst);
+        let polled = self.work.as_mut().poll(cx);
+        self.load.running.store(false, Ordering::SeqCst);
+        polled
     }
 }
 

@@ -40,13 +40,14 @@ where
     G: Send + 'static,
 {
     let (answer, answered) = tokio::sync::oneshot::channel();
+    let name = plugin.name().to_owned();
     let plugin = plugin.clone();
     let call = tokio::spawn(async move {
         let outcome = call_handler(&plugin, request, answer).await;
         drop(guard);
         outcome
     });
-    (answered, call)
+    Answering::by_task(&name, answered, call)
 }
 
 /// Calls the handler on a fresh instance and passes its answer on through `answer`; returns

@@ -29,6 +29,10 @@ struct Args {
     /// The client's threads.
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Print one machine-readable line instead: requests/s, then the p50, p90 and p99
+    /// latencies in nanoseconds, then the failed requests, separated by tabs.
+    #[arg(long)]
+    tsv: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -43,6 +47,10 @@ fn main() -> anyhow::Result<()> {
         args.connections,
         Duration::from_secs_f64(args.seconds),
     ));
-    println!("{}", report.summary());
+    if args.tsv {
+        println!("{}", report.tsv());
+    } else {
+        println!("{}", report.summary());
+    }
     Ok(())
 }

@@ -5,4 +5,5 @@
 
 pub mod asynchrony;
 pub mod measure;
+pub mod serving;
 pub mod workloads;

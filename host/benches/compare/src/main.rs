@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use componentry::Val;
 use componentry_bench::measure::{self, Pair, compare, show, throughput};
 #[cfg(feature = "extism")]
@@ -75,6 +75,9 @@ fn main() -> Result<()> {
     }
     if wanted("h") {
         asynchronous(&plugins, budget, &mut rows, &mut notes)?;
+    }
+    if wanted("i") {
+        serving(&plugins, quick, &mut rows, &mut notes)?;
     }
 
     print(&rows, &notes);
@@ -585,6 +588,56 @@ fn asynchronous(
         measure: "1,000 calls of `slow-echo(x, 20)` at once".to_owned(),
         values: componentry_bench::asynchrony::thousand_calls(&component)?,
     });
+    Ok(())
+}
+
+/// (i) Serving HTTP, each mode at 1, 8 and 64 connections, against wasmtime by hand in the same
+/// mode.
+fn serving(
+    plugins: &Plugins,
+    quick: bool,
+    rows: &mut Vec<Row>,
+    notes: &mut Vec<Note>,
+) -> Result<()> {
+    use componentry_bench::serving::{MODES, Serving};
+    let guests = plugins
+        .component
+        .parent()
+        .context("the guests' directory")?;
+    let serving = Serving::find(guests)?;
+    let (rounds, seconds) = if quick { (1, 1.0) } else { (2, 3.0) };
+    for mode in MODES {
+        for connections in [1, 8, 64] {
+            let measured = serving.measure(mode, connections, rounds, seconds)?;
+            let line = |load: componentry_bench::serving::Load| {
+                format!(
+                    "{:.0} req/s, p50 {}, p99 {}",
+                    load.per_second,
+                    show(load.p50),
+                    show(load.p99)
+                )
+            };
+            notes.push(Note {
+                section: "i",
+                measure: format!("serve, {}, {connections} connection(s)", mode.name),
+                values: format!(
+                    "Componentry {}; wasmtime by hand {}",
+                    line(measured.ours),
+                    line(measured.by_hand)
+                ),
+            });
+            rows.push(Row {
+                section: "i",
+                measure: format!(
+                    "serve `/hello`, {}, {connections} connection(s): time per request",
+                    mode.name
+                ),
+                baseline_name: "wasmtime by hand (wasmtime-wasi-http's ProxyHandler)",
+                pair: measured.pair,
+                target: "<= 1.10",
+            });
+        }
+    }
     Ok(())
 }
 

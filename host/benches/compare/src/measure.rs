@@ -17,6 +17,16 @@ pub struct Pair {
 }
 
 impl Pair {
+    /// A pair measured elsewhere: each side's time per operation, and the median ratio of the
+    /// rounds.
+    pub fn from_parts(baseline: Duration, candidate: Duration, paired_ratio: f64) -> Self {
+        Self {
+            baseline,
+            candidate,
+            paired_ratio,
+        }
+    }
+
     /// How many times the baseline's time the candidate takes.
     pub fn ratio(&self) -> f64 {
         self.paired_ratio

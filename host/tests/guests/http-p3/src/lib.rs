@@ -23,6 +23,10 @@ wasip3::http::service::export!(HttpP3);
 /// Requests answered at `/count` by this instance.
 static COUNTED: AtomicU32 = AtomicU32::new(0);
 
+/// Requests of `/overlap` under way in this instance, and the most seen at once.
+static IN_FLIGHT: AtomicU32 = AtomicU32::new(0);
+static PEAK: AtomicU32 = AtomicU32::new(0);
+
 struct HttpP3;
 
 impl wasip3::exports::http::handler::Guest for HttpP3 {
@@ -64,6 +68,14 @@ impl wasip3::exports::http::handler::Guest for HttpP3 {
                     200,
                     format!("held {} MiB\n", core::hint::black_box(held).len() >> 20),
                 ))
+            }
+            ["overlap", millis] => {
+                let now = IN_FLIGHT.fetch_add(1, Ordering::SeqCst) + 1;
+                PEAK.fetch_max(now, Ordering::SeqCst);
+                let millis: u64 = millis.parse().unwrap_or(0);
+                monotonic_clock::wait_for(millis.saturating_mul(1_000_000)).await;
+                IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+                Ok(text(200, format!("{}\n", PEAK.load(Ordering::SeqCst))))
             }
             ["sleep", millis] => {
                 let millis: u64 = millis.parse().unwrap_or(0);
