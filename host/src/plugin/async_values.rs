@@ -248,11 +248,16 @@ pub(crate) struct CarriedValues {
 }
 
 impl CarriedValues {
-    /// For a call of `export`, holding at most `budget` bytes of what it returns.
-    pub(crate) fn of(export: &crate::plugin::exports::ExportedFunc, budget: usize) -> Self {
+    /// For a call of a function with `params` (when one of them is a stream or a future) and
+    /// `results` (the same), holding at most `budget` bytes of what it returns.
+    pub(crate) fn new(
+        params: Option<Vec<(String, Type)>>,
+        results: Option<Vec<Type>>,
+        budget: usize,
+    ) -> Self {
         Self {
-            params: export.async_params.then(|| export.params.clone()),
-            results: export.async_results.clone(),
+            params,
+            results,
             budget,
         }
     }

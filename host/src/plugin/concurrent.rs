@@ -71,7 +71,7 @@ impl<T: Send + 'static> PluginInstance<T> {
                 let position = self.position_of(name.as_ref())?;
                 let (func, results) = self.prepare(position, &args)?;
                 let budget = self.state().limiter.limits.max_memory;
-                let carried = CarriedValues::of(&self.version.exports[position], budget);
+                let carried = self.version.exports[position].carried(budget);
                 Ok(PreparedCall {
                     func,
                     args,

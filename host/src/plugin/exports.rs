@@ -51,6 +51,16 @@ impl ExportedFunc {
         }
     }
 
+    /// What a dynamic call of it does with the streams and futures it passes and returns,
+    /// holding at most `budget` bytes of what it returns.
+    pub(crate) fn carried(&self, budget: usize) -> crate::plugin::async_values::CarriedValues {
+        crate::plugin::async_values::CarriedValues::new(
+            self.async_params.then(|| self.params.clone()),
+            self.async_results.clone(),
+            budget,
+        )
+    }
+
     /// The function's type in WIT syntax, for messages and listings.
     pub(crate) fn signature(&self) -> String {
         let params: Vec<String> = self

@@ -15,7 +15,7 @@ use wasmtime::component::{ComponentNamedList, Func, Instance, Lift, Lower, Resou
 use tracing::Instrument as _;
 
 use crate::error::{Error, Result};
-use crate::plugin::async_values::{self, CarriedValues};
+use crate::plugin::async_values;
 use crate::plugin::exports::ExportedFunc;
 use crate::plugin::gate::{CallGate, EndedCall};
 use crate::plugin::handle::Plugin;
@@ -620,7 +620,7 @@ impl<T: Send + 'static> PluginInstance<T> {
         let export = &self.version.exports[position];
         if export.async_params || export.async_results.is_some() {
             // Its streams and futures are opened from, and read to, plain values within the call.
-            let carried = CarriedValues::of(export, self.store.data().limiter.limits.max_memory);
+            let carried = export.carried(self.store.data().limiter.limits.max_memory);
             return self
                 .run_concurrent_raced(
                     Callee::Export(position),
