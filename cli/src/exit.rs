@@ -292,7 +292,13 @@ mod tests {
                 },
                 LOAD,
             ),
-            (Error::CoreModule { plugin: plugin() }, LOAD),
+            (
+                Error::CoreModule {
+                    plugin: plugin(),
+                    reason: "it imports env::f".to_owned(),
+                },
+                LOAD,
+            ),
             (
                 Error::Invalid {
                     plugin: plugin(),

@@ -52,15 +52,17 @@ pub enum Error {
         detail: String,
     },
 
-    /// The bytes are a core WebAssembly module, not a component.
+    /// The bytes are a core WebAssembly module that the WASI preview1 adapter cannot make a
+    /// component of (it imports what preview1 does not offer, say).
     #[error(
-        "plugin '{plugin}': this is a core WebAssembly module, not a component; \
-         build it for wasm32-wasip2, or componentize it with \
-         `wasm-tools component new MODULE.wasm --adapt wasi_snapshot_preview1.reactor.wasm -o plugin.wasm`"
+        "plugin '{plugin}': a core WebAssembly module that cannot be run as a WASI preview1 \
+         module: {reason}; build it for wasm32-wasip1 or wasm32-wasip2"
     )]
     CoreModule {
         /// The plugin's name.
         plugin: String,
+        /// Why the adapter cannot serve it.
+        reason: String,
     },
 
     /// The bytes start like WebAssembly but are truncated or malformed.
@@ -519,7 +521,7 @@ impl Error {
         match self {
             Error::Read { plugin, .. }
             | Error::NotWasm { plugin, .. }
-            | Error::CoreModule { plugin }
+            | Error::CoreModule { plugin, .. }
             | Error::Invalid { plugin, .. }
             | Error::Rejected { plugin, .. }
             | Error::MissingImport { plugin, .. }

@@ -1,6 +1,8 @@
 //! Building the C guests: each `host/tests/guests/c/NAME.c` is a WASI command, compiled with
 //! clang against wasi-libc to a core module, then made a component with the preview1 command
-//! adapter (in-process, through componentry-toolchain).
+//! adapter (in-process, through componentry-toolchain). The core module is kept too, as
+//! `NAME.core.wasm`: a WASI preview1 module as toolchains emit them, which the host must run
+//! as it is.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -45,6 +47,7 @@ pub fn build_all(root: &Path, work_dir: &Path, out_dir: &Path) -> anyhow::Result
         let component = componentize(&module, Adapter::Command)
             .with_context(|| format!("componentizing {name}"))?;
         crate::artifacts::write_if_changed(&out_dir.join(format!("{name}.wasm")), &component)?;
+        crate::artifacts::write_if_changed(&out_dir.join(format!("{name}.core.wasm")), &module)?;
     }
     println!("<== C guests ready in {}", step::elapsed(started));
     Ok(())

@@ -257,6 +257,27 @@ fn a_command_gets_its_arguments_and_forwards_its_output() {
 }
 
 #[test]
+fn a_wasi_preview1_core_module_runs_as_wasmtime_run_runs_it() {
+    // The C prober as clang emits it: a core module, not a component.
+    let plugin = path_arg(&guest("c-prober.core"));
+    let out = expect_code(&["run", &plugin, "--", "args", "one", "two words"], 0);
+    assert_eq!(
+        stdout(&out),
+        "arg 0: c-prober.core\narg 1: args\narg 2: one\narg 3: two words\n"
+    );
+    expect_code(&["run", &plugin, "--", "exit", "33"], 33);
+    let out = expect_code(
+        &["run", &plugin, "--env", "MODE=fast", "--", "getenv", "MODE"],
+        0,
+    );
+    assert_eq!(stdout(&out), "ok: fast\n");
+    let out = expect_code(&["run", &plugin, "--", "getenv", "MODE"], 1);
+    assert_eq!(stdout(&out), "denied: MODE is not set\n");
+    let out = expect_code(&["inspect", &plugin], 0);
+    assert!(stdout(&out).contains("wasi:cli/run"), "{}", stdout(&out));
+}
+
+#[test]
 fn a_failing_command_fails_the_cli() {
     let plugin = path_arg(&guest("command-echo"));
     let out = expect_code(&["run", &plugin, "--", "fail"], 1);
@@ -290,7 +311,8 @@ fn load_failures_exit_3_with_one_line_naming_the_plugin() {
     let text = dir.path().join("notes.wasm");
     std::fs::write(&text, "just text").expect("write");
     let core = dir.path().join("core.wasm");
-    std::fs::write(&core, b"\0asm\x01\0\0\0").expect("write");
+    // A core module that imports what WASI preview1 does not offer.
+    std::fs::write(&core, r#"(module (import "env" "f" (func)))"#).expect("write");
     let missing = dir.path().join("missing.wasm");
     for (path, name) in [(&text, "notes"), (&core, "core"), (&missing, "missing")] {
         for args in [

@@ -56,22 +56,40 @@ pub(crate) fn compile(
     Ok(Compiled { component, sha256 })
 }
 
-/// The binary component in `bytes`: the bytes themselves, or the binary form of a component in
-/// the WebAssembly text format. Anything else is refused with the reason.
+/// The binary component in `bytes`: the bytes themselves, the binary form of a component in
+/// the WebAssembly text format, or the component made of a WASI preview1 core module (binary or
+/// text; see [`preview1`](super::preview1)). Anything else is refused with the reason.
 pub(crate) fn component_binary<'a>(plugin: &str, bytes: &'a [u8]) -> Result<Cow<'a, [u8]>> {
-    recognise(plugin, bytes)?;
-    if bytes.starts_with(b"\0asm") {
-        return Ok(Cow::Borrowed(bytes));
-    }
-    wat::parse_bytes(bytes).map_err(|e| Error::Invalid {
+    let invalid = |e: wat::Error| Error::Invalid {
         plugin: plugin.to_owned(),
         reason: format!("{e}"),
         source: Some(e.into()),
-    })
+    };
+    match recognise(plugin, bytes)? {
+        Input::Component => Ok(Cow::Borrowed(bytes)),
+        Input::ComponentText => wat::parse_bytes(bytes).map_err(invalid),
+        Input::CoreModule => super::preview1::adapt(plugin, bytes).map(Cow::Owned),
+        Input::CoreModuleText => {
+            let module = wat::parse_bytes(bytes).map_err(invalid)?;
+            super::preview1::adapt(plugin, &module).map(Cow::Owned)
+        }
+    }
+}
+
+/// What the bytes of a plugin hold, judged from their header.
+enum Input {
+    /// A component's binary form.
+    Component,
+    /// A component in the WebAssembly text format.
+    ComponentText,
+    /// A core module's binary form.
+    CoreModule,
+    /// A core module in the WebAssembly text format.
+    CoreModuleText,
 }
 
 /// What kind of input the bytes are, judged from their header alone.
-fn recognise(plugin: &str, bytes: &[u8]) -> Result<()> {
+fn recognise(plugin: &str, bytes: &[u8]) -> Result<Input> {
     const MAGIC: &[u8; 4] = b"\0asm";
     if bytes.starts_with(MAGIC) {
         if bytes.len() < 8 {
@@ -82,9 +100,7 @@ fn recognise(plugin: &str, bytes: &[u8]) -> Result<()> {
             });
         }
         if wasmparser::Parser::is_core_wasm(bytes) {
-            return Err(Error::CoreModule {
-                plugin: plugin.to_owned(),
-            });
+            return Ok(Input::CoreModule);
         }
         if !wasmparser::Parser::is_component(bytes) {
             return Err(Error::Invalid {
@@ -93,16 +109,14 @@ fn recognise(plugin: &str, bytes: &[u8]) -> Result<()> {
                 source: None,
             });
         }
-        return Ok(());
+        return Ok(Input::Component);
     }
     // The WebAssembly text format is accepted too (handy for tests and quick experiments).
     if let Some(text) = wat_text(bytes) {
         if text.starts_with("(module") {
-            return Err(Error::CoreModule {
-                plugin: plugin.to_owned(),
-            });
+            return Ok(Input::CoreModuleText);
         }
-        return Ok(());
+        return Ok(Input::ComponentText);
     }
     Err(Error::NotWasm {
         plugin: plugin.to_owned(),
@@ -176,19 +190,16 @@ mod tests {
     }
 
     #[test]
-    fn core_module_binary_is_named_as_such() {
-        let err = recognise("p", b"\0asm\x01\0\0\0").unwrap_err();
-        assert!(matches!(err, Error::CoreModule { .. }), "{err}");
-        assert!(
-            err.to_string().contains("wasm-tools component new"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn core_module_text_is_named_as_such() {
-        let err = recognise("p", b";; a module\n  (module)").unwrap_err();
-        assert!(matches!(err, Error::CoreModule { .. }), "{err}");
+    fn core_modules_are_told_apart_in_both_forms() {
+        assert!(matches!(recognise("p", b"\0asm\x01\0\0\0"), Ok(Input::CoreModule)));
+        assert!(matches!(
+            recognise("p", b";; a module\n  (module)"),
+            Ok(Input::CoreModuleText)
+        ));
+        assert!(matches!(
+            recognise("p", b"(component)"),
+            Ok(Input::ComponentText)
+        ));
     }
 
     #[test]

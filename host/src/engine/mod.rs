@@ -1,6 +1,7 @@
 //! The engine: wasmtime's compiler and runtime configuration, shared by every plugin it loads
 //! ([`handle`]), how it is configured and built ([`builder`]), and what it keeps for them: the
-//! compiled-artifact cache, compiling, core dumps, the event bus, the pooling allocator's
+//! compiled-artifact cache, compiling (WASI preview1 core modules made components first),
+//! core dumps, the event bus, the pooling allocator's
 //! configuration and the timer of deadlines.
 
 pub(crate) mod builder;
@@ -11,6 +12,7 @@ pub(crate) mod driver;
 pub(crate) mod events;
 pub(crate) mod handle;
 pub(crate) mod pooling;
+pub(crate) mod preview1;
 pub(crate) mod timer;
 
 pub use builder::EngineBuilder;

@@ -27,7 +27,12 @@ fn a_directory_loads_what_it_can_and_reports_the_rest() {
     .expect("write");
     copy("hello-rust", &root.join("b-broken-manifest/p.wasm"));
 
-    std::fs::write(root.join("c-core.wasm"), b"\0asm\x01\0\0\0").expect("write");
+    // A core module importing what WASI preview1 does not offer.
+    std::fs::write(
+        root.join("c-core.wasm"),
+        wat::parse_str(r#"(module (import "env" "f" (func)))"#).expect("wat"),
+    )
+    .expect("write");
     copy("types-echo", &root.join("d-types.wasm"));
 
     std::fs::create_dir(root.join("e-greedy")).expect("mkdir");

@@ -9,6 +9,7 @@ mod asynchronous;
 mod command;
 #[cfg(feature = "async")]
 mod concurrency;
+mod core_modules;
 mod deadlines;
 mod directory;
 mod dynamic;

@@ -5,6 +5,8 @@
  *   c-prober write PATH TEXT      create or truncate PATH and write TEXT
  *   c-prober list DIR             print the directory's entries
  *   c-prober getenv NAME          print the variable's value
+ *   c-prober args ...             print its arguments, one per line
+ *   c-prober exit N               exit with status N
  *
  * Prints "ok: ..." and exits 0 when the attempt succeeded, "denied: REASON" and exits 1 when not.
  */
@@ -64,6 +66,11 @@ int main(int argc, char **argv) {
     if (argc >= 4 && strcmp(argv[1], "write") == 0) return do_write(argv[2], argv[3]);
     if (argc >= 3 && strcmp(argv[1], "list") == 0) return do_list(argv[2]);
     if (argc >= 3 && strcmp(argv[1], "getenv") == 0) return do_getenv(argv[2]);
-    fprintf(stderr, "usage: c-prober read|write|list|getenv ...\n");
+    if (argc >= 2 && strcmp(argv[1], "args") == 0) {
+        for (int i = 0; i < argc; i++) printf("arg %d: %s\n", i, argv[i]);
+        return 0;
+    }
+    if (argc >= 3 && strcmp(argv[1], "exit") == 0) exit(atoi(argv[2]));
+    fprintf(stderr, "usage: c-prober read|write|list|getenv|args|exit ...\n");
     return 2;
 }
