@@ -159,6 +159,8 @@ fn link_sandbox<T: Send + 'static>(
     // Its HTTP sends through the same hooks as 0.2's, so the same `allow-http` grants bound it.
     wasmtime_wasi_http::p3::add_to_linker(&mut linker)
         .map_err(|e| Error::engine("cannot link WASI 0.3 HTTP", e))?;
+    crate::engine::preview1::add_to_linker(&mut linker)
+        .map_err(|e| Error::engine("cannot link preview1's exit", e))?;
     fs::add_to_linker(&mut linker, asynchronous)
         .map_err(|e| Error::engine("cannot link the filesystem refusal log", e))?;
     determinism::add_to_linker(&mut linker, asynchronous)

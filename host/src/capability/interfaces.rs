@@ -77,7 +77,7 @@ impl Kind for Interfaces {
 }
 
 /// The packages the host links itself: no application interface may take their names.
-const RESERVED_PACKAGES: &[&str] = &["wasi:", "componentry:plugin/"];
+const RESERVED_PACKAGES: &[&str] = &["wasi:", "componentry:plugin/", "componentry:preview1/"];
 
 /// Checks that `name` is `namespace:package/interface[@version]`.
 pub(crate) fn check_name(name: &str) -> std::result::Result<(), String> {

@@ -39,10 +39,12 @@ pub(crate) fn compile(
     sha256: [u8; 32],
 ) -> Result<Compiled> {
     let span = tracing::info_span!("compile", plugin, cached = tracing::field::Empty).entered();
-    if let Some(component) = engine
-        .cache()
-        .and_then(|c| c.get(engine.wasmtime(), &sha256))
-    {
+    // A core module's component is cached under a key of its own (`preview1::cache_key`).
+    let key = match recognise(plugin, bytes)? {
+        Input::CoreModule | Input::CoreModuleText => super::preview1::cache_key(&sha256),
+        Input::Component | Input::ComponentText => sha256,
+    };
+    if let Some(component) = engine.cache().and_then(|c| c.get(engine.wasmtime(), &key)) {
         span.record("cached", true);
         return Ok(Compiled { component, sha256 });
     }
@@ -51,7 +53,7 @@ pub(crate) fn compile(
     let component = Component::from_binary(engine.wasmtime(), &binary)
         .map_err(|e| classify_compile_error(plugin, &binary, e))?;
     if let Some(cache) = engine.cache() {
-        cache.put(&sha256, &component);
+        cache.put(&key, &component);
     }
     Ok(Compiled { component, sha256 })
 }
@@ -77,6 +79,7 @@ pub(crate) fn component_binary<'a>(plugin: &str, bytes: &'a [u8]) -> Result<Cow<
 }
 
 /// What the bytes of a plugin hold, judged from their header.
+#[derive(Debug)]
 enum Input {
     /// A component's binary form.
     Component,
@@ -191,7 +194,10 @@ mod tests {
 
     #[test]
     fn core_modules_are_told_apart_in_both_forms() {
-        assert!(matches!(recognise("p", b"\0asm\x01\0\0\0"), Ok(Input::CoreModule)));
+        assert!(matches!(
+            recognise("p", b"\0asm\x01\0\0\0"),
+            Ok(Input::CoreModule)
+        ));
         assert!(matches!(
             recognise("p", b";; a module\n  (module)"),
             Ok(Input::CoreModuleText)

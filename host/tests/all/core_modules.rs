@@ -34,9 +34,22 @@ fn a_preview1_command_exits_with_its_own_status() {
     let host = host();
     for code in [0, 1, 3, 33, 125] {
         let plugin = host
-            .load_bytes(&format!("exit-{code}"), &exiting(code))
+            .load_bytes(format!("exit-{code}"), &exiting(code))
             .expect("a core module loads");
         assert_eq!(status(plugin.run_command()), code, "proc_exit({code})");
+    }
+    // Past WASI's range, as wasmtime's preview1 has it: a failure, never a status that wraps
+    // around to success (256 would be 0 as a byte).
+    for code in [126, 256, -1] {
+        let plugin = host
+            .load_bytes("out-of-range", &exiting(code))
+            .expect("a core module loads");
+        match plugin.run_command() {
+            Err(Error::Trap { message, .. }) => {
+                assert!(message.contains("outside of [0..126)"), "{message}");
+            }
+            other => panic!("proc_exit({code}): expected a failure, got {other:?}"),
+        }
     }
     // In the text format too.
     let text = r#"(module (memory (export "memory") 1) (func (export "_start")))"#;
@@ -118,7 +131,8 @@ fn fuel_a_deadline_and_the_memory_limit_stop_a_core_module() {
         .load_bytes_with(
             "spinning",
             &spinning,
-            PluginOptions::new().limits(Limits::new().deadline(std::time::Duration::from_millis(200))),
+            PluginOptions::new()
+                .limits(Limits::new().deadline(std::time::Duration::from_millis(200))),
         )
         .expect("load");
     match plugin.run_command() {
@@ -158,6 +172,9 @@ fn a_core_module_the_adapter_cannot_serve_is_refused_with_the_reason() {
             assert_eq!(plugin, "foreign");
             assert!(reason.contains("env"), "{reason}");
         }
-        other => panic!("expected CoreModule, got {:?}", other.map(|p| p.name().to_owned())),
+        other => panic!(
+            "expected CoreModule, got {:?}",
+            other.map(|p| p.name().to_owned())
+        ),
     }
 }
