@@ -84,8 +84,18 @@ pub(crate) fn adapt(plugin: &str, module: &[u8]) -> Result<Vec<u8>> {
     } else {
         Adapter::Reactor
     };
-    let module = exit_with_its_code(module).map_err(|e| refused(format!("{e:#}")))?;
-    componentize(&module, adapter).map_err(|e| refused(e.to_string()))
+    // The encoder is a library fed hostile bytes: a panic in it is this module's refusal, not
+    // the host's end.
+    let adapted = std::panic::catch_unwind(|| {
+        let module = exit_with_its_code(module).map_err(|e| format!("{e:#}"))?;
+        componentize(&module, adapter).map_err(|e| e.to_string())
+    });
+    match adapted {
+        Ok(adapted) => adapted.map_err(refused),
+        Err(_) => Err(refused(
+            "the preview1 adapter failed on it (a panic in wit-component)".to_owned(),
+        )),
+    }
 }
 
 /// `module` with its import of `proc_exit` (if it has one) pointed at
