@@ -275,6 +275,11 @@ fn a_wasi_preview1_core_module_runs_as_wasmtime_run_runs_it() {
     assert_eq!(stdout(&out), "denied: MODE is not set\n");
     let out = expect_code(&["inspect", &plugin], 0);
     assert!(stdout(&out).contains("wasi:cli/run"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("imports componentry:preview1 - granted: always available"),
+        "what the module needs to exit is always there: {}",
+        stdout(&out)
+    );
 }
 
 #[test]

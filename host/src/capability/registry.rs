@@ -26,6 +26,17 @@ const ALWAYS: &[Unit<()>] = &[
         describe: |()| (true, "always available (streams and polling)".to_owned()),
     },
     super::framework::UNIT,
+    // What a WASI preview1 core module's `proc_exit` is pointed at (`engine::preview1`).
+    Unit {
+        name: "componentry:preview1",
+        covers: &["componentry:preview1/"],
+        describe: |()| {
+            (
+                true,
+                "always available (preview1's proc_exit, for core modules)".to_owned(),
+            )
+        },
+    },
 ];
 
 /// A capability `import` belongs to, as listings show it: its name, whether it is granted, and

@@ -12,6 +12,7 @@
 //! fails it.
 
 use componentry_toolchain::componentize::{Adapter, componentize};
+use wasi_preview1_component_adapter_provider as adapter;
 use wasm_encoder::reencode::{Reencode, RoundtripReencoder};
 use wasmtime::component::Linker;
 
@@ -69,6 +70,9 @@ pub(crate) fn cache_key(sha256: &[u8; 32]) -> [u8; 32] {
     use sha2::Digest as _;
     let mut hasher = sha2::Sha256::new();
     hasher.update(ADAPTATION.as_bytes());
+    // The adapters themselves, which are versioned apart from wasmtime's engine.
+    hasher.update(adapter::WASI_SNAPSHOT_PREVIEW1_COMMAND_ADAPTER);
+    hasher.update(adapter::WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER);
     hasher.update(sha256);
     hasher.finalize().into()
 }
@@ -92,9 +96,17 @@ pub(crate) fn adapt(plugin: &str, module: &[u8]) -> Result<Vec<u8>> {
     });
     match adapted {
         Ok(adapted) => adapted.map_err(refused),
-        Err(_) => Err(refused(
-            "the preview1 adapter failed on it (a panic in wit-component)".to_owned(),
-        )),
+        Err(panic) => {
+            let said = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(refused(format!(
+                "making a component of it panicked: {}",
+                crate::text::escape_untrusted(&said)
+            )))
+        }
     }
 }
 
