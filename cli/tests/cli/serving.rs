@@ -496,7 +496,14 @@ fn serve_reuses_instances_of_a_wasi_0_3_handler_only_when_asked() {
         "--idle-instance-timeout",
         "30000",
     ]);
-    let counts: Vec<String> = (0..3).map(|_| reused.get("/count").1).collect();
+    // Each request once the last one's instance waits again: one that arrives while its
+    // instance still runs guest code goes to another instance.
+    let counts: Vec<String> = (0..3)
+        .map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            reused.get("/count").1
+        })
+        .collect();
     assert_eq!(counts, ["1\n", "2\n", "1\n"]);
     let output = Run::new(&[
         "serve",

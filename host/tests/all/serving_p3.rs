@@ -12,6 +12,11 @@ use componentry::{
 use crate::guest;
 use crate::serving::{request, routes, serve, serving_host, start};
 
+/// A pause for the instances to finish what they run after an answer and wait again.
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(50)).await;
+}
+
 /// The plugin's stats once `settled` accepts them (waiting at most 5 s): a request is counted
 /// when its task ends, which may be just after the client has read the whole answer.
 async fn stats_once(plugin: &Plugin<()>, settled: impl Fn(&PluginStats) -> bool) -> PluginStats {
@@ -96,6 +101,7 @@ async fn the_deadline_ends_a_wasi_0_3_request_waiting_on_the_host() {
         PluginOptions::new().limits(Limits::new().deadline(Duration::from_millis(300))),
     );
     let (addr, _stop) = serve(&plugin).await;
+    settle().await;
     let started = Instant::now();
     let answer = request(addr, "GET", "/sleep/20000", Vec::new()).await;
     assert_eq!(answer.status, 504, "{answer:?}");
@@ -189,8 +195,11 @@ async fn serve_reused(
     start(HttpServer::new().route("/", handler)).await
 }
 
-/// What `/count` answers: how many requests the instance answering it has counted.
+/// What `/count` answers: how many requests the instance answering it has counted. Sent once the
+/// last request's instance has surely gone back to waiting: a request that arrives while its
+/// instance still runs guest code goes to another instance.
 async fn count(addr: std::net::SocketAddr) -> String {
+    settle().await;
     let answer = request(addr, "GET", "/count", Vec::new()).await;
     assert_eq!(answer.status, 200, "{answer:?}");
     answer.text().trim().to_owned()
@@ -264,6 +273,7 @@ async fn a_trap_or_a_deadline_retires_a_reused_instance() {
     let (addr, _stop) = serve_reused(&plugin, reuse).await;
     assert_eq!(count(addr).await, "1");
     assert_eq!(count(addr).await, "2");
+    settle().await;
     let answer = request(addr, "GET", "/trap", Vec::new()).await;
     assert_eq!(answer.status, 500, "{answer:?}");
     assert_eq!(answer.text(), "plugin `http-p3` failed: trap\n");
